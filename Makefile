@@ -1,0 +1,39 @@
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test lint format types check system-deps clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+## run: the server on 127.0.0.1:8080, in-memory store, development secret, ready links
+run: $(STAMP)
+	$(BIN)/mayday serve --dev
+
+## test: install what the tests need (Redis, Chromium) where missing, then the whole suite
+test: $(STAMP) system-deps
+	$(BIN)/pytest
+
+system-deps:
+	@bash scripts/install-system-deps.sh
+
+lint: $(STAMP)
+	$(BIN)/ruff check mayday tests load_tests
+	$(BIN)/ruff format --check mayday tests load_tests
+
+format: $(STAMP)
+	$(BIN)/ruff format mayday tests load_tests
+	$(BIN)/ruff check --fix mayday tests load_tests
+
+types: $(STAMP)
+	$(BIN)/mypy
+
+check: lint types test
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache test-output

@@ -1,0 +1,298 @@
+"""Typed frames: what clients send (validated at the edge) and what the server sends.
+
+Inbound classes parse a raw JSON object with ``parse`` and refuse it with
+``invalid_field``; a handler only ever sees one of these. Outbound classes turn
+themselves into the JSON object put on the wire with ``to_frame``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Self
+
+from mayday.protocol.errors import invalid_field
+from mayday.protocol.fields import choice, opt_str, req_str, small_object, str_list
+
+ADVISOR_STATES = ("available", "away")
+MEDIA_STATES = (
+    "new",
+    "connecting",
+    "connected",
+    "first_frame",
+    "disconnected",
+    "failed",
+    "closed",
+)
+SDP_TYPES = ("offer", "answer", "pranswer", "rollback")
+MAX_SDP = 60_000
+MAX_CANDIDATE = 1_024
+
+
+# ---------------------------------------------------------------- inbound
+
+
+@dataclass(frozen=True)
+class HelpRequest:
+    topic: str | None = None
+    language: str | None = None
+    skills: tuple[str, ...] = ()
+    device: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def parse(cls, frame: Mapping[str, Any]) -> Self:
+        return cls(
+            topic=opt_str(frame, "topic", 200),
+            language=opt_str(frame, "language", 35),
+            skills=str_list(frame, "skills"),
+            device=small_object(frame, "device"),
+        )
+
+
+@dataclass(frozen=True)
+class RequestRef:
+    """``help.cancel``, ``help.accept`` and ``help.decline``: a request named by id."""
+
+    request_id: str
+
+    @classmethod
+    def parse(cls, frame: Mapping[str, Any]) -> Self:
+        return cls(request_id=req_str(frame, "request_id", 64))
+
+
+@dataclass(frozen=True)
+class AdvisorState:
+    state: str
+
+    @classmethod
+    def parse(cls, frame: Mapping[str, Any]) -> Self:
+        return cls(state=choice(frame, "state", ADVISOR_STATES))
+
+
+@dataclass(frozen=True)
+class Signal:
+    """One SDP description, or one ICE candidate, or ``candidate: null`` (end of candidates).
+
+    ``payload`` keeps the validated field exactly as the sender wrote it, so the
+    relay passes it on unchanged.
+    """
+
+    session_id: str
+    payload: Mapping[str, Any]
+
+    @classmethod
+    def parse(cls, frame: Mapping[str, Any]) -> Self:
+        session_id = req_str(frame, "session_id", 64)
+        has_desc, has_cand = "description" in frame, "candidate" in frame
+        if has_desc == has_cand:
+            raise invalid_field("description", 'or "candidate" is required, not both')
+        if has_desc:
+            _check_description(frame["description"])
+            return cls(session_id, {"description": frame["description"]})
+        _check_candidate(frame["candidate"])
+        return cls(session_id, {"candidate": frame["candidate"]})
+
+
+def _check_description(desc: Any) -> None:
+    if not isinstance(desc, dict):
+        raise invalid_field("description", "must be an object {type, sdp}")
+    if desc.get("type") not in SDP_TYPES:
+        raise invalid_field("description.type", "must be one of " + ", ".join(SDP_TYPES))
+    sdp = desc.get("sdp", "")
+    if not isinstance(sdp, str) or len(sdp) > MAX_SDP:
+        raise invalid_field("description.sdp", f"must be a string of at most {MAX_SDP}")
+    if desc["type"] != "rollback" and not sdp:
+        raise invalid_field("description.sdp", "must not be empty")
+
+
+def _check_candidate(cand: Any) -> None:
+    if cand is None:
+        return
+    if not isinstance(cand, dict):
+        raise invalid_field("candidate", "must be an RTCIceCandidateInit object or null")
+    text = cand.get("candidate")
+    if not isinstance(text, str) or len(text) > MAX_CANDIDATE:
+        raise invalid_field("candidate.candidate", "must be a string")
+    mid, index = cand.get("sdpMid"), cand.get("sdpMLineIndex")
+    if mid is not None and not isinstance(mid, str):
+        raise invalid_field("candidate.sdpMid", "must be a string or null")
+    if index is not None and (not isinstance(index, int) or isinstance(index, bool) or index < 0):
+        raise invalid_field("candidate.sdpMLineIndex", "must be a non-negative integer or null")
+
+
+@dataclass(frozen=True)
+class MediaState:
+    session_id: str
+    state: str
+    detail: str | None = None
+
+    @classmethod
+    def parse(cls, frame: Mapping[str, Any]) -> Self:
+        return cls(
+            session_id=req_str(frame, "session_id", 64),
+            state=choice(frame, "state", MEDIA_STATES),
+            detail=opt_str(frame, "detail", 200),
+        )
+
+
+@dataclass(frozen=True)
+class SessionEnd:
+    session_id: str
+    reason: str = "ended"
+
+    @classmethod
+    def parse(cls, frame: Mapping[str, Any]) -> Self:
+        return cls(
+            session_id=req_str(frame, "session_id", 64),
+            reason=opt_str(frame, "reason", 64) or "ended",
+        )
+
+
+@dataclass(frozen=True)
+class Ping:
+    @classmethod
+    def parse(cls, frame: Mapping[str, Any]) -> Self:
+        if "data" in frame and not isinstance(frame["data"], str | int | float | None):
+            raise invalid_field("data", "must be a string, a number or null")
+        return cls()
+
+
+# ---------------------------------------------------------------- outbound
+
+
+@dataclass(frozen=True)
+class Outbound:
+    """A frame the server sends; ``seq`` is added per connection by the transport."""
+
+    TYPE: ClassVar[str] = ""
+
+    def to_frame(self) -> dict[str, Any]:
+        frame: dict[str, Any] = {"type": self.TYPE}
+        frame.update(self.__dict__)
+        return frame
+
+
+@dataclass(frozen=True)
+class HelpQueued(Outbound):
+    TYPE: ClassVar[str] = "help.queued"
+    request_id: str
+    position: int
+    estimated_wait_s: float | None
+    state: str
+    advisors_available: int
+
+
+@dataclass(frozen=True)
+class HelpClosed(Outbound):
+    """The user's request left the queue without a session (cancelled, expired...)."""
+
+    TYPE: ClassVar[str] = "help.closed"
+    request_id: str
+    outcome: str
+
+
+@dataclass(frozen=True)
+class HelpOffer(Outbound):
+    TYPE: ClassVar[str] = "help.offer"
+    request_id: str
+    expires_in_s: float
+    user: dict[str, str]
+    topic: str | None
+    language: str | None
+    skills: list[str]
+    device: dict[str, Any]
+    waited_s: float
+
+
+@dataclass(frozen=True)
+class HelpWithdrawn(Outbound):
+    TYPE: ClassVar[str] = "help.withdrawn"
+    request_id: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class AdvisorStateChanged(Outbound):
+    TYPE: ClassVar[str] = "advisor.state"
+    state: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class SessionStarted(Outbound):
+    TYPE: ClassVar[str] = "session.started"
+    session_id: str
+    request_id: str
+    peer: dict[str, str]
+    offerer: str
+    ice_servers: list[dict[str, Any]]
+    role: str
+
+
+@dataclass(frozen=True)
+class SessionEnded(Outbound):
+    TYPE: ClassVar[str] = "session.ended"
+    session_id: str
+    request_id: str
+    reason: str
+    by: str
+
+
+@dataclass(frozen=True)
+class Hello(Outbound):
+    """First frame on every connection: who the server thinks you are."""
+
+    TYPE: ClassVar[str] = "hello"
+    sub: str
+    role: str
+    name: str
+    server_version: str
+    max_frame_bytes: int
+
+
+@dataclass(frozen=True)
+class SignalRelayed(Outbound):
+    """A ``signal`` as the peer receives it: the sender's fields plus ``from``."""
+
+    TYPE: ClassVar[str] = "signal"
+    session_id: str
+    from_: str
+    from_role: str
+    description: dict[str, Any] | None = None
+    candidate: dict[str, Any] | None = None
+    has_candidate: bool = False
+
+    @classmethod
+    def from_frame(cls, frame: Mapping[str, Any]) -> Self:
+        return cls(
+            session_id=frame["session_id"],
+            from_=frame["from"],
+            from_role=frame.get("from_role", ""),
+            description=frame.get("description"),
+            candidate=frame.get("candidate"),
+            has_candidate="candidate" in frame,
+        )
+
+    def to_frame(self) -> dict[str, Any]:
+        frame: dict[str, Any] = {"type": self.TYPE, "session_id": self.session_id}
+        if self.description is not None:
+            frame["description"] = self.description
+        if self.has_candidate:
+            frame["candidate"] = self.candidate
+        frame["from"], frame["from_role"] = self.from_, self.from_role
+        return frame
+
+
+SERVER_FRAMES: dict[str, type[Outbound]] = {
+    cls.TYPE: cls
+    for cls in (
+        HelpQueued,
+        HelpClosed,
+        HelpOffer,
+        HelpWithdrawn,
+        AdvisorStateChanged,
+        SessionStarted,
+        SessionEnded,
+        Hello,
+    )
+}

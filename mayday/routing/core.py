@@ -1,0 +1,475 @@
+"""The routing core: pure, synchronous, no I/O.
+
+``Router.handle(event, now)`` changes the state and returns effects (frames to
+send, timers to start or cancel). Refused events raise ``ProtocolError`` before
+anything changes, so a refused frame leaves no trace.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from mayday.auth import turn_credentials
+from mayday.protocol.errors import ErrorCode, ProtocolError
+from mayday.protocol.messages import (
+    AdvisorStateChanged,
+    HelpClosed,
+    HelpOffer,
+    HelpQueued,
+    HelpWithdrawn,
+    SessionEnded,
+    SessionStarted,
+)
+from mayday.routing.events import (
+    AdvisorStateSet,
+    CancelTimer,
+    Disconnected,
+    Effect,
+    Event,
+    HelpCancelled,
+    HelpRequested,
+    MediaReported,
+    OfferAccepted,
+    OfferDeclined,
+    OfferExpired,
+    Send,
+    SessionEndRequested,
+    StartTimer,
+)
+from mayday.routing.model import (
+    Advisor,
+    AdvisorStatus,
+    Request,
+    RequestState,
+    Session,
+    SessionState,
+    TimelineEntry,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RouterConfig:
+    reservation_timeout_s: float = 15.0
+    offerer: str = "advisor"
+    ice_servers: tuple[dict[str, Any], ...] = ()
+    turn_urls: tuple[str, ...] = ()
+    turn_secret: str = ""
+    turn_ttl_s: int = 3600
+    default_handle_time_s: float = 300.0
+    history_limit: int = 10_000
+
+
+class Router:
+    """Queue, advisors and sessions of one deployment, driven by events."""
+
+    def __init__(self, config: RouterConfig | None = None) -> None:
+        self.config = config or RouterConfig()
+        self.requests: dict[str, Request] = {}
+        # Waiting requests (queued or offered) in FIFO order of enqueue time.
+        self.queue: dict[str, Request] = {}
+        self.advisors: dict[str, Advisor] = {}
+        self.sessions: dict[str, Session] = {}
+        self._open_request_of_user: dict[str, str] = {}
+        self._finished: deque[str] = deque()
+        self._handle_times: deque[float] = deque(maxlen=50)
+        self._out: list[Effect] = []
+        self._handlers: dict[type[Any], Callable[[Any, float], None]] = {
+            HelpRequested: self._on_help_requested,
+            HelpCancelled: self._on_help_cancelled,
+            AdvisorStateSet: self._on_advisor_state,
+            OfferAccepted: self._on_accept,
+            OfferDeclined: self._on_decline,
+            OfferExpired: self._on_offer_expired,
+            Disconnected: self._on_disconnected,
+            SessionEndRequested: self._on_session_end,
+            MediaReported: self._on_media,
+        }
+
+    # ------------------------------------------------------------ entry point
+    def handle(self, event: Event, now: float) -> list[Effect]:
+        """Apply one event at time ``now`` and return the effects to carry out."""
+        self._out = []
+        self._handlers[type(event)](event, now)
+        self._dispatch(now)
+        self._notify_positions()
+        out, self._out = self._out, []
+        return out
+
+    # ------------------------------------------------------------ queries
+    def session(self, session_id: str) -> Session | None:
+        return self.sessions.get(session_id)
+
+    def open_request_of(self, user_id: str) -> Request | None:
+        request_id = self._open_request_of_user.get(user_id)
+        return self.requests.get(request_id) if request_id else None
+
+    def position_of(self, request_id: str) -> int | None:
+        for position, rid in enumerate(self.queue, start=1):
+            if rid == request_id:
+                return position
+        return None
+
+    # ------------------------------------------------------------ users
+    def _on_help_requested(self, ev: HelpRequested, now: float) -> None:
+        current = self.open_request_of(ev.user_id)
+        if current is not None:
+            raise ProtocolError(
+                ErrorCode.INVALID_STATE,
+                f'user already has request "{current.id}" ({current.state})',
+            )
+        if ev.request_id in self.requests:
+            raise ProtocolError(ErrorCode.INVALID_STATE, f'request "{ev.request_id}" exists')
+        ask = ev.ask
+        req = Request(
+            id=ev.request_id,
+            user_id=ev.user_id,
+            user_name=ev.user_name,
+            enqueued_at=now,
+            topic=ask.topic,
+            language=ask.language,
+            skills=frozenset(ask.skills),
+            device=dict(ask.device),
+        )
+        self.requests[req.id] = req
+        self.queue[req.id] = req
+        self._open_request_of_user[req.user_id] = req.id
+        self._record(req, now, "requested", topic=ask.topic, skills=sorted(ask.skills))
+        log.info("request %s: new from user %s", req.id, req.user_id)
+
+    def _on_help_cancelled(self, ev: HelpCancelled, now: float) -> None:
+        req = self._request(ev.request_id)
+        if req.user_id != ev.user_id:
+            raise ProtocolError(ErrorCode.FORBIDDEN, "request belongs to another user")
+        if not req.state.waiting:
+            raise ProtocolError(ErrorCode.INVALID_STATE, f"request is {req.state}, not waiting")
+        self._leave_queue(req, RequestState.CANCELLED, now, withdraw_reason="cancelled")
+        self._send("user", req.user_id, HelpClosed(req.id, RequestState.CANCELLED.value))
+
+    # ------------------------------------------------------------ advisors
+    def _on_advisor_state(self, ev: AdvisorStateSet, now: float) -> None:
+        adv = self.advisors.get(ev.advisor_id)
+        if adv is None:
+            adv = Advisor(id=ev.advisor_id, name=ev.name, skills=ev.skills, idle_since=now)
+            self.advisors[adv.id] = adv
+            log.info("advisor %s: online", adv.id)
+        adv.wants_available = ev.available
+        if ev.available and adv.status is AdvisorStatus.AWAY:
+            adv.idle_since = now
+            self._set_advisor_status(adv, AdvisorStatus.AVAILABLE)
+        elif not ev.available and adv.status is AdvisorStatus.AVAILABLE:
+            self._set_advisor_status(adv, AdvisorStatus.AWAY)
+        elif not ev.available and adv.status is AdvisorStatus.RESERVED:
+            self._withdraw_offer(adv, now, AdvisorStatus.AWAY, reason="advisor_away")
+        state = "available" if ev.available else "away"
+        self._send("advisor", adv.id, AdvisorStateChanged(state=state, reason="requested"))
+
+    def _on_accept(self, ev: OfferAccepted, now: float) -> None:
+        req, adv = self._held_offer(ev.advisor_id, ev.request_id)
+        if ev.session_id in self.sessions:
+            raise ProtocolError(ErrorCode.INVALID_STATE, f'session "{ev.session_id}" exists')
+        self._out.append(CancelTimer(req.id))
+        self._record(req, now, "offer.accepted", advisor=adv.id, offer_no=req.offer_no)
+        session = Session(
+            id=ev.session_id,
+            request_id=req.id,
+            user_id=req.user_id,
+            advisor_id=adv.id,
+            offerer=self.config.offerer,
+            started_at=now,
+        )
+        self.sessions[session.id] = session
+        del self.queue[req.id]
+        req.offered_to, req.session_id = None, session.id
+        adv.offer, adv.session_id = None, session.id
+        self._set_request_state(req, RequestState.IN_SESSION, now)
+        self._set_advisor_status(adv, AdvisorStatus.BUSY)
+        self._record(req, now, "session.started", session_id=session.id, advisor=adv.id)
+        self._announce_session(session, req, adv, now)
+
+    def _announce_session(self, session: Session, req: Request, adv: Advisor, now: float) -> None:
+        base = {"session_id": session.id, "request_id": req.id, "offerer": session.offerer}
+        user_peer = {"id": adv.id, "name": adv.name, "role": "advisor"}
+        advisor_peer = {"id": req.user_id, "name": req.user_name, "role": "user"}
+        self._send(
+            "user",
+            req.user_id,
+            SessionStarted(
+                **base, peer=user_peer, ice_servers=self._ice(req.user_id, now), role="user"
+            ),
+        )
+        self._send(
+            "advisor",
+            adv.id,
+            SessionStarted(
+                **base, peer=advisor_peer, ice_servers=self._ice(adv.id, now), role="advisor"
+            ),
+        )
+
+    def _on_decline(self, ev: OfferDeclined, now: float) -> None:
+        req, adv = self._held_offer(ev.advisor_id, ev.request_id)
+        req.declined_by.add(adv.id)
+        self._withdraw_offer(adv, now, AdvisorStatus.AVAILABLE, outcome="declined")
+
+    def _on_offer_expired(self, ev: OfferExpired, now: float) -> None:
+        req = self.requests.get(ev.request_id)
+        # A timer can fire after the offer was answered: the offer number tells.
+        if req is None or req.state is not RequestState.OFFERED or req.offer_no != ev.offer_no:
+            return
+        adv = self.advisors[req.offered_to] if req.offered_to else None
+        if adv is None:
+            return
+        adv.missed_offers += 1
+        adv.wants_available = False
+        self._withdraw_offer(
+            adv, now, AdvisorStatus.AWAY, reason="timeout", outcome="timed_out", timer=False
+        )
+        self._send("advisor", adv.id, AdvisorStateChanged(state="away", reason="offer_timeout"))
+
+    # ------------------------------------------------------------ both sides
+    def _on_disconnected(self, ev: Disconnected, now: float) -> None:
+        if ev.role == "user":
+            self._user_gone(ev.sub, now)
+        elif ev.role == "advisor":
+            self._advisor_gone(ev.sub, now)
+
+    def _user_gone(self, user_id: str, now: float) -> None:
+        req = self.open_request_of(user_id)
+        if req is None:
+            return
+        if req.state.waiting:
+            self._leave_queue(req, RequestState.ABANDONED, now, withdraw_reason="abandoned")
+        elif req.session_id is not None:
+            self._end_session(self.sessions[req.session_id], "disconnected", "user", now)
+
+    def _advisor_gone(self, advisor_id: str, now: float) -> None:
+        adv = self.advisors.get(advisor_id)
+        if adv is None:
+            return
+        if adv.offer is not None:
+            self._withdraw_offer(adv, now, AdvisorStatus.AWAY)
+        if adv.session_id is not None:
+            self._end_session(self.sessions[adv.session_id], "disconnected", "advisor", now)
+        del self.advisors[adv.id]
+        log.info("advisor %s: %s -> offline", adv.id, adv.status)
+
+    def _on_session_end(self, ev: SessionEndRequested, now: float) -> None:
+        session, side = self._session_of_peer(ev.session_id, ev.role, ev.sub)
+        if session.state is SessionState.ENDED:
+            raise ProtocolError(ErrorCode.INVALID_STATE, "session already ended")
+        self._end_session(session, ev.reason, side, now)
+
+    def _on_media(self, ev: MediaReported, now: float) -> None:
+        session, side = self._session_of_peer(ev.session_id, ev.role, ev.sub)
+        req = self.requests.get(session.request_id)
+        if req is not None:
+            self._record(req, now, f"media.{ev.state}", side=side, detail=ev.detail)
+
+    def _end_session(self, session: Session, reason: str, by: str, now: float) -> None:
+        session.state, session.ended_at = SessionState.ENDED, now
+        self._handle_times.append(now - session.started_at)
+        req = self.requests[session.request_id]
+        self._record(req, now, "session.ended", reason=reason, by=by)
+        self._set_request_state(req, RequestState.ENDED, now)
+        self._finish(req)
+        adv = self.advisors.get(session.advisor_id)
+        if adv is not None and adv.session_id == session.id:
+            adv.session_id, adv.idle_since = None, now
+            back = AdvisorStatus.AVAILABLE if adv.wants_available else AdvisorStatus.AWAY
+            self._set_advisor_status(adv, back)
+        ended = SessionEnded(session.id, req.id, reason=reason, by=by)
+        self._send("user", session.user_id, ended)
+        self._send("advisor", session.advisor_id, ended)
+
+    # ------------------------------------------------------------ routing
+    def _dispatch(self, now: float) -> None:
+        """Offer waiting requests, oldest first, to the longest-idle free advisor that fits."""
+        free = sorted(
+            (a for a in self.advisors.values() if a.status is AdvisorStatus.AVAILABLE),
+            key=lambda a: (a.idle_since, a.id),
+        )
+        if not free:
+            return
+        for req in list(self.queue.values()):
+            if req.state is not RequestState.QUEUED:
+                continue
+            adv = next((a for a in free if a.can_take(req)), None)
+            if adv is None:
+                continue
+            self._offer(req, adv, now)
+            free.remove(adv)
+            if not free:
+                return
+
+    def _offer(self, req: Request, adv: Advisor, now: float) -> None:
+        req.offer_no += 1
+        req.offered_to, adv.offer = adv.id, req.id
+        self._set_request_state(req, RequestState.OFFERED, now)
+        self._set_advisor_status(adv, AdvisorStatus.RESERVED)
+        self._record(req, now, "offered", advisor=adv.id, offer_no=req.offer_no)
+        timeout = self.config.reservation_timeout_s
+        self._out.append(StartTimer(req.id, req.offer_no, timeout))
+        self._send(
+            "advisor",
+            adv.id,
+            HelpOffer(
+                request_id=req.id,
+                expires_in_s=timeout,
+                user={"id": req.user_id, "name": req.user_name},
+                topic=req.topic,
+                language=req.language,
+                skills=sorted(req.skills),
+                device=req.device,
+                waited_s=round(now - req.enqueued_at, 3),
+            ),
+        )
+
+    def _withdraw_offer(
+        self,
+        adv: Advisor,
+        now: float,
+        then: AdvisorStatus,
+        *,
+        reason: str | None = None,
+        outcome: str = "withdrawn",
+        timer: bool = True,
+    ) -> None:
+        """Take back the offer ``adv`` holds: the request waits again at its old place,
+        the advisor goes to ``then``, and is told why when ``reason`` is given."""
+        req = self.requests[adv.offer] if adv.offer else None
+        if req is None:
+            return
+        if timer:
+            self._out.append(CancelTimer(req.id))
+        self._record(req, now, f"offer.{outcome}", advisor=adv.id, offer_no=req.offer_no)
+        req.offered_to, adv.offer = None, None
+        if req.state is RequestState.OFFERED:
+            self._set_request_state(req, RequestState.QUEUED, now)
+        if reason is not None:
+            self._send("advisor", adv.id, HelpWithdrawn(req.id, reason))
+        self._set_advisor_status(adv, then)
+
+    def _leave_queue(
+        self, req: Request, state: RequestState, now: float, *, withdraw_reason: str
+    ) -> None:
+        if req.offered_to is not None:
+            adv = self.advisors[req.offered_to]
+            then = AdvisorStatus.AVAILABLE if adv.wants_available else AdvisorStatus.AWAY
+            self._withdraw_offer(adv, now, then, reason=withdraw_reason)
+        del self.queue[req.id]
+        self._set_request_state(req, state, now)
+        self._finish(req)
+
+    def _finish(self, req: Request) -> None:
+        """Forget a finished request's user link; keep its timeline for a bounded while."""
+        if self._open_request_of_user.get(req.user_id) == req.id:
+            del self._open_request_of_user[req.user_id]
+        self._finished.append(req.id)
+        while len(self._finished) > self.config.history_limit:
+            old = self.requests.pop(self._finished.popleft(), None)
+            if old is not None and old.session_id is not None:
+                self.sessions.pop(old.session_id, None)
+
+    # ------------------------------------------------------------ queue notices
+    def _notify_positions(self) -> None:
+        free = self._count(AdvisorStatus.AVAILABLE)
+        online = len(self.advisors) - self._count(AdvisorStatus.AWAY)
+        queued_ahead = 0
+        for position, req in enumerate(self.queue.values(), start=1):
+            estimate = self._estimate(req, queued_ahead, free, online)
+            if req.state is RequestState.QUEUED:
+                queued_ahead += 1
+            notice = (position, req.state.value, estimate)
+            if notice == req.last_notice:
+                continue
+            req.last_notice = notice
+            self._send(
+                "user",
+                req.user_id,
+                HelpQueued(req.id, position, estimate, req.state.value, free),
+            )
+
+    def _estimate(self, req: Request, queued_ahead: int, free: int, online: int) -> float | None:
+        """Rough wait: the queued requests ahead that free advisors cannot take at once,
+        times the mean handle time, shared by the advisors online.
+
+        None when no advisor is online: there is no honest number to give.
+        A better model (Erlang C on measured handle times) is the SLA issue's.
+        """
+        if req.state is RequestState.OFFERED:
+            return 0.0
+        if online == 0:
+            return None
+        rounds = queued_ahead - free + 1
+        if rounds <= 0:
+            return 0.0
+        times = self._handle_times
+        handle = sum(times) / len(times) if times else self.config.default_handle_time_s
+        return round(rounds * handle / online, 1)
+
+    def _count(self, status: AdvisorStatus) -> int:
+        return sum(1 for a in self.advisors.values() if a.status is status)
+
+    # ------------------------------------------------------------ helpers
+    def _request(self, request_id: str) -> Request:
+        req = self.requests.get(request_id)
+        if req is None:
+            raise ProtocolError(ErrorCode.NOT_FOUND, f'no request "{request_id}"')
+        return req
+
+    def _held_offer(self, advisor_id: str, request_id: str) -> tuple[Request, Advisor]:
+        req = self._request(request_id)
+        adv = self.advisors.get(advisor_id)
+        if adv is None or req.offered_to != advisor_id:
+            raise ProtocolError(
+                ErrorCode.INVALID_STATE, f'request "{request_id}" is not offered to you'
+            )
+        return req, adv
+
+    def _session_of_peer(self, session_id: str, role: str, sub: str) -> tuple[Session, str]:
+        session = self.sessions.get(session_id)
+        if session is None:
+            raise ProtocolError(ErrorCode.NOT_FOUND, f'no session "{session_id}"')
+        side = session.role_of(sub, role)
+        if side is None:
+            raise ProtocolError(ErrorCode.FORBIDDEN, "you are not a peer of this session")
+        return session, side
+
+    def _ice(self, sub: str, now: float) -> list[dict[str, Any]]:
+        servers = [dict(s) for s in self.config.ice_servers]
+        if self.config.turn_urls:
+            username, credential = turn_credentials(
+                self.config.turn_secret, sub, self.config.turn_ttl_s, now
+            )
+            servers.append(
+                {
+                    "urls": list(self.config.turn_urls),
+                    "username": username,
+                    "credential": credential,
+                }
+            )
+        return servers
+
+    def _send(self, role: str, sub: str, message: Any) -> None:
+        self._out.append(Send(role, sub, message))
+
+    def _record(self, req: Request, now: float, event: str, **data: Any) -> None:
+        details = {k: v for k, v in data.items() if v is not None}
+        req.timeline.append(TimelineEntry(now, event, details))
+
+    def _set_request_state(self, req: Request, new: RequestState, now: float) -> None:
+        log.debug("request %s: %s -> %s", req.id, req.state, new)
+        req.state = new
+        if new.final:
+            self._record(req, now, new.value)
+
+    @staticmethod
+    def _set_advisor_status(adv: Advisor, new: AdvisorStatus) -> None:
+        if adv.status is not new:
+            log.debug("advisor %s: %s -> %s", adv.id, adv.status, new)
+            adv.status = new

@@ -1,0 +1,118 @@
+"""Inputs to the routing core (events) and its outputs (effects)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mayday.protocol.messages import HelpRequest, Outbound
+
+
+# ---------------------------------------------------------------- events
+@dataclass(frozen=True)
+class HelpRequested:
+    user_id: str
+    user_name: str
+    request_id: str
+    ask: HelpRequest
+
+
+@dataclass(frozen=True)
+class HelpCancelled:
+    user_id: str
+    request_id: str
+
+
+@dataclass(frozen=True)
+class AdvisorStateSet:
+    advisor_id: str
+    name: str
+    skills: frozenset[str]
+    available: bool
+
+
+@dataclass(frozen=True)
+class OfferAccepted:
+    advisor_id: str
+    request_id: str
+    session_id: str
+
+
+@dataclass(frozen=True)
+class OfferDeclined:
+    advisor_id: str
+    request_id: str
+
+
+@dataclass(frozen=True)
+class OfferExpired:
+    request_id: str
+    offer_no: int
+
+
+@dataclass(frozen=True)
+class Disconnected:
+    role: str
+    sub: str
+
+
+@dataclass(frozen=True)
+class SessionEndRequested:
+    role: str
+    sub: str
+    session_id: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class MediaReported:
+    role: str
+    sub: str
+    session_id: str
+    state: str
+    detail: str | None = None
+
+
+Event = (
+    HelpRequested
+    | HelpCancelled
+    | AdvisorStateSet
+    | OfferAccepted
+    | OfferDeclined
+    | OfferExpired
+    | Disconnected
+    | SessionEndRequested
+    | MediaReported
+)
+
+
+# ---------------------------------------------------------------- effects
+@dataclass(frozen=True)
+class Send:
+    role: str
+    sub: str
+    message: Outbound
+
+
+@dataclass(frozen=True)
+class StartTimer:
+    """Call back with ``OfferExpired(request_id, offer_no)`` after ``delay_s``."""
+
+    request_id: str
+    offer_no: int
+    delay_s: float
+
+    @property
+    def key(self) -> str:
+        return f"offer:{self.request_id}"
+
+
+@dataclass(frozen=True)
+class CancelTimer:
+    request_id: str
+
+    @property
+    def key(self) -> str:
+        return f"offer:{self.request_id}"
+
+
+Effect = Send | StartTimer | CancelTimer

@@ -1,0 +1,110 @@
+"""What the router knows: requests, advisors, sessions, and their states."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class RequestState(enum.StrEnum):
+    QUEUED = "queued"
+    OFFERED = "offered"
+    IN_SESSION = "in_session"
+    ENDED = "ended"
+    CANCELLED = "cancelled"
+    ABANDONED = "abandoned"
+    EXPIRED = "expired"
+
+    @property
+    def waiting(self) -> bool:
+        return self in (RequestState.QUEUED, RequestState.OFFERED)
+
+    @property
+    def final(self) -> bool:
+        return self in FINAL_STATES
+
+
+FINAL_STATES = frozenset(
+    {RequestState.ENDED, RequestState.CANCELLED, RequestState.ABANDONED, RequestState.EXPIRED}
+)
+
+
+class AdvisorStatus(enum.StrEnum):
+    AWAY = "away"
+    AVAILABLE = "available"
+    RESERVED = "reserved"
+    BUSY = "busy"
+
+
+class SessionState(enum.StrEnum):
+    ACTIVE = "active"
+    ENDED = "ended"
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    t: float
+    event: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Request:
+    id: str
+    user_id: str
+    user_name: str
+    enqueued_at: float
+    topic: str | None = None
+    language: str | None = None
+    skills: frozenset[str] = frozenset()
+    device: dict[str, Any] = field(default_factory=dict)
+    state: RequestState = RequestState.QUEUED
+    offered_to: str | None = None
+    offer_no: int = 0
+    declined_by: set[str] = field(default_factory=set)
+    session_id: str | None = None
+    timeline: list[TimelineEntry] = field(default_factory=list)
+    # (position, state, estimate) last told to the user, so updates go only on change.
+    last_notice: tuple[int, str, float | None] | None = None
+
+
+@dataclass
+class Advisor:
+    id: str
+    name: str
+    skills: frozenset[str] = frozenset()
+    status: AdvisorStatus = AdvisorStatus.AWAY
+    # The presence the advisor chose; a busy or reserved advisor returns to it.
+    wants_available: bool = False
+    idle_since: float = 0.0
+    offer: str | None = None
+    session_id: str | None = None
+    missed_offers: int = 0
+
+    def can_take(self, request: Request) -> bool:
+        return request.skills <= self.skills and self.id not in request.declined_by
+
+
+@dataclass
+class Session:
+    id: str
+    request_id: str
+    user_id: str
+    advisor_id: str
+    offerer: str
+    started_at: float
+    state: SessionState = SessionState.ACTIVE
+    ended_at: float | None = None
+
+    def role_of(self, sub: str, role: str) -> str | None:
+        """The side ``sub`` plays in this session, or None if it is not a peer of it."""
+        if role == "user" and sub == self.user_id:
+            return "user"
+        if role == "advisor" and sub == self.advisor_id:
+            return "advisor"
+        return None
+
+    def peer_of(self, side: str) -> tuple[str, str]:
+        """(role, sub) of the other side."""
+        return ("advisor", self.advisor_id) if side == "user" else ("user", self.user_id)

@@ -1,0 +1,84 @@
+"""Server settings: one frozen dataclass, read from ``MAYDAY_*`` variables and CLI flags."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+WEB_ROOT = Path(__file__).resolve().parent.parent / "webclient"
+
+
+class SettingsError(ValueError):
+    """A setting has a value the server cannot run with."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the server reads at start; nothing else is configurable at run time."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    jwt_secret: str = ""
+    jwt_audience: str = "mayday"
+    redis_url: str | None = None
+    reservation_timeout_s: float = 15.0
+    offerer: str = "advisor"
+    ice_servers: tuple[dict[str, Any], ...] = ()
+    turn_urls: tuple[str, ...] = ()
+    turn_secret: str = ""
+    turn_ttl_s: int = 3600
+    max_frame_bytes: int = 65536
+    outbound_queue_limit: int = 512
+    rate_limit_per_s: float = 50.0
+    rate_limit_burst: int = 200
+    default_handle_time_s: float = 300.0
+    web_root: Path = field(default=WEB_ROOT)
+
+    def __post_init__(self) -> None:
+        if self.offerer not in ("user", "advisor"):
+            raise SettingsError(f'offerer must be "user" or "advisor", not "{self.offerer}"')
+        if self.reservation_timeout_s <= 0:
+            raise SettingsError("reservation_timeout_s must be positive")
+        if self.max_frame_bytes < 1024:
+            raise SettingsError("max_frame_bytes must be at least 1024")
+        if self.turn_urls and not self.turn_secret:
+            raise SettingsError("turn_urls need a turn_secret")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Build settings from ``MAYDAY_<FIELD>`` variables, then apply explicit overrides."""
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = env.get(f"MAYDAY_{f.name.upper()}")
+            if raw is not None and raw != "":
+                values[f.name] = _parse(f.name, raw)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return replace(cls(), **values)
+
+
+def _parse(name: str, raw: str) -> Any:
+    default = getattr(Settings(), name)
+    try:
+        if name == "ice_servers":
+            servers = json.loads(raw)
+            if not isinstance(servers, list) or not all(isinstance(s, dict) for s in servers):
+                raise SettingsError("MAYDAY_ICE_SERVERS must be a JSON list of objects")
+            return tuple(servers)
+        if name == "turn_urls":
+            return tuple(u.strip() for u in raw.split(",") if u.strip())
+        if name == "web_root":
+            return Path(raw)
+        if isinstance(default, bool):
+            return raw.lower() in ("1", "true", "yes")
+        if isinstance(default, int):
+            return int(raw)
+        if isinstance(default, float):
+            return float(raw)
+    except (ValueError, json.JSONDecodeError) as exc:
+        raise SettingsError(f"MAYDAY_{name.upper()}: {exc}") from exc
+    return raw

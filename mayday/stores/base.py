@@ -1,0 +1,33 @@
+"""The one interface every store serves to the transport."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from mayday.routing.events import Effect, Event
+from mayday.routing.model import Request, Session
+
+
+class Store(Protocol):
+    """Routing state behind one call per routing operation.
+
+    ``apply`` is the whole of a routing operation: it reads and changes the
+    state and returns the effects, atomically. A Redis store does each ``apply``
+    in one round trip (one script per event type), never as a read-modify-write
+    spread over several calls, so two server processes cannot interleave inside
+    one operation.
+    """
+
+    async def apply(self, event: Event, now: float) -> list[Effect]:
+        """Carry out ``event`` at time ``now``; raise ``ProtocolError`` to refuse it."""
+        ...
+
+    async def session(self, session_id: str) -> Session | None:
+        """The session with this id, live or recently ended, or None."""
+        ...
+
+    async def request(self, request_id: str) -> Request | None:
+        """The request with this id and its timeline, or None once forgotten."""
+        ...
+
+    async def close(self) -> None: ...

@@ -1,0 +1,26 @@
+"""The embedded default: the routing core's own state, in this process."""
+
+from __future__ import annotations
+
+from mayday.routing.core import Router, RouterConfig
+from mayday.routing.events import Effect, Event
+from mayday.routing.model import Request, Session
+
+
+class MemoryStore:
+    """Every operation is one synchronous call into the router, so it is atomic by itself."""
+
+    def __init__(self, config: RouterConfig | None = None) -> None:
+        self.router = Router(config)
+
+    async def apply(self, event: Event, now: float) -> list[Effect]:
+        return self.router.handle(event, now)
+
+    async def session(self, session_id: str) -> Session | None:
+        return self.router.session(session_id)
+
+    async def request(self, request_id: str) -> Request | None:
+        return self.router.requests.get(request_id)
+
+    async def close(self) -> None:
+        return None

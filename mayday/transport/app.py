@@ -1,0 +1,154 @@
+"""The aiohttp application: ``/ws``, ``/healthz`` and the web pages."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from aiohttp import WSMsgType, web
+from aiohttp.abc import AbstractAccessLogger
+
+from mayday.auth import AuthError, verify_token
+from mayday.protocol.errors import ErrorCode
+from mayday.routing.core import RouterConfig
+from mayday.settings import Settings
+from mayday.stores.base import Store
+from mayday.stores.memory import MemoryStore
+from mayday.transport.connection import Connection
+from mayday.transport.server import Clock, Server
+
+log = logging.getLogger(__name__)
+
+SERVER = web.AppKey("server", Server)
+SETTINGS = web.AppKey("settings", Settings)
+HARD_FRAME_CAP = 1 << 20
+PAGES = {"/": "index.html", "/tablet": "tablet.html", "/advisor": "advisor.html"}
+
+
+def router_config(settings: Settings) -> RouterConfig:
+    return RouterConfig(
+        reservation_timeout_s=settings.reservation_timeout_s,
+        offerer=settings.offerer,
+        ice_servers=settings.ice_servers,
+        turn_urls=settings.turn_urls,
+        turn_secret=settings.turn_secret,
+        turn_ttl_s=settings.turn_ttl_s,
+        default_handle_time_s=settings.default_handle_time_s,
+    )
+
+
+def create_app(
+    settings: Settings, *, store: Store | None = None, clock: Clock | None = None
+) -> web.Application:
+    """Build the application; the store defaults to the embedded in-memory one."""
+    app = web.Application()
+    app[SETTINGS] = settings
+    app.cleanup_ctx.append(_server_ctx(store, clock))
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/ws", websocket)
+    for path, name in PAGES.items():
+        app.router.add_get(path, _page(settings, name))
+    if settings.web_root.is_dir():
+        app.router.add_static("/static", settings.web_root, follow_symlinks=False)
+    return app
+
+
+def _server_ctx(store: Store | None, clock: Clock | None) -> Any:
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        settings = app[SETTINGS]
+        chosen = store or MemoryStore(router_config(settings))
+        server = Server(settings, chosen, clock) if clock else Server(settings, chosen)
+        app[SERVER] = server
+        yield
+        for conn in server.hub.all():
+            conn.close(1001, "server shutting down")
+        await asyncio.sleep(0)
+        await server.close()
+
+    return ctx
+
+
+def _page(settings: Settings, name: str) -> Any:
+    async def page(request: web.Request) -> web.StreamResponse:
+        path = settings.web_root / name
+        if not path.is_file():
+            raise web.HTTPNotFound(text=f"{name} is missing from {settings.web_root}")
+        return web.FileResponse(path, headers={"Cache-Control": "no-cache"})
+
+    return page
+
+
+async def healthz(request: web.Request) -> web.Response:
+    server = request.app[SERVER]
+    store = type(server.store).__name__
+    return web.json_response({"status": "ok", "store": store, "connections": len(server.hub)})
+
+
+async def websocket(request: web.Request) -> web.StreamResponse:
+    """One client: authenticate from ``?token=``, then frames until either side closes."""
+    server = request.app[SERVER]
+    settings = server.settings
+    try:
+        identity = verify_token(
+            request.query.get("token", ""), settings.jwt_secret, settings.jwt_audience
+        )
+    except AuthError as exc:
+        return web.json_response({"code": "unauthorized", "message": str(exc)}, status=401)
+    ws = web.WebSocketResponse(heartbeat=20.0, max_msg_size=HARD_FRAME_CAP)
+    await ws.prepare(request)
+    conn = Connection(ws, identity, settings.outbound_queue_limit)
+    writer = asyncio.create_task(conn.run_writer())
+    server.attach(conn)
+    try:
+        async for msg in ws:
+            if msg.type is WSMsgType.TEXT:
+                await server.receive(conn, msg.data)
+            elif msg.type is WSMsgType.BINARY:
+                conn.send(
+                    {
+                        "type": "error",
+                        "code": ErrorCode.INVALID_JSON.value,
+                        "message": "binary frames are not accepted; send JSON text",
+                    }
+                )
+    finally:
+        await server.detach(conn)
+        conn.close(1000, "")
+        await asyncio.wait_for(writer, timeout=5)
+    return ws
+
+
+class SafeAccessLogger(AbstractAccessLogger):
+    """Logs method, path (never the query string, which carries tokens), status and time."""
+
+    def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
+        self.logger.info(
+            "%s %s %s %d %.1fms",
+            request.remote,
+            request.method,
+            request.path,
+            response.status,
+            time * 1000,
+        )
+
+    @property
+    def enabled(self) -> bool:
+        return self.logger.isEnabledFor(logging.INFO)
+
+
+async def start(settings: Settings, app: web.Application | None = None) -> web.AppRunner:
+    """Start serving on ``settings.host:settings.port`` (port 0 picks a free one)."""
+    runner = web.AppRunner(app or create_app(settings), access_log_class=SafeAccessLogger)
+    await runner.setup()
+    site = web.TCPSite(runner, settings.host, settings.port)
+    await site.start()
+    return runner
+
+
+def bound_port(runner: web.AppRunner) -> int:
+    for address in runner.addresses:
+        if isinstance(address, tuple):
+            return int(address[1])
+    raise RuntimeError("runner is not listening on TCP")

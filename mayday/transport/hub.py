@@ -1,0 +1,49 @@
+"""Which connections belong to which identity, and delivery to them."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from mayday.transport.connection import Connection
+
+
+class Hub:
+    """All live connections of this process, by (role, sub).
+
+    One identity may hold several connections (two tabs, a reconnect that
+    overlaps the old socket); frames go to each of them.
+    """
+
+    def __init__(self) -> None:
+        self._by_key: defaultdict[tuple[str, str], set[Connection]] = defaultdict(set)
+
+    def add(self, conn: Connection) -> None:
+        self._by_key[conn.key].add(conn)
+
+    def remove(self, conn: Connection) -> bool:
+        """Forget ``conn``; True if it was the identity's last connection."""
+        conns = self._by_key.get(conn.key)
+        if conns is None:
+            return False
+        conns.discard(conn)
+        if conns:
+            return False
+        del self._by_key[conn.key]
+        return True
+
+    def send(self, role: str, sub: str, frame: dict[str, Any]) -> int:
+        """Send a copy of ``frame`` to each connection of (role, sub); return how many took it."""
+        delivered = 0
+        for conn in self._by_key.get((role, sub), ()):
+            delivered += conn.send(dict(frame))
+        return delivered
+
+    def connected(self, role: str, sub: str) -> bool:
+        return (role, sub) in self._by_key
+
+    def __len__(self) -> int:
+        return sum(len(c) for c in self._by_key.values())
+
+    def all(self) -> list[Connection]:
+        return [c for conns in self._by_key.values() for c in conns]

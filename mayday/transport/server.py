@@ -1,0 +1,155 @@
+"""The server's I/O half: frames in, routing events to the store, effects out."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from mayday import __version__
+from mayday.protocol.errors import ErrorCode, ProtocolError
+from mayday.routing.events import (
+    CancelTimer,
+    Disconnected,
+    Effect,
+    Event,
+    OfferExpired,
+    Send,
+    StartTimer,
+)
+from mayday.settings import Settings
+from mayday.stores.base import Store
+from mayday.transport import handlers as _handlers  # noqa: F401  (registers the handlers)
+from mayday.transport.connection import Connection, TokenBucket
+from mayday.transport.hub import Hub
+from mayday.transport.registry import REGISTRY, HandlerSpec
+from mayday.transport.timers import Timers
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], float]
+
+
+class Server:
+    """Holds the store, the live connections and the timers of one process."""
+
+    def __init__(self, settings: Settings, store: Store, clock: Clock = time.time) -> None:
+        self.settings = settings
+        self.store = store
+        self.clock = clock
+        self.hub = Hub()
+        self.timers = Timers()
+        self._buckets: dict[Connection, TokenBucket] = {}
+
+    # ------------------------------------------------------------ connections
+    def attach(self, conn: Connection) -> None:
+        self.hub.add(conn)
+        self._buckets[conn] = TokenBucket(
+            self.settings.rate_limit_per_s, self.settings.rate_limit_burst
+        )
+        me = conn.identity
+        conn.send(
+            {
+                "type": "hello",
+                "sub": me.sub,
+                "role": me.role.value,
+                "name": me.name,
+                "server_version": __version__,
+                "max_frame_bytes": self.settings.max_frame_bytes,
+            }
+        )
+
+    async def detach(self, conn: Connection) -> None:
+        """Forget ``conn``; when it was the identity's last socket, the router hears of it."""
+        self._buckets.pop(conn, None)
+        if self.hub.remove(conn):
+            await self.apply(Disconnected(*conn.key))
+
+    # ------------------------------------------------------------ inbound
+    async def receive(self, conn: Connection, text: str) -> None:
+        """Handle one text frame; any refusal becomes an error frame, never an exception."""
+        frame_id: int | None = None
+        try:
+            frame = _decode(text)
+            frame_id = _frame_id(frame)
+            if len(text) > self.settings.max_frame_bytes:
+                raise ProtocolError(
+                    ErrorCode.TOO_LARGE, f"frame is over {self.settings.max_frame_bytes} bytes"
+                )
+            if not self._buckets[conn].take():
+                raise ProtocolError(ErrorCode.RATE_LIMITED, "too many frames, slow down")
+            spec = _lookup(frame, conn)
+            result = await spec.func(self, conn, spec.parse(frame))
+            if frame_id is not None:
+                conn.send({"type": "ack", "id": frame_id, **(result or {})})
+        except ProtocolError as exc:
+            conn.send(_error(frame_id, exc.code, exc.message))
+        except Exception:
+            log.exception("frame from %s/%s failed", *conn.key)
+            conn.send(_error(frame_id, ErrorCode.INTERNAL_ERROR, "internal error"))
+
+    # ------------------------------------------------------------ routing
+    async def apply(self, event: Event) -> None:
+        """Run one routing operation in the store and carry out its effects."""
+        self.execute(await self.store.apply(event, self.clock()))
+
+    def execute(self, effects: list[Effect]) -> None:
+        for effect in effects:
+            if isinstance(effect, Send):
+                self.hub.send(effect.role, effect.sub, effect.message.to_frame())
+            elif isinstance(effect, StartTimer):
+                self.timers.start(effect.key, effect.delay_s, self._expiry(effect))
+            elif isinstance(effect, CancelTimer):
+                self.timers.cancel(effect.key)
+
+    def _expiry(self, timer: StartTimer) -> Callable[[], Any]:
+        async def fire() -> None:
+            await self.apply(OfferExpired(timer.request_id, timer.offer_no))
+
+        return fire
+
+    async def close(self) -> None:
+        await self.timers.close()
+        await self.store.close()
+
+
+def _decode(text: str) -> dict[str, Any]:
+    try:
+        frame = json.loads(text)
+    except ValueError as exc:
+        raise ProtocolError(ErrorCode.INVALID_JSON, f"not JSON: {exc}") from None
+    if not isinstance(frame, dict):
+        raise ProtocolError(ErrorCode.INVALID_JSON, "a frame must be a JSON object")
+    return frame
+
+
+def _frame_id(frame: dict[str, Any]) -> int | None:
+    frame_id = frame.get("id")
+    if frame_id is None:
+        return None
+    if isinstance(frame_id, bool) or not isinstance(frame_id, int):
+        raise ProtocolError(ErrorCode.INVALID_FIELD, 'field "id" must be an integer')
+    return frame_id
+
+
+def _lookup(frame: dict[str, Any], conn: Connection) -> HandlerSpec:
+    type_ = frame.get("type")
+    if not isinstance(type_, str):
+        raise ProtocolError(ErrorCode.INVALID_FIELD, 'field "type" must be a string')
+    spec = REGISTRY.get(type_)
+    if spec is None:
+        raise ProtocolError(ErrorCode.UNKNOWN_TYPE, f'unknown type "{type_[:64]}"')
+    if conn.identity.role not in spec.roles:
+        raise ProtocolError(
+            ErrorCode.FORBIDDEN, f'role "{conn.identity.role}" may not send "{type_}"'
+        )
+    return spec
+
+
+def _error(frame_id: int | None, code: ErrorCode, message: str) -> dict[str, Any]:
+    frame: dict[str, Any] = {"type": "error", "code": code.value, "message": message}
+    if frame_id is not None:
+        frame["id"] = frame_id
+    return frame
