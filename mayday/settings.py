@@ -45,6 +45,8 @@ class Settings:
             raise SettingsError("reservation_timeout_s must be positive")
         if self.max_frame_bytes < 1024:
             raise SettingsError("max_frame_bytes must be at least 1024")
+        if self.jwt_secret and len(self.jwt_secret.encode()) < 32:
+            raise SettingsError("jwt_secret must be at least 32 bytes (HS256 key length)")
         if self.turn_urls and not self.turn_secret:
             raise SettingsError("turn_urls need a turn_secret")
 

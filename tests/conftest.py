@@ -1,0 +1,77 @@
+"""Shared fixtures: a real Mayday server on a free loopback port, and clients for it."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from mayday.auth import issue_token
+from mayday.client import MaydayClient
+from mayday.settings import Settings
+from mayday.transport.app import SERVER, bound_port, create_app, start
+from mayday.transport.server import Server
+
+SECRET = "test-secret-0123456789abcdef0123456789"
+
+
+@dataclass
+class Harness:
+    """One running server and the clients a test opened on it (closed at teardown)."""
+
+    settings: Settings
+    port: int
+    server: Server
+    clients: list[MaydayClient] = field(default_factory=list)
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/ws"
+
+    @property
+    def http_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def token(self, role: str, sub: str, **claims: Any) -> str:
+        return issue_token(self.settings.jwt_secret, role=role, sub=sub, **claims)
+
+    async def client(self, role: str, sub: str, **claims: Any) -> MaydayClient:
+        c = await MaydayClient.connect(self.ws_url, self.token(role, sub, **claims))
+        self.clients.append(c)
+        return c
+
+
+StartServer = Callable[..., Awaitable[Harness]]
+
+
+@pytest.fixture
+async def start_server() -> AsyncIterator[StartServer]:
+    """Start a server with the given setting overrides; everything stops after the test."""
+    runners = []
+    harnesses: list[Harness] = []
+
+    async def _start(**overrides: Any) -> Harness:
+        settings = Settings(**{"port": 0, "jwt_secret": SECRET, **overrides})
+        app = create_app(settings)
+        runner = await start(settings, app)
+        runners.append(runner)
+        harness = Harness(settings, bound_port(runner), app[SERVER])
+        harnesses.append(harness)
+        return harness
+
+    yield _start
+    for harness in harnesses:
+        for c in harness.clients:
+            with contextlib.suppress(Exception):
+                await c.close()
+    for runner in runners:
+        await runner.cleanup()
+
+
+@pytest.fixture
+async def mayday(start_server: StartServer) -> Harness:
+    """A server with default settings."""
+    return await start_server()

@@ -1,0 +1,91 @@
+"""Inbound frames are parsed into typed messages or refused with invalid_field."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from mayday.protocol.errors import ErrorCode, ProtocolError
+from mayday.protocol.messages import (
+    AdvisorState,
+    HelpRequest,
+    MediaState,
+    Ping,
+    RequestRef,
+    SessionEnd,
+    Signal,
+)
+
+OFFER = {"type": "offer", "sdp": "v=0\r\n"}
+CANDIDATE = {"candidate": "candidate:1 1 udp 2122260223 127.0.0.1 5000 typ host", "sdpMid": "0"}
+
+
+def test_help_request_takes_all_optional_fields() -> None:
+    """help.request keeps topic, language, skills and device as given."""
+    frame = {"topic": "wifi", "language": "fr", "skills": ["printer"], "device": {"os": "ios"}}
+    assert HelpRequest.parse(frame) == HelpRequest("wifi", "fr", ("printer",), {"os": "ios"})
+    assert HelpRequest.parse({}) == HelpRequest()
+
+
+def test_signal_keeps_payload_unchanged() -> None:
+    """A description, a candidate and end-of-candidates pass through as written."""
+    assert Signal.parse({"session_id": "s", "description": OFFER}).payload == {"description": OFFER}
+    assert Signal.parse({"session_id": "s", "candidate": CANDIDATE}).payload == {
+        "candidate": CANDIDATE
+    }
+    assert Signal.parse({"session_id": "s", "candidate": None}).payload == {"candidate": None}
+    rollback = {"type": "rollback", "sdp": ""}
+    assert Signal.parse({"session_id": "s", "description": rollback}).payload["description"] == (
+        rollback
+    )
+
+
+def test_valid_small_messages() -> None:
+    """The small messages parse to their typed form."""
+    assert RequestRef.parse({"request_id": "r1"}) == RequestRef("r1")
+    assert AdvisorState.parse({"state": "away"}) == AdvisorState("away")
+    assert MediaState.parse({"session_id": "s", "state": "first_frame"}).state == "first_frame"
+    assert SessionEnd.parse({"session_id": "s"}) == SessionEnd("s", "ended")
+    assert Ping.parse({}) == Ping()
+
+
+BAD: list[tuple[Any, dict[str, Any], str]] = [
+    (HelpRequest, {"topic": 5}, "topic"),
+    (HelpRequest, {"topic": ""}, "topic"),
+    (HelpRequest, {"topic": "x" * 201}, "topic"),
+    (HelpRequest, {"skills": "printer"}, "skills"),
+    (HelpRequest, {"skills": ["a"] * 17}, "skills"),
+    (HelpRequest, {"device": []}, "device"),
+    (HelpRequest, {"device": {"blob": "x" * 3000}}, "device"),
+    (RequestRef, {}, "request_id"),
+    (RequestRef, {"request_id": 7}, "request_id"),
+    (AdvisorState, {"state": "busy"}, "state"),
+    (AdvisorState, {}, "state"),
+    (Signal, {"description": OFFER}, "session_id"),
+    (Signal, {"session_id": "s"}, "description"),
+    (Signal, {"session_id": "s", "description": OFFER, "candidate": None}, "description"),
+    (Signal, {"session_id": "s", "description": "v=0"}, "description"),
+    (Signal, {"session_id": "s", "description": {"type": "bogus", "sdp": "v"}}, "type"),
+    (Signal, {"session_id": "s", "description": {"type": "offer", "sdp": ""}}, "sdp"),
+    (Signal, {"session_id": "s", "description": {"type": "offer", "sdp": 3}}, "sdp"),
+    (Signal, {"session_id": "s", "candidate": "candidate:1"}, "candidate"),
+    (Signal, {"session_id": "s", "candidate": {"sdpMid": "0"}}, "candidate"),
+    (Signal, {"session_id": "s", "candidate": {**CANDIDATE, "sdpMLineIndex": -1}}, "sdpMLine"),
+    (Signal, {"session_id": "s", "candidate": {**CANDIDATE, "sdpMid": 0}}, "sdpMid"),
+    (MediaState, {"session_id": "s", "state": "dancing"}, "state"),
+    (SessionEnd, {"session_id": ["s"]}, "session_id"),
+    (SessionEnd, {"session_id": "s", "reason": 1}, "reason"),
+    (Ping, {"data": {"a": 1}}, "data"),
+]
+
+
+@pytest.mark.parametrize(("kind", "frame", "names"), BAD)
+def test_bad_fields_are_refused_with_the_field_named(
+    kind: Any, frame: dict[str, Any], names: str
+) -> None:
+    """Every malformed field is refused as invalid_field, and the message names it."""
+    with pytest.raises(ProtocolError) as refused:
+        kind.parse(frame)
+    assert refused.value.code is ErrorCode.INVALID_FIELD
+    assert names in refused.value.message

@@ -1,0 +1,194 @@
+"""Random interleavings of every routing event keep the router's invariants."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mayday.protocol.errors import ProtocolError
+from mayday.protocol.messages import HelpOffer, HelpRequest
+from mayday.routing.core import Router
+from mayday.routing.events import (
+    AdvisorStateSet,
+    CancelTimer,
+    Disconnected,
+    Effect,
+    Event,
+    HelpCancelled,
+    HelpRequested,
+    OfferAccepted,
+    OfferDeclined,
+    OfferExpired,
+    Send,
+    SessionEndRequested,
+    StartTimer,
+)
+from mayday.routing.model import AdvisorStatus, RequestState, SessionState
+
+USERS = [f"u{i}" for i in range(5)]
+ADVISORS = [f"a{i}" for i in range(4)]
+SKILLS = ["", "printer"]
+
+op = st.one_of(
+    st.tuples(st.just("request"), st.sampled_from(USERS), st.sampled_from(SKILLS)),
+    st.tuples(st.just("cancel"), st.sampled_from(USERS)),
+    st.tuples(st.just("state"), st.sampled_from(ADVISORS), st.booleans()),
+    st.tuples(st.just("accept"), st.sampled_from(ADVISORS), st.booleans()),
+    st.tuples(st.just("decline"), st.sampled_from(ADVISORS), st.booleans()),
+    st.tuples(st.just("timeout"), st.integers(0, 10)),
+    st.tuples(st.just("user_gone"), st.sampled_from(USERS)),
+    st.tuples(st.just("advisor_gone"), st.sampled_from(ADVISORS)),
+    st.tuples(st.just("end"), st.integers(0, 10), st.booleans()),
+)
+
+
+@dataclass
+class Driver:
+    """Turns abstract ops into events, keeps the pending timers, and checks after each."""
+
+    router: Router = field(default_factory=Router)
+    now: float = 0.0
+    created: list[str] = field(default_factory=list)
+    timers: dict[str, int] = field(default_factory=dict)
+
+    def run(self, operation: tuple[object, ...]) -> None:
+        self.now += 1.0
+        event = self.event_for(operation)
+        if event is None:
+            return
+        try:
+            effects = self.router.handle(event, self.now)
+        except ProtocolError:
+            return
+        if isinstance(event, HelpRequested):
+            self.created.append(event.request_id)
+        self.track_timers(effects)
+        check_invariants(self.router)
+        check_offers_in_fifo_order(self.router, effects)
+
+    def event_for(self, operation: tuple[object, ...]) -> Event | None:  # noqa: C901
+        kind, *args = operation
+        r = self.router
+        if kind == "request":
+            user, skill = str(args[0]), str(args[1])
+            ask = HelpRequest(skills=(skill,) if skill else ())
+            return HelpRequested(user, user, f"r{len(self.created)}", ask)
+        if kind == "cancel":
+            req = r.open_request_of(str(args[0]))
+            return HelpCancelled(str(args[0]), req.id) if req else None
+        if kind == "state":
+            skills = frozenset({"printer"}) if args[0] in ("a0", "a1") else frozenset()
+            return AdvisorStateSet(str(args[0]), str(args[0]), skills, bool(args[1]))
+        if kind in ("accept", "decline"):
+            return self.answer(kind, str(args[0]), bool(args[1]))
+        if kind == "timeout":
+            pending = sorted(self.timers.items())
+            if not pending:
+                return None
+            request_id, offer_no = pending[int(str(args[0])) % len(pending)]
+            return OfferExpired(request_id, offer_no)
+        if kind == "user_gone":
+            return Disconnected("user", str(args[0]))
+        if kind == "advisor_gone":
+            return Disconnected("advisor", str(args[0]))
+        return self.end(int(str(args[0])), bool(args[1]))
+
+    def answer(self, kind: str, advisor: str, own: bool) -> Event | None:
+        adv = self.router.advisors.get(advisor)
+        # Sometimes answer the advisor's own offer, sometimes any request: refusals count too.
+        target = adv.offer if adv is not None and own else None
+        if target is None and self.created:
+            target = self.created[len(self.created) // 2]
+        if target is None:
+            return None
+        if kind == "accept":
+            return OfferAccepted(advisor, target, f"s-{target}-{self.now}")
+        return OfferDeclined(advisor, target)
+
+    def end(self, index: int, by_user: bool) -> Event | None:
+        sessions = sorted(self.router.sessions.values(), key=lambda s: s.id)
+        if not sessions:
+            return None
+        s = sessions[index % len(sessions)]
+        if by_user:
+            return SessionEndRequested("user", s.user_id, s.id, "done")
+        return SessionEndRequested("advisor", s.advisor_id, s.id, "done")
+
+    def track_timers(self, effects: list[Effect]) -> None:
+        for effect in effects:
+            if isinstance(effect, StartTimer):
+                self.timers[effect.request_id] = effect.offer_no
+            elif isinstance(effect, CancelTimer):
+                self.timers.pop(effect.request_id, None)
+
+
+def check_invariants(r: Router) -> None:  # noqa: C901
+    holders: dict[str, str] = {}
+    for req in r.requests.values():
+        assert req.state in RequestState
+        assert (req.id in r.queue) == req.state.waiting
+        if req.state is RequestState.OFFERED:
+            assert req.offered_to is not None, "an offered request names its advisor"
+            adv = r.advisors[req.offered_to]
+            assert adv.offer == req.id and adv.status is AdvisorStatus.RESERVED
+            assert req.offered_to not in holders, "one advisor holds two offers"
+            holders[req.offered_to] = req.id
+        else:
+            assert req.offered_to is None, "only an offered request names an advisor"
+    busy: dict[str, int] = {}
+    for s in r.sessions.values():
+        if s.state is SessionState.ACTIVE:
+            busy[s.advisor_id] = busy.get(s.advisor_id, 0) + 1
+            assert r.requests[s.request_id].state is RequestState.IN_SESSION
+    assert all(n == 1 for n in busy.values()), "an advisor in two sessions"
+    for adv in r.advisors.values():
+        assert (adv.status is AdvisorStatus.BUSY) == (adv.id in busy)
+        assert (adv.status is AdvisorStatus.RESERVED) == (adv.offer is not None)
+        if adv.status is AdvisorStatus.AVAILABLE:
+            waiting = [q for q in r.queue.values() if q.state is RequestState.QUEUED]
+            assert not any(adv.can_take(q) for q in waiting), "a free advisor left idle"
+    enqueued = [q.enqueued_at for q in r.queue.values()]
+    assert enqueued == sorted(enqueued), "queue out of FIFO order"
+
+
+def check_offers_in_fifo_order(r: Router, effects: list[Effect]) -> None:
+    """No request was passed over for an advisor who could have taken an older one."""
+    order = list(r.queue)
+    for effect in effects:
+        if isinstance(effect, Send) and isinstance(effect.message, HelpOffer):
+            adv = r.advisors[effect.sub]
+            ahead = order[: order.index(effect.message.request_id)]
+            for older in (r.queue[q] for q in ahead):
+                assert older.state is not RequestState.QUEUED or not adv.can_take(older)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(op, max_size=80))
+def test_random_interleavings_keep_every_invariant(ops: list[tuple[object, ...]]) -> None:
+    """No double offers, no advisor in two sessions, FIFO kept, and no request lost."""
+    driver = Driver()
+    for operation in ops:
+        driver.run(operation)
+    finals = {RequestState.ENDED, RequestState.CANCELLED, RequestState.ABANDONED}
+    for request_id in driver.created:
+        state = driver.router.requests[request_id].state
+        assert state in finals or state.waiting or state is RequestState.IN_SESSION
+    assert set(driver.created) == set(driver.router.requests)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(op, max_size=60))
+def test_draining_ends_every_request_on_purpose(ops: list[tuple[object, ...]]) -> None:
+    """After any history, users leaving and sessions ending close every request: none stuck."""
+    driver = Driver()
+    for operation in ops:
+        driver.run(operation)
+    for user in USERS:
+        driver.run(("user_gone", user))
+    for request_id in driver.created:
+        state = driver.router.requests[request_id].state
+        assert state in (RequestState.ENDED, RequestState.CANCELLED, RequestState.ABANDONED)
+    assert driver.router.queue == {}
+    assert all(a.status is not AdvisorStatus.BUSY for a in driver.router.advisors.values())

@@ -1,0 +1,182 @@
+// One session's WebRTC call, negotiated over Mayday `signal` frames.
+//
+// Perfect negotiation: the side named `offerer` in `session.started` is
+// impolite (it offers first and ignores a colliding offer), the other side is
+// polite (it rolls its own offer back and answers). The polite side attaches
+// its tracks only when the first offer has arrived, so the first exchange is
+// one offer and one answer; a full-SDP peer such as aiortc cannot resolve a
+// glare and never has to. Candidates trickle out one by one, then
+// `candidate: null`; a full-SDP peer's description already holds them.
+
+const REPORTED = new Set(["connecting", "connected", "disconnected", "failed"]);
+
+export class Call {
+  /**
+   * @param {object} opts
+   * @param {import("./signaling.js").Signaling} opts.signaling
+   * @param {object} opts.started the `session.started` frame
+   * @param {MediaStream} opts.localStream what this side sends (may hold no track)
+   * @param {HTMLVideoElement} opts.remoteVideo where the peer's video plays
+   * @param {HTMLAudioElement} opts.remoteAudio where the peer's sound plays
+   * @param {(state: string) => void} opts.onState connecting, connected, first_frame,
+   *   disconnected or failed
+   */
+  constructor({ signaling, started, localStream, remoteVideo, remoteAudio, onState }) {
+    this.signaling = signaling;
+    this.sessionId = started.session_id;
+    this.polite = started.offerer !== started.role;
+    this.localStream = localStream;
+    this.remoteVideo = remoteVideo;
+    this.remoteAudio = remoteAudio;
+    this.onState = onState;
+    this.pc = new RTCPeerConnection({ iceServers: started.ice_servers || [] });
+    this.makingOffer = false;
+    this.ignoreOffer = false;
+    this.localAttached = false;
+    this.earlyCandidates = [];
+    this.inbox = Promise.resolve();
+    this.lastReported = null;
+    this.firstFrameSeen = false;
+    this.closed = false;
+
+    this.pc.onnegotiationneeded = () => this._offer();
+    this.pc.onicecandidate = ({ candidate }) => {
+      this._signal({ candidate: candidate ? candidate.toJSON() : null });
+    };
+    this.pc.onconnectionstatechange = () => this._connectionChanged();
+    this.pc.ontrack = ({ track }) => this._remoteTrack(track);
+  }
+
+  /** Start: the impolite side attaches its tracks, which makes it offer. */
+  start() {
+    if (!this.polite) this._attachLocal({ receiveAll: true });
+  }
+
+  /** Apply one relayed `signal` frame, in the order they arrived. */
+  handleSignal(msg) {
+    this.inbox = this.inbox
+      .then(() => this._apply(msg))
+      .catch((err) => console.warn(`mayday: session ${this.sessionId}: signal refused`, err));
+  }
+
+  close() {
+    if (this.closed) return;
+    this.closed = true;
+    this.pc.close();
+    this.remoteVideo.srcObject = null;
+    this.remoteAudio.srcObject = null;
+  }
+
+  // ------------------------------------------------------------ negotiation
+
+  async _offer() {
+    try {
+      this.makingOffer = true;
+      await this.pc.setLocalDescription();
+      this._sendDescription();
+    } catch (err) {
+      console.warn(`mayday: session ${this.sessionId}: offer failed`, err);
+    } finally {
+      this.makingOffer = false;
+    }
+  }
+
+  async _apply(msg) {
+    if (this.closed) return;
+    const pc = this.pc;
+    if (msg.description) {
+      const { description } = msg;
+      const collision =
+        description.type === "offer" && (this.makingOffer || pc.signalingState !== "stable");
+      this.ignoreOffer = !this.polite && collision;
+      if (this.ignoreOffer) {
+        console.info(`mayday: session ${this.sessionId}: colliding offer ignored (impolite)`);
+        return;
+      }
+      // On the polite side this rolls back our own offer, if any.
+      await pc.setRemoteDescription(description);
+      const early = this.earlyCandidates.splice(0);
+      for (const candidate of early) await this._addCandidate(candidate);
+      if (description.type === "offer") {
+        this._attachLocal({ receiveAll: false });
+        await pc.setLocalDescription();
+        this._sendDescription();
+      }
+    } else if ("candidate" in msg) {
+      if (pc.remoteDescription === null) this.earlyCandidates.push(msg.candidate);
+      else await this._addCandidate(msg.candidate);
+    }
+  }
+
+  async _addCandidate(candidate) {
+    try {
+      // No argument is end of candidates.
+      if (candidate) await this.pc.addIceCandidate(candidate);
+      else await this.pc.addIceCandidate();
+    } catch (err) {
+      if (!this.ignoreOffer) console.warn(`mayday: session ${this.sessionId}: candidate`, err);
+    }
+  }
+
+  /**
+   * Add this side's tracks once. The offerer also asks to receive every kind
+   * it does not send, so the peer's camera or screen always has a place.
+   */
+  _attachLocal({ receiveAll }) {
+    if (this.localAttached) return;
+    this.localAttached = true;
+    const stream = this.localStream;
+    for (const track of stream.getTracks()) this.pc.addTrack(track, stream);
+    if (!receiveAll) return;
+    for (const kind of ["audio", "video"]) {
+      if (stream.getTracks().every((t) => t.kind !== kind)) {
+        this.pc.addTransceiver(kind, { direction: "recvonly" });
+      }
+    }
+  }
+
+  _sendDescription() {
+    const { type, sdp } = this.pc.localDescription;
+    this._signal({ description: { type, sdp } });
+  }
+
+  _signal(fields) {
+    if (this.closed) return;
+    this.signaling.send("signal", { session_id: this.sessionId, ...fields });
+  }
+
+  // ------------------------------------------------------------ media
+
+  _remoteTrack(track) {
+    const element = track.kind === "video" ? this.remoteVideo : this.remoteAudio;
+    element.srcObject = new MediaStream([track]);
+    element.play().catch((err) => console.info(`mayday: ${track.kind} waits to play`, err));
+    if (track.kind === "video") this._watchFirstFrame();
+  }
+
+  _watchFirstFrame() {
+    const video = this.remoteVideo;
+    const seen = () => {
+      if (this.firstFrameSeen || this.closed) return;
+      this.firstFrameSeen = true;
+      this._report("first_frame");
+    };
+    if ("requestVideoFrameCallback" in video) video.requestVideoFrameCallback(seen);
+    else video.addEventListener("playing", seen, { once: true });
+  }
+
+  _connectionChanged() {
+    const state = this.pc.connectionState;
+    console.info(`mayday: session ${this.sessionId}: ${this.lastReported} -> ${state}`);
+    if (REPORTED.has(state) && state !== this.lastReported) {
+      this.lastReported = state;
+      this._report(state);
+    }
+  }
+
+  _report(state) {
+    if (this.closed) return;
+    this.signaling.send("media.state", { session_id: this.sessionId, state });
+    this.onState(state);
+  }
+}
