@@ -1,0 +1,104 @@
+"""The ``mayday`` command: tokens, serving, and no token ever in the logs."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+
+import aiohttp
+import pytest
+
+from mayday.auth import Role, verify_token
+from mayday.client import HelpQueued, MaydayClient
+from tests.conftest import SECRET
+
+
+def mayday(*args: str, secret: str | None = SECRET) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MAYDAY_")}
+    if secret is not None:
+        env["MAYDAY_JWT_SECRET"] = secret
+    return subprocess.run(
+        [sys.executable, "-m", "mayday", *args], env=env, capture_output=True, text=True, timeout=30
+    )
+
+
+def test_token_prints_a_verifiable_token() -> None:
+    """``mayday token`` prints a token that the server's own check accepts."""
+    done = mayday("token", "--role", "advisor", "--sub", "a7", "--name", "Ada", "--ttl", "60")
+    assert done.returncode == 0, done.stderr
+    identity = verify_token(done.stdout.strip(), SECRET)
+    assert (identity.sub, identity.role, identity.name) == ("a7", Role.ADVISOR, "Ada")
+
+
+def test_token_without_secret_fails_clearly() -> None:
+    """Without MAYDAY_JWT_SECRET the command says so and exits non-zero."""
+    done = mayday("token", "--role", "user", "--sub", "u", secret=None)
+    assert done.returncode == 2
+    assert "MAYDAY_JWT_SECRET" in done.stderr
+
+
+def test_serve_refuses_a_short_secret() -> None:
+    """A JWT secret under 32 bytes is refused at start."""
+    done = mayday("serve", "--port", "0", secret="short")
+    assert done.returncode == 2
+    assert "32 bytes" in done.stderr
+
+
+@pytest.fixture
+def served() -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """``mayday serve --dev --port 0`` in a subprocess; yields it and its base URL."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MAYDAY_")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mayday", "serve", "--dev", "--port", "0"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    match = re.search(r"serving on (http://127\.0\.0\.1:\d+)", line)
+    assert match, f"unexpected first line: {line!r}"
+    yield proc, match.group(1)
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+
+
+async def test_dev_server_prints_working_links_and_never_logs_tokens(
+    served: tuple[subprocess.Popen[str], str],
+) -> None:
+    """The dev links open real sessions; the server's logs hold no token even after use."""
+    proc, base = served
+    assert proc.stdout is not None
+    links = []
+    deadline = time.monotonic() + 10
+    while len(links) < 4 and time.monotonic() < deadline:
+        found = re.search(r"(http://\S+/(tablet|advisor)\?token=(\S+))", proc.stdout.readline())
+        if found:
+            links.append(found)
+    assert [m.group(2) for m in links] == ["tablet", "advisor", "advisor", "tablet"]
+    tablet_token = links[0].group(3)
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"{base}/healthz") as response:
+            health = await response.json()
+        async with http.get(links[0].group(1)) as page:
+            assert page.status == 200
+            assert "help-button" in await page.text()
+    assert health["status"] == "ok" and health["store"] == "MemoryStore"
+    ws_url = base.replace("http", "ws") + "/ws"
+    async with await MaydayClient.connect(ws_url, tablet_token) as tablet:
+        queued = await tablet.request_help()
+        assert isinstance(queued, HelpQueued)
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=10)
+    assert proc.returncode == 0
+    assert "GET /ws" in stderr and "GET /tablet" in stderr  # the access log is on
+    for link in links:
+        assert link.group(3) not in stderr
+    assert "token=" not in stderr and "eyJ" not in stderr
