@@ -43,7 +43,7 @@ async def paired(h: Harness) -> tuple[MaydayClient, MaydayClient, SessionStarted
 
 async def test_help_reaches_the_free_advisor_and_both_get_session_started(mayday: Harness) -> None:
     """Help pressed → offer to the free advisor → accept → session.started on both sides."""
-    user, advisor, user_started, adv_started = await paired(mayday)
+    _user, _advisor, user_started, adv_started = await paired(mayday)
     assert user_started.session_id == adv_started.session_id
     assert user_started.request_id == adv_started.request_id
     assert user_started.peer == {"id": "a1", "name": "Ada", "role": "advisor"}
@@ -186,7 +186,7 @@ async def test_user_who_disconnects_while_waiting_abandons(mayday: Harness) -> N
 
 async def test_advisor_who_disconnects_in_session_ends_it(mayday: Harness) -> None:
     """An advisor whose socket drops ends the session for the user, with the reason."""
-    user, advisor, started, _ = await paired(mayday)
+    user, advisor, _started, _ = await paired(mayday)
     await advisor.close()
     ended = await user.next(SessionEnded)
     assert (ended.reason, ended.by) == ("disconnected", "advisor")

@@ -22,7 +22,7 @@ def frames(effects: list[Effect], to: str | None = None, type_: str | None = Non
         for e in effects
         if isinstance(e, Send)
         and (to is None or e.sub == to)
-        and (type_ is None or e.message.TYPE == type_)
+        and (type_ is None or type_ == e.message.TYPE)
     ]
 
 

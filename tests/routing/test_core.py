@@ -28,7 +28,7 @@ from mayday.routing.events import (
     StartTimer,
 )
 from mayday.routing.model import AdvisorStatus, RequestState
-from tests.routing.helpers import accept, available, ask, away, messages
+from tests.routing.helpers import accept, ask, available, away, messages
 
 
 @pytest.fixture

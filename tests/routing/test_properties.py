@@ -68,7 +68,7 @@ class Driver:
         check_invariants(self.router)
         check_offers_in_fifo_order(self.router, effects)
 
-    def event_for(self, operation: tuple[object, ...]) -> Event | None:  # noqa: C901
+    def event_for(self, operation: tuple[object, ...]) -> Event | None:
         kind, *args = operation
         r = self.router
         if kind == "request":
@@ -124,7 +124,7 @@ class Driver:
                 self.timers.pop(effect.request_id, None)
 
 
-def check_invariants(r: Router) -> None:  # noqa: C901
+def check_invariants(r: Router) -> None:
     holders: dict[str, str] = {}
     for req in r.requests.values():
         assert req.state in RequestState

@@ -15,7 +15,8 @@ export class Call {
    * @param {object} opts
    * @param {import("./signaling.js").Signaling} opts.signaling
    * @param {object} opts.started the `session.started` frame
-   * @param {MediaStream} opts.localStream what this side sends (may hold no track)
+   * @param {MediaStream | Promise<MediaStream>} opts.localStream what this side sends
+   *   (may hold no track); a promise while a camera or microphone is still opening
    * @param {HTMLVideoElement} opts.remoteVideo where the peer's video plays
    * @param {HTMLAudioElement} opts.remoteAudio where the peer's sound plays
    * @param {(state: string) => void} opts.onState connecting, connected, first_frame,
@@ -49,14 +50,12 @@ export class Call {
 
   /** Start: the impolite side attaches its tracks, which makes it offer. */
   start() {
-    if (!this.polite) this._attachLocal({ receiveAll: true });
+    if (!this.polite) this._enqueue(() => this._attachLocal({ receiveAll: true }));
   }
 
   /** Apply one relayed `signal` frame, in the order they arrived. */
   handleSignal(msg) {
-    this.inbox = this.inbox
-      .then(() => this._apply(msg))
-      .catch((err) => console.warn(`mayday: session ${this.sessionId}: signal refused`, err));
+    this._enqueue(() => this._apply(msg));
   }
 
   close() {
@@ -68,6 +67,13 @@ export class Call {
   }
 
   // ------------------------------------------------------------ negotiation
+
+  /** Run `step` after every step before it: frames are applied in arrival order. */
+  _enqueue(step) {
+    this.inbox = this.inbox
+      .then(step)
+      .catch((err) => console.warn(`mayday: session ${this.sessionId}: signaling step failed`, err));
+  }
 
   async _offer() {
     try {
@@ -98,7 +104,8 @@ export class Call {
       const early = this.earlyCandidates.splice(0);
       for (const candidate of early) await this._addCandidate(candidate);
       if (description.type === "offer") {
-        this._attachLocal({ receiveAll: false });
+        await this._attachLocal({ receiveAll: false });
+        if (this.closed) return;
         await pc.setLocalDescription();
         this._sendDescription();
       }
@@ -122,10 +129,11 @@ export class Call {
    * Add this side's tracks once. The offerer also asks to receive every kind
    * it does not send, so the peer's camera or screen always has a place.
    */
-  _attachLocal({ receiveAll }) {
+  async _attachLocal({ receiveAll }) {
     if (this.localAttached) return;
     this.localAttached = true;
-    const stream = this.localStream;
+    const stream = await this.localStream;
+    if (this.closed) return;
     for (const track of stream.getTracks()) this.pc.addTrack(track, stream);
     if (!receiveAll) return;
     for (const kind of ["audio", "video"]) {
