@@ -3,7 +3,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint format types check system-deps clean
+.PHONY: run test lint format types check system-deps clean bench
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,3 +37,7 @@ check: lint types test
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache test-output
+
+## bench: the benchmarks in load_tests/ (minutes; not part of make test)
+bench: $(STAMP)
+	$(BIN)/python -m load_tests.pairing --rate 200 --seconds 10

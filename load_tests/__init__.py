@@ -1,0 +1,1 @@
+"""Load simulator and benchmarks; run with ``make bench``, never inside ``make test``."""

@@ -1,0 +1,88 @@
+"""Pairing overhead: ``help.request`` in to ``help.offer`` out, with a free advisor waiting.
+
+    python -m load_tests.pairing --rate 200 --seconds 10
+
+Advisors wait available; users press Help at a steady rate; each offer is
+accepted and the session ended at once, so an advisor is always free. The
+clock is this process's, on both sides of the server: the figure includes
+two loopback hops and the client's own parsing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable
+
+from load_tests.common import machine, mayday_server, percentile
+from mayday.client import HelpOffer, MaydayClient
+
+
+async def advisor_loop(
+    client: MaydayClient, sent: dict[str, float], lat: list[float], done: asyncio.Event, n: int
+) -> None:
+    await client.set_available()
+    while True:
+        offer = await client.next(HelpOffer, timeout=3600)
+        lat.append(time.perf_counter() - sent.pop(offer.user["id"]))
+        if len(lat) >= n:
+            done.set()
+        started = await client.accept(offer.request_id)
+        await client.end_session(started.session_id)
+
+
+async def run(
+    ws_url: str, make: Callable[[str, str], str], rate: float, seconds: float, advisors: int
+) -> list[float]:
+    """Drive the load; return the request→offer latency of each request, in seconds."""
+    advs = [
+        await MaydayClient.connect(ws_url, make("advisor", f"bench-a{i}")) for i in range(advisors)
+    ]
+    n_users = int(rate * seconds)
+    users = [
+        await MaydayClient.connect(ws_url, make("user", f"bench-u{i}")) for i in range(n_users)
+    ]
+    sent: dict[str, float] = {}
+    lat: list[float] = []
+    done = asyncio.Event()
+    tasks = [asyncio.create_task(advisor_loop(a, sent, lat, done, n_users)) for a in advs]
+    await asyncio.sleep(0.5)
+    start = time.perf_counter()
+    for i, user in enumerate(users):
+        delay = start + i / rate - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        sent[f"bench-u{i}"] = time.perf_counter()
+        await user.send("help.request")
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(done.wait(), timeout=10)
+    for task in tasks:
+        task.cancel()
+    for c in advs + users:
+        await c.close()
+    return lat
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rate", type=float, default=200.0, help="help requests per second")
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--advisors", type=int, default=50)
+    args = parser.parse_args()
+    with mayday_server() as server:
+        lat = asyncio.run(run(server.ws_url, server.token, args.rate, args.seconds, args.advisors))
+    expected = int(args.rate * args.seconds)
+    ms = [x * 1000 for x in lat]
+    print(f"pairing overhead, memory store, {machine()}")
+    print(f"  requests {expected}, offers seen {len(lat)}, rate {args.rate}/s")
+    print(
+        f"  p50 {percentile(ms, 50):.2f} ms  p90 {percentile(ms, 90):.2f} ms  "
+        f"p99 {percentile(ms, 99):.2f} ms  max {max(ms):.2f} ms"
+    )
+    print(f"  p99 / 5 ms target = {percentile(ms, 99) / 5:.2f}")
+
+
+if __name__ == "__main__":
+    main()
