@@ -116,7 +116,10 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     finally:
         await server.detach(conn)
         conn.close(1000, "")
-        await asyncio.wait_for(writer, timeout=5)
+        # A peer that stopped reading can hold the writer in send_str: give it a moment, then cut.
+        _, still_running = await asyncio.wait({writer}, timeout=5)
+        for task in still_running:
+            task.cancel()
     return ws
 
 
