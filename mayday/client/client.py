@@ -110,7 +110,11 @@ class MaydayClient:
             await http.close()
             raise
         client = cls(ws, http)
-        client.hello = await client.next(Hello, timeout=timeout)
+        first = await client.next((Hello, ErrorFrame), timeout=timeout)
+        if isinstance(first, ErrorFrame):
+            await client.close()
+            raise MaydayError(first.code, first.message)
+        client.hello = first
         return client
 
     async def __aenter__(self) -> MaydayClient:

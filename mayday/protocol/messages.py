@@ -283,6 +283,29 @@ class SignalRelayed(Outbound):
         return frame
 
 
+@dataclass(frozen=True)
+class QueueSummary(Outbound):
+    """The queue as advisors and ops see it; sent when it changes, at most once a second."""
+
+    TYPE: ClassVar[str] = "queue.summary"
+    waiting: int
+    oldest_wait_s: float | None
+    advisors_available: int
+    advisors_reserved: int
+    advisors_busy: int
+    advisors_away: int
+
+    def shape(self) -> tuple[int, int, int, int, int]:
+        """What makes a summary worth sending again (the oldest wait grows by itself)."""
+        return (
+            self.waiting,
+            self.advisors_available,
+            self.advisors_reserved,
+            self.advisors_busy,
+            self.advisors_away,
+        )
+
+
 SERVER_FRAMES: dict[str, type[Outbound]] = {
     cls.TYPE: cls
     for cls in (
@@ -294,5 +317,6 @@ SERVER_FRAMES: dict[str, type[Outbound]] = {
         SessionStarted,
         SessionEnded,
         Hello,
+        QueueSummary,
     )
 }

@@ -21,6 +21,7 @@ from mayday.protocol.messages import (
     HelpOffer,
     HelpQueued,
     HelpWithdrawn,
+    QueueSummary,
     SessionEnded,
     SessionStarted,
 )
@@ -108,6 +109,17 @@ class Router:
     def open_request_of(self, user_id: str) -> Request | None:
         request_id = self._open_request_of_user.get(user_id)
         return self.requests.get(request_id) if request_id else None
+
+    def summary(self, now: float) -> QueueSummary:
+        head = next(iter(self.queue.values()), None)
+        return QueueSummary(
+            waiting=len(self.queue),
+            oldest_wait_s=None if head is None else round(now - head.enqueued_at, 3),
+            advisors_available=self._count(AdvisorStatus.AVAILABLE),
+            advisors_reserved=self._count(AdvisorStatus.RESERVED),
+            advisors_busy=self._count(AdvisorStatus.BUSY),
+            advisors_away=self._count(AdvisorStatus.AWAY),
+        )
 
     def position_of(self, request_id: str) -> int | None:
         for position, rid in enumerate(self.queue, start=1):
@@ -282,6 +294,8 @@ class Router:
             adv.session_id, adv.idle_since = None, now
             back = AdvisorStatus.AVAILABLE if adv.wants_available else AdvisorStatus.AWAY
             self._set_advisor_status(adv, back)
+            presence = "available" if adv.wants_available else "away"
+            self._send("advisor", adv.id, AdvisorStateChanged(presence, "session_ended"))
         ended = SessionEnded(session.id, req.id, reason=reason, by=by)
         self._send("user", session.user_id, ended)
         self._send("advisor", session.advisor_id, ended)
@@ -378,10 +392,10 @@ class Router:
     # ------------------------------------------------------------ queue notices
     def _notify_positions(self) -> None:
         free = self._count(AdvisorStatus.AVAILABLE)
-        online = len(self.advisors) - self._count(AdvisorStatus.AWAY)
+        online = [a for a in self.advisors.values() if a.status is not AdvisorStatus.AWAY]
         queued_ahead = 0
         for position, req in enumerate(self.queue.values(), start=1):
-            estimate = self._estimate(req, queued_ahead, free, online)
+            estimate = self._estimate(req, queued_ahead, online)
             if req.state is RequestState.QUEUED:
                 queued_ahead += 1
             notice = (position, req.state.value, estimate)
@@ -394,23 +408,26 @@ class Router:
                 HelpQueued(req.id, position, estimate, req.state.value, free),
             )
 
-    def _estimate(self, req: Request, queued_ahead: int, free: int, online: int) -> float | None:
-        """Rough wait: the queued requests ahead that free advisors cannot take at once,
-        times the mean handle time, shared by the advisors online.
+    def _estimate(self, req: Request, queued_ahead: int, online: list[Advisor]) -> float | None:
+        """Rough wait: one mean handle time for each queued request ahead and this one,
+        shared by the online advisors who could take it.
 
-        None when no advisor is online: there is no honest number to give.
-        A better model (Erlang C on measured handle times) is the SLA issue's.
+        Dispatch has already run, so no free advisor can take a queued request:
+        it waits for a session to end. None when no advisor online could take it
+        (none online, or all declined it, or none has its skills): there is no
+        honest number to give. A better model (Erlang C on measured handle
+        times) belongs to the SLA work.
         """
         if req.state is RequestState.OFFERED:
             return 0.0
-        if online == 0:
+        able = len(online)
+        if req.skills or req.declined_by:
+            able = sum(1 for a in online if a.can_take(req))
+        if able == 0:
             return None
-        rounds = queued_ahead - free + 1
-        if rounds <= 0:
-            return 0.0
         times = self._handle_times
         handle = sum(times) / len(times) if times else self.config.default_handle_time_s
-        return round(rounds * handle / online, 1)
+        return round((queued_ahead + 1) * handle / able, 1)
 
     def _count(self, status: AdvisorStatus) -> int:
         return sum(1 for a in self.advisors.values() if a.status is status)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from mayday.protocol.messages import QueueSummary
 from mayday.routing.events import Effect, Event
 from mayday.routing.model import Request, Session
 
@@ -28,6 +29,10 @@ class Store(Protocol):
 
     async def request(self, request_id: str) -> Request | None:
         """The request with this id and its timeline, or None once forgotten."""
+        ...
+
+    async def summary(self, now: float) -> QueueSummary:
+        """Queue depth, oldest wait and advisors by state, as of ``now``."""
         ...
 
     async def close(self) -> None: ...

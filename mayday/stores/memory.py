@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from mayday.protocol.messages import QueueSummary
 from mayday.routing.core import Router, RouterConfig
 from mayday.routing.events import Effect, Event
 from mayday.routing.model import Request, Session
@@ -21,6 +22,9 @@ class MemoryStore:
 
     async def request(self, request_id: str) -> Request | None:
         return self.router.requests.get(request_id)
+
+    async def summary(self, now: float) -> QueueSummary:
+        return self.router.summary(now)
 
     async def close(self) -> None:
         return None

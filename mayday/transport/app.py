@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 SERVER = web.AppKey("server", Server)
 SETTINGS = web.AppKey("settings", Settings)
 HARD_FRAME_CAP = 1 << 20
+CLOSE_UNAUTHORIZED = 4401
 PAGES = {"/": "index.html", "/tablet": "tablet.html", "/advisor": "advisor.html"}
 
 
@@ -61,7 +62,9 @@ def _server_ctx(store: Store | None, clock: Clock | None) -> Any:
         chosen = store or MemoryStore(router_config(settings))
         server = Server(settings, chosen, clock) if clock else Server(settings, chosen)
         app[SERVER] = server
+        summaries = asyncio.create_task(server.run_summaries())
         yield
+        summaries.cancel()
         for conn in server.hub.all():
             conn.close(1001, "server shutting down")
         await asyncio.sleep(0)
@@ -95,24 +98,18 @@ async def websocket(request: web.Request) -> web.StreamResponse:
             request.query.get("token", ""), settings.jwt_secret, settings.jwt_audience
         )
     except AuthError as exc:
-        return web.json_response({"code": "unauthorized", "message": str(exc)}, status=401)
+        return await _refuse(request, str(exc))
     ws = web.WebSocketResponse(heartbeat=20.0, max_msg_size=HARD_FRAME_CAP)
     await ws.prepare(request)
     conn = Connection(ws, identity, settings.outbound_queue_limit)
     writer = asyncio.create_task(conn.run_writer())
-    server.attach(conn)
     try:
+        await server.attach(conn)
         async for msg in ws:
             if msg.type is WSMsgType.TEXT:
                 await server.receive(conn, msg.data)
             elif msg.type is WSMsgType.BINARY:
-                conn.send(
-                    {
-                        "type": "error",
-                        "code": ErrorCode.INVALID_JSON.value,
-                        "message": "binary frames are not accepted; send JSON text",
-                    }
-                )
+                conn.send(_BINARY_REFUSED.copy())
     finally:
         await server.detach(conn)
         conn.close(1000, "")
@@ -120,6 +117,25 @@ async def websocket(request: web.Request) -> web.StreamResponse:
         _, still_running = await asyncio.wait({writer}, timeout=5)
         for task in still_running:
             task.cancel()
+    return ws
+
+
+_BINARY_REFUSED = {
+    "type": "error",
+    "code": ErrorCode.INVALID_JSON.value,
+    "message": "binary frames are not accepted; send JSON text",
+}
+
+
+async def _refuse(request: web.Request, reason: str) -> web.StreamResponse:
+    """Refuse a bad token: 401 for plain HTTP; for a WebSocket upgrade, open it and close
+    it at once with code 4401, because browsers hide an HTTP status from the page."""
+    ws = web.WebSocketResponse()
+    if not ws.can_prepare(request).ok:
+        return web.json_response({"code": "unauthorized", "message": reason}, status=401)
+    await ws.prepare(request)
+    await ws.send_json({"type": "error", "code": "unauthorized", "message": reason, "seq": 1})
+    await ws.close(code=CLOSE_UNAUTHORIZED, message=reason[:100].encode())
     return ws
 
 

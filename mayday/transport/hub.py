@@ -39,6 +39,15 @@ class Hub:
             delivered += conn.send(dict(frame))
         return delivered
 
+    def broadcast(self, roles: tuple[str, ...], frame: dict[str, Any]) -> int:
+        """Send a copy of ``frame`` to every connection of the given roles."""
+        delivered = 0
+        for (role, _), conns in self._by_key.items():
+            if role in roles:
+                for conn in conns:
+                    delivered += conn.send(dict(frame))
+        return delivered
+
     def connected(self, role: str, sub: str) -> bool:
         return (role, sub) in self._by_key
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -30,6 +31,8 @@ from mayday.transport.timers import Timers
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], float]
+# Roles that see the whole queue: every advisor console and the ops dashboard.
+WATCHERS = ("advisor", "ops")
 
 
 class Server:
@@ -42,9 +45,10 @@ class Server:
         self.hub = Hub()
         self.timers = Timers()
         self._buckets: dict[Connection, TokenBucket] = {}
+        self._last_summary: tuple[int, ...] | None = None
 
     # ------------------------------------------------------------ connections
-    def attach(self, conn: Connection) -> None:
+    async def attach(self, conn: Connection) -> None:
         self.hub.add(conn)
         self._buckets[conn] = TokenBucket(
             self.settings.rate_limit_per_s, self.settings.rate_limit_burst
@@ -60,6 +64,8 @@ class Server:
                 "max_frame_bytes": self.settings.max_frame_bytes,
             }
         )
+        if me.role.value in WATCHERS:
+            conn.send((await self.store.summary(self.clock())).to_frame())
 
     async def detach(self, conn: Connection) -> None:
         """Forget ``conn``; when it was the identity's last socket, the router hears of it."""
@@ -109,6 +115,22 @@ class Server:
             await self.apply(OfferExpired(timer.request_id, timer.offer_no))
 
         return fire
+
+    # ------------------------------------------------------------ queue summary
+    async def run_summaries(self) -> None:
+        """Tell advisors and ops about the queue when it changes, at most once an interval."""
+        while True:
+            await asyncio.sleep(self.settings.summary_interval_s)
+            try:
+                await self.publish_summary()
+            except Exception:
+                log.exception("queue summary failed")
+
+    async def publish_summary(self) -> None:
+        summary = await self.store.summary(self.clock())
+        if summary.shape() != self._last_summary:
+            self._last_summary = summary.shape()
+            self.hub.broadcast(WATCHERS, summary.to_frame())
 
     async def close(self) -> None:
         await self.timers.close()

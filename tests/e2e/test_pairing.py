@@ -15,6 +15,7 @@ from mayday.client import (
     HelpWithdrawn,
     MaydayClient,
     MaydayError,
+    QueueSummary,
     SessionEnded,
     SessionStarted,
     SignalRelayed,
@@ -216,3 +217,21 @@ async def test_refusals_keep_the_connection_usable(mayday: Harness) -> None:
     await user.request_help()
     offer = await advisor.next(HelpOffer)
     assert (await advisor.accept(offer.request_id)).request_id == offer.request_id
+
+
+async def test_advisors_see_the_queue_summary_change(start_server: StartServer) -> None:
+    """Advisors get the queue on connect and again when it changes: depth, oldest wait, states."""
+    h = await start_server(summary_interval_s=0.05)
+    advisor = await h.client("advisor", "a1")
+    first = await advisor.next(QueueSummary)
+    assert (first.waiting, first.oldest_wait_s, first.advisors_away) == (0, None, 0)
+    user = await h.client("user", "u1")
+    await user.request_help()
+    await asyncio.sleep(0.2)
+    waiting = await advisor.next(QueueSummary, where=lambda s: s.waiting == 1)
+    assert waiting.oldest_wait_s is not None and waiting.oldest_wait_s >= 0
+    await advisor.set_available()
+    offered = await advisor.next(QueueSummary, where=lambda s: s.advisors_reserved == 1)
+    assert offered.waiting == 1
+    tablet_summaries = [e for e in user.pending_events() if isinstance(e, QueueSummary)]
+    assert tablet_summaries == []

@@ -136,11 +136,23 @@ def _token(**overrides: Any) -> str:
         (jwt.encode({"sub": "u", "role": "admin", "aud": "mayday", "exp": 2**40}, SECRET), "role"),
     ],
 )
-async def test_bad_tokens_are_refused_before_upgrade(mayday: Harness, token: str, why: str) -> None:
-    """A missing, forged, expired or foreign token gets HTTP 401 and no socket."""
+async def test_bad_tokens_are_refused(mayday: Harness, token: str, why: str) -> None:
+    """A missing, forged, expired or foreign token gets no session: HTTP 401 for a plain
+    request; for a WebSocket, one unauthorized error frame and close code 4401."""
     async with aiohttp.ClientSession() as session:
-        response = await session.get(mayday.ws_url.replace("ws:", "http:"), params={"token": token})
-        body = await response.json()
-    assert response.status == 401
-    assert body["code"] == "unauthorized"
-    assert why in body["message"]
+        plain = mayday.ws_url.replace("ws:", "http:")
+        async with session.get(plain, params={"token": token}) as response:
+            body = await response.json()
+        assert response.status == 401
+        assert body["code"] == "unauthorized"
+        assert why in body["message"]
+        ws = await session.ws_connect(mayday.ws_url, params={"token": token})
+        frame = await ws.receive_json()
+        assert (frame["type"], frame["code"]) == ("error", "unauthorized")
+        assert why in frame["message"]
+        closing = await ws.receive()
+        assert closing.type is aiohttp.WSMsgType.CLOSE
+        assert ws.close_code == 4401
+    with pytest.raises(MaydayError) as refused:
+        await MaydayClient.connect(mayday.ws_url, token)
+    assert refused.value.code == "unauthorized"

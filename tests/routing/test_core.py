@@ -350,3 +350,23 @@ def test_estimate_is_unknown_without_advisors_and_grows_with_position(router: Ro
     [third] = messages(ask(router, "u2", "r2", 4.0), HelpQueued)
     assert second.estimated_wait_s == 300.0
     assert third.estimated_wait_s == 600.0
+
+
+def test_no_estimate_when_every_online_advisor_declined(router: Router) -> None:
+    """After the only advisor declines, the user is not told help is coming any moment."""
+    available(router, "a1", 0.0)
+    ask(router, "u1", "r1", 1.0)
+    effects = router.handle(OfferDeclined("a1", "r1"), 2.0)
+    [update] = messages(effects, HelpQueued, to="u1")
+    assert (update.state, update.estimated_wait_s) == ("queued", None)
+
+
+def test_advisor_hears_their_state_when_a_session_ends(router: Router) -> None:
+    """At the end of a session the advisor is told which presence they are back in."""
+    available(router, "a1", 0.0)
+    ask(router, "u1", "r1", 1.0)
+    accept(router, "a1", "r1", 2.0)
+    effects = router.handle(SessionEndRequested("user", "u1", "ses-r1", "ended"), 3.0)
+    assert messages(effects, AdvisorStateChanged, to="a1") == [
+        AdvisorStateChanged("available", "session_ended")
+    ]

@@ -19,6 +19,7 @@ const ui = {
   selfVideo: $("self-video"),
   screenVideo: $("screen-video"),
   audio: $("user-audio"),
+  queue: $("queue-summary"),
 };
 
 // Which controls each state shows; everything not listed is hidden.
@@ -117,12 +118,42 @@ function onMessage(msg) {
     case "session.ended":
       onEnded(msg);
       break;
+    case "queue.summary":
+      showQueue(msg);
+      break;
     case "error":
       console.warn(`mayday: server error ${msg.code}: ${msg.message}`);
       break;
     default:
       console.warn(`mayday: advisor console ignores unknown frame type "${msg.type}"`, msg);
   }
+}
+
+// ------------------------------------------------------------ queue view
+
+const queueView = { waiting: 0, oldestAt: null, busy: 0, available: 0, timer: null };
+
+/** The server sends the queue when it changes; the oldest wait is counted on here. */
+function showQueue(msg) {
+  queueView.waiting = msg.waiting;
+  queueView.available = msg.advisors_available;
+  queueView.busy = msg.advisors_busy + msg.advisors_reserved;
+  queueView.oldestAt = msg.oldest_wait_s === null ? null : Date.now() - msg.oldest_wait_s * 1000;
+  renderQueue();
+  if (!queueView.timer) queueView.timer = setInterval(renderQueue, 1000);
+}
+
+function renderQueue() {
+  const { waiting, oldestAt, busy, available } = queueView;
+  const oldest =
+    oldestAt === null ? "" : `, oldest waiting ${formatSeconds((Date.now() - oldestAt) / 1000)}`;
+  const people = waiting === 1 ? "1 user waiting" : `${waiting} users waiting`;
+  ui.queue.textContent = `Queue: ${people}${oldest} · advisors: ${available} free, ${busy} busy`;
+}
+
+function formatSeconds(s) {
+  const whole = Math.max(0, Math.floor(s));
+  return whole < 60 ? `${whole} s` : `${Math.floor(whole / 60)} min ${whole % 60} s`;
 }
 
 function withdrawnText(reason) {
