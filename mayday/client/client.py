@@ -110,7 +110,7 @@ class MaydayClient:
             await http.close()
             raise
         client = cls(ws, http)
-        first = await client.next((Hello, ErrorFrame), timeout=timeout)
+        first: Hello | ErrorFrame = await client.next((Hello, ErrorFrame), timeout=timeout)
         if isinstance(first, ErrorFrame):
             await client.close()
             raise MaydayError(first.code, first.message)
