@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from redis.asyncio import Redis
 
 from mayday.auth import issue_token
 from mayday.client import MaydayClient
 from mayday.settings import Settings
 from mayday.transport.app import SERVER, bound_port, create_app, start
 from mayday.transport.server import Server
+from tests.redis_server import RedisServer
 
 SECRET = "test-secret-0123456789abcdef0123456789"
 
@@ -75,3 +77,20 @@ async def start_server() -> AsyncIterator[StartServer]:
 async def mayday(start_server: StartServer) -> Harness:
     """A server with default settings."""
     return await start_server()
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """One real redis-server for the whole run, on a free port; fails loudly if it can't start."""
+    server = RedisServer(tmp_path_factory.mktemp("redis")).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+async def redis_url(redis_server: RedisServer) -> AsyncIterator[str]:
+    """The shared redis-server, emptied before the test."""
+    client = Redis.from_url(redis_server.url)
+    await client.flushall()
+    await client.aclose()
+    yield redis_server.url

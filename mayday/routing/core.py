@@ -66,6 +66,17 @@ class RouterConfig:
     history_limit: int = 10_000
 
 
+def ice_servers_for(config: RouterConfig, sub: str, now: float) -> list[dict[str, Any]]:
+    """The configured ICE servers, plus TURN with short-lived credentials for ``sub``."""
+    servers = [dict(s) for s in config.ice_servers]
+    if config.turn_urls:
+        username, credential = turn_credentials(config.turn_secret, sub, config.turn_ttl_s, now)
+        servers.append(
+            {"urls": list(config.turn_urls), "username": username, "credential": credential}
+        )
+    return servers
+
+
 class Router:
     """Queue, advisors and sessions of one deployment, driven by events."""
 
@@ -458,19 +469,7 @@ class Router:
         return session, side
 
     def _ice(self, sub: str, now: float) -> list[dict[str, Any]]:
-        servers = [dict(s) for s in self.config.ice_servers]
-        if self.config.turn_urls:
-            username, credential = turn_credentials(
-                self.config.turn_secret, sub, self.config.turn_ttl_s, now
-            )
-            servers.append(
-                {
-                    "urls": list(self.config.turn_urls),
-                    "username": username,
-                    "credential": credential,
-                }
-            )
-        return servers
+        return ice_servers_for(self.config, sub, now)
 
     def _send(self, role: str, sub: str, message: Any) -> None:
         self._out.append(Send(role, sub, message))

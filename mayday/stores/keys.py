@@ -1,0 +1,80 @@
+"""Every Redis key name Mayday uses, in one place.
+
+All keys share the hash tag ``{mayday}`` (or the configured one), so that
+every routing script touches a single slot and runs on Redis Cluster. The
+price: routing state lives on one shard; the relay inboxes and node keys do
+too. See docs/deploy.md for what that means for capacity.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Keys:
+    prefix: str = "{mayday}:"
+
+    # Routing state; the Lua scripts build these same names from the prefix.
+    @property
+    def queue(self) -> str:
+        """ZSET request id -> enqueue time: requests waiting (queued or offered)."""
+        return f"{self.prefix}queue"
+
+    @property
+    def free(self) -> str:
+        """ZSET advisor id -> idle since: available advisors."""
+        return f"{self.prefix}free"
+
+    @property
+    def advisors(self) -> str:
+        """SET of advisor ids online (any state)."""
+        return f"{self.prefix}advisors"
+
+    @property
+    def offers(self) -> str:
+        """ZSET request id -> expiry time of its current offer."""
+        return f"{self.prefix}offers"
+
+    @property
+    def handle_times(self) -> str:
+        """LIST of the last 50 session durations."""
+        return f"{self.prefix}handle_times"
+
+    def request(self, request_id: str) -> str:
+        """HASH of one request."""
+        return f"{self.prefix}req:{request_id}"
+
+    def timeline(self, request_id: str) -> str:
+        """LIST of JSON [t, event, data] entries of one request."""
+        return f"{self.prefix}tl:{request_id}"
+
+    def advisor(self, advisor_id: str) -> str:
+        """HASH of one online advisor."""
+        return f"{self.prefix}adv:{advisor_id}"
+
+    def session(self, session_id: str) -> str:
+        """HASH of one session."""
+        return f"{self.prefix}ses:{session_id}"
+
+    def user(self, user_id: str) -> str:
+        """STRING: the user's open request id."""
+        return f"{self.prefix}user:{user_id}"
+
+    # Nodes and relay.
+    @property
+    def nodes(self) -> str:
+        """ZSET node id -> last heartbeat time."""
+        return f"{self.prefix}nodes"
+
+    def node_clients(self, node_id: str) -> str:
+        """SET of "role|sub" connected to one node."""
+        return f"{self.prefix}node:{node_id}:clients"
+
+    def location(self, role: str, sub: str) -> str:
+        """HASH node id -> open sockets of (role, sub) on that node."""
+        return f"{self.prefix}loc:{role}:{sub}"
+
+    def inbox(self, node_id: str) -> str:
+        """STREAM of frames for clients connected to one node."""
+        return f"{self.prefix}inbox:{node_id}"

@@ -1,0 +1,30 @@
+-- ARGV: 4 advisor_id, 5 request_id, 6 session_id, 7 offerer
+local advisor_id, request_id, session_id = ARGV[4], ARGV[5], ARGV[6]
+local req = load("req", request_id)
+if not req then refuse("not_found", 'no request "' .. request_id .. '"') end
+local adv = load("adv", advisor_id)
+if not adv or req.offered_to ~= advisor_id then
+  refuse("invalid_state", 'request "' .. request_id .. '" is not offered to you')
+end
+if redis.call("EXISTS", key("ses", session_id)) == 1 then
+  refuse("invalid_state", 'session "' .. session_id .. '" exists')
+end
+out[#out + 1] = {k = "cancel", request_id = req.id}
+redis.call("ZREM", key("offers"), req.id)
+record(req, "offer.accepted", {advisor = adv.id, offer_no = tonumber(req.offer_no)})
+local ses = {id = session_id, request_id = req.id, user_id = req.user_id, advisor_id = adv.id,
+             offerer = cfg.offerer, started_at = now, state = "active", ended_at = ""}
+save("ses", ses, "id", "request_id", "user_id", "advisor_id", "offerer", "started_at", "state", "ended_at")
+redis.call("ZREM", key("queue"), req.id)
+req.offered_to, req.session_id = "", ses.id
+adv.offer, adv.session_id = "", ses.id
+save("req", req, "offered_to", "session_id")
+save("adv", adv, "offer", "session_id")
+set_request_state(req, "in_session")
+set_advisor_status(adv, "busy")
+record(req, "session.started", {session_id = ses.id, advisor = adv.id})
+send("user", req.user_id, {type = "session.started", session_id = ses.id, request_id = req.id,
+  offerer = ses.offerer, peer = {id = adv.id, name = adv.name, role = "advisor"}, role = "user"})
+send("advisor", adv.id, {type = "session.started", session_id = ses.id, request_id = req.id,
+  offerer = ses.offerer, peer = {id = req.user_id, name = req.user_name, role = "user"}, role = "advisor"})
+return finish_op()

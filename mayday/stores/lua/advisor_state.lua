@@ -1,0 +1,22 @@
+-- ARGV: 4 advisor_id, 5 name, 6 skills JSON, 7 "1" available / "0" away
+local advisor_id, available = ARGV[4], ARGV[7] == "1"
+local adv = load("adv", advisor_id)
+if not adv then
+  adv = {id = advisor_id, name = ARGV[5], skills = ARGV[6], status = "away", wants = "0",
+         idle_since = now, offer = "", session_id = "", missed = 0}
+  save("adv", adv, "id", "name", "skills", "status", "wants", "idle_since", "offer", "session_id", "missed")
+  redis.call("SADD", key("advisors"), advisor_id)
+end
+adv.wants = available and "1" or "0"
+save("adv", adv, "wants")
+if available and adv.status == "away" then
+  adv.idle_since = now
+  save("adv", adv, "idle_since")
+  set_advisor_status(adv, "available")
+elseif not available and adv.status == "available" then
+  set_advisor_status(adv, "away")
+elseif not available and adv.status == "reserved" then
+  withdraw_offer(adv, "away", "advisor_away")
+end
+send("advisor", adv.id, {type = "advisor.state", state = available and "available" or "away", reason = "requested"})
+return finish_op()

@@ -1,0 +1,14 @@
+-- ARGV: 4 advisor_id, 5 request_id
+local advisor_id, request_id = ARGV[4], ARGV[5]
+local req = load("req", request_id)
+if not req then refuse("not_found", 'no request "' .. request_id .. '"') end
+local adv = load("adv", advisor_id)
+if not adv or req.offered_to ~= advisor_id then
+  refuse("invalid_state", 'request "' .. request_id .. '" is not offered to you')
+end
+local declined = cjson.decode(req.declined)
+declined[#declined + 1] = adv.id
+req.declined = cjson.encode(declined)
+save("req", req, "declined")
+withdraw_offer(adv, "available", nil, "declined")
+return finish_op()

@@ -1,0 +1,25 @@
+-- ARGV: 4 user_id, 5 user_name, 6 request_id, 7 ask JSON {topic, language, skills, device}
+local user_id, user_name, request_id = ARGV[4], ARGV[5], ARGV[6]
+local ask = cjson.decode(ARGV[7])
+local current = load("req", redis.call("GET", key("user", user_id)) or "")
+if current then
+  refuse("invalid_state", 'user already has request "' .. current.id .. '" (' .. current.state .. ")")
+end
+if redis.call("EXISTS", key("req", request_id)) == 1 then
+  refuse("invalid_state", 'request "' .. request_id .. '" exists')
+end
+local req = {
+  id = request_id, user_id = user_id, user_name = user_name, enqueued_at = now,
+  topic = ask.topic ~= cjson.null and ask.topic or "",
+  language = ask.language ~= cjson.null and ask.language or "",
+  skills = ARGV[8], device = ARGV[9],
+  state = "queued", offered_to = "", offer_no = 0, declined = "[]", session_id = "", last_notice = "",
+}
+save("req", req, "id", "user_id", "user_name", "enqueued_at", "topic", "language", "skills",
+  "device", "state", "offered_to", "offer_no", "declined", "session_id", "last_notice")
+redis.call("ZADD", key("queue"), now, req.id)
+redis.call("SET", key("user", user_id), req.id)
+local data = {topic = ask.topic ~= cjson.null and ask.topic or nil}
+data.skills = cjson.decode(ARGV[8])
+record(req, "requested", data)
+return finish_op()

@@ -1,0 +1,253 @@
+-- Shared by every routing script: the Redis twin of mayday/routing/core.py.
+-- ARGV[1] key prefix (hash-tagged, e.g. "{mayday}:"), ARGV[2] now (seconds),
+-- ARGV[3] config JSON; the operation's own arguments follow from ARGV[4].
+-- Every key lives under the one hash tag, so a script's keys share a slot on
+-- Redis Cluster; KEYS[1] (the queue) names that slot.
+-- Refusals raise {err = "code:message"} BEFORE anything is written: Redis does
+-- not roll a script back, so every check comes first.
+
+local P = ARGV[1]
+local now = tonumber(ARGV[2])
+local cfg = cjson.decode(ARGV[3])
+local out = {}
+
+local function key(...) return P .. table.concat({...}, ":") end
+local function refuse(code, message) error({err = code .. ":" .. message}) end
+local function send(role, sub, msg) out[#out + 1] = {k = "send", role = role, sub = sub, m = msg} end
+local function effects() return cjson.encode(out) end
+
+local WAITING = {queued = true, offered = true}
+local FINAL = {ended = true, cancelled = true, abandoned = true, expired = true}
+
+-- ------------------------------------------------------------ records
+local function load(kind, id)
+  if not id or id == "" then return nil end
+  local flat = redis.call("HGETALL", key(kind, id))
+  if #flat == 0 then return nil end
+  local rec = {}
+  for i = 1, #flat, 2 do rec[flat[i]] = flat[i + 1] end
+  return rec
+end
+
+local function save(kind, rec, ...)
+  local fields = {...}
+  local args = {}
+  for _, f in ipairs(fields) do
+    args[#args + 1] = f
+    args[#args + 1] = rec[f] == nil and "" or tostring(rec[f])
+  end
+  redis.call("HSET", key(kind, rec.id), unpack(args))
+end
+
+local function record(req, event, data)
+  redis.call("RPUSH", key("tl", req.id), cjson.encode({now, event, data or {}}))
+end
+
+local function set_request_state(req, state)
+  req.state = state
+  save("req", req, "state")
+  if FINAL[state] then record(req, state) end
+end
+
+local function set_advisor_status(adv, status)
+  adv.status = status
+  save("adv", adv, "status")
+  if status == "available" then
+    redis.call("ZADD", key("free"), tonumber(adv.idle_since), adv.id)
+  else
+    redis.call("ZREM", key("free"), adv.id)
+  end
+end
+
+local function set_of(json_list)
+  local s = {}
+  for _, v in ipairs(cjson.decode(json_list ~= "" and json_list or "[]")) do s[v] = true end
+  return s
+end
+
+local function can_take(adv, req)
+  local skills = set_of(adv.skills)
+  for need in pairs(set_of(req.skills)) do
+    if not skills[need] then return false end
+  end
+  return not set_of(req.declined)[adv.id]
+end
+
+local function user_ref(req) return {id = req.user_id, name = req.user_name} end
+
+-- ------------------------------------------------------------ offers
+local function offer(req, adv)
+  req.offer_no = tonumber(req.offer_no) + 1
+  req.offered_to, adv.offer = adv.id, req.id
+  save("req", req, "offer_no", "offered_to")
+  save("adv", adv, "offer")
+  set_request_state(req, "offered")
+  set_advisor_status(adv, "reserved")
+  record(req, "offered", {advisor = adv.id, offer_no = req.offer_no})
+  local timeout = cfg.reservation_timeout_s
+  redis.call("ZADD", key("offers"), now + timeout, req.id)
+  out[#out + 1] = {k = "timer", request_id = req.id, offer_no = req.offer_no, delay_s = timeout}
+  send("advisor", adv.id, {
+    type = "help.offer", request_id = req.id, expires_in_s = timeout, user = user_ref(req),
+    topic = req.topic ~= "" and req.topic or cjson.null,
+    language = req.language ~= "" and req.language or cjson.null,
+    skills = cjson.decode(req.skills), device = cjson.decode(req.device),
+    waited_s = math.floor((now - tonumber(req.enqueued_at)) * 1000 + 0.5) / 1000,
+  })
+end
+
+-- Take back the offer adv holds: the request waits again at its old place.
+local function withdraw_offer(adv, then_status, reason, outcome, cancel_timer)
+  local req = load("req", adv.offer)
+  if not req then return end
+  if cancel_timer ~= false then
+    out[#out + 1] = {k = "cancel", request_id = req.id}
+  end
+  redis.call("ZREM", key("offers"), req.id)
+  record(req, "offer." .. (outcome or "withdrawn"), {advisor = adv.id, offer_no = tonumber(req.offer_no)})
+  req.offered_to, adv.offer = "", ""
+  save("req", req, "offered_to")
+  save("adv", adv, "offer")
+  if req.state == "offered" then set_request_state(req, "queued") end
+  if reason then send("advisor", adv.id, {type = "help.withdrawn", request_id = req.id, reason = reason}) end
+  set_advisor_status(adv, then_status)
+end
+
+local function finish(req)
+  if redis.call("GET", key("user", req.user_id)) == req.id then
+    redis.call("DEL", key("user", req.user_id))
+  end
+  redis.call("EXPIRE", key("req", req.id), cfg.history_ttl_s)
+  redis.call("EXPIRE", key("tl", req.id), cfg.history_ttl_s)
+end
+
+local function leave_queue(req, state, withdraw_reason)
+  if req.offered_to ~= "" then
+    local adv = load("adv", req.offered_to)
+    local back = adv.wants == "1" and "available" or "away"
+    withdraw_offer(adv, back, withdraw_reason)
+  end
+  redis.call("ZREM", key("queue"), req.id)
+  set_request_state(req, state)
+  finish(req)
+end
+
+-- ------------------------------------------------------------ sessions
+local function end_session(ses, reason, by)
+  ses.state, ses.ended_at = "ended", now
+  save("ses", ses, "state", "ended_at")
+  redis.call("EXPIRE", key("ses", ses.id), cfg.history_ttl_s)
+  redis.call("LPUSH", key("handle_times"), now - tonumber(ses.started_at))
+  redis.call("LTRIM", key("handle_times"), 0, 49)
+  local req = load("req", ses.request_id)
+  record(req, "session.ended", {reason = reason, by = by})
+  set_request_state(req, "ended")
+  finish(req)
+  local adv = load("adv", ses.advisor_id)
+  if adv and adv.session_id == ses.id then
+    adv.session_id, adv.idle_since = "", now
+    save("adv", adv, "session_id", "idle_since")
+    local back = adv.wants == "1" and "available" or "away"
+    set_advisor_status(adv, back)
+    send("advisor", adv.id, {type = "advisor.state", state = back, reason = "session_ended"})
+  end
+  local ended = {type = "session.ended", session_id = ses.id, request_id = req.id, reason = reason, by = by}
+  send("user", ses.user_id, ended)
+  send("advisor", ses.advisor_id, ended)
+end
+
+local function side_of(ses, role, sub)
+  if role == "user" and sub == ses.user_id then return "user" end
+  if role == "advisor" and sub == ses.advisor_id then return "advisor" end
+  return nil
+end
+
+local function session_of_peer(session_id, role, sub)
+  local ses = load("ses", session_id)
+  if not ses then refuse("not_found", 'no session "' .. session_id .. '"') end
+  local side = side_of(ses, role, sub)
+  if not side then refuse("forbidden", "you are not a peer of this session") end
+  return ses, side
+end
+
+-- ------------------------------------------------------------ routing
+local function dispatch()
+  if redis.call("ZCARD", key("free")) == 0 then return end
+  local free = {}
+  for _, id in ipairs(redis.call("ZRANGE", key("free"), 0, -1)) do free[#free + 1] = load("adv", id) end
+  for _, rid in ipairs(redis.call("ZRANGE", key("queue"), 0, -1)) do
+    local req = load("req", rid)
+    if req.state == "queued" then
+      for i, adv in ipairs(free) do
+        if can_take(adv, req) then
+          offer(req, adv)
+          table.remove(free, i)
+          break
+        end
+      end
+      if #free == 0 then return end
+    end
+  end
+end
+
+local function count_status(status)
+  local n = 0
+  for _, id in ipairs(redis.call("SMEMBERS", key("advisors"))) do
+    if redis.call("HGET", key("adv", id), "status") == status then n = n + 1 end
+  end
+  return n
+end
+
+local function mean_handle()
+  local times = redis.call("LRANGE", key("handle_times"), 0, -1)
+  if #times == 0 then return cfg.default_handle_time_s end
+  local sum = 0
+  for _, t in ipairs(times) do sum = sum + tonumber(t) end
+  return sum / #times
+end
+
+local function estimate(req, queued_ahead, online, handle)
+  if req.state == "offered" then return 0 end
+  local able = #online
+  if (req.skills ~= "[]" and req.skills ~= "") or (req.declined ~= "[]" and req.declined ~= "") then
+    able = 0
+    for _, adv in ipairs(online) do
+      if can_take(adv, req) then able = able + 1 end
+    end
+  end
+  if able == 0 then return cjson.null end
+  return math.floor((queued_ahead + 1) * handle / able * 10 + 0.5) / 10
+end
+
+local function notify_positions()
+  local online = {}
+  local free = 0
+  for _, id in ipairs(redis.call("SMEMBERS", key("advisors"))) do
+    local adv = load("adv", id)
+    if adv.status ~= "away" then online[#online + 1] = adv end
+    if adv.status == "available" then free = free + 1 end
+  end
+  local handle = nil
+  local queued_ahead = 0
+  for position, rid in ipairs(redis.call("ZRANGE", key("queue"), 0, -1)) do
+    local req = load("req", rid)
+    handle = handle or mean_handle()
+    local est = estimate(req, queued_ahead, online, handle)
+    if req.state == "queued" then queued_ahead = queued_ahead + 1 end
+    local notice = position .. "|" .. req.state .. "|" .. tostring(est)
+    if notice ~= req.last_notice then
+      req.last_notice = notice
+      save("req", req, "last_notice")
+      send("user", req.user_id, {
+        type = "help.queued", request_id = req.id, position = position,
+        estimated_wait_s = est, state = req.state, advisors_available = free,
+      })
+    end
+  end
+end
+
+local function finish_op()
+  dispatch()
+  notify_positions()
+  return effects()
+end

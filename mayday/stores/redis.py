@@ -1,0 +1,243 @@
+"""The Redis store: routing state shared by any number of server processes.
+
+Each routing operation is one Lua script (``lua/prelude.lua`` plus the
+operation's body), run with EVALSHA: one round trip, atomic, so two
+processes never interleave inside an operation. The scripts are the Redis
+twin of ``mayday.routing.core``; the contract suite runs the same scenarios
+and random interleavings against both and requires the same effects.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from importlib import resources
+from typing import Any, cast
+
+from redis.asyncio import Redis
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.retry import Retry
+
+from mayday.protocol.errors import ErrorCode, ProtocolError
+from mayday.protocol.messages import SERVER_FRAMES, Outbound, QueueSummary, SessionStarted
+from mayday.routing.core import RouterConfig, ice_servers_for
+from mayday.routing.events import (
+    AdvisorStateSet,
+    CancelTimer,
+    Disconnected,
+    Effect,
+    Event,
+    HelpCancelled,
+    HelpRequested,
+    MediaReported,
+    OfferAccepted,
+    OfferDeclined,
+    OfferExpired,
+    Send,
+    SessionEndRequested,
+    StartTimer,
+)
+from mayday.routing.model import Request, RequestState, Session, SessionState, TimelineEntry
+from mayday.stores.keys import Keys
+
+SCRIPTS = (
+    "help_request",
+    "help_cancel",
+    "advisor_state",
+    "accept",
+    "decline",
+    "offer_expired",
+    "disconnected",
+    "session_end",
+    "media",
+    "summary",
+)
+HISTORY_TTL_S = 7 * 24 * 3600
+_ERROR = re.compile(r"^(?P<code>[a-z_]+):(?P<message>.*?)(?: script: \w+, on @user_script:\d+\.)?$")
+# cjson writes an empty Lua table as {}: these fields are lists on the wire.
+_LIST_FIELDS = frozenset({"skills", "ice_servers"})
+
+
+def _lua(name: str) -> str:
+    return resources.files("mayday.stores").joinpath(f"lua/{name}.lua").read_text()
+
+
+def connect(url: str) -> Redis:
+    """A client that retries through a brief Redis outage instead of failing the frame."""
+    retry = Retry(ExponentialBackoff(cap=1.0, base=0.05), retries=30)
+    return Redis.from_url(
+        url,
+        decode_responses=True,
+        retry=retry,
+        retry_on_error=[RedisConnectionError, RedisTimeoutError, ConnectionRefusedError],
+        health_check_interval=10,
+        socket_connect_timeout=2,
+    )
+
+
+class RedisStore:
+    """Routing state in Redis; every ``apply`` is one EVALSHA."""
+
+    def __init__(
+        self, redis: Redis, config: RouterConfig | None = None, *, keys: Keys | None = None
+    ) -> None:
+        self.redis = redis
+        self.config = config or RouterConfig()
+        self.keys = keys or Keys()
+        prelude = _lua("prelude")
+        self._scripts = {n: redis.register_script(prelude + "\n" + _lua(n)) for n in SCRIPTS}
+        self._cfg = json.dumps(
+            {
+                "reservation_timeout_s": self.config.reservation_timeout_s,
+                "offerer": self.config.offerer,
+                "default_handle_time_s": self.config.default_handle_time_s,
+                "history_ttl_s": HISTORY_TTL_S,
+            }
+        )
+        self._args: dict[type[Any], Callable[[Any], tuple[str, list[Any]]]] = {
+            HelpRequested: _help_requested,
+            HelpCancelled: lambda e: ("help_cancel", [e.user_id, e.request_id]),
+            AdvisorStateSet: lambda e: (
+                "advisor_state",
+                [e.advisor_id, e.name, json.dumps(sorted(e.skills)), "1" if e.available else "0"],
+            ),
+            OfferAccepted: lambda e: ("accept", [e.advisor_id, e.request_id, e.session_id]),
+            OfferDeclined: lambda e: ("decline", [e.advisor_id, e.request_id]),
+            OfferExpired: lambda e: ("offer_expired", [e.request_id, e.offer_no]),
+            Disconnected: lambda e: ("disconnected", [e.role, e.sub]),
+            SessionEndRequested: lambda e: (
+                "session_end",
+                [e.role, e.sub, e.session_id, e.reason],
+            ),
+            MediaReported: lambda e: (
+                "media",
+                [e.role, e.sub, e.session_id, e.state, e.detail or ""],
+            ),
+        }
+
+    @classmethod
+    def from_url(cls, url: str, config: RouterConfig | None = None) -> RedisStore:
+        return cls(connect(url), config)
+
+    # ------------------------------------------------------------ operations
+    async def apply(self, event: Event, now: float) -> list[Effect]:
+        name, args = self._args[type(event)](event)
+        raw = await self._run(name, now, args)
+        return [self._effect(item, now) for item in json.loads(raw)]
+
+    async def summary(self, now: float) -> QueueSummary:
+        return QueueSummary(**json.loads(await self._run("summary", now, [])))
+
+    async def _run(self, name: str, now: float, args: list[Any]) -> str:
+        try:
+            result = await self._scripts[name](
+                keys=[self.keys.queue], args=[self.keys.prefix, repr(now), self._cfg, *args]
+            )
+        except ResponseError as exc:
+            raise _refusal(exc) from None
+        return str(result)
+
+    def _effect(self, item: dict[str, Any], now: float) -> Effect:
+        if item["k"] == "timer":
+            return StartTimer(item["request_id"], int(item["offer_no"]), float(item["delay_s"]))
+        if item["k"] == "cancel":
+            return CancelTimer(item["request_id"])
+        return Send(item["role"], item["sub"], self._message(item["m"], item["sub"], now))
+
+    def _message(self, frame: dict[str, Any], sub: str, now: float) -> Outbound:
+        fields = {k: ([] if k in _LIST_FIELDS and v == {} else v) for k, v in frame.items()}
+        kind = SERVER_FRAMES[fields.pop("type")]
+        if kind is SessionStarted:
+            fields["ice_servers"] = ice_servers_for(self.config, sub, now)
+        return kind(**fields)
+
+    # ------------------------------------------------------------ queries
+    async def session(self, session_id: str) -> Session | None:
+        raw = cast(dict[str, str], await self.redis.hgetall(self.keys.session(session_id)))
+        if not raw:
+            return None
+        return Session(
+            id=raw["id"],
+            request_id=raw["request_id"],
+            user_id=raw["user_id"],
+            advisor_id=raw["advisor_id"],
+            offerer=raw["offerer"],
+            started_at=float(raw["started_at"]),
+            state=SessionState(raw["state"]),
+            ended_at=float(raw["ended_at"]) if raw["ended_at"] else None,
+        )
+
+    async def request(self, request_id: str) -> Request | None:
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hgetall(self.keys.request(request_id))
+            pipe.lrange(self.keys.timeline(request_id), 0, -1)
+            raw, timeline = await pipe.execute()
+        if not raw:
+            return None
+        return Request(
+            id=raw["id"],
+            user_id=raw["user_id"],
+            user_name=raw["user_name"],
+            enqueued_at=float(raw["enqueued_at"]),
+            topic=raw["topic"] or None,
+            language=raw["language"] or None,
+            skills=frozenset(json.loads(raw["skills"])),
+            device=json.loads(raw["device"]) or {},
+            state=RequestState(raw["state"]),
+            offered_to=raw["offered_to"] or None,
+            offer_no=int(raw["offer_no"]),
+            declined_by=set(json.loads(raw["declined"]) or []),
+            session_id=raw["session_id"] or None,
+            timeline=[_entry(item) for item in timeline],
+        )
+
+    async def due_offers(self, now: float) -> list[OfferExpired]:
+        """Offers past their expiry, whichever process made them (a dead one included)."""
+        found = await self.redis.zrangebyscore(self.keys.offers, "-inf", now, start=0, num=100)
+        due = [str(request_id) for request_id in found]
+        if not due:
+            return []
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for request_id in due:
+                pipe.hget(self.keys.request(request_id), "offer_no")
+            numbers = await pipe.execute()
+        return [OfferExpired(r, int(n)) for r, n in zip(due, numbers, strict=True) if n]
+
+    async def close(self) -> None:
+        await self.redis.aclose()
+
+
+def _help_requested(e: HelpRequested) -> tuple[str, list[Any]]:
+    ask = {"topic": e.ask.topic, "language": e.ask.language}
+    return (
+        "help_request",
+        [
+            e.user_id,
+            e.user_name,
+            e.request_id,
+            json.dumps(ask),
+            json.dumps(sorted(set(e.ask.skills))),
+            json.dumps(e.ask.device),
+        ],
+    )
+
+
+def _entry(item: str) -> TimelineEntry:
+    t, event, data = json.loads(item)
+    details = {k: ([] if k in _LIST_FIELDS and v == {} else v) for k, v in (data or {}).items()}
+    return TimelineEntry(float(t), event, details)
+
+
+def _refusal(exc: ResponseError) -> Exception:
+    match = _ERROR.match(str(exc))
+    if match is None:
+        return exc
+    try:
+        code = ErrorCode(match.group("code"))
+    except ValueError:
+        return exc
+    return ProtocolError(code, match.group("message"))

@@ -1,0 +1,180 @@
+"""One contract, two stores: the in-memory store and the Redis store (on a real redis-server)
+must answer every routing operation with the same effects and the same refusals."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from redis.asyncio import Redis
+
+from mayday.protocol.errors import ErrorCode, ProtocolError
+from mayday.protocol.messages import HelpOffer, HelpQueued, HelpRequest, SessionStarted
+from mayday.routing.core import RouterConfig
+from mayday.routing.events import (
+    AdvisorStateSet,
+    CancelTimer,
+    Effect,
+    Event,
+    HelpCancelled,
+    HelpRequested,
+    MediaReported,
+    OfferAccepted,
+    OfferDeclined,
+    OfferExpired,
+    Send,
+    SessionEndRequested,
+    StartTimer,
+)
+from mayday.routing.model import RequestState, SessionState
+from mayday.stores import MemoryStore, Store
+from mayday.stores.redis import RedisStore
+from tests.redis_server import RedisServer
+from tests.routing.test_properties import Driver, history
+
+CONFIG = RouterConfig(
+    reservation_timeout_s=15.0,
+    turn_urls=("turn:127.0.0.1:3478",),
+    turn_secret="turn-secret",
+)
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def store(request: pytest.FixtureRequest) -> AsyncIterator[Store]:
+    """Each contract test runs once per store."""
+    if request.param == "memory":
+        yield MemoryStore(CONFIG)
+        return
+    server: RedisServer = request.getfixturevalue("redis_server")
+    redis_store = RedisStore.from_url(server.url, CONFIG)
+    await redis_store.redis.flushall()
+    yield redis_store
+    await redis_store.close()
+
+
+def sent(effects: list[Effect], kind: type[Any]) -> list[Any]:
+    return [e.message for e in effects if isinstance(e, Send) and isinstance(e.message, kind)]
+
+
+async def test_request_offer_accept_end(store: Store) -> None:
+    """The whole happy path gives the same frames, timers and timeline on either store."""
+    await store.apply(AdvisorStateSet("a1", "Ada", frozenset({"wifi"}), True), 1.0)
+    effects = await store.apply(
+        HelpRequested("u1", "Tab", "r1", HelpRequest("wifi", "en", ("wifi",), {"os": "x"})), 2.0
+    )
+    assert effects[0] == StartTimer("r1", 1, 15.0)
+    assert sent(effects, HelpOffer) == [
+        HelpOffer("r1", 15.0, {"id": "u1", "name": "Tab"}, "wifi", "en", ["wifi"], {"os": "x"}, 0.0)
+    ]
+    assert sent(effects, HelpQueued) == [HelpQueued("r1", 1, 0.0, "offered", 0)]
+    effects = await store.apply(OfferAccepted("a1", "r1", "s1"), 3.5)
+    assert effects[0] == CancelTimer("r1")
+    to_user, to_advisor = sent(effects, SessionStarted)
+    assert to_user.peer == {"id": "a1", "name": "Ada", "role": "advisor"}
+    assert to_user.ice_servers[0]["username"] == "3603:u1"
+    assert to_advisor.ice_servers[0]["username"] == "3603:a1"
+    session = await store.session("s1")
+    assert session is not None and session.state is SessionState.ACTIVE
+    await store.apply(MediaReported("user", "u1", "s1", "first_frame"), 4.0)
+    await store.apply(SessionEndRequested("advisor", "a1", "s1", "resolved"), 9.0)
+    request = await store.request("r1")
+    assert request is not None and request.state is RequestState.ENDED
+    assert [(e.t, e.event) for e in request.timeline] == [
+        (2.0, "requested"),
+        (2.0, "offered"),
+        (3.5, "offer.accepted"),
+        (3.5, "session.started"),
+        (4.0, "media.first_frame"),
+        (9.0, "session.ended"),
+        (9.0, "ended"),
+    ]
+    summary = await store.summary(10.0)
+    assert (summary.waiting, summary.advisors_available) == (0, 1)
+
+
+@pytest.mark.parametrize(
+    ("event", "code"),
+    [
+        (HelpCancelled("u2", "r1"), ErrorCode.FORBIDDEN),
+        (HelpCancelled("u1", "nope"), ErrorCode.NOT_FOUND),
+        (OfferAccepted("a2", "r1", "s1"), ErrorCode.INVALID_STATE),
+        (OfferDeclined("a1", "nope"), ErrorCode.NOT_FOUND),
+        (SessionEndRequested("user", "u1", "nope", "x"), ErrorCode.NOT_FOUND),
+        (HelpRequested("u1", "Tab", "r2", HelpRequest()), ErrorCode.INVALID_STATE),
+    ],
+)
+async def test_refusals_change_nothing(store: Store, event: Event, code: ErrorCode) -> None:
+    """A refused operation raises the same code on both stores and leaves no trace."""
+    await store.apply(AdvisorStateSet("a1", "Ada", frozenset(), True), 1.0)
+    await store.apply(HelpRequested("u1", "Tab", "r1", HelpRequest()), 2.0)
+    before = await store.request("r1")
+    with pytest.raises(ProtocolError) as refused:
+        await store.apply(event, 3.0)
+    assert refused.value.code is code
+    assert await store.request("r1") == before
+    assert await store.request("r2") is None
+
+
+async def test_expired_offer_moves_on_and_stale_expiry_is_ignored(store: Store) -> None:
+    """An expired offer passes to the next advisor; the same expiry again does nothing."""
+    await store.apply(AdvisorStateSet("a1", "Ada", frozenset(), True), 1.0)
+    await store.apply(AdvisorStateSet("a2", "Bo", frozenset(), True), 1.5)
+    await store.apply(HelpRequested("u1", "Tab", "r1", HelpRequest()), 2.0)
+    moved = await store.apply(OfferExpired("r1", 1), 17.0)
+    assert [m.request_id for m in sent(moved, HelpOffer)] == ["r1"]
+    assert [e.sub for e in moved if isinstance(e, Send) and isinstance(e.message, HelpOffer)] == [
+        "a2"
+    ]
+    assert await store.apply(OfferExpired("r1", 1), 18.0) == []
+
+
+def _normal(effects: list[Effect]) -> list[Any]:
+    return [(e.sub, e.message.to_frame()) if isinstance(e, Send) else e for e in effects]
+
+
+async def _differential(ops: list[tuple[object, ...]], url: str) -> None:
+    client = Redis.from_url(url)
+    await client.flushall()
+    await client.aclose()
+    redis_store = RedisStore.from_url(url, CONFIG)
+    memory = MemoryStore(CONFIG)
+    driver = Driver(router=memory.router)
+    try:
+        for operation in ops:
+            driver.now += 1.0
+            event = driver.event_for(operation)
+            if event is None:
+                continue
+            outcomes = []
+            for s in (memory, redis_store):
+                try:
+                    effects = await s.apply(event, driver.now)
+                    outcomes.append(_normal(effects))
+                except ProtocolError as exc:
+                    effects = []
+                    outcomes.append([exc.code])
+                if s is memory:
+                    driver.track_timers(effects)
+            assert outcomes[0] == outcomes[1], f"{event} at {driver.now}"
+            if isinstance(event, HelpRequested) and outcomes[0] != [ErrorCode.INVALID_STATE]:
+                driver.created.append(event.request_id)
+        for request_id in driver.created:
+            ours, theirs = await memory.request(request_id), await redis_store.request(request_id)
+            assert ours is not None and theirs is not None
+            assert (ours.state, ours.offered_to) == (theirs.state, theirs.offered_to)
+    finally:
+        await redis_store.close()
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(history)
+def test_random_interleavings_give_identical_effects(
+    redis_server: RedisServer, ops: list[tuple[object, ...]]
+) -> None:
+    """Hypothesis drives both stores with the same random events: same effects, same refusals."""
+    asyncio.run(_differential(ops, redis_server.url))
