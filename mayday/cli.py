@@ -80,8 +80,6 @@ def _serve(args: argparse.Namespace) -> int:
         settings = Settings.from_env(
             host=args.host, port=args.port, redis_url=args.redis, jwt_secret=DEV_SECRET
         )
-    if settings.redis_url:
-        raise SettingsError("the Redis store is not built yet: run without --redis")
     asyncio.run(_run(settings, dev=args.dev))
     return 0
 
@@ -91,7 +89,8 @@ async def _run(settings: Settings, *, dev: bool) -> None:
 
     runner = await start(settings)
     base = f"http://{settings.host}:{bound_port(runner)}"
-    print(f"Mayday {__version__} serving on {base} (in-memory store)", flush=True)
+    store = "redis store" if settings.redis_url else "in-memory store"
+    print(f"Mayday {__version__} serving on {base} ({store})", flush=True)
     if dev:
         _print_dev_links(settings, base)
     stop = asyncio.Event()

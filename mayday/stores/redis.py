@@ -16,11 +16,12 @@ from importlib import resources
 from typing import Any, cast
 
 from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
+from redis.commands.core import AsyncScript
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
-from redis.retry import Retry
 
 from mayday.protocol.errors import ErrorCode, ProtocolError
 from mayday.protocol.messages import SERVER_FRAMES, Outbound, QueueSummary, SessionStarted
@@ -55,6 +56,7 @@ SCRIPTS = (
     "session_end",
     "media",
     "summary",
+    "reap",
 )
 HISTORY_TTL_S = 7 * 24 * 3600
 _ERROR = re.compile(r"^(?P<code>[a-z_]+):(?P<message>.*?)(?: script: \w+, on @user_script:\d+\.)?$")
@@ -66,9 +68,14 @@ def _lua(name: str) -> str:
     return resources.files("mayday.stores").joinpath(f"lua/{name}.lua").read_text()
 
 
+def plain_script(redis: Redis, name: str) -> AsyncScript:
+    """A script that does not need the routing prelude (node registry, relay)."""
+    return redis.register_script(_lua(name))
+
+
 def connect(url: str) -> Redis:
     """A client that retries through a brief Redis outage instead of failing the frame."""
-    retry = Retry(ExponentialBackoff(cap=1.0, base=0.05), retries=30)
+    retry = Retry(ExponentialBackoff(cap=0.5, base=0.02), retries=25)
     return Redis.from_url(
         url,
         decode_responses=True,
@@ -126,8 +133,17 @@ class RedisStore:
     # ------------------------------------------------------------ operations
     async def apply(self, event: Event, now: float) -> list[Effect]:
         name, args = self._args[type(event)](event)
-        raw = await self._run(name, now, args)
-        return [self._effect(item, now) for item in json.loads(raw)]
+        return self._effects(await self._run(name, now, args), now)
+
+    async def reap(self, now: float, dead_before: float) -> tuple[list[str], list[Effect]]:
+        """Claim one node whose heartbeat is older than ``dead_before`` and disconnect
+        everyone it leaves without a socket; returns the node ids reaped and the effects."""
+        raw = await self._run("reap", now, [repr(dead_before)])
+        nodes = [item["node"] for item in json.loads(raw) if item["k"] == "reaped"]
+        return nodes, self._effects(raw, now)
+
+    def _effects(self, raw: str, now: float) -> list[Effect]:
+        return [self._effect(item, now) for item in json.loads(raw) if item["k"] != "reaped"]
 
     async def summary(self, now: float) -> QueueSummary:
         return QueueSummary(**json.loads(await self._run("summary", now, [])))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -16,7 +17,9 @@ from mayday.routing.core import RouterConfig
 from mayday.settings import Settings
 from mayday.stores.base import Store
 from mayday.stores.memory import MemoryStore
+from mayday.stores.redis import RedisStore
 from mayday.transport.connection import Connection
+from mayday.transport.relay import RedisRelay
 from mayday.transport.server import Clock, Server
 
 log = logging.getLogger(__name__)
@@ -40,6 +43,13 @@ def router_config(settings: Settings) -> RouterConfig:
     )
 
 
+def make_store(settings: Settings) -> Store:
+    """The in-memory store, or the Redis store when a Redis URL is configured."""
+    if settings.redis_url:
+        return RedisStore.from_url(settings.redis_url, router_config(settings))
+    return MemoryStore(router_config(settings))
+
+
 def create_app(
     settings: Settings, *, store: Store | None = None, clock: Clock | None = None
 ) -> web.Application:
@@ -59,8 +69,10 @@ def create_app(
 def _server_ctx(store: Store | None, clock: Clock | None) -> Any:
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         settings = app[SETTINGS]
-        chosen = store or MemoryStore(router_config(settings))
-        server = Server(settings, chosen, clock) if clock else Server(settings, chosen)
+        chosen = store or make_store(settings)
+        relay = RedisRelay(chosen) if isinstance(chosen, RedisStore) else None
+        server = Server(settings, chosen, clock or time.time, relay)
+        await server.start()
         app[SERVER] = server
         summaries = asyncio.create_task(server.run_summaries())
         yield

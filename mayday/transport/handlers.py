@@ -88,7 +88,7 @@ async def signal(server: Server, conn: Connection, msg: Signal) -> Result:
     peer_role, peer_sub = session.peer_of(side)
     frame: dict[str, Any] = {"type": "signal", "session_id": session.id, **msg.payload}
     frame["from"], frame["from_role"] = me.sub, side
-    if not server.hub.send(peer_role, peer_sub, frame):
+    if not await server.deliver(peer_role, peer_sub, frame):
         raise ProtocolError(ErrorCode.INVALID_STATE, "peer is not connected")
     return None
 

@@ -18,8 +18,11 @@ class Hub:
     def __init__(self) -> None:
         self._by_key: defaultdict[tuple[str, str], set[Connection]] = defaultdict(set)
 
-    def add(self, conn: Connection) -> None:
-        self._by_key[conn.key].add(conn)
+    def add(self, conn: Connection) -> bool:
+        """Track ``conn``; True if it is the identity's first connection here."""
+        conns = self._by_key[conn.key]
+        conns.add(conn)
+        return len(conns) == 1
 
     def remove(self, conn: Connection) -> bool:
         """Forget ``conn``; True if it was the identity's last connection."""

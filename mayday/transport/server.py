@@ -26,6 +26,7 @@ from mayday.transport import handlers as _handlers  # noqa: F401  (registers the
 from mayday.transport.connection import Connection, TokenBucket
 from mayday.transport.hub import Hub
 from mayday.transport.registry import REGISTRY, HandlerSpec
+from mayday.transport.relay import RedisRelay
 from mayday.transport.timers import Timers
 
 log = logging.getLogger(__name__)
@@ -38,18 +39,30 @@ WATCHERS = ("advisor", "ops")
 class Server:
     """Holds the store, the live connections and the timers of one process."""
 
-    def __init__(self, settings: Settings, store: Store, clock: Clock = time.time) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        clock: Clock = time.time,
+        relay: RedisRelay | None = None,
+    ) -> None:
         self.settings = settings
         self.store = store
         self.clock = clock
+        self.relay = relay
         self.hub = Hub()
         self.timers = Timers()
         self._buckets: dict[Connection, TokenBucket] = {}
         self._last_summary: tuple[int, ...] | None = None
 
     # ------------------------------------------------------------ connections
+    async def start(self) -> None:
+        if self.relay is not None:
+            await self.relay.start(self.clock, self.hub.send, self.execute, self.apply)
+
     async def attach(self, conn: Connection) -> None:
-        self.hub.add(conn)
+        if self.hub.add(conn) and self.relay is not None:
+            await self.relay.joined(*conn.key)
         self._buckets[conn] = TokenBucket(
             self.settings.rate_limit_per_s, self.settings.rate_limit_burst
         )
@@ -71,6 +84,8 @@ class Server:
         """Forget ``conn``; when it was the identity's last socket, the router hears of it."""
         self._buckets.pop(conn, None)
         if self.hub.remove(conn):
+            if self.relay is not None:
+                await self.relay.left(*conn.key)
             await self.apply(Disconnected(*conn.key))
 
     # ------------------------------------------------------------ inbound
@@ -99,16 +114,24 @@ class Server:
     # ------------------------------------------------------------ routing
     async def apply(self, event: Event) -> None:
         """Run one routing operation in the store and carry out its effects."""
-        self.execute(await self.store.apply(event, self.clock()))
+        await self.execute(await self.store.apply(event, self.clock()))
 
-    def execute(self, effects: list[Effect]) -> None:
+    async def execute(self, effects: list[Effect]) -> None:
         for effect in effects:
             if isinstance(effect, Send):
-                self.hub.send(effect.role, effect.sub, effect.message.to_frame())
+                await self.deliver(effect.role, effect.sub, effect.message.to_frame())
             elif isinstance(effect, StartTimer):
                 self.timers.start(effect.key, effect.delay_s, self._expiry(effect))
             elif isinstance(effect, CancelTimer):
                 self.timers.cancel(effect.key)
+
+    async def deliver(self, role: str, sub: str, frame: dict[str, Any]) -> int:
+        """Send ``frame`` to every socket of (role, sub), here and on other nodes; return
+        how many sockets here plus how many other nodes took it."""
+        delivered = self.hub.send(role, sub, frame)
+        if self.relay is not None:
+            delivered += await self.relay.send(role, sub, frame)
+        return delivered
 
     def _expiry(self, timer: StartTimer) -> Callable[[], Any]:
         async def fire() -> None:
@@ -133,6 +156,8 @@ class Server:
             self.hub.broadcast(WATCHERS, summary.to_frame())
 
     async def close(self) -> None:
+        if self.relay is not None:
+            await self.relay.close()
         await self.timers.close()
         await self.store.close()
 

@@ -1,0 +1,141 @@
+"""Frames between server processes, through Redis.
+
+Each process (node) has an inbox: a Redis stream that only it reads. A frame
+for (role, sub) goes to the sockets this node holds, and to the inbox of every
+other node that holds one, found in the identity's location hash. Streams,
+not pub/sub: a node that loses Redis for a moment reads on from the last
+entry it saw, so frames within a session are neither lost nor reordered;
+pub/sub would drop whatever was published while it was away. The same loops
+keep the node registry (heartbeats), reap dead nodes and expire offers that a
+dead node made.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any, cast
+
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from mayday.routing.events import Effect, OfferExpired
+from mayday.stores.redis import RedisStore, plain_script
+
+log = logging.getLogger(__name__)
+
+INBOX_MAX = 100_000
+REDIS_DOWN = (RedisConnectionError, RedisTimeoutError, ConnectionRefusedError, OSError)
+
+LocalDeliver = Callable[[str, str, dict[str, Any]], int]
+Execute = Callable[[list[Effect]], Awaitable[None]]
+Apply = Callable[[OfferExpired], Awaitable[None]]
+
+
+class RedisRelay:
+    """This node's link to the others: registry, inbox, heartbeats, reaper, offer sweeper."""
+
+    def __init__(
+        self,
+        store: RedisStore,
+        *,
+        heartbeat_s: float = 1.0,
+        dead_after_s: float = 5.0,
+        sweep_s: float = 0.25,
+        node_id: str | None = None,
+    ) -> None:
+        self.store, self.redis, self.keys = store, store.redis, store.keys
+        self.node_id = node_id or uuid.uuid4().hex[:12]
+        self.heartbeat_s, self.dead_after_s, self.sweep_s = heartbeat_s, dead_after_s, sweep_s
+        self._register = plain_script(self.redis, "register")
+        self._deliver = plain_script(self.redis, "deliver")
+        self._tasks: list[asyncio.Task[None]] = []
+        self.last_id = "0-0"
+
+    async def start(
+        self, clock: Callable[[], float], local: LocalDeliver, execute: Execute, expire: Apply
+    ) -> None:
+        await self._beat(clock())
+        self._tasks = [
+            asyncio.create_task(self._read_inbox(local), name="relay-inbox"),
+            asyncio.create_task(self._every(self.heartbeat_s, lambda: self._beat(clock()))),
+            asyncio.create_task(self._every(self.heartbeat_s, lambda: self._reap(clock, execute))),
+            asyncio.create_task(self._every(self.sweep_s, lambda: self._sweep(clock, expire))),
+        ]
+        log.info("node %s joined", self.node_id)
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        with contextlib.suppress(*REDIS_DOWN):
+            # A clean stop leaves at once: its sockets are gone, no need to wait to be reaped.
+            await self.redis.zadd(self.keys.nodes, {self.node_id: 0})
+
+    # ------------------------------------------------------------ sockets
+    async def joined(self, role: str, sub: str) -> None:
+        """This node now holds a socket of (role, sub)."""
+        await self._register(args=[self.keys.prefix, self.node_id, role, sub, "1"])
+
+    async def left(self, role: str, sub: str) -> None:
+        """This node's last socket of (role, sub) closed."""
+        await self._register(args=[self.keys.prefix, self.node_id, role, sub, "0"])
+
+    async def send(self, role: str, sub: str, frame: dict[str, Any]) -> int:
+        """Queue ``frame`` for (role, sub) on every other node; return how many nodes."""
+        payload = json.dumps({"role": role, "sub": sub, "frame": frame}, separators=(",", ":"))
+        args: list[str | int] = [self.keys.prefix, self.node_id, role, sub, payload, INBOX_MAX]
+        return int(await self._deliver(args=args))
+
+    # ------------------------------------------------------------ loops
+    async def _read_inbox(self, local: LocalDeliver) -> None:
+        backoff = 0.05
+        while True:
+            try:
+                batches = cast(
+                    list[tuple[str, list[tuple[str, dict[str, str]]]]],
+                    await self.redis.xread(
+                        {self.keys.inbox(self.node_id): self.last_id}, count=500, block=1000
+                    ),
+                )
+                backoff = 0.05
+            except REDIS_DOWN as exc:
+                log.warning("node %s: inbox unreachable (%s), retrying", self.node_id, exc)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 1.0)
+                continue
+            for _, entries in batches or []:
+                for entry_id, fields in entries:
+                    item = json.loads(fields["f"])
+                    local(item["role"], item["sub"], item["frame"])
+                    self.last_id = entry_id
+
+    async def _every(self, interval: float, step: Callable[[], Awaitable[None]]) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await step()
+            except REDIS_DOWN as exc:
+                log.warning("node %s: redis unreachable (%s)", self.node_id, exc)
+            except Exception:
+                log.exception("node %s: background step failed", self.node_id)
+
+    async def _beat(self, now: float) -> None:
+        await self.redis.zadd(self.keys.nodes, {self.node_id: now})
+
+    async def _reap(self, clock: Callable[[], float], execute: Execute) -> None:
+        while True:
+            now = clock()
+            nodes, effects = await self.store.reap(now, now - self.dead_after_s)
+            if not nodes:
+                return
+            log.warning("node %s: reaped dead node(s) %s", self.node_id, ", ".join(nodes))
+            await execute(effects)
+
+    async def _sweep(self, clock: Callable[[], float], expire: Apply) -> None:
+        for expired in await self.store.due_offers(clock()):
+            await expire(expired)

@@ -1,0 +1,127 @@
+"""Several server processes on one Redis: pairing and relay across nodes."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from mayday.client import HelpOffer, SessionEnded, SessionStarted, SignalRelayed
+from tests.conftest import Harness, StartServer
+from tests.redis_server import RedisServer
+
+
+async def two_nodes(start_server: StartServer, url: str, **overrides: object) -> list[Harness]:
+    return [await start_server(redis_url=url, **overrides) for _ in range(2)]
+
+
+async def test_user_on_one_node_meets_advisor_on_another(
+    start_server: StartServer, redis_url: str
+) -> None:
+    """A user on node A and an advisor on node B are paired and their signals cross over."""
+    node_a, node_b = await two_nodes(start_server, redis_url)
+    advisor = await node_b.client("advisor", "a1", name="Ada")
+    await advisor.set_available()
+    user = await node_a.client("user", "u1")
+    queued = await user.request_help(topic="wifi")
+    offer = await advisor.next(HelpOffer)
+    assert offer.request_id == queued.request_id
+    adv_started = await advisor.accept(offer.request_id)
+    user_started = await user.next(SessionStarted)
+    assert user_started.peer["name"] == "Ada"
+    sid = adv_started.session_id
+    await advisor.signal(sid, description={"type": "offer", "sdp": "v=0\r\n"})
+    await user.signal(sid, description={"type": "answer", "sdp": "v=0\r\n"})
+    assert (await user.next(SignalRelayed)).description == {"type": "offer", "sdp": "v=0\r\n"}
+    assert (await advisor.next(SignalRelayed)).from_ == "u1"
+    await user.end_session(sid)
+    assert (await advisor.next(SessionEnded)).by == "user"
+
+
+async def test_frames_keep_their_order_across_nodes(
+    start_server: StartServer, redis_url: str
+) -> None:
+    """500 candidates sent from node A arrive on node B complete and in order."""
+    node_a, node_b = await two_nodes(
+        start_server, redis_url, rate_limit_per_s=10_000.0, rate_limit_burst=10_000
+    )
+    advisor = await node_b.client("advisor", "a1")
+    await advisor.set_available()
+    user = await node_a.client("user", "u1")
+    await user.request_help()
+    started = await advisor.accept((await advisor.next(HelpOffer)).request_id)
+    for i in range(500):
+        await user.signal(started.session_id, candidate={"candidate": f"c{i}", "sdpMid": "0"})
+    got = [(await advisor.next(SignalRelayed)).candidate for _ in range(500)]
+    assert [c["candidate"] for c in got if c] == [f"c{i}" for i in range(500)]
+
+
+async def test_disconnect_on_one_node_is_not_abandon_while_another_holds_a_socket(
+    start_server: StartServer, redis_url: str
+) -> None:
+    """A user with sockets on two nodes keeps waiting when one of them closes."""
+    node_a, node_b = await two_nodes(start_server, redis_url)
+    on_a = await node_a.client("user", "u1")
+    on_b = await node_b.client("user", "u1")
+    queued = await on_a.request_help()
+    await on_a.close()
+    await asyncio.sleep(0.2)
+    request = await node_b.server.store.request(queued.request_id)
+    assert request is not None and request.state == "queued"
+    await on_b.close()
+    for _ in range(50):
+        request = await node_b.server.store.request(queued.request_id)
+        if request is not None and request.state == "abandoned":
+            break
+        await asyncio.sleep(0.05)
+    assert request is not None and request.state == "abandoned"
+
+
+@pytest.fixture
+def aof_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    """A redis-server of this test's own with an append-only file, to kill and restart.
+
+    Requested before ``start_server``, so it stops after the nodes that use it."""
+    redis = RedisServer(tmp_path / "aof", appendonly=True).start()
+    yield redis
+    redis.kill()
+
+
+async def test_frames_survive_a_redis_restart(
+    aof_redis: RedisServer, start_server: StartServer
+) -> None:
+    """Redis killed and restarted mid-stream: nothing queued is lost, no frame lost or reordered."""
+    redis = aof_redis
+    node_a, node_b = await two_nodes(
+        start_server, redis.url, rate_limit_per_s=10_000.0, rate_limit_burst=10_000
+    )
+    advisor = await node_b.client("advisor", "a1")
+    await advisor.set_available()
+    user = await node_a.client("user", "u1")
+    waiting = await node_a.client("user", "u2")
+    await user.request_help()
+    started = await advisor.accept((await advisor.next(HelpOffer)).request_id)
+    parked = await waiting.request_help()
+
+    async def stream(first: int, last: int) -> None:
+        for i in range(first, last):
+            await user.signal(started.session_id, candidate={"candidate": f"c{i}"})
+
+    await stream(0, 100)
+    redis.kill()
+    restart = asyncio.get_running_loop().run_in_executor(None, _restart_later, redis)
+    await stream(100, 200)  # sent while Redis is down: retried until it is back
+    await restart
+    got = [(await advisor.next(SignalRelayed, timeout=20)).candidate for _ in range(200)]
+    assert [c["candidate"] for c in got if c] == [f"c{i}" for i in range(200)]
+    request = await node_a.server.store.request(parked.request_id)
+    assert request is not None and request.state == "queued"
+
+
+def _restart_later(redis: RedisServer) -> None:
+    import time
+
+    time.sleep(0.5)
+    redis.start()
