@@ -37,6 +37,7 @@ class Settings:
     rate_limit_burst: int = 200
     default_handle_time_s: float = 300.0
     summary_interval_s: float = 1.0
+    position_interval_s: float = 1.0
     web_root: Path = field(default=WEB_ROOT)
 
     def __post_init__(self) -> None:

@@ -8,7 +8,8 @@ anything changes, so a refused frame leaves no trace.
 from __future__ import annotations
 
 import logging
-from collections import deque
+import math
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -50,6 +51,7 @@ from mayday.routing.model import (
     SessionState,
     TimelineEntry,
 )
+from mayday.routing.rank import RankIndex
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +66,12 @@ class RouterConfig:
     turn_ttl_s: int = 3600
     default_handle_time_s: float = 300.0
     history_limit: int = 10_000
+
+
+def half_up(value: float, digits: int) -> float:
+    """Round half up, as the Redis scripts do (Python's round() rounds half to even)."""
+    scale = 10.0**digits
+    return math.floor(value * scale + 0.5) / scale
 
 
 def ice_servers_for(config: RouterConfig, sub: str, now: float) -> list[dict[str, Any]]:
@@ -90,6 +98,11 @@ class Router:
         self._open_request_of_user: dict[str, str] = {}
         self._finished: deque[str] = deque()
         self._handle_times: deque[float] = deque(maxlen=50)
+        self._rank = RankIndex()
+        self._seq = 0
+        self._status_counts: Counter[AdvisorStatus] = Counter()
+        # Requests whose own state changed in this operation: their users hear at once.
+        self._touched: dict[str, Request] = {}
         self._out: list[Effect] = []
         self._handlers: dict[type[Any], Callable[[Any, float], None]] = {
             HelpRequested: self._on_help_requested,
@@ -106,10 +119,23 @@ class Router:
     # ------------------------------------------------------------ entry point
     def handle(self, event: Event, now: float) -> list[Effect]:
         """Apply one event at time ``now`` and return the effects to carry out."""
-        self._out = []
+        self._out, self._touched = [], {}
         self._handlers[type(event)](event, now)
         self._dispatch(now)
-        self._notify_positions()
+        for req in self._touched.values():
+            if req.state.waiting:
+                self._notice(req, now)
+        out, self._out = self._out, []
+        return out
+
+    def position_updates(self, request_ids: list[str], now: float) -> list[Effect]:
+        """``help.queued`` for each of these requests whose position or estimate moved
+        since its user last heard; the transport asks about its own users every second."""
+        self._out = []
+        for request_id in request_ids:
+            req = self.requests.get(request_id)
+            if req is not None and req.state.waiting:
+                self._notice(req, now)
         out, self._out = self._out, []
         return out
 
@@ -125,7 +151,7 @@ class Router:
         head = next(iter(self.queue.values()), None)
         return QueueSummary(
             waiting=len(self.queue),
-            oldest_wait_s=None if head is None else round(now - head.enqueued_at, 3),
+            oldest_wait_s=None if head is None else half_up(now - head.enqueued_at, 3),
             advisors_available=self._count(AdvisorStatus.AVAILABLE),
             advisors_reserved=self._count(AdvisorStatus.RESERVED),
             advisors_busy=self._count(AdvisorStatus.BUSY),
@@ -133,10 +159,8 @@ class Router:
         )
 
     def position_of(self, request_id: str) -> int | None:
-        for position, rid in enumerate(self.queue, start=1):
-            if rid == request_id:
-                return position
-        return None
+        req = self.queue.get(request_id)
+        return None if req is None else self._rank.rank(req.seq)
 
     # ------------------------------------------------------------ users
     def _on_help_requested(self, ev: HelpRequested, now: float) -> None:
@@ -160,7 +184,11 @@ class Router:
             device=dict(ask.device),
         )
         self.requests[req.id] = req
+        self._seq += 1
+        req.seq = self._seq
         self.queue[req.id] = req
+        self._rank.add(req.seq)
+        self._touched[req.id] = req
         self._open_request_of_user[req.user_id] = req.id
         self._record(req, now, "requested", topic=ask.topic, skills=sorted(ask.skills))
         log.info("request %s: new from user %s", req.id, req.user_id)
@@ -180,6 +208,7 @@ class Router:
         if adv is None:
             adv = Advisor(id=ev.advisor_id, name=ev.name, skills=ev.skills, idle_since=now)
             self.advisors[adv.id] = adv
+            self._status_counts[adv.status] += 1
             log.info("advisor %s: online", adv.id)
         adv.wants_available = ev.available
         if ev.available and adv.status is AdvisorStatus.AWAY:
@@ -208,6 +237,7 @@ class Router:
         )
         self.sessions[session.id] = session
         del self.queue[req.id]
+        self._rank.remove(req.seq)
         req.offered_to, req.session_id = None, session.id
         adv.offer, adv.session_id = None, session.id
         self._set_request_state(req, RequestState.IN_SESSION, now)
@@ -279,6 +309,7 @@ class Router:
         if adv.session_id is not None:
             self._end_session(self.sessions[adv.session_id], "disconnected", "advisor", now)
         del self.advisors[adv.id]
+        self._status_counts[adv.status] -= 1
         log.info("advisor %s: %s -> offline", adv.id, adv.status)
 
     def _on_session_end(self, ev: SessionEndRequested, now: float) -> None:
@@ -350,7 +381,7 @@ class Router:
                 language=req.language,
                 skills=sorted(req.skills),
                 device=req.device,
-                waited_s=round(now - req.enqueued_at, 3),
+                waited_s=half_up(now - req.enqueued_at, 3),
             ),
         )
 
@@ -387,6 +418,7 @@ class Router:
             then = AdvisorStatus.AVAILABLE if adv.wants_available else AdvisorStatus.AWAY
             self._withdraw_offer(adv, now, then, reason=withdraw_reason)
         del self.queue[req.id]
+        self._rank.remove(req.seq)
         self._set_request_state(req, state, now)
         self._finish(req)
 
@@ -401,47 +433,46 @@ class Router:
                 self.sessions.pop(old.session_id, None)
 
     # ------------------------------------------------------------ queue notices
-    def _notify_positions(self) -> None:
+    def _notice(self, req: Request, now: float) -> None:
+        """Tell the user where their request stands, if that changed since they last heard."""
+        position = self._rank.rank(req.seq)
+        estimate = self._estimate(req, position)
+        notice = (position, req.state.value, estimate)
+        if notice == req.last_notice:
+            return
+        req.last_notice = notice
         free = self._count(AdvisorStatus.AVAILABLE)
-        online = [a for a in self.advisors.values() if a.status is not AdvisorStatus.AWAY]
-        queued_ahead = 0
-        for position, req in enumerate(self.queue.values(), start=1):
-            estimate = self._estimate(req, queued_ahead, online)
-            if req.state is RequestState.QUEUED:
-                queued_ahead += 1
-            notice = (position, req.state.value, estimate)
-            if notice == req.last_notice:
-                continue
-            req.last_notice = notice
-            self._send(
-                "user",
-                req.user_id,
-                HelpQueued(req.id, position, estimate, req.state.value, free),
-            )
+        self._send(
+            "user", req.user_id, HelpQueued(req.id, position, estimate, req.state.value, free)
+        )
 
-    def _estimate(self, req: Request, queued_ahead: int, online: list[Advisor]) -> float | None:
-        """Rough wait: one mean handle time for each queued request ahead and this one,
-        shared by the online advisors who could take it.
+    def _estimate(self, req: Request, position: int) -> float | None:
+        """Rough wait: one mean handle time per request ahead that no reserved advisor is
+        already taking, and this one, shared by the online advisors who could take it.
 
-        Dispatch has already run, so no free advisor can take a queued request:
-        it waits for a session to end. None when no advisor online could take it
-        (none online, or all declined it, or none has its skills): there is no
-        honest number to give. A better model (Erlang C on measured handle
-        times) belongs to the SLA work.
+        Dispatch has already run, so a queued request waits for a session to end.
+        None when no advisor online could take it (none online, all declined it, or
+        none has its skills): there is no honest number to give. A better model
+        (Erlang C on measured handle times) belongs to the SLA work.
         """
         if req.state is RequestState.OFFERED:
             return 0.0
-        able = len(online)
+        online = len(self.advisors) - self._count(AdvisorStatus.AWAY)
         if req.skills or req.declined_by:
-            able = sum(1 for a in online if a.can_take(req))
-        if able == 0:
+            online = sum(
+                1
+                for a in self.advisors.values()
+                if a.status is not AdvisorStatus.AWAY and a.can_take(req)
+            )
+        if online == 0:
             return None
+        rounds = max(1, position - self._count(AdvisorStatus.RESERVED))
         times = self._handle_times
         handle = sum(times) / len(times) if times else self.config.default_handle_time_s
-        return round((queued_ahead + 1) * handle / able, 1)
+        return half_up(rounds * handle / online, 1)
 
     def _count(self, status: AdvisorStatus) -> int:
-        return sum(1 for a in self.advisors.values() if a.status is status)
+        return self._status_counts[status]
 
     # ------------------------------------------------------------ helpers
     def _request(self, request_id: str) -> Request:
@@ -481,11 +512,14 @@ class Router:
     def _set_request_state(self, req: Request, new: RequestState, now: float) -> None:
         log.debug("request %s: %s -> %s", req.id, req.state, new)
         req.state = new
+        if new.waiting:
+            self._touched[req.id] = req
         if new.final:
             self._record(req, now, new.value)
 
-    @staticmethod
-    def _set_advisor_status(adv: Advisor, new: AdvisorStatus) -> None:
+    def _set_advisor_status(self, adv: Advisor, new: AdvisorStatus) -> None:
         if adv.status is not new:
             log.debug("advisor %s: %s -> %s", adv.id, adv.status, new)
+            self._status_counts[adv.status] -= 1
+            self._status_counts[new] += 1
             adv.status = new

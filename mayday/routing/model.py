@@ -60,6 +60,7 @@ class Request:
     skills: frozenset[str] = frozenset()
     device: dict[str, Any] = field(default_factory=dict)
     state: RequestState = RequestState.QUEUED
+    seq: int = 0
     offered_to: str | None = None
     offer_no: int = 0
     declined_by: set[str] = field(default_factory=set)

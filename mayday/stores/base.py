@@ -23,6 +23,11 @@ class Store(Protocol):
         """Carry out ``event`` at time ``now``; raise ``ProtocolError`` to refuse it."""
         ...
 
+    async def position_updates(self, request_ids: list[str], now: float) -> list[Effect]:
+        """``help.queued`` for those of these requests whose position or estimate moved
+        since their user last heard (one round trip for the whole list)."""
+        ...
+
     async def session(self, session_id: str) -> Session | None:
         """The session with this id, live or recently ended, or None."""
         ...

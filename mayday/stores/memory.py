@@ -17,6 +17,9 @@ class MemoryStore:
     async def apply(self, event: Event, now: float) -> list[Effect]:
         return self.router.handle(event, now)
 
+    async def position_updates(self, request_ids: list[str], now: float) -> list[Effect]:
+        return self.router.position_updates(request_ids, now)
+
     async def session(self, session_id: str) -> Session | None:
         return self.router.session(session_id)
 

@@ -57,6 +57,7 @@ SCRIPTS = (
     "media",
     "summary",
     "reap",
+    "positions",
 )
 HISTORY_TTL_S = 7 * 24 * 3600
 _ERROR = re.compile(r"^(?P<code>[a-z_]+):(?P<message>.*?)(?: script: \w+, on @user_script:\d+\.)?$")
@@ -134,6 +135,11 @@ class RedisStore:
     async def apply(self, event: Event, now: float) -> list[Effect]:
         name, args = self._args[type(event)](event)
         return self._effects(await self._run(name, now, args), now)
+
+    async def position_updates(self, request_ids: list[str], now: float) -> list[Effect]:
+        if not request_ids:
+            return []
+        return self._effects(await self._run("positions", now, list(request_ids)), now)
 
     async def reap(self, now: float, dead_before: float) -> tuple[list[str], list[Effect]]:
         """Claim one node whose heartbeat is older than ``dead_before`` and disconnect

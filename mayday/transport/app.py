@@ -74,9 +74,13 @@ def _server_ctx(store: Store | None, clock: Clock | None) -> Any:
         server = Server(settings, chosen, clock or time.time, relay)
         await server.start()
         app[SERVER] = server
-        summaries = asyncio.create_task(server.run_summaries())
+        loops = [
+            asyncio.create_task(server.run_summaries()),
+            asyncio.create_task(server.run_positions()),
+        ]
         yield
-        summaries.cancel()
+        for loop in loops:
+            loop.cancel()
         for conn in server.hub.all():
             conn.close(1001, "server shutting down")
         await asyncio.sleep(0)

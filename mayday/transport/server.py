@@ -54,11 +54,13 @@ class Server:
         self.timers = Timers()
         self._buckets: dict[Connection, TokenBucket] = {}
         self._last_summary: tuple[int, ...] | None = None
+        # Open requests of the users connected here, for the periodic position updates.
+        self._waiting: dict[str, str] = {}
 
     # ------------------------------------------------------------ connections
     async def start(self) -> None:
         if self.relay is not None:
-            await self.relay.start(self.clock, self.hub.send, self.execute, self.apply)
+            await self.relay.start(self.clock, self._deliver_local, self.execute, self.apply)
 
     async def attach(self, conn: Connection) -> None:
         if self.hub.add(conn) and self.relay is not None:
@@ -84,6 +86,8 @@ class Server:
         """Forget ``conn``; when it was the identity's last socket, the router hears of it."""
         self._buckets.pop(conn, None)
         if self.hub.remove(conn):
+            if conn.identity.role.value == "user":
+                self._waiting.pop(conn.identity.sub, None)
             if self.relay is not None:
                 await self.relay.left(*conn.key)
             await self.apply(Disconnected(*conn.key))
@@ -128,9 +132,18 @@ class Server:
     async def deliver(self, role: str, sub: str, frame: dict[str, Any]) -> int:
         """Send ``frame`` to every socket of (role, sub), here and on other nodes; return
         how many sockets here plus how many other nodes took it."""
-        delivered = self.hub.send(role, sub, frame)
+        delivered = self._deliver_local(role, sub, frame)
         if self.relay is not None:
             delivered += await self.relay.send(role, sub, frame)
+        return delivered
+
+    def _deliver_local(self, role: str, sub: str, frame: dict[str, Any]) -> int:
+        delivered = self.hub.send(role, sub, frame)
+        if delivered and role == "user":
+            if frame["type"] == "help.queued":
+                self._waiting[sub] = frame["request_id"]
+            elif frame["type"] in ("help.closed", "session.started"):
+                self._waiting.pop(sub, None)
         return delivered
 
     def _expiry(self, timer: StartTimer) -> Callable[[], Any]:
@@ -148,6 +161,17 @@ class Server:
                 await self.publish_summary()
             except Exception:
                 log.exception("queue summary failed")
+
+    async def run_positions(self) -> None:
+        """Tell the users connected here when their position or estimate moved."""
+        while True:
+            await asyncio.sleep(self.settings.position_interval_s)
+            try:
+                waiting = list(self._waiting.values())
+                if waiting:
+                    await self.execute(await self.store.position_updates(waiting, self.clock()))
+            except Exception:
+                log.exception("position updates failed")
 
     async def publish_summary(self) -> None:
         summary = await self.store.summary(self.clock())

@@ -332,12 +332,20 @@ def test_media_state_is_kept_on_the_timeline(router: Router) -> None:
 
 
 def test_queue_positions_are_updated_as_the_head_leaves(router: Router) -> None:
-    """Each waiting user hears their new position when someone ahead leaves."""
+    """Users behind the head hear their new position at the next position update, once."""
     for i in range(3):
         ask(router, f"u{i}", f"r{i}", float(i))
     effects = router.handle(HelpCancelled("u0", "r0"), 5.0)
-    positions = {m.request_id: m.position for m in messages(effects, HelpQueued)}
+    assert messages(effects, HelpQueued) == []  # others' moves wait for the periodic update
+    updates = router.position_updates(["r0", "r1", "r2"], 6.0)
+    positions = {m.request_id: m.position for m in messages(updates, HelpQueued)}
     assert positions == {"r1": 1, "r2": 2}
+    assert router.position_updates(["r1", "r2"], 7.0) == []
+    assert (router.position_of("r1"), router.position_of("r2"), router.position_of("r0")) == (
+        1,
+        2,
+        None,
+    )
 
 
 def test_estimate_is_unknown_without_advisors_and_grows_with_position(router: Router) -> None:

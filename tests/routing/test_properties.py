@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mayday.protocol.errors import ProtocolError
-from mayday.protocol.messages import HelpOffer, HelpRequest
+from mayday.protocol.messages import HelpOffer, HelpQueued, HelpRequest
 from mayday.routing.core import Router
 from mayday.routing.events import (
     AdvisorStateSet,
@@ -77,6 +77,10 @@ class Driver:
         if isinstance(event, HelpRequested):
             self.created.append(event.request_id)
         self.track_timers(effects)
+        for effect in effects:
+            if isinstance(effect, Send) and isinstance(effect.message, HelpQueued):
+                waiting = self.router.requests[effect.message.request_id].state.waiting
+                assert waiting, "help.queued for a request that is no longer waiting"
         check_invariants(self.router)
         check_offers_in_fifo_order(self.router, effects)
 
@@ -163,6 +167,11 @@ def check_invariants(r: Router) -> None:
             assert not any(adv.can_take(q) for q in waiting), "a free advisor left idle"
     enqueued = [q.enqueued_at for q in r.queue.values()]
     assert enqueued == sorted(enqueued), "queue out of FIFO order"
+    for position, request_id in enumerate(r.queue, start=1):
+        assert r.position_of(request_id) == position, "rank index disagrees with the queue"
+    for status in AdvisorStatus:
+        actual = sum(1 for a in r.advisors.values() if a.status is status)
+        assert r.summary(0.0).__dict__[f"advisors_{status.value}"] == actual
 
 
 def check_offers_in_fifo_order(r: Router, effects: list[Effect]) -> None:

@@ -6,6 +6,7 @@ if not adv then
          idle_since = now, offer = "", session_id = "", missed = 0}
   save("adv", adv, "id", "name", "skills", "status", "wants", "idle_since", "offer", "session_id", "missed")
   redis.call("SADD", key("advisors"), advisor_id)
+  redis.call("HINCRBY", key("counts"), "away", 1)
 end
 adv.wants = available and "1" or "0"
 save("adv", adv, "wants")

@@ -10,6 +10,8 @@ local P = ARGV[1]
 local now = tonumber(ARGV[2])
 local cfg = cjson.decode(ARGV[3])
 local out = {}
+-- Requests whose own state changed in this operation: their users hear at once.
+local touched, touched_set = {}, {}
 
 local function key(...) return P .. table.concat({...}, ":") end
 local function refuse(code, message) error({err = code .. ":" .. message}) end
@@ -43,13 +45,25 @@ local function record(req, event, data)
   redis.call("RPUSH", key("tl", req.id), cjson.encode({now, event, data or {}}))
 end
 
+local function touch(id)
+  if not touched_set[id] then
+    touched_set[id] = true
+    touched[#touched + 1] = id
+  end
+end
+
 local function set_request_state(req, state)
   req.state = state
   save("req", req, "state")
   if FINAL[state] then record(req, state) end
+  if WAITING[state] then touch(req.id) end
 end
 
 local function set_advisor_status(adv, status)
+  if adv.status ~= status then
+    redis.call("HINCRBY", key("counts"), adv.status, -1)
+    redis.call("HINCRBY", key("counts"), status, 1)
+  end
   adv.status = status
   save("adv", adv, "status")
   if status == "available" then
@@ -191,11 +205,7 @@ local function dispatch()
 end
 
 local function count_status(status)
-  local n = 0
-  for _, id in ipairs(redis.call("SMEMBERS", key("advisors"))) do
-    if redis.call("HGET", key("adv", id), "status") == status then n = n + 1 end
-  end
-  return n
+  return tonumber(redis.call("HGET", key("counts"), status) or "0")
 end
 
 local function mean_handle()
@@ -206,44 +216,38 @@ local function mean_handle()
   return sum / #times
 end
 
-local function estimate(req, queued_ahead, online, handle)
-  if req.state == "offered" then return 0 end
-  local able = #online
-  if (req.skills ~= "[]" and req.skills ~= "") or (req.declined ~= "[]" and req.declined ~= "") then
-    able = 0
-    for _, adv in ipairs(online) do
-      if can_take(adv, req) then able = able + 1 end
-    end
-  end
-  if able == 0 then return cjson.null end
-  return math.floor((queued_ahead + 1) * handle / able * 10 + 0.5) / 10
+local function half_up(value, digits)
+  local scale = 10 ^ digits
+  return math.floor(value * scale + 0.5) / scale
 end
 
-local function notify_positions()
-  local online = {}
-  local free = 0
-  for _, id in ipairs(redis.call("SMEMBERS", key("advisors"))) do
-    local adv = load("adv", id)
-    if adv.status ~= "away" then online[#online + 1] = adv end
-    if adv.status == "available" then free = free + 1 end
-  end
-  local handle = nil
-  local queued_ahead = 0
-  for position, rid in ipairs(redis.call("ZRANGE", key("queue"), 0, -1)) do
-    local req = load("req", rid)
-    handle = handle or mean_handle()
-    local est = estimate(req, queued_ahead, online, handle)
-    if req.state == "queued" then queued_ahead = queued_ahead + 1 end
-    local notice = position .. "|" .. req.state .. "|" .. tostring(est)
-    if notice ~= req.last_notice then
-      req.last_notice = notice
-      save("req", req, "last_notice")
-      send("user", req.user_id, {
-        type = "help.queued", request_id = req.id, position = position,
-        estimated_wait_s = est, state = req.state, advisors_available = free,
-      })
+local function estimate(req, position)
+  if req.state == "offered" then return 0 end
+  local online = redis.call("SCARD", key("advisors")) - count_status("away")
+  if (req.skills ~= "[]" and req.skills ~= "") or (req.declined ~= "[]" and req.declined ~= "") then
+    online = 0
+    for _, id in ipairs(redis.call("SMEMBERS", key("advisors"))) do
+      local adv = load("adv", id)
+      if adv.status ~= "away" and can_take(adv, req) then online = online + 1 end
     end
   end
+  if online == 0 then return cjson.null end
+  local rounds = math.max(1, position - count_status("reserved"))
+  return half_up(rounds * mean_handle() / online, 1)
+end
+
+-- Tell the user where their request stands, if that changed since they last heard.
+local function notice(req)
+  local position = redis.call("ZRANK", key("queue"), req.id) + 1
+  local est = estimate(req, position)
+  local text = position .. "|" .. req.state .. "|" .. tostring(est)
+  if text == req.last_notice then return end
+  req.last_notice = text
+  save("req", req, "last_notice")
+  send("user", req.user_id, {
+    type = "help.queued", request_id = req.id, position = position,
+    estimated_wait_s = est, state = req.state, advisors_available = count_status("available"),
+  })
 end
 
 -- The identity's last socket anywhere is gone: a waiting user abandons, a
@@ -263,6 +267,7 @@ local function disconnect(role, sub)
       if adv.session_id ~= "" then end_session(load("ses", adv.session_id), "disconnected", "advisor") end
       redis.call("ZREM", key("free"), adv.id)
       redis.call("SREM", key("advisors"), adv.id)
+      redis.call("HINCRBY", key("counts"), adv.status, -1)
       redis.call("DEL", key("adv", adv.id))
     end
   end
@@ -270,6 +275,9 @@ end
 
 local function finish_op()
   dispatch()
-  notify_positions()
+  for _, id in ipairs(touched) do
+    local req = load("req", id)
+    if req and WAITING[req.state] then notice(req) end
+  end
   return effects()
 end
