@@ -1,89 +1,39 @@
-"""The tablet page and the advisor console, driven in headless Chromium against a real server."""
+"""A whole call between the tablet page and the advisor console, both in headless Chromium."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
 import pytest
-from playwright.async_api import Browser, ConsoleMessage, Page, async_playwright, expect
-from playwright.async_api import Error as PlaywrightError
+from playwright.async_api import Browser, Page, expect
 
-from mayday.client import HelpOffer, MaydayPeer, PatternVideoTrack, SessionEnded
+from tests.browser.helpers import (
+    MEDIA_TIMEOUT_MS,
+    Pages,
+    expect_seen_state,
+    expect_state,
+    expect_status,
+    expect_video_shape,
+    record_states,
+    region_stats,
+    screenshot_stats,
+    start_call,
+)
 from tests.conftest import Harness, StartServer
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--use-fake-ui-for-media-stream",
-    "--use-fake-device-for-media-stream",
-]
-OUTPUT = Path(__file__).resolve().parents[2] / "test-output"
-MEDIA_TIMEOUT_MS = 10_000
+# The demo screen is 640 x 400; the Bluetooth switch (off at first) sits in its second row.
+DEMO_SIZE = (640, 400)
+FAKE_DISPLAY = (1280, 720)  # what getDisplayMedia gives in headless Chromium
+BLUETOOTH_ROW = (400, 164)  # a tap anywhere on the row flips the switch
+BLUETOOTH_SWITCH_LEFT = (566, 164)  # the knob (white) when off, the green track when on
 
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as p:
-        try:
-            launched = await p.chromium.launch(
-                executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
-            )
-        except PlaywrightError as exc:
-            pytest.fail(f"Chromium did not launch from {CHROMIUM} (make system-deps): {exc}")
-        try:
-            yield launched
-        finally:
-            await launched.close()
-
-
-async def open_page(browser: Browser, url: str, problems: list[str]) -> Page:
-    """A page in its own context (its own devices) that notes script errors and warnings."""
-    context = await browser.new_context(viewport={"width": 1280, "height": 800})
-    page = await context.new_page()
-    where = url.split("?")[0]
-
-    def on_console(msg: ConsoleMessage) -> None:
-        if msg.type in ("error", "warning"):
-            problems.append(f"{where} console {msg.type}: {msg.text}")
-
-    page.on("console", on_console)
-    page.on("pageerror", lambda exc: problems.append(f"{where}: {exc}"))
-    await page.goto(url)
-    return page
-
-
-def page_url(h: Harness, page: str, role: str, sub: str, name: str) -> str:
-    return f"{h.http_url}/{page}?token={h.token(role, sub, name=name)}"
-
-
-async def expect_state(page: Page, state: str, timeout: float = 5_000) -> None:
-    await expect(page.locator("body")).to_have_attribute("data-state", state, timeout=timeout)
-
-
-async def expect_video_playing(page: Page, testid: str) -> None:
-    """The video element shows real frames: it has a size and its clock moves."""
-    selector = f'[data-testid="{testid}"]'
-    await expect(page.locator(selector)).to_be_visible()
-    await page.wait_for_function(
-        "s => { const v = document.querySelector(s); return v.videoWidth > 0 && v.readyState > 1 }",
-        arg=selector,
-        timeout=MEDIA_TIMEOUT_MS,
-    )
-    before = await page.eval_on_selector(selector, "v => v.currentTime")
-    await page.wait_for_function(
-        "([s, t]) => document.querySelector(s).currentTime > t + 0.2",
-        arg=[selector, before],
-        timeout=MEDIA_TIMEOUT_MS,
-    )
+# One pixel of the advisor's video, in demo-screen pixels whatever size the encoder chose.
+SCREEN_PIXEL = """([x, y]) => {
+  const v = document.querySelector('[data-testid="screen-video"]');
+  const c = new OffscreenCanvas(640, 400).getContext("2d");
+  c.drawImage(v, 0, 0, 640, 400);
+  return Array.from(c.getImageData(x, y, 1, 1).data.slice(0, 3));
+}"""
 
 
 async def reported_media(h: Harness, tablet: Page) -> set[tuple[str, str | None]]:
@@ -94,53 +44,69 @@ async def reported_media(h: Harness, tablet: Page) -> set[tuple[str, str | None]
     return {(e.event, e.data.get("side")) for e in request.timeline}
 
 
-@pytest.mark.parametrize("offerer", ["advisor", "user"])
-async def test_help_call_between_pages(
-    start_server: StartServer, browser: Browser, offerer: str
-) -> None:
-    """Help pressed, offer accepted: each page plays the other's video, then the tablet ends."""
-    h = await start_server(offerer=offerer)
-    problems: list[str] = []
-    advisor = await open_page(
-        browser, page_url(h, "advisor", "advisor", "adv-1", "Ada Advisor"), problems
-    )
-    tablet = await open_page(
-        browser, page_url(h, "tablet", "user", "tab-1", "Tablet One"), problems
-    )
+async def tap_demo_screen(tablet: Page, x: float, y: float) -> None:
+    """Tap the tablet's demo screen at (x, y) in its own pixels, whatever its size on screen."""
+    canvas = tablet.get_by_test_id("demo-screen")
+    width, height = await canvas.evaluate("c => [c.clientWidth, c.clientHeight]")
+    await canvas.tap(position={"x": x * width / DEMO_SIZE[0], "y": y * height / DEMO_SIZE[1]})
 
-    await expect_state(advisor, "away")
-    await advisor.get_by_test_id("availability-toggle").click()
-    await expect_state(advisor, "available")
-    await expect(advisor.get_by_test_id("availability-toggle")).to_have_attribute(
-        "aria-pressed", "true"
+
+async def expect_screen_pixel_green(advisor: Page, green: bool) -> None:
+    """Wait until the advisor's video shows the Bluetooth switch on (green) or off."""
+    check = f"""([x, y, want]) => {{
+      const [r, g] = ({SCREEN_PIXEL})([x, y]);
+      return (g > 150 && r < 120) === want;
+    }}"""
+    await advisor.wait_for_function(
+        check, arg=[*BLUETOOTH_SWITCH_LEFT, green], timeout=MEDIA_TIMEOUT_MS
     )
 
-    await expect_state(tablet, "ready")
-    await tablet.get_by_test_id("help-button").click()
-    await expect_state(tablet, "offered")
-    await expect(tablet.get_by_test_id("queue-position")).to_contain_text("next in line")
 
-    offer = advisor.get_by_test_id("offer")
-    await expect(offer).to_be_visible()
-    await expect(offer).to_contain_text("Tablet One")
-    await expect(offer).to_contain_text("answer within")
-    await advisor.get_by_test_id("accept-button").click()
-
+async def expect_pages_not_blank(tablet: Page, advisor: Page, name: str) -> None:
+    """Screenshots of both pages in session, and of both videos, hold real pictures."""
+    for page, who in ((tablet, "tablet"), (advisor, "advisor")):
+        stats = await screenshot_stats(page, f"{who}-in-session-{name}")
+        assert stats.distinct >= 64, (who, stats)
+        assert stats.commonest_share < 0.9, (who, stats)
     for page, video in ((tablet, "advisor-video"), (advisor, "screen-video")):
-        await expect_state(page, "connected", MEDIA_TIMEOUT_MS)
-        await expect_video_playing(page, video)
-    await expect(tablet.get_by_test_id("status")).to_contain_text("Ada Advisor")
-    await expect(advisor.get_by_test_id("status")).to_contain_text("Tablet One")
+        stats = await region_stats(page, video)
+        assert stats.distinct >= 16, (video, stats)
+        assert stats.commonest_share < 0.9, (video, stats)
 
-    OUTPUT.mkdir(exist_ok=True)
-    await tablet.screenshot(path=OUTPUT / f"tablet-in-session-{offerer}-offers.png")
-    await advisor.screenshot(path=OUTPUT / f"advisor-in-session-{offerer}-offers.png")
 
-    await tablet.get_by_test_id("end-button").click()
+@pytest.mark.parametrize(
+    ("offerer", "ender"),
+    [("advisor", "tablet"), ("user", "advisor")],
+    ids=["advisor-offers-tablet-ends", "tablet-offers-advisor-ends"],
+)
+async def test_call_between_pages(
+    start_server: StartServer, browser: Browser, offerer: str, ender: str
+) -> None:
+    """Help, accept, both videos play, taps reach the advisor, mute works, either side ends."""
+    h = await start_server(offerer=offerer)
+    pages = Pages(browser, h)
+    advisor = await pages.advisor()
+    tablet = await pages.tablet()
+
+    await go_through_offer_states(tablet, advisor)
+    await expect_status(tablet, "Ada Advisor")
+    await expect_status(advisor, "Tablet One")
+
+    await expect_screen_pixel_green(advisor, False)
+    await tap_demo_screen(tablet, *BLUETOOTH_ROW)
+    await expect_screen_pixel_green(advisor, True)
+
+    await expect_pages_not_blank(tablet, advisor, f"{offerer}-offers")
+    await expect_mute_works(tablet, advisor)
+
+    ending = tablet if ender == "tablet" else advisor
+    await ending.get_by_test_id("end-button").click()
     for page in (tablet, advisor):
         await expect_state(page, "ended")
-        await expect(page.get_by_test_id("status")).to_contain_text("Call ended")
+        await expect_status(page, "Call ended")
         await expect(page.get_by_test_id("end-button")).to_be_hidden()
+    await expect_status(ending, "You ended the call")
+    await expect(tablet.get_by_test_id("advisor-video")).to_be_hidden()
     await expect(tablet.get_by_test_id("help-button")).to_be_enabled()
     await expect(advisor.get_by_test_id("availability-toggle")).to_have_text("Go away")
 
@@ -149,39 +115,75 @@ async def test_help_call_between_pages(
         assert ("media.connected", side) in reported
         assert ("media.first_frame", side) in reported
     assert ("session.ended", None) in reported
-    assert problems == []
+    assert pages.problems == []
 
 
-@pytest.mark.parametrize("offerer", ["advisor", "user"])
-async def test_tablet_page_with_full_sdp_advisor(
-    start_server: StartServer, browser: Browser, offerer: str
+async def expect_mute_works(tablet: Page, advisor: Page) -> None:
+    """The console's mute button silences the advisor's microphone track and gives it back;
+    the tablet has one too."""
+    mute = advisor.get_by_test_id("mute-button")
+    enabled = "v => v.srcObject.getAudioTracks().map(t => t.enabled)"
+    assert await advisor.get_by_test_id("self-video").evaluate(enabled) == [True]
+    await mute.click()
+    await expect(mute).to_have_attribute("aria-pressed", "true")
+    await expect(mute).to_have_text("Unmute")
+    assert await advisor.get_by_test_id("self-video").evaluate(enabled) == [False]
+    await mute.click()
+    await expect(mute).to_have_attribute("aria-pressed", "false")
+    assert await advisor.get_by_test_id("self-video").evaluate(enabled) == [True]
+    tablet_mute = tablet.get_by_test_id("mute-button")
+    await tablet_mute.tap()
+    await expect(tablet_mute).to_have_attribute("aria-pressed", "true")
+
+
+async def go_through_offer_states(tablet: Page, advisor: Page) -> None:
+    """The tablet shows the offer (an advisor is being asked) before the call starts."""
+    await record_states(tablet)
+    await start_call(tablet, advisor)
+    seen = await expect_seen_state(tablet, "offered")
+    assert seen.index("offered") < seen.index("connected")
+
+
+REFUSE_DISPLAY = """() => {
+  const devices = navigator.mediaDevices;
+  devices.realGetDisplayMedia = devices.getDisplayMedia;
+  devices.getDisplayMedia = async () => {
+    throw new DOMException("Permission denied", "NotAllowedError");
+  };
+}"""
+ALLOW_DISPLAY = """() => {
+  const devices = navigator.mediaDevices;
+  devices.getDisplayMedia = devices.realGetDisplayMedia;
+}"""
+
+
+async def test_tablet_shares_real_screen_or_falls_back(
+    start_server: StartServer, browser: Browser
 ) -> None:
-    """The tablet page and an aiortc advisor (full SDP, no trickle) see each other's video."""
-    h = await start_server(offerer=offerer)
-    problems: list[str] = []
-    advisor = await h.client("advisor", "bot-1", name="Bot Advisor")
-    await advisor.set_available()
-    tablet = await open_page(
-        browser, page_url(h, "tablet", "user", "tab-1", "Tablet One"), problems
-    )
-    await expect_state(tablet, "ready")
-    await tablet.get_by_test_id("help-button").click()
+    """Mid-call: refused capture keeps the demo screen; allowed, the advisor sees the real
+    screen (16:9), and stopping it brings the demo screen (16:10) back."""
+    h = await start_server()
+    pages = Pages(browser, h)
+    advisor = await pages.advisor()
+    tablet = await pages.tablet()
+    await start_call(tablet, advisor)
+    await expect_video_shape(advisor, "screen-video", *DEMO_SIZE)
+    share = tablet.get_by_test_id("share-screen-button")
+    note = tablet.get_by_test_id("screen-source")
 
-    offer = await advisor.next(HelpOffer)
-    started = await advisor.accept(offer.request_id)
-    peer = MaydayPeer(advisor, started, PatternVideoTrack(shade=200))
-    try:
-        await peer.start()
-        await expect_state(tablet, "connected", MEDIA_TIMEOUT_MS)
-        await expect_video_playing(tablet, "advisor-video")
-        await peer.wait_frames(10)
-    finally:
-        await peer.close()
+    await tablet.evaluate(REFUSE_DISPLAY)
+    await share.tap()
+    await expect(note).to_contain_text("not shared (screen sharing was not allowed)")
+    await expect(share).to_have_attribute("aria-pressed", "false")
 
-    await tablet.get_by_test_id("end-button").click()
-    ended = await advisor.next(SessionEnded)
-    assert (ended.session_id, ended.by) == (started.session_id, "user")
-    await expect_state(tablet, "ended")
-    reported = await reported_media(h, tablet)
-    assert {("media.connected", "user"), ("media.first_frame", "user")} <= reported
-    assert problems == []
+    await tablet.evaluate(ALLOW_DISPLAY)
+    await share.tap()
+    await expect(share).to_have_attribute("aria-pressed", "true")
+    await expect(note).to_contain_text("real screen")
+    await expect_video_shape(advisor, "screen-video", *FAKE_DISPLAY)
+
+    await share.tap()
+    await expect(share).to_have_attribute("aria-pressed", "false")
+    await expect_video_shape(advisor, "screen-video", *DEMO_SIZE)
+    await expect_state(advisor, "connected")
+    assert pages.problems == []

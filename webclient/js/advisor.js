@@ -1,13 +1,18 @@
 // The advisor console: go available, take an offered request, see the user's screen.
 
 import { Call } from "./call.js";
-import { Signaling, pageToken } from "./signaling.js";
+import { MuteButton } from "./mute.js";
+import { QueueSummary, formatSeconds } from "./queue-summary.js";
+import { SignIn } from "./sign-in.js";
+import { Signaling, unreachableText } from "./signaling.js";
 
 const $ = (id) => document.getElementById(id);
 const ui = {
   who: $("who"),
   status: $("status"),
+  signIn: $("sign-in"),
   toggle: $("availability-toggle"),
+  mute: $("mute-button"),
   end: $("end-button"),
   offer: $("offer"),
   offerUser: $("offer-user"),
@@ -24,26 +29,32 @@ const ui = {
 
 // Which controls each state shows; everything not listed is hidden.
 const SHOWN = {
-  offline: ["toggle"],
+  offline: [],
+  refused: [],
   unreachable: ["toggle"],
   away: ["toggle"],
   available: ["toggle"],
   offered: ["offer"],
-  connecting: ["end"],
-  connected: ["end"],
+  connecting: ["mute", "end"],
+  connected: ["mute", "end"],
   ended: ["toggle"],
 };
+const TOGGLED = ["toggle", "offer", "mute", "end"];
 const CAN_TOGGLE = new Set(["away", "available", "ended"]);
+const TIMED_OUT_TEXT = "You let an offer run out, so you were set away.";
 
 const page = {
   state: "offline",
   wantsAvailable: false,
-  offer: null, // { request_id, expiresAt, timer }
+  offer: null, // { request_id, timer }
   call: null,
   sessionId: null,
   camera: null, // Promise<MediaStream>, opened once
 };
 
+const queueSummary = new QueueSummary(ui.queue);
+const mute = new MuteButton(ui.mute);
+const signIn = new SignIn("advisor", ui.signIn);
 const signaling = new Signaling({ onMessage, onStatus });
 
 function setState(state, text) {
@@ -52,7 +63,7 @@ function setState(state, text) {
   document.body.dataset.state = state;
   if (text !== undefined) ui.status.textContent = text;
   const shown = new Set(SHOWN[state]);
-  for (const name of ["toggle", "offer", "end"]) ui[name].hidden = !shown.has(name);
+  for (const name of TOGGLED) ui[name].hidden = !shown.has(name);
   ui.toggle.disabled = !CAN_TOGGLE.has(state);
   ui.toggle.setAttribute("aria-pressed", String(page.wantsAvailable));
   ui.toggle.textContent = page.wantsAvailable ? "Go away" : "Go available";
@@ -67,17 +78,46 @@ function idle(note = "") {
   setState(page.wantsAvailable ? "available" : "away", note ? `${note} ${text}` : text);
 }
 
+// ------------------------------------------------------------ the connection
+
 function onStatus(status, detail) {
-  if (status === "open") return; // "hello" tells who we are
-  if (status === "connecting") {
-    if (page.state === "offline") ui.status.textContent = "Connecting to the help service…";
-    return;
+  switch (status) {
+    case "connecting":
+      if (page.state === "offline") ui.status.textContent = "Connecting to the help service…";
+      break;
+    case "closed":
+      if (detail.retryInMs === null) break; // closed on purpose
+      leave();
+      setState("unreachable", unreachableText(detail));
+      break;
+    case "refused":
+      leave();
+      signIn.forget();
+      setState("refused", `Token refused: ${detail.message}.`);
+      askToken("The server refused that token. Paste a new advisor token.");
+      break;
+    default: // "open": the hello frame says who we are
+      break;
   }
+}
+
+async function askToken(message) {
+  const token = await signIn.ask(message);
+  setState("offline", "Connecting to the help service…");
+  signaling.connect(token);
+}
+
+/** A token for another role connects, but this console cannot use it. */
+function wrongRole(role) {
+  signaling.stop();
+  signIn.forget();
+  setState("refused", `Token refused: it is for the ${role} role, and this is the advisor console.`);
+  askToken("Paste an advisor token.");
+}
+
+function leave() {
   hideOffer();
   endCall();
-  const seconds = Math.ceil(detail.retryInMs / 1000);
-  const hint = detail.everOpened ? "" : " If this goes on, check the token in the address.";
-  setState("unreachable", `Help service unreachable. Retrying in ${seconds} s…${hint}`);
 }
 
 // ------------------------------------------------------------ server frames
@@ -85,28 +125,16 @@ function onStatus(status, detail) {
 function onMessage(msg) {
   switch (msg.type) {
     case "hello":
-      ui.who.textContent = `${msg.name} (advisor)`;
-      // The server forgets an advisor whose socket closed: say again what we were.
-      if (page.wantsAvailable) signaling.send("advisor.state", { state: "available" });
-      idle();
+      onHello(msg);
       break;
     case "advisor.state":
-      page.wantsAvailable = msg.state === "available";
-      if (msg.reason === "offer_timeout") {
-        hideOffer();
-        idle("You let an offer run out, so you were set away.");
-      } else if (CAN_TOGGLE.has(page.state)) {
-        idle();
-      }
+      onAdvisorState(msg);
       break;
     case "help.offer":
       showOffer(msg);
       break;
     case "help.withdrawn":
-      if (page.offer?.request_id === msg.request_id) {
-        hideOffer();
-        idle(withdrawnText(msg.reason));
-      }
+      onWithdrawn(msg);
       break;
     case "session.started":
       hideOffer();
@@ -119,7 +147,7 @@ function onMessage(msg) {
       onEnded(msg);
       break;
     case "queue.summary":
-      showQueue(msg);
+      queueSummary.show(msg);
       break;
     case "error":
       console.warn(`mayday: server error ${msg.code}: ${msg.message}`);
@@ -129,31 +157,37 @@ function onMessage(msg) {
   }
 }
 
-// ------------------------------------------------------------ queue view
-
-const queueView = { waiting: 0, oldestAt: null, busy: 0, available: 0, timer: null };
-
-/** The server sends the queue when it changes; the oldest wait is counted on here. */
-function showQueue(msg) {
-  queueView.waiting = msg.waiting;
-  queueView.available = msg.advisors_available;
-  queueView.busy = msg.advisors_busy + msg.advisors_reserved;
-  queueView.oldestAt = msg.oldest_wait_s === null ? null : Date.now() - msg.oldest_wait_s * 1000;
-  renderQueue();
-  if (!queueView.timer) queueView.timer = setInterval(renderQueue, 1000);
+function onHello(msg) {
+  if (msg.role !== "advisor") {
+    wrongRole(msg.role);
+    return;
+  }
+  ui.who.textContent = `${msg.name} (advisor)`;
+  // The server forgets an advisor whose socket closed: say again what we were.
+  if (page.wantsAvailable) signaling.send("advisor.state", { state: "available" });
+  idle();
 }
 
-function renderQueue() {
-  const { waiting, oldestAt, busy, available } = queueView;
-  const oldest =
-    oldestAt === null ? "" : `, oldest waiting ${formatSeconds((Date.now() - oldestAt) / 1000)}`;
-  const people = waiting === 1 ? "1 user waiting" : `${waiting} users waiting`;
-  ui.queue.textContent = `Queue: ${people}${oldest} · advisors: ${available} free, ${busy} busy`;
+function onAdvisorState(msg) {
+  page.wantsAvailable = msg.state === "available";
+  if (msg.reason === "offer_timeout") {
+    hideOffer();
+    idle(TIMED_OUT_TEXT);
+  } else if (CAN_TOGGLE.has(page.state)) {
+    idle();
+  }
 }
 
-function formatSeconds(s) {
-  const whole = Math.max(0, Math.floor(s));
-  return whole < 60 ? `${whole} s` : `${Math.floor(whole / 60)} min ${whole % 60} s`;
+function onWithdrawn(msg) {
+  if (page.offer?.request_id !== msg.request_id) return;
+  hideOffer();
+  if (msg.reason === "timeout") {
+    // The server sets an advisor who let an offer lapse away (advisor.state follows).
+    page.wantsAvailable = false;
+    idle(TIMED_OUT_TEXT);
+  } else {
+    idle(withdrawnText(msg.reason));
+  }
 }
 
 function withdrawnText(reason) {
@@ -162,8 +196,6 @@ function withdrawnText(reason) {
       return "The user cancelled the request.";
     case "abandoned":
       return "The user left before you answered.";
-    case "timeout":
-      return "The offer ran out.";
     default:
       return `The offer was withdrawn (${reason}).`;
   }
@@ -182,17 +214,19 @@ function onEnded(msg) {
 
 function showOffer(msg) {
   hideOffer();
-  const expiresAt = performance.now() + msg.expires_in_s * 1000;
+  const now = performance.now();
+  const expiresAt = now + msg.expires_in_s * 1000;
+  const waitingSince = now - msg.waited_s * 1000;
   const tick = () => {
     const left = Math.max(0, Math.ceil((expiresAt - performance.now()) / 1000));
     ui.countdown.textContent = `answer within ${left} s`;
+    ui.offerWaited.textContent = formatSeconds((performance.now() - waitingSince) / 1000);
   };
   page.offer = { request_id: msg.request_id, timer: setInterval(tick, 250) };
   tick();
   ui.offerUser.textContent = msg.user.name;
   const about = [msg.topic, msg.language, ...(msg.skills || [])].filter(Boolean);
   ui.offerTopic.textContent = about.length ? about.join(" · ") : "No topic given";
-  ui.offerWaited.textContent = `${Math.round(msg.waited_s)} s`;
   ui.accept.disabled = false;
   ui.decline.disabled = false;
   setState("offered", `${msg.user.name} needs help. Accept to start the call.`);
@@ -222,7 +256,7 @@ ui.decline.addEventListener("click", async () => {
   try {
     await signaling.call("help.decline", { request_id: requestId });
   } catch (err) {
-    console.warn("mayday: decline refused", err);
+    console.info("mayday: decline refused", err);
   }
 });
 
@@ -230,6 +264,7 @@ ui.decline.addEventListener("click", async () => {
 
 function startCall(started) {
   page.sessionId = started.session_id;
+  mute.set(false);
   setState("connecting", `Connecting to ${started.peer.name}…`);
   page.call = new Call({
     signaling,
@@ -282,21 +317,25 @@ ui.end.addEventListener("click", async () => {
  */
 function openCamera() {
   page.camera ??= (async () => {
-    const media = navigator.mediaDevices;
-    for (const wanted of [{ video: true, audio: true }, { video: true }, { audio: true }]) {
-      try {
-        const stream = await media.getUserMedia(wanted);
-        ui.selfVideo.srcObject = stream;
-        ui.selfVideo.hidden = stream.getVideoTracks().length === 0;
-        return stream;
-      } catch (err) {
-        console.info("mayday: media refused", wanted, err);
-      }
-    }
-    console.warn("mayday: no camera or microphone; the user will neither see nor hear you");
-    return new MediaStream();
+    const stream = await firstMedia([{ video: true, audio: true }, { video: true }, { audio: true }]);
+    ui.selfVideo.srcObject = stream;
+    ui.selfVideo.hidden = stream.getVideoTracks().length === 0;
+    mute.use(stream);
+    return stream;
   })();
   return page.camera;
+}
+
+async function firstMedia(choices) {
+  for (const wanted of choices) {
+    try {
+      return await navigator.mediaDevices.getUserMedia(wanted);
+    } catch (err) {
+      console.info("mayday: media refused", wanted, err);
+    }
+  }
+  console.warn("mayday: no camera or microphone; the user will neither see nor hear you");
+  return new MediaStream();
 }
 
 ui.toggle.addEventListener("click", async () => {
@@ -309,8 +348,12 @@ ui.toggle.addEventListener("click", async () => {
   }
 });
 
-if (pageToken()) {
-  signaling.connect();
+// ------------------------------------------------------------ start
+
+const token = signIn.initial();
+if (token) {
+  signaling.connect(token);
 } else {
-  setState("offline", "This console needs a token: open it as /advisor?token=…");
+  setState("offline", "Sign in to take requests.");
+  askToken("Paste an advisor token: `mayday token --role advisor --sub ada` prints one.");
 }

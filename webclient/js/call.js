@@ -3,10 +3,13 @@
 // Perfect negotiation: the side named `offerer` in `session.started` is
 // impolite (it offers first and ignores a colliding offer), the other side is
 // polite (it rolls its own offer back and answers). The polite side attaches
-// its tracks only when the first offer has arrived, so the first exchange is
-// one offer and one answer; a full-SDP peer such as aiortc cannot resolve a
-// glare and never has to. Candidates trickle out one by one, then
-// `candidate: null`; a full-SDP peer's description already holds them.
+// its tracks only when the first offer has arrived, and only to the lines
+// that offer made, so the whole call is one offer and one answer: a full-SDP
+// peer such as aiortc can neither resolve a glare nor take a second offer,
+// and never has to. Later changes of source (a real screen instead of the
+// demo one) replace a track in place, without renegotiation. Candidates
+// trickle out one by one, then `candidate: null`; a full-SDP peer's
+// description already holds them.
 
 const REPORTED = new Set(["connecting", "connected", "disconnected", "failed"]);
 
@@ -56,6 +59,13 @@ export class Call {
   /** Apply one relayed `signal` frame, in the order they arrived. */
   handleSignal(msg) {
     this._enqueue(() => this._apply(msg));
+  }
+
+  /** Send `track` instead of the current one of its kind, without renegotiating. */
+  async replaceTrack(track) {
+    if (this.closed) return;
+    const sender = this.pc.getSenders().find((s) => s.track?.kind === track.kind);
+    if (sender) await sender.replaceTrack(track);
   }
 
   close() {
@@ -127,20 +137,32 @@ export class Call {
 
   /**
    * Add this side's tracks once. The offerer also asks to receive every kind
-   * it does not send, so the peer's camera or screen always has a place.
+   * it does not send, so the peer's camera or screen always has a place. The
+   * answerer sends only on lines the offer made: a track of another kind
+   * would need a second offer.
    */
   async _attachLocal({ receiveAll }) {
     if (this.localAttached) return;
     this.localAttached = true;
     const stream = await this.localStream;
     if (this.closed) return;
-    for (const track of stream.getTracks()) this.pc.addTrack(track, stream);
+    for (const track of stream.getTracks()) {
+      if (receiveAll || this._offeredLine(track.kind)) this.pc.addTrack(track, stream);
+      else console.info(`mayday: session ${this.sessionId}: the peer offered no ${track.kind}`);
+    }
     if (!receiveAll) return;
     for (const kind of ["audio", "video"]) {
       if (stream.getTracks().every((t) => t.kind !== kind)) {
         this.pc.addTransceiver(kind, { direction: "recvonly" });
       }
     }
+  }
+
+  /** Whether the remote offer made a line of `kind` that this side does not send on yet. */
+  _offeredLine(kind) {
+    return this.pc
+      .getTransceivers()
+      .some((t) => t.mid !== null && t.direction !== "stopped" && t.receiver.track.kind === kind && !t.sender.track);
   }
 
   _sendDescription() {

@@ -8,22 +8,55 @@ const ROWS = [
   { label: "Notifications", detail: "3 apps" },
   { label: "Software update", detail: "Checking", spinner: true },
 ];
+const TOP = 80;
+const TAP_SHOWN_S = 0.8;
 
 /**
  * Draw the demo app on `canvas` about `fps` times a second, until `stop()`.
  * A timer rather than requestAnimationFrame: rAF stops in a hidden tab, and
- * the advisor should go on seeing the screen.
+ * the advisor should go on seeing the screen. A tap flips a switch and
+ * leaves a ripple, so the advisor sees where the user touched.
  */
 export function runDemoScreen(canvas, fps = 15) {
   const ctx = canvas.getContext("2d");
   const started = performance.now();
-  const draw = () => paint(ctx, canvas.width, canvas.height, (performance.now() - started) / 1000);
+  const app = { rows: ROWS.map((row) => ({ ...row })), taps: [] };
+  const now = () => (performance.now() - started) / 1000;
+  const draw = () => paint(ctx, canvas.width, canvas.height, now(), app);
+  const onTap = (event) => tap(app, canvasPoint(canvas, event), canvas.height, now());
+  canvas.addEventListener("pointerdown", onTap);
   draw();
   const timer = setInterval(draw, 1000 / fps);
-  return { stop: () => clearInterval(timer) };
+  return {
+    stop: () => {
+      clearInterval(timer);
+      canvas.removeEventListener("pointerdown", onTap);
+    },
+  };
 }
 
-function paint(ctx, w, h, t) {
+/** Where a pointer event fell, in canvas pixels (the canvas is scaled by CSS, inside a border). */
+function canvasPoint(canvas, event) {
+  const box = canvas.getBoundingClientRect();
+  return {
+    x: ((event.clientX - box.left - canvas.clientLeft) * canvas.width) / canvas.clientWidth,
+    y: ((event.clientY - box.top - canvas.clientTop) * canvas.height) / canvas.clientHeight,
+  };
+}
+
+function tap(app, point, h, t) {
+  app.taps = app.taps.filter((old) => t - old.t < TAP_SHOWN_S);
+  app.taps.push({ ...point, t });
+  const row = app.rows[Math.floor((point.y - TOP) / rowHeight(h))];
+  if (row && row.toggle !== undefined) row.toggle = !row.toggle;
+  if (row && row.label === "Bluetooth") row.detail = row.toggle ? "On" : "Off";
+}
+
+function rowHeight(h) {
+  return Math.min(56, (h - TOP - 12) / ROWS.length);
+}
+
+function paint(ctx, w, h, t, app) {
   ctx.fillStyle = "#f2f2f7";
   ctx.fillRect(0, 0, w, h);
 
@@ -38,30 +71,44 @@ function paint(ctx, w, h, t) {
   ctx.font = "bold 26px system-ui, sans-serif";
   ctx.fillText("Settings", 16, 52);
 
-  const top = 80;
-  const rowH = Math.min(56, (h - top - 12) / ROWS.length);
+  const rowH = rowHeight(h);
   ctx.fillStyle = "#ffffff";
-  roundRect(ctx, 12, top, w - 24, rowH * ROWS.length, 12);
+  roundRect(ctx, 12, TOP, w - 24, rowH * app.rows.length, 12);
   ctx.fill();
+  app.rows.forEach((row, i) => paintRow(ctx, w, TOP + i * rowH, rowH, row, i, t));
+  for (const touch of app.taps) drawTap(ctx, touch, t - touch.t);
+}
 
-  ROWS.forEach((row, i) => {
-    const y = top + i * rowH;
-    const mid = y + rowH / 2;
-    if (i > 0) {
-      ctx.fillStyle = "#d1d1d6";
-      ctx.fillRect(28, y, w - 56, 1);
-    }
-    ctx.fillStyle = ["#0a84ff", "#5e5ce6", "#ff9f0a", "#ff375f", "#30d158"][i % 5];
-    roundRect(ctx, 28, mid - 13, 26, 26, 6);
-    ctx.fill();
-    ctx.fillStyle = "#1c1c1e";
-    ctx.font = "18px system-ui, sans-serif";
-    ctx.fillText(row.label, 66, mid);
-    const right = w - 32;
-    if (row.toggle !== undefined) drawToggle(ctx, right - 50, mid - 15, row.toggle);
-    else if (row.slider) drawSlider(ctx, right - 220, right, mid, 0.5 + 0.4 * Math.sin(t));
-    else drawDetail(ctx, right, mid, row.detail, row.spinner ? t : null);
-  });
+function paintRow(ctx, w, y, rowH, row, i, t) {
+  const mid = y + rowH / 2;
+  if (i > 0) {
+    ctx.fillStyle = "#d1d1d6";
+    ctx.fillRect(28, y, w - 56, 1);
+  }
+  ctx.fillStyle = ["#0a84ff", "#5e5ce6", "#ff9f0a", "#ff375f", "#30d158"][i % 5];
+  roundRect(ctx, 28, mid - 13, 26, 26, 6);
+  ctx.fill();
+  ctx.fillStyle = "#1c1c1e";
+  ctx.font = "18px system-ui, sans-serif";
+  ctx.fillText(row.label, 66, mid);
+  const right = w - 32;
+  if (row.toggle !== undefined) drawToggle(ctx, right - 50, mid - 15, row.toggle);
+  else if (row.slider) drawSlider(ctx, right - 220, right, mid, 0.5 + 0.4 * Math.sin(t));
+  else drawDetail(ctx, right, mid, row.detail, row.spinner ? t : null);
+}
+
+/** A ripple that grows and fades where the user touched. */
+function drawTap(ctx, { x, y }, age) {
+  if (age >= TAP_SHOWN_S) return;
+  const left = 1 - age / TAP_SHOWN_S;
+  ctx.fillStyle = `rgba(10, 132, 255, ${0.35 * left})`;
+  ctx.strokeStyle = `rgba(10, 132, 255, ${left})`;
+  ctx.lineWidth = 3;
+  ctx.beginPath();
+  ctx.arc(x, y, 14 + 30 * (1 - left), 0, 2 * Math.PI);
+  ctx.fill();
+  ctx.stroke();
+  ctx.lineWidth = 1;
 }
 
 function drawToggle(ctx, x, y, on) {

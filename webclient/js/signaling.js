@@ -1,17 +1,20 @@
 // The Mayday WebSocket, shared by the tablet page and the advisor console.
 //
-// It connects with the token from the page's `?token=`, numbers the frames it
-// sends (`id`) so that `call()` can wait for the server's `ack` or `error`,
-// and hands every other frame to the page's single `onMessage`, where the
-// page's one `switch (msg.type)` decides what it means. A lost connection is
-// retried with a growing delay; the page hears of it through `onStatus`.
+// It connects with the page's token, numbers the frames it sends (`id`) so
+// that `call()` can wait for the server's `ack` or `error`, and hands every
+// other frame to the page's single `onMessage`, where the page's one
+// `switch (msg.type)` decides what it means. A lost connection is retried
+// with a growing delay; a refused token (close code 4401) is not retried,
+// since the same token would be refused again. The page hears of both
+// through `onStatus`.
 
 const BACKOFF_MS = [500, 1000, 2000, 4000, 8000];
 const CALL_TIMEOUT_MS = 10000;
+const CLOSE_UNAUTHORIZED = 4401;
 
-/** The token this page was opened with, or "" when there is none. */
-export function pageToken() {
-  return new URLSearchParams(location.search).get("token") || "";
+/** What a page says while the server cannot be reached. */
+export function unreachableText({ retryInMs }) {
+  return `Help service unreachable. Retrying in ${Math.ceil(retryInMs / 1000)} s…`;
 }
 
 /** A refusal from the server: `code` is one of the protocol's stable error words. */
@@ -28,12 +31,14 @@ export class Signaling {
    * @param {object} handlers
    * @param {(msg: object) => void} handlers.onMessage every server frame but acks and answered errors
    * @param {(status: string, detail: object) => void} handlers.onStatus
-   *   "connecting" | "open" | "closed" (detail.retryInMs, detail.everOpened)
+   *   "connecting" | "open" | "closed" (detail.retryInMs: null when stopped) |
+   *   "refused" (detail.message: why the server refused the token; no retry)
    */
   constructor({ onMessage, onStatus }) {
     this.onMessage = onMessage;
     this.onStatus = onStatus;
-    this.token = pageToken();
+    this.token = "";
+    this.refusal = null;
     this.ws = null;
     this.nextId = 1;
     this.pending = new Map();
@@ -47,8 +52,11 @@ export class Signaling {
     return this.ws !== null && this.ws.readyState === WebSocket.OPEN;
   }
 
-  connect() {
+  /** Connect with `token` (or the last one given), and keep reconnecting until stopped. */
+  connect(token = this.token) {
+    this.token = token;
     this.stopped = false;
+    this.refusal = null;
     const scheme = location.protocol === "https:" ? "wss:" : "ws:";
     const url = `${scheme}//${location.host}/ws?token=${encodeURIComponent(this.token)}`;
     this.onStatus("connecting", {});
@@ -107,6 +115,11 @@ export class Signaling {
       }
       this.lastSeq = msg.seq;
     }
+    if (msg.type === "error" && msg.code === "unauthorized" && msg.id === undefined) {
+      // The close (4401) follows at once; keep the reason for it.
+      this.refusal = msg.message;
+      return;
+    }
     const waiting = typeof msg.id === "number" ? this.pending.get(msg.id) : undefined;
     if (waiting && (msg.type === "ack" || msg.type === "error")) {
       this.pending.delete(msg.id);
@@ -126,6 +139,11 @@ export class Signaling {
       reject(new ServerError("not_connected", "connection to the server lost"));
     }
     this.pending.clear();
+    if (event.code === CLOSE_UNAUTHORIZED) {
+      this.stopped = true;
+      this.onStatus("refused", { message: this.refusal || event.reason || "token refused" });
+      return;
+    }
     if (this.stopped) {
       this.onStatus("closed", { code: event.code, retryInMs: null, everOpened: this.everOpened });
       return;

@@ -2,35 +2,48 @@
 
 import { Call } from "./call.js";
 import { runDemoScreen } from "./demo-screen.js";
-import { Signaling, pageToken } from "./signaling.js";
+import { MuteButton } from "./mute.js";
+import { ScreenSource } from "./screen-source.js";
+import { SignIn } from "./sign-in.js";
+import { Signaling, unreachableText } from "./signaling.js";
+import { WaitView, noAdvisor, noAdvisorText } from "./wait-view.js";
 
 const $ = (id) => document.getElementById(id);
 const ui = {
   who: $("who"),
   status: $("status"),
   position: $("queue-position"),
+  signIn: $("sign-in"),
   help: $("help-button"),
   cancel: $("cancel-button"),
+  mute: $("mute-button"),
   end: $("end-button"),
   video: $("advisor-video"),
   audio: $("advisor-audio"),
   screen: $("screen"),
+  share: $("share-screen-button"),
+  screenSource: $("screen-source"),
 };
 
 // Which controls each state shows; everything not listed is hidden.
 const SHOWN = {
-  offline: ["help"],
+  offline: [],
+  refused: [],
   unreachable: ["help"],
-  ready: ["help"],
-  requesting: ["help"],
-  queued: ["position", "cancel"],
-  offered: ["position", "cancel"],
-  connecting: ["video", "end"],
-  connected: ["video", "end"],
-  ended: ["help"],
+  ready: ["help", "share"],
+  requesting: ["help", "share"],
+  queued: ["position", "cancel", "share"],
+  "no-advisor": ["position", "cancel", "share"],
+  offered: ["position", "cancel", "share"],
+  connecting: ["video", "mute", "end", "share"],
+  connected: ["video", "mute", "end", "share"],
+  "advisor-left": ["help", "share"],
+  ended: ["help", "share"],
 };
-const HELP_ENABLED = new Set(["ready", "ended"]);
+const TOGGLED = ["position", "help", "cancel", "video", "mute", "end", "share"];
+const HELP_ENABLED = new Set(["ready", "ended", "advisor-left"]);
 const MICROPHONE_PATIENCE_MS = 4000;
+const READY_TEXT = "Need a hand? Press Help and an advisor joins you on video.";
 
 const page = {
   state: "offline",
@@ -38,12 +51,14 @@ const page = {
   call: null,
   sessionId: null,
   advisorName: "",
-  microphone: null,
+  microphone: null, // Promise<MediaStream | null>, opened at the first Help
 };
 
 runDemoScreen(ui.screen, 15);
-const screenTrack = ui.screen.captureStream(15).getVideoTracks()[0];
-
+const screen = new ScreenSource(ui.screen, onScreenChanged);
+const waitView = new WaitView(ui.position);
+const mute = new MuteButton(ui.mute);
+const signIn = new SignIn("tablet", ui.signIn);
 const signaling = new Signaling({ onMessage, onStatus });
 
 function setState(state, text) {
@@ -52,23 +67,46 @@ function setState(state, text) {
   document.body.dataset.state = state;
   if (text !== undefined) ui.status.textContent = text;
   const shown = new Set(SHOWN[state]);
-  for (const name of ["position", "help", "cancel", "video", "end"]) {
-    ui[name].hidden = !shown.has(name);
-  }
+  if (!ScreenSource.supported) shown.delete("share");
+  for (const name of TOGGLED) ui[name].hidden = !shown.has(name);
   ui.help.disabled = !HELP_ENABLED.has(state);
 }
 
+// ------------------------------------------------------------ the connection
+
 function onStatus(status, detail) {
-  if (status === "open") return; // "hello" tells who we are
-  if (status === "connecting") {
-    if (page.state === "offline") ui.status.textContent = "Connecting to the help service…";
-    return;
+  switch (status) {
+    case "connecting":
+      if (page.state === "offline") ui.status.textContent = "Connecting to the help service…";
+      break;
+    case "closed":
+      if (detail.retryInMs === null) break; // closed on purpose
+      leave();
+      setState("unreachable", unreachableText(detail));
+      break;
+    case "refused":
+      leave();
+      signIn.forget();
+      setState("refused", `Token refused: ${detail.message}.`);
+      askToken("The server refused that token. Paste a new tablet (user) token.");
+      break;
+    default: // "open": the hello frame says who we are
+      break;
   }
-  endCall();
-  page.requestId = null;
-  const seconds = Math.ceil(detail.retryInMs / 1000);
-  const hint = detail.everOpened ? "" : " If this goes on, check the token in the address.";
-  setState("unreachable", `Help service unreachable. Retrying in ${seconds} s…${hint}`);
+}
+
+async function askToken(message) {
+  const token = await signIn.ask(message);
+  setState("offline", "Connecting to the help service…");
+  signaling.connect(token);
+}
+
+/** A token for another role connects, but this page cannot use it. */
+function wrongRole(role) {
+  signaling.stop();
+  signIn.forget();
+  setState("refused", `Token refused: it is for the ${role} role, and this page is a tablet.`);
+  askToken("Paste a tablet (user) token.");
 }
 
 // ------------------------------------------------------------ server frames
@@ -76,14 +114,13 @@ function onStatus(status, detail) {
 function onMessage(msg) {
   switch (msg.type) {
     case "hello":
-      ui.who.textContent = `${msg.name} (tablet)`;
-      setState("ready", "Need a hand? Press Help and an advisor joins you on video.");
+      onHello(msg);
       break;
     case "help.queued":
       onQueued(msg);
       break;
     case "help.closed":
-      page.requestId = null;
+      forgetRequest();
       setState("ready", closedText(msg.outcome));
       break;
     case "session.started":
@@ -103,25 +140,28 @@ function onMessage(msg) {
   }
 }
 
+function onHello(msg) {
+  if (msg.role !== "user") {
+    wrongRole(msg.role);
+    return;
+  }
+  ui.who.textContent = `${msg.name} (tablet)`;
+  setState("ready", READY_TEXT);
+}
+
 function onQueued(msg) {
   if (page.sessionId !== null) return;
   page.requestId = msg.request_id;
   // Kept after the call: the reference a support person or a test asks for.
   document.body.dataset.requestId = msg.request_id;
-  ui.position.textContent = positionText(msg);
+  waitView.show(msg);
   if (msg.state === "offered") {
     setState("offered", "An advisor is being asked to take your call…");
+  } else if (noAdvisor(msg)) {
+    setState("no-advisor", `${noAdvisorText(msg)} You stay in line.`);
   } else {
     setState("queued", "You are in line for an advisor.");
   }
-}
-
-function positionText({ position, estimated_wait_s: wait }) {
-  const place = position === 1 ? "You are next in line." : `You are number ${position} in line.`;
-  if (wait === null) return `${place} No advisor is online right now; you keep your place.`;
-  if (wait < 1) return `${place} An advisor should be with you any moment.`;
-  if (wait < 90) return `${place} About ${Math.round(wait)} seconds to wait.`;
-  return `${place} About ${Math.round(wait / 60)} minutes to wait.`;
 }
 
 function closedText(outcome) {
@@ -137,19 +177,33 @@ function closedText(outcome) {
 
 function onEnded(msg) {
   if (msg.session_id !== page.sessionId) return;
-  endCall();
+  const name = page.advisorName || "The advisor";
+  leave();
+  if (msg.by === "advisor" && msg.reason === "disconnected") {
+    setState("advisor-left", `${name} left: their connection dropped. Press Help to ask again.`);
+    return;
+  }
+  const who = msg.by === "user" ? "You ended the call." : `${name} ended the call.`;
+  setState("ended", `Call ended. ${who} Press Help if you need more help.`);
+}
+
+function forgetRequest() {
   page.requestId = null;
-  let text = `${page.advisorName || "The advisor"} ended the call.`;
-  if (msg.by === "user") text = "You ended the call.";
-  else if (msg.reason === "disconnected") text = "The advisor's connection dropped.";
-  setState("ended", `Call ended. ${text} Press Help if you need more help.`);
+  waitView.stop();
+}
+
+function leave() {
+  endCall();
+  forgetRequest();
 }
 
 // ------------------------------------------------------------ the call
 
 function startCall(started) {
+  waitView.stop();
   page.sessionId = started.session_id;
   page.advisorName = started.peer.name;
+  mute.set(false);
   setState("connecting", `${started.peer.name} is joining. Connecting video…`);
   page.call = new Call({
     signaling,
@@ -199,17 +253,41 @@ function openMicrophone() {
  * call starts with the screen alone.
  */
 async function localMedia() {
-  const tracks = [screenTrack];
   const patience = new Promise((resolve) => setTimeout(resolve, MICROPHONE_PATIENCE_MS, null));
   const microphone = await Promise.race([page.microphone ?? null, patience]);
-  if (microphone) tracks.push(...microphone.getAudioTracks());
-  return new MediaStream(tracks);
+  mute.use(microphone);
+  return new MediaStream([screen.track, ...(microphone?.getAudioTracks() ?? [])]);
 }
+
+// ------------------------------------------------------------ the shared screen
+
+function onScreenChanged(source) {
+  page.call?.replaceTrack(source.track).catch((err) => {
+    console.warn("mayday: could not switch the shared screen", err);
+  });
+  ui.share.setAttribute("aria-pressed", String(source.sharingDisplay));
+  ui.share.textContent = source.sharingDisplay ? "Share the demo screen instead" : "Share my real screen";
+  ui.screenSource.textContent = source.sharingDisplay
+    ? "The advisor sees your real screen during a call."
+    : "During a call the advisor sees this demo screen.";
+}
+
+ui.share.addEventListener("click", async () => {
+  if (screen.sharingDisplay) {
+    screen.stopDisplay();
+    return;
+  }
+  const refused = await screen.shareDisplay();
+  if (refused) {
+    ui.screenSource.textContent = `Your real screen is not shared (${refused}); the advisor sees this demo screen.`;
+  }
+});
 
 // ------------------------------------------------------------ buttons
 
 ui.help.addEventListener("click", async () => {
   setState("requesting", "Asking for an advisor…");
+  waitView.start();
   // Opened now, while the user waits in line, so the call does not wait for it.
   page.microphone ??= openMicrophone();
   try {
@@ -218,7 +296,7 @@ ui.help.addEventListener("click", async () => {
       language: navigator.language,
       device: { kind: "tablet", platform: navigator.platform || "web" },
     });
-    page.requestId = ack.request_id;
+    page.requestId ??= ack.request_id;
   } catch (err) {
     setState("ready", `Could not ask for help: ${err.message}. Please try again.`);
   }
@@ -230,7 +308,7 @@ ui.cancel.addEventListener("click", async () => {
     await signaling.call("help.cancel", { request_id: page.requestId });
   } catch (err) {
     // The request may have just been taken; the next frame says what happened.
-    console.warn("mayday: cancel refused", err);
+    console.info("mayday: cancel refused", err);
   }
 });
 
@@ -243,8 +321,12 @@ ui.end.addEventListener("click", async () => {
   }
 });
 
-if (pageToken()) {
-  signaling.connect();
+// ------------------------------------------------------------ start
+
+const token = signIn.initial();
+if (token) {
+  signaling.connect(token);
 } else {
-  setState("offline", "This page needs a token: open it as /tablet?token=…");
+  setState("offline", "Sign in to ask for help.");
+  askToken("Paste a tablet (user) token: `mayday token --role user --sub tablet-1` prints one.");
 }

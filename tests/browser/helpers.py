@@ -1,0 +1,186 @@
+"""Opening the tablet page and the advisor console in Chromium, and waiting on what they show.
+
+Every wait here is on an event or a condition in the page, with a generous
+timeout: the machine running the suite may be busy with other work.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from playwright.async_api import Browser, ConsoleMessage, Page, expect
+
+from tests.browser.png import ColourStats, colour_stats, decode
+from tests.conftest import Harness
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--use-fake-ui-for-media-stream",
+    "--use-fake-device-for-media-stream",
+]
+OUTPUT = Path(__file__).resolve().parents[2] / "test-output"
+STATE_TIMEOUT_MS = 10_000
+MEDIA_TIMEOUT_MS = 15_000
+
+# The tablet page is made for a 1024 x 768 touch screen; the console for a desktop.
+TABLET = {"viewport": {"width": 1024, "height": 768}, "has_touch": True}
+DESKTOP = {"viewport": {"width": 1280, "height": 800}}
+
+
+class Pages:
+    """Pages on one server, each in its own browser context (its own devices and
+    storage), noting every script error and console warning in ``problems``."""
+
+    def __init__(self, browser: Browser, harness: Harness) -> None:
+        self.browser, self.harness = browser, harness
+        self.problems: list[str] = []
+        self.sockets: list[str] = []  # the page path of each WebSocket a page opened
+
+    async def tablet(
+        self,
+        sub: str = "tab-1",
+        name: str = "Tablet One",
+        *,
+        init_script: str | None = None,
+        prepare: Callable[[Page], Awaitable[None]] | None = None,
+    ) -> Page:
+        token = self.harness.token("user", sub, name=name)
+        return await self.open(
+            f"/tablet?token={token}", TABLET, init_script=init_script, prepare=prepare
+        )
+
+    async def advisor(self, sub: str = "adv-1", name: str = "Ada Advisor") -> Page:
+        token = self.harness.token("advisor", sub, name=name)
+        return await self.open(f"/advisor?token={token}", DESKTOP)
+
+    async def open(
+        self,
+        path: str,
+        options: dict[str, Any],
+        *,
+        init_script: str | None = None,
+        prepare: Callable[[Page], Awaitable[None]] | None = None,
+    ) -> Page:
+        """Open ``path``; ``prepare`` runs on the page before it loads (to route its socket)."""
+        context = await self.browser.new_context(**options)
+        if init_script:
+            await context.add_init_script(init_script)
+        page = await context.new_page()
+        where = path.split("?")[0]
+
+        def on_console(msg: ConsoleMessage) -> None:
+            if msg.type in ("error", "warning"):
+                self.problems.append(f"{where} console {msg.type}: {msg.text}")
+
+        page.on("console", on_console)
+        page.on("pageerror", lambda exc: self.problems.append(f"{where}: {exc}"))
+        page.on("websocket", lambda ws: self.sockets.append(where))
+        if prepare:
+            await prepare(page)
+        await page.goto(self.harness.http_url + path)
+        return page
+
+
+async def expect_state(page: Page, state: str, timeout: float = STATE_TIMEOUT_MS) -> None:
+    await expect(page.locator("body")).to_have_attribute("data-state", state, timeout=timeout)
+
+
+async def record_states(page: Page) -> None:
+    """Note every state the page goes through from now on, for ``expect_seen_state``: a
+    state may be left again before a check could see it."""
+    await page.evaluate(
+        """() => {
+          const seen = (window.seenStates = []);
+          new MutationObserver(() => {
+            const state = document.body.dataset.state;
+            if (seen[seen.length - 1] !== state) seen.push(state);
+          }).observe(document.body, { attributes: true, attributeFilter: ["data-state"] });
+        }"""
+    )
+
+
+async def expect_seen_state(page: Page, state: str) -> list[str]:
+    """Wait until the page has been in ``state`` since ``record_states``; all states seen."""
+    await page.wait_for_function(
+        "s => window.seenStates.includes(s)", arg=state, timeout=STATE_TIMEOUT_MS
+    )
+    seen: list[str] = await page.evaluate("window.seenStates")
+    return seen
+
+
+async def expect_status(page: Page, text: str) -> None:
+    await expect(page.get_by_test_id("status")).to_contain_text(text, timeout=STATE_TIMEOUT_MS)
+
+
+async def expect_video_playing(page: Page, testid: str) -> None:
+    """The video element shows real frames: it has a size and its clock moves."""
+    selector = f'[data-testid="{testid}"]'
+    await expect(page.locator(selector)).to_be_visible()
+    await page.wait_for_function(
+        "s => { const v = document.querySelector(s); return v.videoWidth > 0 && v.readyState > 1 }",
+        arg=selector,
+        timeout=MEDIA_TIMEOUT_MS,
+    )
+    before = await page.eval_on_selector(selector, "v => v.currentTime")
+    await page.wait_for_function(
+        "([s, t]) => document.querySelector(s).currentTime > t + 0.2",
+        arg=[selector, before],
+        timeout=MEDIA_TIMEOUT_MS,
+    )
+
+
+async def expect_video_shape(page: Page, testid: str, width: int, height: int) -> None:
+    """The video element's frames have the aspect of ``width`` x ``height`` (a change of
+    source shows here; the encoder may scale a large source down, but keeps its shape)."""
+    await page.wait_for_function(
+        """([s, ratio]) => {
+          const v = document.querySelector(s);
+          return v.videoHeight > 0 && Math.abs(v.videoWidth / v.videoHeight - ratio) < 0.02;
+        }""",
+        arg=[f'[data-testid="{testid}"]', width / height],
+        timeout=MEDIA_TIMEOUT_MS,
+    )
+
+
+async def go_available(advisor: Page) -> None:
+    await expect_state(advisor, "away")
+    await advisor.get_by_test_id("availability-toggle").click()
+    await expect_state(advisor, "available")
+
+
+async def start_call(tablet: Page, advisor: Page, user_name: str = "Tablet One") -> None:
+    """The advisor goes available, the tablet presses Help, the advisor accepts, and each
+    page plays the other's video."""
+    await go_available(advisor)
+    await expect_state(tablet, "ready")
+    await tablet.get_by_test_id("help-button").tap()
+    offer = advisor.get_by_test_id("offer")
+    await expect(offer).to_be_visible(timeout=STATE_TIMEOUT_MS)
+    await expect(offer).to_contain_text(user_name)
+    await advisor.get_by_test_id("accept-button").click()
+    for page, video in ((tablet, "advisor-video"), (advisor, "screen-video")):
+        await expect_state(page, "connected", MEDIA_TIMEOUT_MS)
+        await expect_video_playing(page, video)
+
+
+async def screenshot_stats(page: Page, name: str) -> ColourStats:
+    """Write a screenshot of the whole page to test-output/ and measure its colours."""
+    OUTPUT.mkdir(exist_ok=True)
+    path = OUTPUT / f"{name}.png"
+    await page.screenshot(path=path)
+    return colour_stats(decode(path.read_bytes()))
+
+
+async def region_stats(page: Page, testid: str) -> ColourStats:
+    """Measure the colours of one element as it is drawn on screen."""
+    png = await page.get_by_test_id(testid).screenshot()
+    return colour_stats(decode(png), step=2)

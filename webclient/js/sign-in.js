@@ -1,0 +1,90 @@
+// Where a page's token comes from, and where it is kept.
+//
+// A link with `?token=` (what `make run` prints) signs in at once; the token
+// then moves to this tab's sessionStorage and leaves the address bar, so it
+// is not bookmarked, shared in a screenshot or kept in the history. Without
+// one, the page shows a form to paste a token into. A refused token is
+// forgotten and the form comes back.
+
+const STORAGE_PREFIX = "mayday.token.";
+
+export class SignIn {
+  /**
+   * @param {string} page "tablet" or "advisor": each page keeps its own token
+   * @param {HTMLFormElement} form holding an `input[name=token]` and a `.sign-in-note`
+   */
+  constructor(page, form) {
+    this.key = STORAGE_PREFIX + page;
+    this.form = form;
+    this.input = form.querySelector("[name=token]");
+    this.note = form.querySelector(".sign-in-note");
+    this.pending = null;
+  }
+
+  /** The token from the address (removed from it) or from this tab's storage; "" if none. */
+  initial() {
+    const fromAddress = takeTokenFromAddress();
+    if (fromAddress) this.remember(fromAddress);
+    return fromAddress || this.stored();
+  }
+
+  /** Show the form with `message`; resolves with the token the user submits. */
+  ask(message) {
+    this.note.textContent = message;
+    this.form.hidden = false;
+    if (this.pending) return this.pending;
+    this.input.value = "";
+    this.input.focus();
+    this.pending = new Promise((resolve) => {
+      const submitted = (event) => {
+        event.preventDefault();
+        const token = this.input.value.trim();
+        if (!token) {
+          this.note.textContent = "Paste a token first.";
+          return;
+        }
+        this.form.removeEventListener("submit", submitted);
+        this.form.hidden = true;
+        this.pending = null;
+        this.remember(token);
+        resolve(token);
+      };
+      this.form.addEventListener("submit", submitted);
+    });
+    return this.pending;
+  }
+
+  remember(token) {
+    try {
+      sessionStorage.setItem(this.key, token);
+    } catch (err) {
+      console.info("mayday: no session storage; the token lasts until the page closes", err);
+    }
+  }
+
+  forget() {
+    try {
+      sessionStorage.removeItem(this.key);
+    } catch {
+      // Nothing was stored.
+    }
+  }
+
+  stored() {
+    try {
+      return sessionStorage.getItem(this.key) || "";
+    } catch {
+      return "";
+    }
+  }
+}
+
+/** `?token=` from the address, which is rewritten without it; "" if none. */
+function takeTokenFromAddress() {
+  const url = new URL(location.href);
+  const token = url.searchParams.get("token");
+  if (token === null) return "";
+  url.searchParams.delete("token");
+  history.replaceState(history.state, "", url.pathname + url.search + url.hash);
+  return token.trim();
+}
