@@ -25,6 +25,7 @@ class Settings:
     jwt_secret: str = ""
     jwt_audience: str = "mayday"
     redis_url: str | None = None
+    routing_mode: str = "offer"
     reservation_timeout_s: float = 15.0
     offerer: str = "advisor"
     ice_servers: tuple[dict[str, Any], ...] = ()
@@ -43,6 +44,10 @@ class Settings:
     def __post_init__(self) -> None:
         if self.offerer not in ("user", "advisor"):
             raise SettingsError(f'offerer must be "user" or "advisor", not "{self.offerer}"')
+        if self.routing_mode not in ("offer", "claim"):
+            raise SettingsError(
+                f'routing_mode must be "offer" or "claim", not "{self.routing_mode}"'
+            )
         if self.reservation_timeout_s <= 0:
             raise SettingsError("reservation_timeout_s must be positive")
         if self.max_frame_bytes < 1024:

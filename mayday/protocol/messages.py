@@ -195,13 +195,14 @@ class HelpClosed(Outbound):
 class HelpOffer(Outbound):
     TYPE: ClassVar[str] = "help.offer"
     request_id: str
-    expires_in_s: float
+    expires_in_s: float | None
     user: dict[str, str]
     topic: str | None
     language: str | None
     skills: list[str]
     device: dict[str, Any]
     waited_s: float
+    mode: str = "offer"
 
 
 @dataclass(frozen=True)

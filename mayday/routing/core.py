@@ -58,6 +58,9 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class RouterConfig:
+    # "offer": each request is reserved for one advisor at a time. "claim": every free
+    # advisor sees the waiting requests and the first to accept one wins it.
+    routing_mode: str = "offer"
     reservation_timeout_s: float = 15.0
     offerer: str = "advisor"
     ice_servers: tuple[dict[str, Any], ...] = ()
@@ -222,11 +225,18 @@ class Router:
         self._send("advisor", adv.id, AdvisorStateChanged(state=state, reason="requested"))
 
     def _on_accept(self, ev: OfferAccepted, now: float) -> None:
-        req, adv = self._held_offer(ev.advisor_id, ev.request_id)
+        if self._claim_mode:
+            req, adv = self._claimable(ev.advisor_id, ev.request_id)
+        else:
+            req, adv = self._held_offer(ev.advisor_id, ev.request_id)
         if ev.session_id in self.sessions:
             raise ProtocolError(ErrorCode.INVALID_STATE, f'session "{ev.session_id}" exists')
-        self._out.append(CancelTimer(req.id))
-        self._record(req, now, "offer.accepted", advisor=adv.id, offer_no=req.offer_no)
+        if self._claim_mode:
+            self._record(req, now, "claimed", advisor=adv.id)
+            self._withdraw_claims(req, "claimed", keep=adv.id)
+        else:
+            self._out.append(CancelTimer(req.id))
+            self._record(req, now, "offer.accepted", advisor=adv.id, offer_no=req.offer_no)
         session = Session(
             id=ev.session_id,
             request_id=req.id,
@@ -265,6 +275,12 @@ class Router:
         )
 
     def _on_decline(self, ev: OfferDeclined, now: float) -> None:
+        if self._claim_mode:
+            req, adv = self._claimable(ev.advisor_id, ev.request_id)
+            req.declined_by.add(adv.id)
+            adv.claimable.discard(req.id)
+            self._record(req, now, "claim.declined", advisor=adv.id)
+            return
         req, adv = self._held_offer(ev.advisor_id, ev.request_id)
         req.declined_by.add(adv.id)
         self._withdraw_offer(adv, now, AdvisorStatus.AVAILABLE, outcome="declined")
@@ -343,13 +359,25 @@ class Router:
         self._send("advisor", session.advisor_id, ended)
 
     # ------------------------------------------------------------ routing
-    def _dispatch(self, now: float) -> None:
-        """Offer waiting requests, oldest first, to the longest-idle free advisor that fits."""
-        free = sorted(
+    @property
+    def _claim_mode(self) -> bool:
+        return self.config.routing_mode == "claim"
+
+    def _free_advisors(self) -> list[Advisor]:
+        if not self._count(AdvisorStatus.AVAILABLE):
+            return []
+        return sorted(
             (a for a in self.advisors.values() if a.status is AdvisorStatus.AVAILABLE),
             key=lambda a: (a.idle_since, a.id),
         )
+
+    def _dispatch(self, now: float) -> None:
+        """Offer waiting requests, oldest first, to the longest-idle free advisor that fits."""
+        free = self._free_advisors()
         if not free:
+            return
+        if self._claim_mode:
+            self._announce_claims(free, now)
             return
         for req in list(self.queue.values()):
             if req.state is not RequestState.QUEUED:
@@ -370,20 +398,40 @@ class Router:
         self._record(req, now, "offered", advisor=adv.id, offer_no=req.offer_no)
         timeout = self.config.reservation_timeout_s
         self._out.append(StartTimer(req.id, req.offer_no, timeout))
-        self._send(
-            "advisor",
-            adv.id,
-            HelpOffer(
-                request_id=req.id,
-                expires_in_s=timeout,
-                user={"id": req.user_id, "name": req.user_name},
-                topic=req.topic,
-                language=req.language,
-                skills=sorted(req.skills),
-                device=req.device,
-                waited_s=half_up(now - req.enqueued_at, 3),
-            ),
+        self._send("advisor", adv.id, self._offer_frame(req, now, timeout, "offer"))
+
+    def _offer_frame(self, req: Request, now: float, expires: float | None, mode: str) -> HelpOffer:
+        return HelpOffer(
+            request_id=req.id,
+            expires_in_s=expires,
+            user={"id": req.user_id, "name": req.user_name},
+            topic=req.topic,
+            language=req.language,
+            skills=sorted(req.skills),
+            device=req.device,
+            waited_s=half_up(now - req.enqueued_at, 3),
+            mode=mode,
         )
+
+    def _announce_claims(self, free: list[Advisor], now: float) -> None:
+        """Claim mode: show every free advisor each waiting request they could take.
+
+        Costs free advisors x waiting requests per operation: claim mode is for
+        teams small enough that everyone watching the whole queue makes sense.
+        """
+        waiting = [r for r in self.queue.values() if r.state is RequestState.QUEUED]
+        for adv in free:
+            for req in waiting:
+                if req.id not in adv.claimable and adv.can_take(req):
+                    adv.claimable.add(req.id)
+                    self._send("advisor", adv.id, self._offer_frame(req, now, None, "claim"))
+
+    def _withdraw_claims(self, req: Request, reason: str, keep: str | None = None) -> None:
+        for adv in sorted(self.advisors.values(), key=lambda a: a.id):
+            if req.id in adv.claimable:
+                adv.claimable.discard(req.id)
+                if adv.id != keep:
+                    self._send("advisor", adv.id, HelpWithdrawn(req.id, reason))
 
     def _withdraw_offer(
         self,
@@ -417,6 +465,8 @@ class Router:
             adv = self.advisors[req.offered_to]
             then = AdvisorStatus.AVAILABLE if adv.wants_available else AdvisorStatus.AWAY
             self._withdraw_offer(adv, now, then, reason=withdraw_reason)
+        if self._claim_mode:
+            self._withdraw_claims(req, withdraw_reason)
         del self.queue[req.id]
         self._rank.remove(req.seq)
         self._set_request_state(req, state, now)
@@ -481,6 +531,19 @@ class Router:
             raise ProtocolError(ErrorCode.NOT_FOUND, f'no request "{request_id}"')
         return req
 
+    def _claimable(self, advisor_id: str, request_id: str) -> tuple[Request, Advisor]:
+        req = self._request(request_id)
+        if req.state is not RequestState.QUEUED:
+            raise ProtocolError(
+                ErrorCode.INVALID_STATE, f'request "{request_id}" is {req.state}, not waiting'
+            )
+        adv = self.advisors.get(advisor_id)
+        if adv is None or adv.status is not AdvisorStatus.AVAILABLE:
+            raise ProtocolError(ErrorCode.INVALID_STATE, "go available to claim requests")
+        if not adv.can_take(req):
+            raise ProtocolError(ErrorCode.INVALID_STATE, "this request is not one you can take")
+        return req, adv
+
     def _held_offer(self, advisor_id: str, request_id: str) -> tuple[Request, Advisor]:
         req = self._request(request_id)
         adv = self.advisors.get(advisor_id)
@@ -523,3 +586,5 @@ class Router:
             self._status_counts[adv.status] -= 1
             self._status_counts[new] += 1
             adv.status = new
+            if new is not AdvisorStatus.AVAILABLE:
+                adv.claimable.clear()

@@ -82,6 +82,8 @@ class Advisor:
     offer: str | None = None
     session_id: str | None = None
     missed_offers: int = 0
+    # Claim mode: the waiting requests this advisor has been shown while free.
+    claimable: set[str] = field(default_factory=set)
 
     def can_take(self, request: Request) -> bool:
         return request.skills <= self.skills and self.id not in request.declined_by

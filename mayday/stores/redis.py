@@ -100,6 +100,7 @@ class RedisStore:
         self._scripts = {n: redis.register_script(prelude + "\n" + _lua(n)) for n in SCRIPTS}
         self._cfg = json.dumps(
             {
+                "routing_mode": self.config.routing_mode,
                 "reservation_timeout_s": self.config.reservation_timeout_s,
                 "offerer": self.config.offerer,
                 "default_handle_time_s": self.config.default_handle_time_s,

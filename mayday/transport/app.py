@@ -33,6 +33,7 @@ PAGES = {"/": "index.html", "/tablet": "tablet.html", "/advisor": "advisor.html"
 
 def router_config(settings: Settings) -> RouterConfig:
     return RouterConfig(
+        routing_mode=settings.routing_mode,
         reservation_timeout_s=settings.reservation_timeout_s,
         offerer=settings.offerer,
         ice_servers=settings.ice_servers,

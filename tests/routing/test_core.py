@@ -378,3 +378,48 @@ def test_advisor_hears_their_state_when_a_session_ends(router: Router) -> None:
     assert messages(effects, AdvisorStateChanged, to="a1") == [
         AdvisorStateChanged("available", "session_ended")
     ]
+
+
+@pytest.fixture
+def claims() -> Router:
+    return Router(RouterConfig(routing_mode="claim"))
+
+
+def test_claim_mode_shows_every_free_advisor_and_first_claim_wins(claims: Router) -> None:
+    """In claim mode all free advisors see the request; exactly one claim succeeds."""
+    available(claims, "a1", 0.0)
+    available(claims, "a2", 1.0)
+    effects = ask(claims, "u1", "r1", 2.0)
+    shown = {e.sub: e.message for e in effects if isinstance(e.message, HelpOffer)}  # type: ignore[union-attr]
+    assert sorted(shown) == ["a1", "a2"]
+    assert all(m.mode == "claim" and m.expires_in_s is None for m in shown.values())
+    assert not [e for e in effects if isinstance(e, StartTimer)]
+    won = accept(claims, "a2", "r1", 3.0)
+    assert messages(won, HelpWithdrawn, to="a1") == [HelpWithdrawn("r1", "claimed")]
+    assert len(messages(won, SessionStarted)) == 2
+    with pytest.raises(ProtocolError) as late:
+        accept(claims, "a1", "r1", 3.0)
+    assert late.value.code is ErrorCode.INVALID_STATE
+
+
+def test_claim_mode_decline_and_cancel(claims: Router) -> None:
+    """A claim-mode decline hides the request from that advisor only; a cancel from everyone."""
+    available(claims, "a1", 0.0)
+    available(claims, "a2", 1.0)
+    ask(claims, "u1", "r1", 2.0)
+    assert claims.handle(OfferDeclined("a1", "r1"), 3.0) == []
+    assert claims.advisors["a1"].claimable == set()
+    effects = claims.handle(HelpCancelled("u1", "r1"), 4.0)
+    assert messages(effects, HelpWithdrawn) == [HelpWithdrawn("r1", "cancelled")]
+    assert claims.advisors["a2"].claimable == set()
+
+
+def test_claim_mode_advisor_coming_back_sees_the_waiting_queue(claims: Router) -> None:
+    """An advisor who goes available is shown every request already waiting, oldest first."""
+    ask(claims, "u1", "r1", 1.0)
+    ask(claims, "u2", "r2", 2.0)
+    effects = available(claims, "a1", 3.0)
+    assert [m.request_id for m in messages(effects, HelpOffer, to="a1")] == ["r1", "r2"]
+    away(claims, "a1", 4.0)
+    again = available(claims, "a1", 5.0)
+    assert [m.request_id for m in messages(again, HelpOffer, to="a1")] == ["r1", "r2"]

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mayday.protocol.errors import ProtocolError
 from mayday.protocol.messages import HelpOffer, HelpQueued, HelpRequest
-from mayday.routing.core import Router
+from mayday.routing.core import Router, RouterConfig
 from mayday.routing.events import (
     AdvisorStateSet,
     CancelTimer,
@@ -113,8 +114,11 @@ class Driver:
 
     def answer(self, kind: str, advisor: str, own: bool) -> Event | None:
         adv = self.router.advisors.get(advisor)
-        # Sometimes answer the advisor's own offer, sometimes any request: refusals count too.
-        target = adv.offer if adv is not None and own else None
+        # Sometimes answer the advisor's own offer (or a request it may claim), sometimes any
+        # request: refusals count too.
+        target = None
+        if adv is not None and own:
+            target = adv.offer or min(adv.claimable, default=None)
         if target is None and self.created:
             target = self.created[len(self.created) // 2]
         if target is None:
@@ -162,9 +166,16 @@ def check_invariants(r: Router) -> None:
     for adv in r.advisors.values():
         assert (adv.status is AdvisorStatus.BUSY) == (adv.id in busy)
         assert (adv.status is AdvisorStatus.RESERVED) == (adv.offer is not None)
-        if adv.status is AdvisorStatus.AVAILABLE:
-            waiting = [q for q in r.queue.values() if q.state is RequestState.QUEUED]
-            assert not any(adv.can_take(q) for q in waiting), "a free advisor left idle"
+        waiting = [q for q in r.queue.values() if q.state is RequestState.QUEUED]
+        able = {q.id for q in waiting if adv.can_take(q)}
+        if adv.status is AdvisorStatus.AVAILABLE and r.config.routing_mode == "offer":
+            assert not able, "a free advisor left idle"
+        elif adv.status is AdvisorStatus.AVAILABLE:
+            assert able <= adv.claimable, "a free advisor not shown a request it could claim"
+        else:
+            assert not adv.claimable, "only a free advisor may claim"
+    claimed = [s.request_id for s in r.sessions.values()]
+    assert len(claimed) == len(set(claimed)), "one request in two sessions"
     enqueued = [q.enqueued_at for q in r.queue.values()]
     assert enqueued == sorted(enqueued), "queue out of FIFO order"
     for position, request_id in enumerate(r.queue, start=1):
@@ -178,18 +189,25 @@ def check_offers_in_fifo_order(r: Router, effects: list[Effect]) -> None:
     """No request was passed over for an advisor who could have taken an older one."""
     order = list(r.queue)
     for effect in effects:
-        if isinstance(effect, Send) and isinstance(effect.message, HelpOffer):
+        if (
+            isinstance(effect, Send)
+            and isinstance(effect.message, HelpOffer)
+            and effect.message.mode == "offer"
+        ):
             adv = r.advisors[effect.sub]
             ahead = order[: order.index(effect.message.request_id)]
             for older in (r.queue[q] for q in ahead):
                 assert older.state is not RequestState.QUEUED or not adv.can_take(older)
 
 
-@settings(max_examples=400, deadline=None)
-@given(history)
-def test_random_interleavings_keep_every_invariant(ops: list[tuple[object, ...]]) -> None:
+@pytest.mark.parametrize("mode", ["offer", "claim"])
+@settings(max_examples=300, deadline=None)
+@given(ops=history)
+def test_random_interleavings_keep_every_invariant(
+    mode: str, ops: list[tuple[object, ...]]
+) -> None:
     """No double offers, no advisor in two sessions, FIFO kept, and no request lost."""
-    driver = Driver()
+    driver = Driver(router=Router(RouterConfig(routing_mode=mode)))
     for operation in ops:
         driver.run(operation)
     finals = {RequestState.ENDED, RequestState.CANCELLED, RequestState.ABANDONED}
@@ -199,11 +217,12 @@ def test_random_interleavings_keep_every_invariant(ops: list[tuple[object, ...]]
     assert set(driver.created) == set(driver.router.requests)
 
 
-@settings(max_examples=200, deadline=None)
-@given(history)
-def test_draining_ends_every_request_on_purpose(ops: list[tuple[object, ...]]) -> None:
+@pytest.mark.parametrize("mode", ["offer", "claim"])
+@settings(max_examples=150, deadline=None)
+@given(ops=history)
+def test_draining_ends_every_request_on_purpose(mode: str, ops: list[tuple[object, ...]]) -> None:
     """After any history, users leaving and sessions ending close every request: none stuck."""
-    driver = Driver()
+    driver = Driver(router=Router(RouterConfig(routing_mode=mode)))
     for operation in ops:
         driver.run(operation)
     for user in USERS:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mayday.routing.rank import RankIndex
 
 
+@settings(deadline=None)
 @given(st.lists(st.tuples(st.booleans(), st.integers(1, 5000)), max_size=300))
 def test_rank_matches_a_sorted_list(ops: list[tuple[bool, int]]) -> None:
     """Random adds and removes (growing past the first capacity) give exact ranks."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -135,12 +136,13 @@ def _normal(effects: list[Effect]) -> list[Any]:
     return [(e.sub, e.message.to_frame()) if isinstance(e, Send) else e for e in effects]
 
 
-async def _differential(ops: list[tuple[object, ...]], url: str) -> None:
+async def _differential(ops: list[tuple[object, ...]], url: str, mode: str = "offer") -> None:
     client = Redis.from_url(url)
     await client.flushall()
     await client.aclose()
-    redis_store = RedisStore.from_url(url, CONFIG)
-    memory = MemoryStore(CONFIG)
+    config = replace(CONFIG, routing_mode=mode)
+    redis_store = RedisStore.from_url(url, config)
+    memory = MemoryStore(config)
     driver = Driver(router=memory.router)
     try:
         for operation in ops:
@@ -169,12 +171,13 @@ async def _differential(ops: list[tuple[object, ...]], url: str) -> None:
         await redis_store.close()
 
 
+@pytest.mark.parametrize("mode", ["offer", "claim"])
 @settings(
-    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-@given(history)
+@given(ops=history)
 def test_random_interleavings_give_identical_effects(
-    redis_server: RedisServer, ops: list[tuple[object, ...]]
+    redis_server: RedisServer, mode: str, ops: list[tuple[object, ...]]
 ) -> None:
     """Hypothesis drives both stores with the same random events: same effects, same refusals."""
-    asyncio.run(_differential(ops, redis_server.url))
+    asyncio.run(_differential(ops, redis_server.url, mode))

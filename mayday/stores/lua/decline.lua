@@ -3,12 +3,24 @@ local advisor_id, request_id = ARGV[4], ARGV[5]
 local req = load("req", request_id)
 if not req then refuse("not_found", 'no request "' .. request_id .. '"') end
 local adv = load("adv", advisor_id)
-if not adv or req.offered_to ~= advisor_id then
+if CLAIM then
+  if req.state ~= "queued" then
+    refuse("invalid_state", 'request "' .. request_id .. '" is ' .. req.state .. ", not waiting")
+  end
+  if not adv or adv.status ~= "available" then refuse("invalid_state", "go available to claim requests") end
+  if not can_take(adv, req) then refuse("invalid_state", "this request is not one you can take") end
+elseif not adv or req.offered_to ~= advisor_id then
   refuse("invalid_state", 'request "' .. request_id .. '" is not offered to you')
 end
 local declined = cjson.decode(req.declined)
 declined[#declined + 1] = adv.id
 req.declined = cjson.encode(declined)
 save("req", req, "declined")
+if CLAIM then
+  adv.claimable = list_without(adv.claimable, req.id)
+  save("adv", adv, "claimable")
+  record(req, "claim.declined", {advisor = adv.id})
+  return effects()
+end
 withdraw_offer(adv, "available", nil, "declined")
 return finish_op()

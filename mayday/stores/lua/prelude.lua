@@ -66,6 +66,10 @@ local function set_advisor_status(adv, status)
   end
   adv.status = status
   save("adv", adv, "status")
+  if status ~= "available" and adv.claimable ~= "[]" then
+    adv.claimable = "[]"
+    save("adv", adv, "claimable")
+  end
   if status == "available" then
     redis.call("ZADD", key("free"), tonumber(adv.idle_since), adv.id)
   else
@@ -89,6 +93,65 @@ end
 
 local function user_ref(req) return {id = req.user_id, name = req.user_name} end
 
+local function offer_frame(req, expires, mode)
+  return {
+    type = "help.offer", request_id = req.id, expires_in_s = expires, user = user_ref(req),
+    topic = req.topic ~= "" and req.topic or cjson.null,
+    language = req.language ~= "" and req.language or cjson.null,
+    skills = cjson.decode(req.skills), device = cjson.decode(req.device),
+    waited_s = math.floor((now - tonumber(req.enqueued_at)) * 1000 + 0.5) / 1000,
+    mode = mode,
+  }
+end
+
+local CLAIM = cfg.routing_mode == "claim"
+
+local function list_without(json_list, item)
+  local kept = {}
+  for _, v in ipairs(cjson.decode(json_list ~= "" and json_list or "[]")) do
+    if v ~= item then kept[#kept + 1] = v end
+  end
+  return #kept == 0 and "[]" or cjson.encode(kept)
+end
+
+-- Claim mode: show every free advisor each waiting request they could take.
+local function announce_claims(free)
+  local waiting = {}
+  for _, rid in ipairs(redis.call("ZRANGE", key("queue"), 0, -1)) do
+    local req = load("req", rid)
+    if req.state == "queued" then waiting[#waiting + 1] = req end
+  end
+  for _, adv in ipairs(free) do
+    local shown = set_of(adv.claimable)
+    local list = cjson.decode(adv.claimable ~= "" and adv.claimable or "[]")
+    for _, req in ipairs(waiting) do
+      if not shown[req.id] and can_take(adv, req) then
+        list[#list + 1] = req.id
+        send("advisor", adv.id, offer_frame(req, cjson.null, "claim"))
+      end
+    end
+    if #list > 0 then
+      adv.claimable = cjson.encode(list)
+      save("adv", adv, "claimable")
+    end
+  end
+end
+
+local function withdraw_claims(req, reason, keep)
+  local ids = redis.call("SMEMBERS", key("advisors"))
+  table.sort(ids)
+  for _, id in ipairs(ids) do
+    local adv = load("adv", id)
+    if set_of(adv.claimable)[req.id] then
+      adv.claimable = list_without(adv.claimable, req.id)
+      save("adv", adv, "claimable")
+      if id ~= keep then
+        send("advisor", id, {type = "help.withdrawn", request_id = req.id, reason = reason})
+      end
+    end
+  end
+end
+
 -- ------------------------------------------------------------ offers
 local function offer(req, adv)
   req.offer_no = tonumber(req.offer_no) + 1
@@ -101,13 +164,7 @@ local function offer(req, adv)
   local timeout = cfg.reservation_timeout_s
   redis.call("ZADD", key("offers"), now + timeout, req.id)
   out[#out + 1] = {k = "timer", request_id = req.id, offer_no = req.offer_no, delay_s = timeout}
-  send("advisor", adv.id, {
-    type = "help.offer", request_id = req.id, expires_in_s = timeout, user = user_ref(req),
-    topic = req.topic ~= "" and req.topic or cjson.null,
-    language = req.language ~= "" and req.language or cjson.null,
-    skills = cjson.decode(req.skills), device = cjson.decode(req.device),
-    waited_s = math.floor((now - tonumber(req.enqueued_at)) * 1000 + 0.5) / 1000,
-  })
+  send("advisor", adv.id, offer_frame(req, timeout, "offer"))
 end
 
 -- Take back the offer adv holds: the request waits again at its old place.
@@ -141,6 +198,7 @@ local function leave_queue(req, state, withdraw_reason)
     local back = adv.wants == "1" and "available" or "away"
     withdraw_offer(adv, back, withdraw_reason)
   end
+  if CLAIM then withdraw_claims(req, withdraw_reason) end
   redis.call("ZREM", key("queue"), req.id)
   set_request_state(req, state)
   finish(req)
@@ -189,6 +247,7 @@ local function dispatch()
   if redis.call("ZCARD", key("free")) == 0 then return end
   local free = {}
   for _, id in ipairs(redis.call("ZRANGE", key("free"), 0, -1)) do free[#free + 1] = load("adv", id) end
+  if CLAIM then return announce_claims(free) end
   for _, rid in ipairs(redis.call("ZRANGE", key("queue"), 0, -1)) do
     local req = load("req", rid)
     if req.state == "queued" then
@@ -267,7 +326,8 @@ local function disconnect(role, sub)
       if adv.session_id ~= "" then end_session(load("ses", adv.session_id), "disconnected", "advisor") end
       redis.call("ZREM", key("free"), adv.id)
       redis.call("SREM", key("advisors"), adv.id)
-      redis.call("HINCRBY", key("counts"), adv.status, -1)
+      -- end_session may have changed the status since adv was loaded: read it again.
+      redis.call("HINCRBY", key("counts"), redis.call("HGET", key("adv", adv.id), "status"), -1)
       redis.call("DEL", key("adv", adv.id))
     end
   end
