@@ -111,7 +111,7 @@ async function askToken(message) {
 function wrongRole(role) {
   signaling.stop();
   signIn.forget();
-  setState("refused", `Token refused: it is for the ${role} role, and this is the advisor console.`);
+  setState("refused", `Token refused: it is for the ${role} role; this is the advisor console.`);
   askToken("Paste an advisor token.");
 }
 
@@ -317,7 +317,8 @@ ui.end.addEventListener("click", async () => {
  */
 function openCamera() {
   page.camera ??= (async () => {
-    const stream = await firstMedia([{ video: true, audio: true }, { video: true }, { audio: true }]);
+    const choices = [{ video: true, audio: true }, { video: true }, { audio: true }];
+    const stream = await firstMedia(choices);
     ui.selfVideo.srcObject = stream;
     ui.selfVideo.hidden = stream.getVideoTracks().length === 0;
     mute.use(stream);

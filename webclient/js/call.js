@@ -37,6 +37,7 @@ export class Call {
     this.makingOffer = false;
     this.ignoreOffer = false;
     this.localAttached = false;
+    this.replacements = new Map(); // kind -> track to send instead of the stream's
     this.earlyCandidates = [];
     this.inbox = Promise.resolve();
     this.lastReported = null;
@@ -61,9 +62,13 @@ export class Call {
     this._enqueue(() => this._apply(msg));
   }
 
-  /** Send `track` instead of the current one of its kind, without renegotiating. */
+  /**
+   * Send `track` instead of the current one of its kind, without renegotiating;
+   * before this side's tracks are attached, it is the one attached.
+   */
   async replaceTrack(track) {
     if (this.closed) return;
+    this.replacements.set(track.kind, track);
     const sender = this.pc.getSenders().find((s) => s.track?.kind === track.kind);
     if (sender) await sender.replaceTrack(track);
   }
@@ -146,7 +151,8 @@ export class Call {
     this.localAttached = true;
     const stream = await this.localStream;
     if (this.closed) return;
-    for (const track of stream.getTracks()) {
+    for (const given of stream.getTracks()) {
+      const track = this.replacements.get(given.kind) ?? given;
       if (receiveAll || this._offeredLine(track.kind)) this.pc.addTrack(track, stream);
       else console.info(`mayday: session ${this.sessionId}: the peer offered no ${track.kind}`);
     }
@@ -162,7 +168,13 @@ export class Call {
   _offeredLine(kind) {
     return this.pc
       .getTransceivers()
-      .some((t) => t.mid !== null && t.direction !== "stopped" && t.receiver.track.kind === kind && !t.sender.track);
+      .some(
+        (t) =>
+          t.mid !== null &&
+          t.direction !== "stopped" &&
+          t.receiver.track.kind === kind &&
+          !t.sender.track,
+      );
   }
 
   _sendDescription() {

@@ -236,6 +236,8 @@ function endCall() {
   if (page.call) page.call.close();
   page.call = null;
   page.sessionId = null;
+  // The real screen is shared for one call at most: the next one starts with the demo.
+  screen.stopDisplay();
 }
 
 /** The microphone, if there is one and the user allows it; the call goes on without. */
@@ -266,9 +268,11 @@ function onScreenChanged(source) {
     console.warn("mayday: could not switch the shared screen", err);
   });
   ui.share.setAttribute("aria-pressed", String(source.sharingDisplay));
-  ui.share.textContent = source.sharingDisplay ? "Share the demo screen instead" : "Share my real screen";
+  ui.share.textContent = source.sharingDisplay
+    ? "Share the demo screen instead"
+    : "Share my real screen";
   ui.screenSource.textContent = source.sharingDisplay
-    ? "The advisor sees your real screen during a call."
+    ? "The advisor sees your real screen until this call ends."
     : "During a call the advisor sees this demo screen.";
 }
 
@@ -279,7 +283,8 @@ ui.share.addEventListener("click", async () => {
   }
   const refused = await screen.shareDisplay();
   if (refused) {
-    ui.screenSource.textContent = `Your real screen is not shared (${refused}); the advisor sees this demo screen.`;
+    ui.screenSource.textContent =
+      `Your real screen is not shared (${refused}); the advisor sees this demo screen.`;
   }
 });
 
