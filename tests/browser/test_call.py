@@ -6,6 +6,7 @@ import pytest
 from playwright.async_api import Browser, Page, expect
 
 from tests.browser.helpers import (
+    DESKTOP,
     MEDIA_TIMEOUT_MS,
     Pages,
     expect_seen_state,
@@ -96,6 +97,7 @@ async def test_call_between_pages(
     await tap_demo_screen(tablet, *BLUETOOTH_ROW)
     await expect_screen_pixel_green(advisor, True)
 
+    await expect_layout_in_session(tablet, advisor)
     await expect_pages_not_blank(tablet, advisor, f"{offerer}-offers")
     await expect_mute_works(tablet, advisor)
 
@@ -118,6 +120,21 @@ async def test_call_between_pages(
     assert pages.problems == []
 
 
+async def expect_layout_in_session(tablet: Page, advisor: Page) -> None:
+    """The advisor's video is a small window in the corner of the tablet's screen; the
+    user's screen fills most of the console."""
+    screen = await tablet.get_by_test_id("demo-screen").bounding_box()
+    pip = await tablet.get_by_test_id("advisor-video").bounding_box()
+    assert screen is not None and pip is not None
+    assert pip["width"] < screen["width"] / 2
+    assert screen["x"] + screen["width"] / 2 < pip["x"] < screen["x"] + screen["width"]
+    assert screen["y"] + screen["height"] / 2 < pip["y"] < screen["y"] + screen["height"]
+
+    user_screen = await advisor.get_by_test_id("screen-video").bounding_box()
+    assert user_screen is not None
+    assert user_screen["width"] > 0.6 * DESKTOP["viewport"]["width"]
+
+
 async def expect_mute_works(tablet: Page, advisor: Page) -> None:
     """The console's mute button silences the advisor's microphone track and gives it back;
     the tablet has one too."""
@@ -137,11 +154,11 @@ async def expect_mute_works(tablet: Page, advisor: Page) -> None:
 
 
 async def go_through_offer_states(tablet: Page, advisor: Page) -> None:
-    """The tablet shows the offer (an advisor is being asked) before the call starts."""
+    """The tablet shows the offer (an advisor is being asked), then connecting, then the call."""
     await record_states(tablet)
     await start_call(tablet, advisor)
-    seen = await expect_seen_state(tablet, "offered")
-    assert seen.index("offered") < seen.index("connected")
+    seen = await expect_seen_state(tablet, "connected")
+    assert seen.index("offered") < seen.index("connecting") < seen.index("connected")
 
 
 REFUSE_DISPLAY = """() => {

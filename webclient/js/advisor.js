@@ -215,11 +215,11 @@ function onEnded(msg) {
 function showOffer(msg) {
   hideOffer();
   const now = performance.now();
-  const expiresAt = now + msg.expires_in_s * 1000;
+  // No expiry in claim mode: the request is open to every free advisor until one takes it.
+  const expiresAt = msg.expires_in_s === null ? null : now + msg.expires_in_s * 1000;
   const waitingSince = now - msg.waited_s * 1000;
   const tick = () => {
-    const left = Math.max(0, Math.ceil((expiresAt - performance.now()) / 1000));
-    ui.countdown.textContent = `answer within ${left} s`;
+    ui.countdown.textContent = countdownText(expiresAt);
     ui.offerWaited.textContent = formatSeconds((performance.now() - waitingSince) / 1000);
   };
   page.offer = { request_id: msg.request_id, timer: setInterval(tick, 250) };
@@ -230,6 +230,12 @@ function showOffer(msg) {
   ui.accept.disabled = false;
   ui.decline.disabled = false;
   setState("offered", `${msg.user.name} needs help. Accept to start the call.`);
+}
+
+function countdownText(expiresAt) {
+  if (expiresAt === null) return "open to every free advisor";
+  const left = Math.max(0, Math.ceil((expiresAt - performance.now()) / 1000));
+  return `answer within ${left} s`;
 }
 
 function hideOffer() {

@@ -29,7 +29,8 @@ export class ServerError extends Error {
 export class Signaling {
   /**
    * @param {object} handlers
-   * @param {(msg: object) => void} handlers.onMessage every server frame but acks and answered errors
+   * @param {(msg: object) => void} handlers.onMessage every server frame but acks and
+   *   answered errors
    * @param {(status: string, detail: object) => void} handlers.onStatus
    *   "connecting" | "open" | "closed" (detail.retryInMs: null when stopped) |
    *   "refused" (detail.message: why the server refused the token; no retry)
@@ -63,7 +64,6 @@ export class Signaling {
     const ws = new WebSocket(url);
     this.ws = ws;
     ws.onopen = () => {
-      this.attempt = 0;
       this.lastSeq = 0;
       this.everOpened = true;
       this.onStatus("open", {});
@@ -120,6 +120,8 @@ export class Signaling {
       this.refusal = msg.message;
       return;
     }
+    // Served, not merely opened: a socket that opens and drops at once keeps backing off.
+    this.attempt = 0;
     const waiting = typeof msg.id === "number" ? this.pending.get(msg.id) : undefined;
     if (waiting && (msg.type === "ack" || msg.type === "error")) {
       this.pending.delete(msg.id);
