@@ -83,7 +83,7 @@ async def expect_pages_not_blank(tablet: Page, advisor: Page, name: str) -> None
 async def test_call_between_pages(
     start_server: StartServer, browser: Browser, offerer: str, ender: str
 ) -> None:
-    """Help, accept, both videos play, taps reach the advisor, mute works, either side ends."""
+    """Help, accept, video and sound both ways, taps reach the advisor, mute, either side ends."""
     h = await start_server(offerer=offerer)
     pages = Pages(browser, h)
     advisor = await pages.advisor()
@@ -97,6 +97,7 @@ async def test_call_between_pages(
     await tap_demo_screen(tablet, *BLUETOOTH_ROW)
     await expect_screen_pixel_green(advisor, True)
 
+    await expect_audio_both_ways(tablet, advisor)
     await expect_layout_in_session(tablet, advisor)
     await expect_pages_not_blank(tablet, advisor, f"{offerer}-offers")
     await expect_mute_works(tablet, advisor)
@@ -118,6 +119,20 @@ async def test_call_between_pages(
         assert ("media.first_frame", side) in reported
     assert ("session.ended", None) in reported
     assert pages.problems == []
+
+
+async def expect_audio_both_ways(tablet: Page, advisor: Page) -> None:
+    """Each page receives the other's microphone: a remote track unmutes when its packets
+    arrive."""
+    for page, audio in ((tablet, "advisor-audio"), (advisor, "user-audio")):
+        await page.wait_for_function(
+            """s => {
+              const tracks = document.querySelector(s).srcObject?.getAudioTracks() ?? [];
+              return tracks.length === 1 && tracks[0].readyState === "live" && !tracks[0].muted;
+            }""",
+            arg=f'[data-testid="{audio}"]',
+            timeout=MEDIA_TIMEOUT_MS,
+        )
 
 
 async def expect_layout_in_session(tablet: Page, advisor: Page) -> None:

@@ -12,8 +12,8 @@ from tests.conftest import StartServer
 
 pytestmark = pytest.mark.browser
 
-# The pages reconnect after 0.5 s, then 1 s (each up to 25 % more): this window holds both.
-RETRY_WINDOW_S = 2.5
+# The pages would reconnect after 0.5 s (up to 25 % more): a retry storm shows in this window.
+RETRY_WINDOW_S = 1.5
 
 
 async def stored_token(page: Page, name: str) -> str | None:
