@@ -379,7 +379,8 @@ class Router:
         if self._claim_mode:
             self._announce_claims(free, now)
             return
-        for req in list(self.queue.values()):
+        # Offering changes states, never queue membership, so the queue is walked in place.
+        for req in self.queue.values():
             if req.state is not RequestState.QUEUED:
                 continue
             adv = next((a for a in free if a.can_take(req)), None)

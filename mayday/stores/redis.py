@@ -15,7 +15,7 @@ from collections.abc import Callable
 from importlib import resources
 from typing import Any, cast
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.commands.core import AsyncScript
@@ -74,17 +74,24 @@ def plain_script(redis: Redis, name: str) -> AsyncScript:
     return redis.register_script(_lua(name))
 
 
-def connect(url: str) -> Redis:
-    """A client that retries through a brief Redis outage instead of failing the frame."""
+def connect(url: str, max_connections: int = 64) -> Redis:
+    """A client that retries through a brief Redis outage instead of failing the frame.
+
+    The pool blocks when all its connections are busy (a burst of frames waits its
+    turn) instead of raising, as redis-py's default pool does.
+    """
     retry = Retry(ExponentialBackoff(cap=0.5, base=0.02), retries=25)
-    return Redis.from_url(
+    pool = BlockingConnectionPool.from_url(
         url,
+        max_connections=max_connections,
+        timeout=20,
         decode_responses=True,
         retry=retry,
         retry_on_error=[RedisConnectionError, RedisTimeoutError, ConnectionRefusedError],
         health_check_interval=10,
         socket_connect_timeout=2,
     )
+    return Redis.from_pool(pool)  # the client owns the pool: aclose() closes it
 
 
 class RedisStore:

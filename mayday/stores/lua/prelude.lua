@@ -248,18 +248,25 @@ local function dispatch()
   local free = {}
   for _, id in ipairs(redis.call("ZRANGE", key("free"), 0, -1)) do free[#free + 1] = load("adv", id) end
   if CLAIM then return announce_claims(free) end
-  for _, rid in ipairs(redis.call("ZRANGE", key("queue"), 0, -1)) do
-    local req = load("req", rid)
-    if req.state == "queued" then
-      for i, adv in ipairs(free) do
-        if can_take(adv, req) then
-          offer(req, adv)
-          table.remove(free, i)
-          break
+  -- Walk the queue a page at a time: with free advisors, the walk usually ends near the head.
+  local page, start = 200, 0
+  while true do
+    local ids = redis.call("ZRANGE", key("queue"), start, start + page - 1)
+    for _, rid in ipairs(ids) do
+      local req = load("req", rid)
+      if req.state == "queued" then
+        for i, adv in ipairs(free) do
+          if can_take(adv, req) then
+            offer(req, adv)
+            table.remove(free, i)
+            break
+          end
         end
+        if #free == 0 then return end
       end
-      if #free == 0 then return end
     end
+    if #ids < page then return end
+    start = start + page
   end
 end
 
