@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -144,8 +144,7 @@ async def test_a_node_killed_mid_run_strands_nothing(
     users = [Roaming(nodes, "user", f"u{j}", j) for j in range(200)]
     loops = [asyncio.create_task(a.serve(handled)) for a in advisors]
     asks = [asyncio.create_task(u.get_help()) for u in users]
-    while len(handled) < 50:
-        await asyncio.sleep(0.05)
+    await wait_until(lambda: len(handled) >= 50, timeout=60)
     nodes[0].kill()
     try:
         async with asyncio.timeout(90):
@@ -186,7 +185,7 @@ class Roaming:
             try:
                 if await self._ask(client):
                     return
-            except (ConnectionError, asyncio.TimeoutError):
+            except (TimeoutError, ConnectionError):
                 client = await self.fresh()
 
     async def _ask(self, client: MaydayClient) -> bool:
@@ -207,7 +206,7 @@ class Roaming:
         while True:
             try:
                 await self._serve(client, handled)
-            except (ConnectionError, asyncio.TimeoutError, MaydayError):
+            except (TimeoutError, ConnectionError, MaydayError):
                 client = await self.fresh()
 
     async def _serve(self, client: MaydayClient, handled: list[str]) -> None:
@@ -250,6 +249,13 @@ async def assert_nothing_left(url: str, request_ids: set[str]) -> None:
             assert request.state in finals, f"request {request_id} stuck in {request.state}"
     finally:
         await store.close()
+
+
+async def wait_until(condition: Callable[[], bool], timeout: float) -> None:
+    """Poll a condition that no event announces (sessions counted across many tasks)."""
+    async with asyncio.timeout(timeout):
+        while not condition():  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
 
 
 async def close_all(clients: list[MaydayClient]) -> None:
