@@ -38,6 +38,11 @@ check: lint types test
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache test-output
 
-## bench: the benchmarks in load_tests/ (minutes; not part of make test)
+## bench: the benchmarks in load_tests/ (minutes; not part of make test); plots in test-output/bench
 bench: $(STAMP)
+	$(BIN)/pip install -q -e '.[bench]' || echo "matplotlib did not install: no plots"
+	mkdir -p test-output/bench
 	$(BIN)/python -m load_tests.pairing --rate 200 --seconds 10
+	$(BIN)/python -m load_tests.relay --rounds 3 --plot test-output/bench/relay-latency.png
+	$(BIN)/python -m load_tests.routing
+	$(BIN)/python -m load_tests.connections --connections 10000

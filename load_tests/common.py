@@ -1,4 +1,4 @@
-"""What every benchmark shares: a server in its own process, tokens, percentiles."""
+"""What every benchmark shares: servers in their own processes, tokens, percentiles."""
 
 from __future__ import annotations
 
@@ -11,10 +11,12 @@ import subprocess
 import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from mayday.auth import issue_token
 
 SECRET = "load-test-secret-0123456789abcdef0123456789"
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 @dataclass(frozen=True)
@@ -29,15 +31,23 @@ class RunningServer:
     def token(self, role: str, sub: str) -> str:
         return issue_token(SECRET, role=role, sub=sub, ttl_s=3600)
 
+    def cpu_seconds(self) -> float:
+        """User plus system CPU time the server process has used so far."""
+        return cpu_seconds(self.process.pid)
+
+    def rss_kib(self) -> int:
+        return rss_kib(self.process.pid)
+
 
 @contextlib.contextmanager
-def mayday_server(*extra: str, env: dict[str, str] | None = None) -> Iterator[RunningServer]:
-    """``mayday serve`` on a free loopback port in a child process, stopped on exit."""
-    environ = {**os.environ, "MAYDAY_JWT_SECRET": SECRET, "MAYDAY_LOG_LEVEL": "WARNING"}
-    environ.update(env or {})
+def child_server(
+    argv: Sequence[str], *, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> Iterator[RunningServer]:
+    """Run ``argv`` until it prints ``serving on http://...``; terminate it on exit."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "mayday", "serve", "--port", "0", *extra],
-        env=environ,
+        list(argv),
+        env={**os.environ, **(env or {})},
+        cwd=cwd,
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -46,7 +56,8 @@ def mayday_server(*extra: str, env: dict[str, str] | None = None) -> Iterator[Ru
     match = re.search(r"serving on (http://\S+)", line)
     if not match:
         proc.kill()
-        raise RuntimeError(f"server did not start: {line!r}")
+        proc.wait()
+        raise RuntimeError(f"{argv[0]} did not start: {line!r}")
     try:
         yield RunningServer(proc, match.group(1))
     finally:
@@ -59,6 +70,40 @@ def mayday_server(*extra: str, env: dict[str, str] | None = None) -> Iterator[Ru
         proc.stdout.close()
 
 
+@contextlib.contextmanager
+def mayday_server(
+    *extra: str, env: dict[str, str] | None = None, profile: Path | None = None
+) -> Iterator[RunningServer]:
+    """``mayday serve`` on a free loopback port in a child process, stopped on exit.
+
+    With ``profile``, the server runs under cProfile and writes its stats there
+    when it stops (it shuts down cleanly on SIGTERM).
+    """
+    environ = {"MAYDAY_JWT_SECRET": SECRET, "MAYDAY_LOG_LEVEL": "WARNING", **(env or {})}
+    python = [sys.executable]
+    if profile is not None:
+        python += ["-m", "cProfile", "-o", str(profile)]
+    argv = [*python, "-m", "mayday", "serve", "--host", "127.0.0.1", "--port", "0"]
+    with child_server([*argv, *extra], env=environ) as server:
+        yield server
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of ``pid`` from /proc, in seconds (resolution one clock tick)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def rss_kib(pid: int) -> int:
+    """Resident set size of ``pid`` (VmRSS) in KiB."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise RuntimeError(f"no VmRSS for pid {pid}")
+
+
 def percentile(values: Sequence[float], p: float) -> float:
     """Nearest-rank percentile of ``values`` (p in 0..100)."""
     ordered = sorted(values)
@@ -68,5 +113,16 @@ def percentile(values: Sequence[float], p: float) -> float:
     return ordered[rank - 1]
 
 
+def cpu_model() -> str:
+    with contextlib.suppress(OSError), open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or "unknown CPU"
+
+
 def machine() -> str:
-    return f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    return (
+        f"{platform.machine()}, {os.cpu_count()} cores ({cpu_model()}), "
+        f"Python {platform.python_version()}"
+    )
