@@ -35,9 +35,11 @@ from mayday.routing.events import (
     HelpCancelled,
     HelpRequested,
     MediaReported,
+    Observe,
     OfferAccepted,
     OfferDeclined,
     OfferExpired,
+    RequestExpired,
     Send,
     SessionEndRequested,
     StartTimer,
@@ -68,6 +70,7 @@ class RouterConfig:
     turn_secret: str = ""
     turn_ttl_s: int = 3600
     default_handle_time_s: float = 300.0
+    request_ttl_s: float = 900.0
     history_limit: int = 10_000
 
 
@@ -106,6 +109,7 @@ class Router:
         self._status_counts: Counter[AdvisorStatus] = Counter()
         # Requests whose own state changed in this operation: their users hear at once.
         self._touched: dict[str, Request] = {}
+        self._now = 0.0
         self._out: list[Effect] = []
         self._handlers: dict[type[Any], Callable[[Any, float], None]] = {
             HelpRequested: self._on_help_requested,
@@ -114,6 +118,7 @@ class Router:
             OfferAccepted: self._on_accept,
             OfferDeclined: self._on_decline,
             OfferExpired: self._on_offer_expired,
+            RequestExpired: self._on_request_expired,
             Disconnected: self._on_disconnected,
             SessionEndRequested: self._on_session_end,
             MediaReported: self._on_media,
@@ -122,7 +127,7 @@ class Router:
     # ------------------------------------------------------------ entry point
     def handle(self, event: Event, now: float) -> list[Effect]:
         """Apply one event at time ``now`` and return the effects to carry out."""
-        self._out, self._touched = [], {}
+        self._out, self._touched, self._now = [], {}, now
         self._handlers[type(event)](event, now)
         self._dispatch(now)
         for req in self._touched.values():
@@ -134,7 +139,7 @@ class Router:
     def position_updates(self, request_ids: list[str], now: float) -> list[Effect]:
         """``help.queued`` for each of these requests whose position or estimate moved
         since its user last heard; the transport asks about its own users every second."""
-        self._out = []
+        self._out, self._now = [], now
         for request_id in request_ids:
             req = self.requests.get(request_id)
             if req is not None and req.state.waiting:
@@ -160,6 +165,16 @@ class Router:
             advisors_busy=self._count(AdvisorStatus.BUSY),
             advisors_away=self._count(AdvisorStatus.AWAY),
         )
+
+    def due_requests(self, now: float) -> list[str]:
+        """Waiting requests past their time-to-live, oldest first (the queue is FIFO)."""
+        deadline = now - self.config.request_ttl_s
+        due = []
+        for req in self.queue.values():
+            if req.enqueued_at > deadline:
+                break
+            due.append(req.id)
+        return due
 
     def position_of(self, request_id: str) -> int | None:
         req = self.queue.get(request_id)
@@ -209,7 +224,9 @@ class Router:
     def _on_advisor_state(self, ev: AdvisorStateSet, now: float) -> None:
         adv = self.advisors.get(ev.advisor_id)
         if adv is None:
-            adv = Advisor(id=ev.advisor_id, name=ev.name, skills=ev.skills, idle_since=now)
+            adv = Advisor(
+                id=ev.advisor_id, name=ev.name, skills=ev.skills, idle_since=now, status_since=now
+            )
             self.advisors[adv.id] = adv
             self._status_counts[adv.status] += 1
             log.info("advisor %s: online", adv.id)
@@ -237,6 +254,9 @@ class Router:
         else:
             self._out.append(CancelTimer(req.id))
             self._record(req, now, "offer.accepted", advisor=adv.id, offer_no=req.offer_no)
+        waited = now - req.enqueued_at
+        self._out.append(Observe("time_to_accept", waited, req.topic or ""))
+        self._out.append(Observe("outcome", waited, req.topic or "", "answered"))
         session = Session(
             id=ev.session_id,
             request_id=req.id,
@@ -295,10 +315,20 @@ class Router:
             return
         adv.missed_offers += 1
         adv.wants_available = False
+        self._out.append(Observe("missed_offer", 1.0, "", adv.id))
         self._withdraw_offer(
             adv, now, AdvisorStatus.AWAY, reason="timeout", outcome="timed_out", timer=False
         )
         self._send("advisor", adv.id, AdvisorStateChanged(state="away", reason="offer_timeout"))
+
+    def _on_request_expired(self, ev: RequestExpired, now: float) -> None:
+        req = self.requests.get(ev.request_id)
+        if req is None or not req.state.waiting:
+            return
+        if now - req.enqueued_at < self.config.request_ttl_s:
+            return
+        self._leave_queue(req, RequestState.EXPIRED, now, withdraw_reason="expired")
+        self._send("user", req.user_id, HelpClosed(req.id, RequestState.EXPIRED.value))
 
     # ------------------------------------------------------------ both sides
     def _on_disconnected(self, ev: Disconnected, now: float) -> None:
@@ -326,6 +356,7 @@ class Router:
             self._end_session(self.sessions[adv.session_id], "disconnected", "advisor", now)
         del self.advisors[adv.id]
         self._status_counts[adv.status] -= 1
+        self._out.append(Observe("advisor_time", now - adv.status_since, "", adv.status.value))
         log.info("advisor %s: %s -> offline", adv.id, adv.status)
 
     def _on_session_end(self, ev: SessionEndRequested, now: float) -> None:
@@ -337,8 +368,13 @@ class Router:
     def _on_media(self, ev: MediaReported, now: float) -> None:
         session, side = self._session_of_peer(ev.session_id, ev.role, ev.sub)
         req = self.requests.get(session.request_id)
-        if req is not None:
-            self._record(req, now, f"media.{ev.state}", side=side, detail=ev.detail)
+        if req is None:
+            return
+        self._record(req, now, f"media.{ev.state}", side=side, detail=ev.detail)
+        # Time-to-advisor: help pressed to the advisor's first frame on the tablet, once.
+        if ev.state == "first_frame" and side == "user" and req.first_frame_at is None:
+            req.first_frame_at = now
+            self._out.append(Observe("time_to_advisor", now - req.enqueued_at, req.topic or ""))
 
     def _end_session(self, session: Session, reason: str, by: str, now: float) -> None:
         session.state, session.ended_at = SessionState.ENDED, now
@@ -580,12 +616,16 @@ class Router:
             self._touched[req.id] = req
         if new.final:
             self._record(req, now, new.value)
+        if new in (RequestState.CANCELLED, RequestState.ABANDONED, RequestState.EXPIRED):
+            self._out.append(Observe("outcome", now - req.enqueued_at, req.topic or "", new.value))
 
     def _set_advisor_status(self, adv: Advisor, new: AdvisorStatus) -> None:
         if adv.status is not new:
             log.debug("advisor %s: %s -> %s", adv.id, adv.status, new)
             self._status_counts[adv.status] -= 1
             self._status_counts[new] += 1
-            adv.status = new
+            spent = self._now - adv.status_since
+            self._out.append(Observe("advisor_time", spent, "", adv.status.value))
+            adv.status, adv.status_since = new, self._now
             if new is not AdvisorStatus.AVAILABLE:
                 adv.claimable.clear()

@@ -50,6 +50,13 @@ class OfferExpired:
 
 
 @dataclass(frozen=True)
+class RequestExpired:
+    """A waiting request reached its time-to-live; ignored if it no longer waits."""
+
+    request_id: str
+
+
+@dataclass(frozen=True)
 class Disconnected:
     role: str
     sub: str
@@ -79,6 +86,7 @@ Event = (
     | OfferAccepted
     | OfferDeclined
     | OfferExpired
+    | RequestExpired
     | Disconnected
     | SessionEndRequested
     | MediaReported
@@ -115,4 +123,21 @@ class CancelTimer:
         return f"offer:{self.request_id}"
 
 
-Effect = Send | StartTimer | CancelTimer
+@dataclass(frozen=True)
+class Observe:
+    """A measurement for the metrics, emitted when it happens.
+
+    ``metric`` is one of: ``time_to_accept`` and ``time_to_advisor`` (seconds
+    since help was pressed), ``outcome`` (``label`` answered / cancelled /
+    abandoned / expired; value: seconds waited), ``missed_offer`` (``label``
+    the advisor; value 1), ``advisor_time`` (``label`` the status left;
+    value: seconds spent in it). ``topic`` is the request's topic or "".
+    """
+
+    metric: str
+    value: float
+    topic: str = ""
+    label: str = ""
+
+
+Effect = Send | StartTimer | CancelTimer | Observe

@@ -65,6 +65,7 @@ class Request:
     offer_no: int = 0
     declined_by: set[str] = field(default_factory=set)
     session_id: str | None = None
+    first_frame_at: float | None = None
     timeline: list[TimelineEntry] = field(default_factory=list)
     # (position, state, estimate) last told to the user, so updates go only on change.
     last_notice: tuple[int, str, float | None] | None = None
@@ -79,6 +80,7 @@ class Advisor:
     # The presence the advisor chose; a busy or reserved advisor returns to it.
     wants_available: bool = False
     idle_since: float = 0.0
+    status_since: float = 0.0
     offer: str | None = None
     session_id: str | None = None
     missed_offers: int = 0

@@ -28,6 +28,10 @@ class Store(Protocol):
         since their user last heard (one round trip for the whole list)."""
         ...
 
+    async def due_requests(self, now: float) -> list[str]:
+        """Ids of waiting requests past their time-to-live, oldest first (at most 100)."""
+        ...
+
     async def session(self, session_id: str) -> Session | None:
         """The session with this id, live or recently ended, or None."""
         ...

@@ -20,6 +20,9 @@ class MemoryStore:
     async def position_updates(self, request_ids: list[str], now: float) -> list[Effect]:
         return self.router.position_updates(request_ids, now)
 
+    async def due_requests(self, now: float) -> list[str]:
+        return self.router.due_requests(now)
+
     async def session(self, session_id: str) -> Session | None:
         return self.router.session(session_id)
 

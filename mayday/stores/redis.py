@@ -38,6 +38,8 @@ from mayday.routing.events import (
     OfferAccepted,
     OfferDeclined,
     OfferExpired,
+    Observe,
+    RequestExpired,
     Send,
     SessionEndRequested,
     StartTimer,
@@ -58,6 +60,7 @@ SCRIPTS = (
     "summary",
     "reap",
     "positions",
+    "request_expired",
 )
 HISTORY_TTL_S = 7 * 24 * 3600
 _ERROR = re.compile(r"^(?P<code>[a-z_]+):(?P<message>.*?)(?: script: \w+, on @user_script:\d+\.)?$")
@@ -111,6 +114,7 @@ class RedisStore:
                 "reservation_timeout_s": self.config.reservation_timeout_s,
                 "offerer": self.config.offerer,
                 "default_handle_time_s": self.config.default_handle_time_s,
+                "request_ttl_s": self.config.request_ttl_s,
                 "history_ttl_s": HISTORY_TTL_S,
             }
         )
@@ -124,6 +128,7 @@ class RedisStore:
             OfferAccepted: lambda e: ("accept", [e.advisor_id, e.request_id, e.session_id]),
             OfferDeclined: lambda e: ("decline", [e.advisor_id, e.request_id]),
             OfferExpired: lambda e: ("offer_expired", [e.request_id, e.offer_no]),
+            RequestExpired: lambda e: ("request_expired", [e.request_id]),
             Disconnected: lambda e: ("disconnected", [e.role, e.sub]),
             SessionEndRequested: lambda e: (
                 "session_end",
@@ -176,6 +181,8 @@ class RedisStore:
             return StartTimer(item["request_id"], int(item["offer_no"]), float(item["delay_s"]))
         if item["k"] == "cancel":
             return CancelTimer(item["request_id"])
+        if item["k"] == "observe":
+            return Observe(item["metric"], float(item["value"]), item["topic"], item["label"])
         return Send(item["role"], item["sub"], self._message(item["m"], item["sub"], now))
 
     def _message(self, frame: dict[str, Any], sub: str, now: float) -> Outbound:
@@ -222,6 +229,7 @@ class RedisStore:
             offer_no=int(raw["offer_no"]),
             declined_by=set(json.loads(raw["declined"]) or []),
             session_id=raw["session_id"] or None,
+            first_frame_at=float(raw["first_frame_at"]) if raw.get("first_frame_at") else None,
             timeline=[_entry(item) for item in timeline],
         )
 
@@ -236,6 +244,12 @@ class RedisStore:
                 pipe.hget(self.keys.request(request_id), "offer_no")
             numbers = await pipe.execute()
         return [OfferExpired(r, int(n)) for r, n in zip(due, numbers, strict=True) if n]
+
+    async def due_requests(self, now: float) -> list[str]:
+        """Waiting requests past their time-to-live, oldest first."""
+        deadline = now - self.config.request_ttl_s
+        found = await self.redis.zrangebyscore(self.keys.queue, "-inf", deadline, start=0, num=100)
+        return [str(request_id) for request_id in found]
 
     async def close(self) -> None:
         await self.redis.aclose()

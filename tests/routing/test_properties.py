@@ -22,6 +22,7 @@ from mayday.routing.events import (
     OfferAccepted,
     OfferDeclined,
     OfferExpired,
+    RequestExpired,
     Send,
     SessionEndRequested,
     StartTimer,
@@ -42,6 +43,7 @@ op = st.one_of(
     st.tuples(st.just("user_gone"), st.sampled_from(USERS)),
     st.tuples(st.just("advisor_gone"), st.sampled_from(ADVISORS)),
     st.tuples(st.just("end"), st.integers(0, 10), st.booleans()),
+    st.tuples(st.just("expire"), st.integers(0, 10)),
 )
 
 # Histories start with some advisors online and some users waiting, so that
@@ -110,6 +112,9 @@ class Driver:
             return Disconnected("user", str(args[0]))
         if kind == "advisor_gone":
             return Disconnected("advisor", str(args[0]))
+        if kind == "expire":
+            waiting = list(r.queue)
+            return RequestExpired(waiting[int(str(args[0])) % len(waiting)]) if waiting else None
         return self.end(int(str(args[0])), bool(args[1]))
 
     def answer(self, kind: str, advisor: str, own: bool) -> Event | None:
@@ -207,10 +212,15 @@ def test_random_interleavings_keep_every_invariant(
     mode: str, ops: list[tuple[object, ...]]
 ) -> None:
     """No double offers, no advisor in two sessions, FIFO kept, and no request lost."""
-    driver = Driver(router=Router(RouterConfig(routing_mode=mode)))
+    driver = Driver(router=Router(RouterConfig(routing_mode=mode, request_ttl_s=5.0)))
     for operation in ops:
         driver.run(operation)
-    finals = {RequestState.ENDED, RequestState.CANCELLED, RequestState.ABANDONED}
+    finals = {
+        RequestState.ENDED,
+        RequestState.CANCELLED,
+        RequestState.ABANDONED,
+        RequestState.EXPIRED,
+    }
     for request_id in driver.created:
         state = driver.router.requests[request_id].state
         assert state in finals or state.waiting or state is RequestState.IN_SESSION
@@ -222,13 +232,13 @@ def test_random_interleavings_keep_every_invariant(
 @given(ops=history)
 def test_draining_ends_every_request_on_purpose(mode: str, ops: list[tuple[object, ...]]) -> None:
     """After any history, users leaving and sessions ending close every request: none stuck."""
-    driver = Driver(router=Router(RouterConfig(routing_mode=mode)))
+    driver = Driver(router=Router(RouterConfig(routing_mode=mode, request_ttl_s=5.0)))
     for operation in ops:
         driver.run(operation)
     for user in USERS:
         driver.run(("user_gone", user))
     for request_id in driver.created:
         state = driver.router.requests[request_id].state
-        assert state in (RequestState.ENDED, RequestState.CANCELLED, RequestState.ABANDONED)
+        assert state.final
     assert driver.router.queue == {}
     assert all(a.status is not AdvisorStatus.BUSY for a in driver.router.advisors.values())

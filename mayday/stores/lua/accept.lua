@@ -25,6 +25,9 @@ else
   redis.call("ZREM", key("offers"), req.id)
   record(req, "offer.accepted", {advisor = adv.id, offer_no = tonumber(req.offer_no)})
 end
+local waited = now - tonumber(req.enqueued_at)
+observe("time_to_accept", waited, req.topic)
+observe("outcome", waited, req.topic, "answered")
 local ses = {id = session_id, request_id = req.id, user_id = req.user_id, advisor_id = adv.id,
              offerer = cfg.offerer, started_at = now, state = "active", ended_at = ""}
 save("ses", ses, "id", "request_id", "user_id", "advisor_id", "offerer", "started_at", "state", "ended_at")

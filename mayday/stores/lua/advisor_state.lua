@@ -3,9 +3,10 @@ local advisor_id, available = ARGV[4], ARGV[7] == "1"
 local adv = load("adv", advisor_id)
 if not adv then
   adv = {id = advisor_id, name = ARGV[5], skills = ARGV[6], status = "away", wants = "0",
-         idle_since = now, offer = "", session_id = "", missed = 0, claimable = "[]"}
-  save("adv", adv, "id", "name", "skills", "status", "wants", "idle_since", "offer", "session_id",
-    "missed", "claimable")
+         idle_since = now, status_since = now, offer = "", session_id = "", missed = 0,
+         claimable = "[]"}
+  save("adv", adv, "id", "name", "skills", "status", "wants", "idle_since", "status_since",
+    "offer", "session_id", "missed", "claimable")
   redis.call("SADD", key("advisors"), advisor_id)
   redis.call("HINCRBY", key("counts"), "away", 1)
 end

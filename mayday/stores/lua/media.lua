@@ -3,5 +3,11 @@ local ses, side = session_of_peer(ARGV[6], ARGV[4], ARGV[5])
 local req = load("req", ses.request_id)
 if req then
   record(req, "media." .. ARGV[7], {side = side, detail = ARGV[8] ~= "" and ARGV[8] or nil})
+  -- Time-to-advisor: help pressed to the advisor's first frame on the tablet, once.
+  if ARGV[7] == "first_frame" and side == "user" and (req.first_frame_at or "") == "" then
+    req.first_frame_at = now
+    save("req", req, "first_frame_at")
+    observe("time_to_advisor", now - tonumber(req.enqueued_at), req.topic)
+  end
 end
 return finish_op()

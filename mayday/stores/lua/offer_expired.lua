@@ -7,6 +7,7 @@ local adv = load("adv", req.offered_to)
 if not adv then return effects() end
 adv.missed, adv.wants = tonumber(adv.missed) + 1, "0"
 save("adv", adv, "missed", "wants")
+observe("missed_offer", 1, "", adv.id)
 withdraw_offer(adv, "away", "timeout", "timed_out", false)
 send("advisor", adv.id, {type = "advisor.state", state = "away", reason = "offer_timeout"})
 return finish_op()

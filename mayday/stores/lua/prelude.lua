@@ -16,6 +16,9 @@ local touched, touched_set = {}, {}
 local function key(...) return P .. table.concat({...}, ":") end
 local function refuse(code, message) error({err = code .. ":" .. message}) end
 local function send(role, sub, msg) out[#out + 1] = {k = "send", role = role, sub = sub, m = msg} end
+local function observe(metric, value, topic, label)
+  out[#out + 1] = {k = "observe", metric = metric, value = value, topic = topic or "", label = label or ""}
+end
 local function effects() return cjson.encode(out) end
 
 local WAITING = {queued = true, offered = true}
@@ -57,12 +60,18 @@ local function set_request_state(req, state)
   save("req", req, "state")
   if FINAL[state] then record(req, state) end
   if WAITING[state] then touch(req.id) end
+  if state == "cancelled" or state == "abandoned" or state == "expired" then
+    observe("outcome", now - tonumber(req.enqueued_at), req.topic, state)
+  end
 end
 
 local function set_advisor_status(adv, status)
   if adv.status ~= status then
     redis.call("HINCRBY", key("counts"), adv.status, -1)
     redis.call("HINCRBY", key("counts"), status, 1)
+    observe("advisor_time", now - tonumber(adv.status_since), "", adv.status)
+    adv.status_since = now
+    save("adv", adv, "status_since")
   end
   adv.status = status
   save("adv", adv, "status")
@@ -334,7 +343,9 @@ local function disconnect(role, sub)
       redis.call("ZREM", key("free"), adv.id)
       redis.call("SREM", key("advisors"), adv.id)
       -- end_session may have changed the status since adv was loaded: read it again.
-      redis.call("HINCRBY", key("counts"), redis.call("HGET", key("adv", adv.id), "status"), -1)
+      local last = load("adv", adv.id)
+      redis.call("HINCRBY", key("counts"), last.status, -1)
+      observe("advisor_time", now - tonumber(last.status_since), "", last.status)
       redis.call("DEL", key("adv", adv.id))
     end
   end
