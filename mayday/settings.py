@@ -38,6 +38,13 @@ class Settings:
     rate_limit_burst: int = 200
     default_handle_time_s: float = 300.0
     summary_interval_s: float = 1.0
+    request_ttl_s: float = 900.0
+    sla_target_s: float = 9.0
+    short_abandon_s: float = 5.0
+    service_level_goal: float = 0.8
+    abandonment_max: float = 0.1
+    alert_webhook_url: str = ""
+    ops_interval_s: float = 1.0
     position_interval_s: float = 1.0
     web_root: Path = field(default=WEB_ROOT)
 

@@ -32,6 +32,10 @@ class Store(Protocol):
         """Ids of waiting requests past their time-to-live, oldest first (at most 100)."""
         ...
 
+    async def recent_requests(self, since: float, limit: int) -> list[Request]:
+        """Requests made since ``since``, newest first, at most ``limit``."""
+        ...
+
     async def session(self, session_id: str) -> Session | None:
         """The session with this id, live or recently ended, or None."""
         ...

@@ -37,6 +37,11 @@ class Keys:
         return f"{self.prefix}offers"
 
     @property
+    def requests(self) -> str:
+        """ZSET request id -> time requested: every request kept in history, for ops."""
+        return f"{self.prefix}requests"
+
+    @property
     def handle_times(self) -> str:
         """LIST of the last 50 session durations."""
         return f"{self.prefix}handle_times"

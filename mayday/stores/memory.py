@@ -23,6 +23,14 @@ class MemoryStore:
     async def due_requests(self, now: float) -> list[str]:
         return self.router.due_requests(now)
 
+    async def recent_requests(self, since: float, limit: int) -> list[Request]:
+        found: list[Request] = []
+        for req in reversed(self.router.requests.values()):
+            if req.enqueued_at < since or len(found) >= limit:
+                break
+            found.append(req)
+        return found
+
     async def session(self, session_id: str) -> Session | None:
         return self.router.session(session_id)
 

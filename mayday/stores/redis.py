@@ -35,10 +35,10 @@ from mayday.routing.events import (
     HelpCancelled,
     HelpRequested,
     MediaReported,
+    Observe,
     OfferAccepted,
     OfferDeclined,
     OfferExpired,
-    Observe,
     RequestExpired,
     Send,
     SessionEndRequested,
@@ -232,6 +232,13 @@ class RedisStore:
             first_frame_at=float(raw["first_frame_at"]) if raw.get("first_frame_at") else None,
             timeline=[_entry(item) for item in timeline],
         )
+
+    async def recent_requests(self, since: float, limit: int) -> list[Request]:
+        found = await self.redis.zrevrangebyscore(
+            self.keys.requests, "+inf", since, start=0, num=limit
+        )
+        requests = [await self.request(str(request_id)) for request_id in found]
+        return [r for r in requests if r is not None]
 
     async def due_offers(self, now: float) -> list[OfferExpired]:
         """Offers past their expiry, whichever process made them (a dead one included)."""

@@ -12,23 +12,32 @@ from aiohttp import WSMsgType, web
 from aiohttp.abc import AbstractAccessLogger
 
 from mayday.auth import AuthError, verify_token
+from mayday.metrics.alerts import AlertLedger, AlertRules, MemoryLedger, RedisLedger
+from mayday.metrics.monitor import Monitor
+from mayday.metrics.stats import MemoryStats, RedisStats, StatsStore
+from mayday.metrics.tally import Rules
 from mayday.protocol.errors import ErrorCode
 from mayday.routing.core import RouterConfig
 from mayday.settings import Settings
 from mayday.stores.base import Store
 from mayday.stores.memory import MemoryStore
 from mayday.stores.redis import RedisStore
+from mayday.transport import ops_api
+from mayday.transport.appkeys import SERVER, SETTINGS
 from mayday.transport.connection import Connection
 from mayday.transport.relay import RedisRelay
 from mayday.transport.server import Clock, Server
 
 log = logging.getLogger(__name__)
 
-SERVER = web.AppKey("server", Server)
-SETTINGS = web.AppKey("settings", Settings)
 HARD_FRAME_CAP = 1 << 20
 CLOSE_UNAUTHORIZED = 4401
-PAGES = {"/": "index.html", "/tablet": "tablet.html", "/advisor": "advisor.html"}
+PAGES = {
+    "/": "index.html",
+    "/tablet": "tablet.html",
+    "/advisor": "advisor.html",
+    "/ops": "ops.html",
+}
 
 
 def router_config(settings: Settings) -> RouterConfig:
@@ -41,6 +50,7 @@ def router_config(settings: Settings) -> RouterConfig:
         turn_secret=settings.turn_secret,
         turn_ttl_s=settings.turn_ttl_s,
         default_handle_time_s=settings.default_handle_time_s,
+        request_ttl_s=settings.request_ttl_s,
     )
 
 
@@ -49,6 +59,23 @@ def make_store(settings: Settings) -> Store:
     if settings.redis_url:
         return RedisStore.from_url(settings.redis_url, router_config(settings))
     return MemoryStore(router_config(settings))
+
+
+def make_monitor(settings: Settings, store: Store) -> Monitor:
+    """The SLA monitor; its tallies and alert ledger are shared through Redis when the
+    store is."""
+    rules = Rules(settings.sla_target_s, settings.short_abandon_s)
+    alert_rules = AlertRules(
+        target_s=settings.sla_target_s,
+        service_level_goal=settings.service_level_goal,
+        abandonment_max=settings.abandonment_max,
+    )
+    if isinstance(store, RedisStore):
+        stats: StatsStore = RedisStats(store.redis, rules, store.keys.prefix)
+        ledger: AlertLedger = RedisLedger(store.redis, store.keys.prefix)
+    else:
+        stats, ledger = MemoryStats(rules), MemoryLedger()
+    return Monitor(rules, alert_rules, stats, ledger, settings.alert_webhook_url or None)
 
 
 def create_app(
@@ -60,6 +87,7 @@ def create_app(
     app.cleanup_ctx.append(_server_ctx(store, clock))
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/ws", websocket)
+    ops_api.add_routes(app)
     for path, name in PAGES.items():
         app.router.add_get(path, _page(settings, name))
     if settings.web_root.is_dir():
@@ -72,12 +100,13 @@ def _server_ctx(store: Store | None, clock: Clock | None) -> Any:
         settings = app[SETTINGS]
         chosen = store or make_store(settings)
         relay = RedisRelay(chosen) if isinstance(chosen, RedisStore) else None
-        server = Server(settings, chosen, clock or time.time, relay)
+        server = Server(settings, chosen, clock or time.time, relay, make_monitor(settings, chosen))
         await server.start()
         app[SERVER] = server
         loops = [
             asyncio.create_task(server.run_summaries()),
             asyncio.create_task(server.run_positions()),
+            asyncio.create_task(server.run_housekeeping()),
         ]
         yield
         for loop in loops:

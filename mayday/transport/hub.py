@@ -51,6 +51,9 @@ class Hub:
                     delivered += conn.send(dict(frame))
         return delivered
 
+    def has_role(self, role: str) -> bool:
+        return any(key[0] == role for key in self._by_key)
+
     def connected(self, role: str, sub: str) -> bool:
         return (role, sub) in self._by_key
 

@@ -10,13 +10,19 @@ from collections.abc import Callable
 from typing import Any
 
 from mayday import __version__
+from mayday.metrics.alerts import AlertRules, MemoryLedger
+from mayday.metrics.monitor import Monitor
+from mayday.metrics.stats import MemoryStats
+from mayday.metrics.tally import Rules
 from mayday.protocol.errors import ErrorCode, ProtocolError
 from mayday.routing.events import (
     CancelTimer,
     Disconnected,
     Effect,
     Event,
+    Observe,
     OfferExpired,
+    RequestExpired,
     Send,
     StartTimer,
 )
@@ -45,11 +51,18 @@ class Server:
         store: Store,
         clock: Clock = time.time,
         relay: RedisRelay | None = None,
+        monitor: Monitor | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
         self.clock = clock
         self.relay = relay
+        self.monitor = monitor or Monitor(
+            Rules(settings.sla_target_s, settings.short_abandon_s),
+            AlertRules(settings.sla_target_s),
+            MemoryStats(Rules(settings.sla_target_s, settings.short_abandon_s)),
+            MemoryLedger(),
+        )
         self.hub = Hub()
         self.timers = Timers()
         self._buckets: dict[Connection, TokenBucket] = {}
@@ -121,13 +134,18 @@ class Server:
         await self.execute(await self.store.apply(event, self.clock()))
 
     async def execute(self, effects: list[Effect]) -> None:
+        observations = []
         for effect in effects:
-            if isinstance(effect, Send):
+            if isinstance(effect, Observe):
+                observations.append(effect)
+            elif isinstance(effect, Send):
                 await self.deliver(effect.role, effect.sub, effect.message.to_frame())
             elif isinstance(effect, StartTimer):
                 self.timers.start(effect.key, effect.delay_s, self._expiry(effect))
             elif isinstance(effect, CancelTimer):
                 self.timers.cancel(effect.key)
+        if observations:
+            await self.monitor.observe(observations, self.clock())
 
     async def deliver(self, role: str, sub: str, frame: dict[str, Any]) -> int:
         """Send ``frame`` to every socket of (role, sub), here and on other nodes; return
@@ -173,6 +191,27 @@ class Server:
             except Exception:
                 log.exception("position updates failed")
 
+    async def run_housekeeping(self) -> None:
+        """Every interval: expire requests past their time-to-live, evaluate the alerts,
+        and give the ops consoles connected here a fresh view."""
+        while True:
+            await asyncio.sleep(self.settings.ops_interval_s)
+            try:
+                await self.housekeeping()
+            except Exception:
+                log.exception("housekeeping failed")
+
+    async def housekeeping(self) -> None:
+        now = self.clock()
+        for request_id in await self.store.due_requests(now):
+            await self.apply(RequestExpired(request_id))
+        queue = await self.store.summary(now)
+        for event in await self.monitor.check_alerts(queue, now):
+            self.hub.broadcast(("ops",), event.to_frame())
+        if self.hub.has_role("ops"):
+            snapshot = await self.monitor.snapshot(self.store, queue, now)
+            self.hub.broadcast(("ops",), snapshot)
+
     async def publish_summary(self) -> None:
         summary = await self.store.summary(self.clock())
         if summary.shape() != self._last_summary:
@@ -182,6 +221,7 @@ class Server:
     async def close(self) -> None:
         if self.relay is not None:
             await self.relay.close()
+        await self.monitor.close()
         await self.timers.close()
         await self.store.close()
 

@@ -18,6 +18,8 @@ local req = {
 save("req", req, "id", "user_id", "user_name", "enqueued_at", "topic", "language", "skills",
   "device", "state", "offered_to", "offer_no", "declined", "session_id", "last_notice")
 redis.call("ZADD", key("queue"), now, req.id)
+redis.call("ZADD", key("requests"), now, req.id)
+redis.call("ZREMRANGEBYSCORE", key("requests"), "-inf", now - cfg.history_ttl_s)
 touch(req.id)
 redis.call("SET", key("user", user_id), req.id)
 local data = {topic = ask.topic ~= cjson.null and ask.topic or nil}

@@ -1,0 +1,152 @@
+"""Alerts raised once per episode and cleared with a recovery message, before a breach.
+
+``AlertRules.evaluate`` is pure: it says which alerts hold now. The ledger
+remembers which are raised, so a raise or a clear is announced once per
+episode, and, on Redis, once across every server process (the first process
+to record a change is the one that announces it).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass
+from typing import Protocol
+
+from redis.asyncio import Redis
+
+from mayday.metrics.tally import Measures
+
+
+@dataclass(frozen=True)
+class Alert:
+    name: str
+    message: str
+    value: float
+
+
+@dataclass(frozen=True)
+class AlertEvent:
+    """A change to announce: ``state`` is ``raised`` or ``cleared``."""
+
+    name: str
+    state: str
+    message: str
+    value: float
+    at: float
+
+    def to_frame(self) -> dict[str, object]:
+        return {"type": "ops.alert", **asdict(self)}
+
+
+@dataclass(frozen=True)
+class AlertRules:
+    target_s: float = 9.0
+    # Warn when the oldest wait passes this share of the target and no advisor is free.
+    warn_fraction: float = 2 / 3
+    service_level_goal: float = 0.8
+    abandonment_max: float = 0.1
+    # Rates over fewer requests than this say nothing yet.
+    min_volume: int = 5
+
+    def evaluate(
+        self, oldest_wait_s: float | None, advisors_available: int, recent: Measures
+    ) -> list[Alert]:
+        """The alerts whose condition holds now; ``recent`` is the rolling five minutes."""
+        alerts = []
+        warn_at = self.warn_fraction * self.target_s
+        wait = oldest_wait_s or 0.0
+        if wait >= self.target_s or (wait >= warn_at and advisors_available == 0):
+            alerts.append(
+                Alert(
+                    "oldest_wait",
+                    f"a user has waited {wait:.0f} s with no advisor free; "
+                    f"the target is {self.target_s:.0f} s",
+                    wait,
+                )
+            )
+        volume = recent.answered + recent.abandoned
+        sl = recent.service_level
+        if volume >= self.min_volume and sl is not None and sl < self.service_level_goal:
+            alerts.append(
+                Alert(
+                    "service_level",
+                    f"service level {sl:.0%} over 5 min, below the goal of "
+                    f"{self.service_level_goal:.0%}",
+                    sl,
+                )
+            )
+        rate = recent.abandonment_rate_excl_short
+        if volume >= self.min_volume and rate is not None and rate > self.abandonment_max:
+            alerts.append(
+                Alert(
+                    "abandonment",
+                    f"{rate:.0%} of users gave up over 5 min (more than "
+                    f"{self.abandonment_max:.0%})",
+                    rate,
+                )
+            )
+        return alerts
+
+
+class AlertLedger(Protocol):
+    async def raise_(self, alert: Alert, now: float) -> bool:
+        """Record ``alert`` as raised; True if it was not raised already."""
+        ...
+
+    async def clear(self, name: str) -> bool:
+        """Record ``name`` as cleared; True if it was raised."""
+        ...
+
+    async def active(self) -> dict[str, dict[str, object]]: ...
+
+
+class MemoryLedger:
+    def __init__(self) -> None:
+        self._raised: dict[str, dict[str, object]] = {}
+
+    async def raise_(self, alert: Alert, now: float) -> bool:
+        if alert.name in self._raised:
+            return False
+        self._raised[alert.name] = {"message": alert.message, "value": alert.value, "since": now}
+        return True
+
+    async def clear(self, name: str) -> bool:
+        return self._raised.pop(name, None) is not None
+
+    async def active(self) -> dict[str, dict[str, object]]:
+        return dict(self._raised)
+
+
+class RedisLedger:
+    """One hash of raised alerts; HSETNX and HDEL make each change happen once."""
+
+    def __init__(self, redis: Redis, prefix: str = "{mayday}:") -> None:
+        self.redis, self.key = redis, f"{prefix}alerts"
+
+    async def raise_(self, alert: Alert, now: float) -> bool:
+        body = json.dumps({"message": alert.message, "value": alert.value, "since": now})
+        return bool(await self.redis.hsetnx(self.key, alert.name, body))
+
+    async def clear(self, name: str) -> bool:
+        return bool(await self.redis.hdel(self.key, name))
+
+    async def active(self) -> dict[str, dict[str, object]]:
+        raw = await self.redis.hgetall(self.key)
+        return {str(k): json.loads(v) for k, v in raw.items()}
+
+
+async def changes(
+    rules: AlertRules, ledger: AlertLedger, holding: list[Alert], now: float | None = None
+) -> list[AlertEvent]:
+    """Record what holds now; return the raises and clears this call was first to record."""
+    at = time.time() if now is None else now
+    events = []
+    names = {a.name for a in holding}
+    for alert in holding:
+        if await ledger.raise_(alert, at):
+            events.append(AlertEvent(alert.name, "raised", alert.message, alert.value, at))
+    for name in set(await ledger.active()) - names:
+        if await ledger.clear(name):
+            events.append(AlertEvent(name, "cleared", f"{name} back within bounds", 0.0, at))
+    return events

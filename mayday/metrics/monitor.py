@@ -1,0 +1,127 @@
+"""The SLA monitor of one process: observations in, Prometheus, shared tallies, ops views
+and alerts out."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+from dataclasses import asdict
+from datetime import UTC, datetime
+from typing import Any
+
+import aiohttp
+
+from mayday.metrics.alerts import AlertEvent, AlertLedger, AlertRules, changes
+from mayday.metrics.prom import PromMetrics
+from mayday.metrics.stats import ByTopic, StatsStore
+from mayday.metrics.tally import Rules, measures, total
+from mayday.metrics.timeline import request_view
+from mayday.protocol.messages import QueueSummary
+from mayday.routing.events import Observe
+from mayday.stores.base import Store
+
+log = logging.getLogger(__name__)
+
+WINDOWS = {"5m": 300.0, "1h": 3600.0}
+
+
+class Monitor:
+    def __init__(
+        self,
+        rules: Rules,
+        alert_rules: AlertRules,
+        stats: StatsStore,
+        ledger: AlertLedger,
+        webhook_url: str | None = None,
+    ) -> None:
+        self.rules, self.alert_rules = rules, alert_rules
+        self.stats, self.ledger = stats, ledger
+        self.prom = PromMetrics(rules.target_s)
+        self.webhook_url = webhook_url
+        self._posts: set[asyncio.Task[None]] = set()
+
+    async def observe(self, observations: list[Observe], now: float) -> None:
+        for ob in observations:
+            self.prom.observe(ob)
+        await self.stats.record(observations, now)
+
+    async def windows(self, now: float) -> dict[str, ByTopic]:
+        spans = {name: now - seconds for name, seconds in WINDOWS.items()}
+        spans["today"] = _midnight_utc(now)
+        return {name: await self.stats.window(since, now) for name, since in spans.items()}
+
+    async def snapshot(self, store: Store, queue: QueueSummary, now: float) -> dict[str, Any]:
+        """Everything the ops dashboard shows: queue, advisors, measures by window, alerts."""
+        windows = await self.windows(now)
+        recent = await store.recent_requests(now - 3600, 20)
+        return {
+            "type": "ops.update",
+            "time": now,
+            "target_s": self.rules.target_s,
+            "service_level_goal": self.alert_rules.service_level_goal,
+            "queue": {k: v for k, v in queue.to_frame().items() if k != "type"},
+            "windows": {
+                name: {
+                    "all": asdict(measures(total(by_topic.values()), self.rules)),
+                    "topics": {t: asdict(measures(v, self.rules)) for t, v in by_topic.items()},
+                }
+                for name, by_topic in windows.items()
+            },
+            "alerts": await self.ledger.active(),
+            "recent": [_brief(request_view(r)) for r in recent],
+        }
+
+    async def check_alerts(self, queue: QueueSummary, now: float) -> list[AlertEvent]:
+        """Evaluate the alert rules; return (and post) the changes this process announced."""
+        self.prom.set_queue(queue)
+        recent = measures(total((await self.stats.window(now - 300, now)).values()), self.rules)
+        holding = self.alert_rules.evaluate(queue.oldest_wait_s, queue.advisors_available, recent)
+        events = await changes(self.alert_rules, self.ledger, holding, now)
+        for event in events:
+            log.warning("alert %s %s: %s", event.name, event.state, event.message)
+            self._post(event)
+        return events
+
+    def _post(self, event: AlertEvent) -> None:
+        if not self.webhook_url:
+            return
+        task = asyncio.create_task(_post_json(self.webhook_url, event.to_frame()))
+        self._posts.add(task)
+        task.add_done_callback(self._posts.discard)
+
+    async def close(self) -> None:
+        for task in list(self._posts):
+            task.cancel()
+        await asyncio.gather(*self._posts, return_exceptions=True)
+
+
+async def _post_json(url: str, body: dict[str, Any]) -> None:
+    """POST an alert; three tries, then give up with a log line (the alert stays on the page)."""
+    timeout = aiohttp.ClientTimeout(total=5)
+    for attempt in range(3):
+        try:
+            async with (
+                aiohttp.ClientSession(timeout=timeout) as http,
+                http.post(url, json=body) as r,
+            ):
+                if r.status < 500:
+                    return
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            log.warning("alert webhook failed (%s), attempt %d", type(exc).__name__, attempt + 1)
+        await asyncio.sleep(0.5 * 2**attempt)
+    log.error("alert webhook gave up after 3 attempts")
+
+
+def _midnight_utc(now: float) -> float:
+    day = datetime.fromtimestamp(now, UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    return day.timestamp()
+
+
+def _brief(view: dict[str, Any]) -> dict[str, Any]:
+    keep = ("request_id", "topic", "outcome", "advisor", "requested_at")
+    brief = {k: view[k] for k in keep}
+    for k in ("time_to_accept_s", "time_to_advisor_s"):
+        v = view[k]
+        brief[k] = None if v is None or math.isnan(v) else round(v, 3)
+    return brief

@@ -1,0 +1,78 @@
+"""Prometheus metrics of one process, in its own registry.
+
+Counters and histograms count what this process observed: sum them over
+processes. Gauges (queue depth, oldest wait, advisors by state) describe the
+shared queue, so every process reports the same value: take max, not sum.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from mayday.metrics.tally import bucket_edges
+from mayday.protocol.messages import QueueSummary
+from mayday.routing.events import Observe
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+ADVISOR_STATES = ("available", "reserved", "busy", "away")
+
+
+class PromMetrics:
+    def __init__(self, target_s: float) -> None:
+        self.registry = CollectorRegistry()
+        buckets = (*bucket_edges(target_s), float("inf"))
+        r = self.registry
+        self.time_to_advisor = Histogram(
+            "mayday_time_to_advisor_seconds",
+            "Help pressed to the advisor's first video frame on the tablet.",
+            ["topic"],
+            buckets=buckets,
+            registry=r,
+        )
+        self.time_to_accept = Histogram(
+            "mayday_time_to_accept_seconds",
+            "Help pressed to an advisor accepting.",
+            ["topic"],
+            buckets=buckets,
+            registry=r,
+        )
+        self.requests = Counter(
+            "mayday_requests", "Requests by outcome.", ["outcome", "topic"], registry=r
+        )
+        self.missed_offers = Counter(
+            "mayday_missed_offers", "Offers that timed out unanswered.", registry=r
+        )
+        self.advisor_seconds = Counter(
+            "mayday_advisor_seconds", "Advisor time spent by state.", ["state"], registry=r
+        )
+        self.queue_depth = Gauge("mayday_queue_depth", "Requests waiting.", registry=r)
+        self.oldest_wait = Gauge(
+            "mayday_oldest_wait_seconds",
+            "How long the oldest waiting request has waited.",
+            registry=r,
+        )
+        self.advisors = Gauge("mayday_advisors", "Advisors online by state.", ["state"], registry=r)
+        self.target = Gauge("mayday_target_seconds", "The time-to-advisor target.", registry=r)
+        self.target.set(target_s)
+
+    def observe(self, ob: Observe) -> None:
+        topic = ob.topic or "none"
+        if ob.metric == "time_to_advisor":
+            self.time_to_advisor.labels(topic).observe(ob.value)
+        elif ob.metric == "time_to_accept":
+            self.time_to_accept.labels(topic).observe(ob.value)
+        elif ob.metric == "outcome":
+            self.requests.labels(ob.label, topic).inc()
+        elif ob.metric == "missed_offer":
+            self.missed_offers.inc()
+        elif ob.metric == "advisor_time":
+            self.advisor_seconds.labels(ob.label).inc(max(0.0, ob.value))
+
+    def set_queue(self, summary: QueueSummary) -> None:
+        self.queue_depth.set(summary.waiting)
+        self.oldest_wait.set(summary.oldest_wait_s or 0.0)
+        for state in ADVISOR_STATES:
+            self.advisors.labels(state).set(getattr(summary, f"advisors_{state}"))
+
+    def exposition(self) -> bytes:
+        return generate_latest(self.registry)

@@ -1,0 +1,106 @@
+"""Where the tallies live: in this process, or in Redis so every process adds to the same ones.
+
+Minute tallies serve windows up to an hour, hour tallies the day. Both are
+written on every observation (one pipeline on Redis) and expire by
+themselves.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from typing import Protocol
+
+from redis.asyncio import Redis
+
+from mayday.metrics.tally import Rules, Tally, add, hour_of, increments, minute_of
+from mayday.routing.events import Observe
+
+MINUTE_KEEP_S = 2 * 3600
+HOUR_KEEP_S = 2 * 86400
+
+ByTopic = dict[str, Tally]
+
+
+def _slots(since: float, now: float) -> tuple[str, range]:
+    if now - since <= 3600:
+        return "m", range(minute_of(since), minute_of(now) + 1)
+    return "h", range(hour_of(since), hour_of(now) + 1)
+
+
+def _topic(ob: Observe) -> str:
+    return ob.topic or "none"
+
+
+class StatsStore(Protocol):
+    async def record(self, observations: Iterable[Observe], now: float) -> None: ...
+
+    async def window(self, since: float, now: float) -> ByTopic:
+        """Tallies from ``since`` to ``now`` (whole minutes, or whole hours past an hour)."""
+        ...
+
+
+class MemoryStats:
+    def __init__(self, rules: Rules) -> None:
+        self.rules = rules
+        self._slots: dict[tuple[str, int], defaultdict[str, Tally]] = {}
+
+    async def record(self, observations: Iterable[Observe], now: float) -> None:
+        for ob in observations:
+            inc = increments(ob, self.rules)
+            if not inc:
+                continue
+            for kind, slot in (("m", minute_of(now)), ("h", hour_of(now))):
+                add(self._slots.setdefault((kind, slot), defaultdict(dict))[_topic(ob)], inc)
+        self._prune(now)
+
+    async def window(self, since: float, now: float) -> ByTopic:
+        kind, slots = _slots(since, now)
+        out: ByTopic = defaultdict(dict)
+        for slot in slots:
+            for topic, tally in self._slots.get((kind, slot), {}).items():
+                add(out[topic], tally)
+        return dict(out)
+
+    def _prune(self, now: float) -> None:
+        oldest = {"m": minute_of(now - MINUTE_KEEP_S), "h": hour_of(now - HOUR_KEEP_S)}
+        for key in [k for k in self._slots if k[1] < oldest[k[0]]]:
+            del self._slots[key]
+
+
+class RedisStats:
+    """Tallies as Redis hashes, field ``topic|counter``, added to with HINCRBYFLOAT."""
+
+    def __init__(self, redis: Redis, rules: Rules, prefix: str = "{mayday}:") -> None:
+        self.redis, self.rules, self.prefix = redis, rules, prefix
+
+    def _key(self, kind: str, slot: int) -> str:
+        return f"{self.prefix}stats:{kind}:{slot}"
+
+    async def record(self, observations: Iterable[Observe], now: float) -> None:
+        async with self.redis.pipeline(transaction=False) as pipe:
+            queued = False
+            for ob in observations:
+                for name, value in increments(ob, self.rules).items():
+                    field = f"{_topic(ob)}|{name}"
+                    pipe.hincrbyfloat(self._key("m", minute_of(now)), field, value)
+                    pipe.hincrbyfloat(self._key("h", hour_of(now)), field, value)
+                    queued = True
+            if not queued:
+                return
+            pipe.expire(self._key("m", minute_of(now)), MINUTE_KEEP_S)
+            pipe.expire(self._key("h", hour_of(now)), HOUR_KEEP_S)
+            await pipe.execute()
+
+    async def window(self, since: float, now: float) -> ByTopic:
+        kind, slots = _slots(since, now)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for slot in slots:
+                pipe.hgetall(self._key(kind, slot))
+            hashes = await pipe.execute()
+        out: ByTopic = defaultdict(dict)
+        for fields in hashes:
+            for field, value in fields.items():
+                topic, name = str(field).rsplit("|", 1)
+                add(out[topic], {name: float(value)})
+        return dict(out)

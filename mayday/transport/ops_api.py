@@ -1,0 +1,109 @@
+"""HTTP for ops: ``/metrics`` for Prometheus, and a JSON / CSV API for the ``ops`` role."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Any
+
+from aiohttp import web
+
+from mayday.auth import AuthError, Identity, Role, verify_token
+from mayday.metrics.prom import CONTENT_TYPE
+from mayday.metrics.timeline import CSV_COLUMNS, csv_row, request_view
+from mayday.transport.appkeys import SERVER
+
+MAX_ROWS = 10_000
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/metrics", metrics)
+    app.router.add_get("/api/ops/summary", summary)
+    app.router.add_get("/api/ops/requests", requests)
+
+
+async def metrics(request: web.Request) -> web.Response:
+    """Prometheus exposition of this process (scrape every process; see docs/metrics.md)."""
+    server = request.app[SERVER]
+    server.monitor.prom.set_queue(await server.store.summary(server.clock()))
+    return web.Response(
+        body=server.monitor.prom.exposition(), headers={"Content-Type": CONTENT_TYPE}
+    )
+
+
+def _ops(request: web.Request) -> Identity:
+    """The ops identity from ``Authorization: Bearer`` (or ``?token=`` for download links)."""
+    settings = request.app[SERVER].settings
+    header = request.headers.get("Authorization", "")
+    token = header.removeprefix("Bearer ").strip() if header else request.query.get("token", "")
+    try:
+        identity = verify_token(token, settings.jwt_secret, settings.jwt_audience)
+    except AuthError as exc:
+        raise _json_error(401, "unauthorized", str(exc)) from None
+    if identity.role is not Role.OPS:
+        raise _json_error(403, "forbidden", "the ops role is needed")
+    return identity
+
+
+_ERRORS: dict[int, type[web.HTTPException]] = {
+    400: web.HTTPBadRequest,
+    401: web.HTTPUnauthorized,
+    403: web.HTTPForbidden,
+}
+
+
+def _json_error(status: int, code: str, message: str) -> web.HTTPException:
+    body = json.dumps({"code": code, "message": message})
+    return _ERRORS[status](text=body, content_type="application/json")
+
+
+async def summary(request: web.Request) -> web.Response:
+    """The live view the dashboard shows: queue, advisors, measures by window, alerts."""
+    _ops(request)
+    server = request.app[SERVER]
+    now = server.clock()
+    snapshot = await server.monitor.snapshot(server.store, await server.store.summary(now), now)
+    return web.json_response(snapshot)
+
+
+async def requests(request: web.Request) -> web.StreamResponse:
+    """Request timelines, newest first; filters ``since`` (epoch seconds), ``outcome``,
+    ``advisor``, ``limit``; ``format=csv`` for a spreadsheet."""
+    _ops(request)
+    server = request.app[SERVER]
+    query = request.query
+    try:
+        since = float(query.get("since", server.clock() - 86400))
+        limit = min(int(query.get("limit", 1000)), MAX_ROWS)
+    except ValueError:
+        raise _json_error(400, "invalid_field", "since and limit must be numbers") from None
+    found = await server.store.recent_requests(since, limit)
+    views = [v for v in map(request_view, found) if _matches(v, query)]
+    if query.get("format") == "csv":
+        return _csv(views)
+    return web.json_response({"requests": views, "count": len(views)})
+
+
+def _matches(view: dict[str, Any], query: Any) -> bool:
+    outcome, advisor = query.get("outcome"), query.get("advisor")
+    if outcome and view["outcome"] != outcome:
+        return False
+    return (
+        not advisor
+        or view["advisor"] == advisor
+        or any(o["advisor"] == advisor for o in view["offers"])
+    )
+
+
+def _csv(views: list[dict[str, Any]]) -> web.Response:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(CSV_COLUMNS)
+    for view in views:
+        writer.writerow(csv_row(view))
+    return web.Response(
+        text=out.getvalue(),
+        content_type="text/csv",
+        headers={"Content-Disposition": 'attachment; filename="mayday-requests.csv"'},
+    )
