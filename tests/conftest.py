@@ -56,8 +56,9 @@ async def start_server() -> AsyncIterator[StartServer]:
     harnesses: list[Harness] = []
 
     async def _start(**overrides: Any) -> Harness:
+        clock = overrides.pop("clock", None)
         settings = Settings(**{"port": 0, "jwt_secret": SECRET, **overrides})
-        app = create_app(settings)
+        app = create_app(settings, clock=clock)
         runner = await start(settings, app)
         runners.append(runner)
         harness = Harness(settings, bound_port(runner), app[SERVER])
