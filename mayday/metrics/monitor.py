@@ -12,10 +12,11 @@ from typing import Any
 
 import aiohttp
 
+from mayday.metrics import erlang
 from mayday.metrics.alerts import AlertEvent, AlertLedger, AlertRules, changes
 from mayday.metrics.prom import PromMetrics
 from mayday.metrics.stats import ByTopic, StatsStore
-from mayday.metrics.tally import Rules, measures, total
+from mayday.metrics.tally import Rules, Tally, measures, total
 from mayday.metrics.timeline import request_view
 from mayday.protocol.messages import QueueSummary
 from mayday.routing.events import Observe
@@ -68,8 +69,26 @@ class Monitor:
                 }
                 for name, by_topic in windows.items()
             },
+            "predicted": self.predicted(total(windows["1h"].values()), queue),
             "alerts": await self.ledger.active(),
             "recent": [_brief(request_view(r)) for r in recent],
+        }
+
+    def predicted(self, hour: Tally, queue: QueueSummary) -> dict[str, float | None]:
+        """Erlang C for the last hour's load on the advisors online now."""
+        answered = hour.get("accepted", 0.0)
+        arrivals = (answered + hour.get("abandoned", 0.0) + hour.get("expired", 0.0)) / 3600
+        handle = hour.get("busy_s", 0.0) / answered if answered else None
+        n = queue.advisors_available + queue.advisors_reserved + queue.advisors_busy
+        load = None if handle is None else arrivals * handle
+        return {
+            "arrivals_per_s": arrivals,
+            "handle_s": handle,
+            "advisors": n,
+            "wait_probability": None if load is None else erlang.wait_probability(n, load),
+            "service_level": None
+            if handle is None
+            else erlang.service_level(n, arrivals, handle, self.rules.target_s),
         }
 
     async def check_alerts(self, queue: QueueSummary, now: float) -> list[AlertEvent]:
