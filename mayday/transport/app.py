@@ -22,7 +22,7 @@ from mayday.settings import Settings
 from mayday.stores.base import Store
 from mayday.stores.memory import MemoryStore
 from mayday.stores.redis import RedisStore
-from mayday.transport import ops_api
+from mayday.transport import audit_api, ops_api
 from mayday.transport.appkeys import SERVER, SETTINGS
 from mayday.transport.connection import Connection
 from mayday.transport.relay import RedisRelay
@@ -88,6 +88,7 @@ def create_app(
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/ws", websocket)
     ops_api.add_routes(app)
+    audit_api.add_routes(app)
     for path, name in PAGES.items():
         app.router.add_get(path, _page(settings, name))
     if settings.web_root.is_dir():

@@ -28,6 +28,7 @@ from mayday.routing.events import (
 )
 from mayday.settings import Settings
 from mayday.stores.base import Store
+from mayday.transport import annotation_handlers  # (registers the annotation handlers)
 from mayday.transport import handlers as _handlers  # noqa: F401  (registers the handlers)
 from mayday.transport.connection import Connection, TokenBucket
 from mayday.transport.hub import Hub
@@ -63,6 +64,7 @@ class Server:
             MemoryStats(Rules(settings.sla_target_s, settings.short_abandon_s)),
             MemoryLedger(),
         )
+        self.annotations = annotation_handlers.Annotations.for_store(store)
         self.hub = Hub()
         self.timers = Timers()
         self._buckets: dict[Connection, TokenBucket] = {}
@@ -94,6 +96,7 @@ class Server:
         )
         if me.role.value in WATCHERS:
             conn.send((await self.store.summary(self.clock())).to_frame())
+        await annotation_handlers.peer_attached(self, conn)
 
     async def detach(self, conn: Connection) -> None:
         """Forget ``conn``; when it was the identity's last socket, the router hears of it."""

@@ -1,0 +1,199 @@
+"""Where a session's drawing, consent, pause and audit log live: in this process, or in
+Redis so that every server process sees the same (a peer may reconnect to another one).
+
+Each operation is atomic: the memory store is one synchronous call into the pure
+``Drawing`` and ``Control``; the Redis store (``redis_store.py``) is one Lua script.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from mayday.protocol.annotations import Annotation, ControlInput
+from mayday.protocol.errors import ErrorCode, ProtocolError
+from mayday.routing.model import Session
+from mayday.sessions.control import ConsentState, Control, ControlAction
+from mayday.sessions.drawing import Drawing, Limits
+
+# A drawing matters while its session lives; the audit log is kept for ops afterwards.
+BOARD_TTL_S = 24 * 3600
+AUDIT_TTL_S = 7 * 24 * 3600
+PAUSED_ANNOTATION = "annotation refused: the user paused screen sharing"
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One line of a session's audit log, with the server's timestamp."""
+
+    t: float
+    event: str
+    by: str
+    side: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"t": self.t, "event": self.event, "by": self.by, "side": self.side, **self.data}
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), separators=(",", ":"))
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> AuditEntry:
+        base = {k: raw[k] for k in ("t", "event", "by", "side")}
+        return cls(**base, data={k: v for k, v in raw.items() if k not in base})
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The whole shared-screen state of a session, sent in one frame."""
+
+    session_id: str
+    strokes: list[dict[str, Any]]
+    control: ConsentState = ConsentState.OFF
+    paused: bool = False
+
+    def to_frame(self) -> dict[str, Any]:
+        return {
+            "type": "annotation.snapshot",
+            "session_id": self.session_id,
+            "strokes": self.strokes,
+            "control": self.control.value,
+            "paused": self.paused,
+        }
+
+
+class SessionsStore(Protocol):
+    """Per-session annotation and control state; every method is one atomic operation."""
+
+    async def annotate(self, session: Session, a: Annotation, now: float) -> bool:
+        """Apply ``a`` (a laser only checks the pause); True if it is to be relayed."""
+        ...
+
+    async def snapshot(self, session_id: str) -> Snapshot: ...
+
+    async def control(
+        self, session: Session, action: ControlAction, by: str, now: float
+    ) -> tuple[ConsentState, ConsentState]:
+        """Take ``action``; (old, new), the same state twice when it changed nothing.
+        Each change is audited."""
+        ...
+
+    async def share(self, session: Session, paused: bool, by: str, now: float) -> bool:
+        """Pause or resume screen sharing; True if it changed (and was audited)."""
+        ...
+
+    async def control_input(self, session: Session, inp: ControlInput, by: str, now: float) -> None:
+        """Audit an input and accept it, or audit its refusal and raise ``invalid_state``."""
+        ...
+
+    async def audit(self, session_id: str) -> list[AuditEntry]: ...
+
+    async def session_of(self, role: str, sub: str) -> str | None:
+        """The latest session of (role, sub) that has annotation or control state."""
+        ...
+
+
+def control_entry(action: ControlAction, by: str, now: float, old: ConsentState) -> AuditEntry:
+    return AuditEntry(now, f"control.{action}", by, action.side, {"from": old.value})
+
+
+def share_entry(paused: bool, by: str, now: float) -> AuditEntry:
+    return AuditEntry(now, "share.pause" if paused else "share.resume", by, "user")
+
+
+def input_entry(inp: ControlInput, by: str, now: float, reason: str | None = None) -> AuditEntry:
+    if reason is None:
+        return AuditEntry(now, "control.input", by, "advisor", inp.audit_data())
+    data = {**inp.audit_data(), "reason": reason}
+    return AuditEntry(now, "control.input.refused", by, "advisor", data)
+
+
+@dataclass
+class Board:
+    """One session's state in the memory store."""
+
+    drawing: Drawing
+    control: Control
+    touched: float
+
+
+class MemorySessionsStore:
+    """The embedded default: every operation is synchronous, so atomic by itself."""
+
+    def __init__(self, limits: Limits | None = None) -> None:
+        self.limits = limits or Limits()
+        self._boards: dict[str, Board] = {}
+        self._audit: dict[str, list[AuditEntry]] = {}
+        self._of: dict[tuple[str, str], str] = {}
+
+    def _board(self, session: Session, now: float) -> Board:
+        board = self._boards.get(session.id)
+        if board is None:
+            self._forget_before(now - BOARD_TTL_S)
+            board = Board(Drawing(self.limits), Control(session.id), now)
+            self._boards[session.id] = board
+            self._of[("user", session.user_id)] = session.id
+            self._of[("advisor", session.advisor_id)] = session.id
+        board.touched = now
+        return board
+
+    def _forget_before(self, stale: float) -> None:
+        """Drop boards untouched for a day (their sessions are long over)."""
+        for session_id in [s for s, b in self._boards.items() if b.touched < stale]:
+            del self._boards[session_id]
+        self._of = {k: s for k, s in self._of.items() if s in self._boards}
+        for session_id, log in list(self._audit.items()):
+            if log[-1].t < stale - (AUDIT_TTL_S - BOARD_TTL_S):
+                del self._audit[session_id]
+
+    async def annotate(self, session: Session, a: Annotation, now: float) -> bool:
+        board = self._boards.get(session.id)
+        if board is not None and board.control.paused:
+            raise ProtocolError(ErrorCode.INVALID_STATE, PAUSED_ANNOTATION)
+        if a.volatile:
+            return True
+        return self._board(session, now).drawing.apply(a)
+
+    async def snapshot(self, session_id: str) -> Snapshot:
+        board = self._boards.get(session_id)
+        if board is None:
+            return Snapshot(session_id, [])
+        c = board.control
+        return Snapshot(session_id, board.drawing.snapshot(), c.state, c.paused)
+
+    async def control(
+        self, session: Session, action: ControlAction, by: str, now: float
+    ) -> tuple[ConsentState, ConsentState]:
+        board = self._board(session, now)
+        old = board.control.state
+        if not board.control.apply(action):
+            return old, old
+        self._record(session.id, control_entry(action, by, now, old))
+        return old, board.control.state
+
+    async def share(self, session: Session, paused: bool, by: str, now: float) -> bool:
+        board = self._board(session, now)
+        if not board.control.set_paused(paused):
+            return False
+        self._record(session.id, share_entry(paused, by, now))
+        return True
+
+    async def control_input(self, session: Session, inp: ControlInput, by: str, now: float) -> None:
+        board = self._board(session, now)
+        try:
+            board.control.check_input()
+        except ProtocolError as exc:
+            self._record(session.id, input_entry(inp, by, now, exc.message))
+            raise
+        self._record(session.id, input_entry(inp, by, now))
+
+    async def audit(self, session_id: str) -> list[AuditEntry]:
+        return list(self._audit.get(session_id, ()))
+
+    async def session_of(self, role: str, sub: str) -> str | None:
+        return self._of.get((role, sub))
+
+    def _record(self, session_id: str, entry: AuditEntry) -> None:
+        self._audit.setdefault(session_id, []).append(entry)

@@ -1,0 +1,200 @@
+"""Handlers for annotations, co-pilot control and screen-sharing pause.
+
+Only the session's advisor draws, asks for control and sends input; only its
+user grants, denies, revokes, pauses and resumes. Every frame is checked
+against the live session (``server.store.session``) before anything happens.
+The state itself (drawing, consent, pause, audit log) is kept by a
+``SessionsStore``: in this process, or in Redis when the routing store is.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from mayday.auth import Role
+from mayday.protocol.annotations import Annotation, ControlInput, SessionRef
+from mayday.protocol.errors import ErrorCode, ProtocolError
+from mayday.routing.model import Session, SessionState
+from mayday.sessions.control import ControlAction
+from mayday.sessions.drawing import Limits
+from mayday.sessions.store import MemorySessionsStore, SessionsStore
+from mayday.stores.base import Store
+from mayday.transport.connection import Connection, TokenBucket
+from mayday.transport.registry import Result, handler
+
+if TYPE_CHECKING:
+    from mayday.transport.server import Server
+
+log = logging.getLogger(__name__)
+
+PEERS = {Role.USER, Role.ADVISOR}
+# An advisor drawing at 60 points a second sends about 30 frames a second.
+ANNOTATION_RATE_PER_S = 40.0
+ANNOTATION_BURST = 80
+
+
+class Annotations:
+    """What this process keeps for the handlers: the shared session state, and one
+    rate bucket per advisor (separate from each connection's own bucket)."""
+
+    def __init__(
+        self,
+        store: SessionsStore,
+        rate_per_s: float = ANNOTATION_RATE_PER_S,
+        burst: int = ANNOTATION_BURST,
+    ) -> None:
+        self.store = store
+        self.rate_per_s, self.burst = rate_per_s, burst
+        self._buckets: dict[str, TokenBucket] = {}
+
+    @classmethod
+    def for_store(cls, store: Store, limits: Limits | None = None) -> Annotations:
+        """In Redis next to the routing state when that is in Redis, else in memory."""
+        return cls(MemorySessionsStore(limits))
+
+    def allow(self, advisor: str) -> bool:
+        """Take one token from ``advisor``'s bucket (all their sockets on this process)."""
+        bucket = self._buckets.get(advisor)
+        if bucket is None:
+            if len(self._buckets) > 10_000:
+                self._buckets.clear()  # full buckets only cost memory; start afresh
+            bucket = self._buckets[advisor] = TokenBucket(self.rate_per_s, self.burst)
+        return bucket.take()
+
+
+async def live_session(server: Server, conn: Connection, session_id: str, side: str) -> Session:
+    """The active session ``session_id`` in which the sender plays ``side``, or a refusal."""
+    me = conn.identity
+    session = await server.store.session(session_id)
+    if session is None:
+        raise ProtocolError(ErrorCode.NOT_FOUND, f'no session "{session_id}"')
+    if session.role_of(me.sub, me.role.value) != side:
+        who = "advisor" if side == "advisor" else "user"
+        raise ProtocolError(ErrorCode.FORBIDDEN, f"only the session's {who} may send this")
+    if session.state is not SessionState.ACTIVE:
+        raise ProtocolError(ErrorCode.INVALID_STATE, "session has ended")
+    return session
+
+
+def _rate(server: Server, conn: Connection) -> None:
+    if not server.annotations.allow(conn.identity.sub):
+        raise ProtocolError(
+            ErrorCode.RATE_LIMITED,
+            f"annotations are limited to {server.annotations.rate_per_s:g} frames a second",
+        )
+
+
+async def _to_both(server: Server, session: Session, frame: dict[str, Any]) -> None:
+    await server.deliver("user", session.user_id, frame)
+    await server.deliver("advisor", session.advisor_id, frame)
+
+
+# ---------------------------------------------------------------- annotations
+
+
+@handler("annotation", roles={Role.ADVISOR}, message=Annotation)
+async def annotation(server: Server, conn: Connection, msg: Annotation) -> Result:
+    _rate(server, conn)
+    session = await live_session(server, conn, msg.session_id, "advisor")
+    changed = await server.annotations.store.annotate(session, msg, server.clock())
+    if changed:
+        frame = msg.to_frame()
+        # Not an error when the user is away for a moment: the drawing is kept, and
+        # their next socket gets it whole in annotation.snapshot.
+        await server.deliver("user", session.user_id, frame)
+    return {"changed": changed}
+
+
+@handler("annotation.snapshot", roles=PEERS, message=SessionRef)
+async def annotation_snapshot(server: Server, conn: Connection, msg: SessionRef) -> Result:
+    me = conn.identity
+    await live_session(server, conn, msg.session_id, me.role.value)
+    conn.send((await server.annotations.store.snapshot(msg.session_id)).to_frame())
+    return None
+
+
+async def peer_attached(server: Server, conn: Connection) -> None:
+    """A peer of a live session that has a drawing (or consent, or a pause) connected:
+    a reconnect or a second tab. It gets the whole state in one frame."""
+    role, sub = conn.key
+    if role not in ("user", "advisor"):
+        return
+    store = server.annotations.store
+    session_id = await store.session_of(role, sub)
+    if session_id is None:
+        return
+    session = await server.store.session(session_id)
+    if session is None or session.state is not SessionState.ACTIVE:
+        return
+    if session.role_of(sub, role) == role:
+        conn.send((await store.snapshot(session_id)).to_frame())
+
+
+# ---------------------------------------------------------------- co-pilot control
+
+
+async def _control(
+    server: Server, conn: Connection, msg: SessionRef, action: ControlAction
+) -> Result:
+    session = await live_session(server, conn, msg.session_id, action.side)
+    old, new = await server.annotations.store.control(
+        session, action, conn.identity.sub, server.clock()
+    )
+    if new != old:
+        frame = {"type": "control.state", "session_id": session.id, "state": new.value}
+        await _to_both(server, session, {**frame, "by": action.side})
+    return {"state": new.value, "changed": new != old}
+
+
+@handler("control.request", roles={Role.ADVISOR}, message=SessionRef)
+async def control_request(server: Server, conn: Connection, msg: SessionRef) -> Result:
+    return await _control(server, conn, msg, ControlAction.REQUEST)
+
+
+@handler("control.grant", roles={Role.USER}, message=SessionRef)
+async def control_grant(server: Server, conn: Connection, msg: SessionRef) -> Result:
+    return await _control(server, conn, msg, ControlAction.GRANT)
+
+
+@handler("control.deny", roles={Role.USER}, message=SessionRef)
+async def control_deny(server: Server, conn: Connection, msg: SessionRef) -> Result:
+    return await _control(server, conn, msg, ControlAction.DENY)
+
+
+@handler("control.revoke", roles={Role.USER}, message=SessionRef)
+async def control_revoke(server: Server, conn: Connection, msg: SessionRef) -> Result:
+    return await _control(server, conn, msg, ControlAction.REVOKE)
+
+
+@handler("control.input", roles={Role.ADVISOR}, message=ControlInput)
+async def control_input(server: Server, conn: Connection, msg: ControlInput) -> Result:
+    _rate(server, conn)
+    session = await live_session(server, conn, msg.session_id, "advisor")
+    await server.annotations.store.control_input(session, msg, conn.identity.sub, server.clock())
+    await server.deliver("user", session.user_id, msg.to_frame())
+    return None
+
+
+# ---------------------------------------------------------------- screen sharing
+
+
+async def _share(server: Server, conn: Connection, msg: SessionRef, paused: bool) -> Result:
+    session = await live_session(server, conn, msg.session_id, "user")
+    changed = await server.annotations.store.share(
+        session, paused, conn.identity.sub, server.clock()
+    )
+    if changed:
+        frame = {"type": "share.state", "session_id": session.id, "paused": paused, "by": "user"}
+        await _to_both(server, session, frame)
+    return {"paused": paused, "changed": changed}
+
+
+@handler("share.pause", roles={Role.USER}, message=SessionRef)
+async def share_pause(server: Server, conn: Connection, msg: SessionRef) -> Result:
+    return await _share(server, conn, msg, True)
+
+
+@handler("share.resume", roles={Role.USER}, message=SessionRef)
+async def share_resume(server: Server, conn: Connection, msg: SessionRef) -> Result:
+    return await _share(server, conn, msg, False)
