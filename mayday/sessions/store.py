@@ -128,16 +128,25 @@ class MemorySessionsStore:
         self._audit: dict[str, list[AuditEntry]] = {}
         self._of: dict[tuple[str, str], str] = {}
 
-    def _board(self, session: Session, now: float) -> Board:
+    def _board(self, session: Session, now: float, new: Board | None = None) -> Board:
+        """The session's board; ``new`` (or a fresh one) becomes it if it has none yet.
+        Only a change creates a board, so a refused or repeated event leaves no state."""
         board = self._boards.get(session.id)
         if board is None:
             self._forget_before(now - BOARD_TTL_S)
-            board = Board(Drawing(self.limits), Control(session.id), now)
+            board = new or self._fresh(session.id, now)
             self._boards[session.id] = board
             self._of[("user", session.user_id)] = session.id
             self._of[("advisor", session.advisor_id)] = session.id
         board.touched = now
         return board
+
+    def _fresh(self, session_id: str, now: float) -> Board:
+        return Board(Drawing(self.limits), Control(session_id), now)
+
+    def _peek(self, session: Session, now: float) -> Board:
+        """The session's board, or a fresh one not yet kept."""
+        return self._boards.get(session.id) or self._fresh(session.id, now)
 
     def _forget_before(self, stale: float) -> None:
         """Drop boards untouched for a day (their sessions are long over)."""
@@ -154,7 +163,11 @@ class MemorySessionsStore:
             raise ProtocolError(ErrorCode.INVALID_STATE, PAUSED_ANNOTATION)
         if a.volatile:
             return True
-        return self._board(session, now).drawing.apply(a)
+        board = self._peek(session, now)
+        if not board.drawing.apply(a):
+            return False
+        self._board(session, now, board)
+        return True
 
     async def snapshot(self, session_id: str) -> Snapshot:
         board = self._boards.get(session_id)
@@ -166,17 +179,19 @@ class MemorySessionsStore:
     async def control(
         self, session: Session, action: ControlAction, by: str, now: float
     ) -> tuple[ConsentState, ConsentState]:
-        board = self._board(session, now)
+        board = self._peek(session, now)
         old = board.control.state
         if not board.control.apply(action):
             return old, old
+        self._board(session, now, board)
         self._record(session.id, control_entry(action, by, now, old))
         return old, board.control.state
 
     async def share(self, session: Session, paused: bool, by: str, now: float) -> bool:
-        board = self._board(session, now)
+        board = self._peek(session, now)
         if not board.control.set_paused(paused):
             return False
+        self._board(session, now, board)
         self._record(session.id, share_entry(paused, by, now))
         return True
 

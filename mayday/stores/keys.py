@@ -83,3 +83,34 @@ class Keys:
     def inbox(self, node_id: str) -> str:
         """STREAM of frames for clients connected to one node."""
         return f"{self.prefix}inbox:{node_id}"
+
+    # Sessions' annotations, co-pilot control and audit (mayday/sessions/lua/ builds these
+    # same names from the prefix).
+    def board(self, session_id: str) -> str:
+        """HASH of one session's shared screen: control (consent state), paused ("0" or
+        "1"), points (how many the drawing holds)."""
+        return f"{self.prefix}board:{session_id}"
+
+    def strokes(self, session_id: str) -> str:
+        """HASH stroke id -> JSON of the stroke without its points."""
+        return f"{self.prefix}strokes:{session_id}"
+
+    def stroke_order(self, session_id: str) -> str:
+        """LIST of the live stroke ids, oldest first."""
+        return f"{self.prefix}order:{session_id}"
+
+    def stroke_points(self, session_id: str, stroke_id: str) -> str:
+        """STRING: one stroke's points as JSON list items without the brackets, appended."""
+        return f"{self.prefix}pts:{session_id}:{stroke_id}"
+
+    def retired(self, session_id: str) -> str:
+        """SET of stroke ids undone or cleared (a late retry of them is a no-op)."""
+        return f"{self.prefix}retired:{session_id}"
+
+    def audit(self, session_id: str) -> str:
+        """LIST of JSON audit entries of one session (control and pause), oldest first."""
+        return f"{self.prefix}audit:{session_id}"
+
+    def board_of(self, role: str, sub: str) -> str:
+        """STRING: the latest session id of (role, sub) that has a board."""
+        return f"{self.prefix}board_of:{role}:{sub}"

@@ -18,8 +18,10 @@ from mayday.protocol.errors import ErrorCode, ProtocolError
 from mayday.routing.model import Session, SessionState
 from mayday.sessions.control import ControlAction
 from mayday.sessions.drawing import Limits
+from mayday.sessions.redis_store import RedisSessionsStore
 from mayday.sessions.store import MemorySessionsStore, SessionsStore
 from mayday.stores.base import Store
+from mayday.stores.redis import RedisStore
 from mayday.transport.connection import Connection, TokenBucket
 from mayday.transport.registry import Result, handler
 
@@ -51,6 +53,8 @@ class Annotations:
     @classmethod
     def for_store(cls, store: Store, limits: Limits | None = None) -> Annotations:
         """In Redis next to the routing state when that is in Redis, else in memory."""
+        if isinstance(store, RedisStore):
+            return cls(RedisSessionsStore(store.redis, store.keys, limits))
         return cls(MemorySessionsStore(limits))
 
     def allow(self, advisor: str) -> bool:
