@@ -119,7 +119,8 @@ async def test_server_frames_are_numbered(mayday: Harness) -> None:
 
 
 def _token(**overrides: Any) -> str:
-    claims: dict[str, Any] = {"role": "user", "sub": "u1", "ttl_s": 60}
+    # Built when tests are collected: valid for long enough that only "expired" expires.
+    claims: dict[str, Any] = {"role": "user", "sub": "u1", "ttl_s": 6 * 3600}
     claims.update(overrides)
     secret = claims.pop("secret", SECRET)
     return issue_token(secret, **claims)
