@@ -132,7 +132,7 @@ def _token(**overrides: Any) -> str:
         ("", "missing token"),
         ("not-a-jwt", "invalid token"),
         (_token(secret="another-secret-0123456789abcdef-0123"), "invalid token"),
-        (_token(now=time.time() - 3600), "token expired"),
+        (_token(now=time.time() - 3600, ttl_s=60), "token expired"),
         (_token(audience="someone-else"), "invalid token"),
         (jwt.encode({"sub": "u", "role": "admin", "aud": "mayday", "exp": 2**40}, SECRET), "role"),
     ],
