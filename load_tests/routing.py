@@ -67,6 +67,11 @@ class Point:
     setup_s: float
 
 
+def frames(*batches: list[Effect]) -> int:
+    """Frames to send among the effects (timers and other effects are not frames)."""
+    return sum(isinstance(e, Send) for effects in batches for e in effects)
+
+
 class Scenario:
     """A router brought to a known state through its own events, and driven one cycle
     at a time. Only ``Router.handle`` and the public ``queue`` are used, so the
@@ -130,7 +135,7 @@ class Scenario:
         accepted = self.accept(advisor_id, ended)
         _, pressed = self.press_help()
         elapsed = time.process_time() - start
-        return 3, len(ended) + len(accepted) + len(pressed), elapsed
+        return 3, frames(ended, accepted, pressed), elapsed
 
     def cancel(self) -> tuple[int, int, float]:
         """Loaded: a new request at the tail, then its cancel."""
@@ -138,7 +143,7 @@ class Scenario:
         request_id, pressed = self.press_help()
         user_id = request_id.replace("req", "user")
         cancelled = self.handle(HelpCancelled(user_id, request_id))
-        return 2, len(pressed) + len(cancelled), time.process_time() - start
+        return 2, frames(pressed, cancelled), time.process_time() - start
 
     def idle(self) -> tuple[int, int, float]:
         """Free advisors: a request, its accept, its end."""
@@ -149,7 +154,7 @@ class Scenario:
         )
         accepted = self.accept(offered_to, pressed)
         _, ended = self.end_oldest()
-        return 3, len(pressed) + len(accepted) + len(ended), time.process_time() - start
+        return 3, frames(pressed, accepted, ended), time.process_time() - start
 
     def positions(self) -> tuple[int, int, float]:
         """Loaded: the head leaves (untimed), then the periodic pass over every waiting
@@ -158,7 +163,7 @@ class Scenario:
         waiting = list(self.router.queue)
         start = time.process_time()
         out = self.router.position_updates(waiting, self.now)
-        return len(waiting), len(out), time.process_time() - start
+        return len(waiting), frames(out), time.process_time() - start
 
 
 WORKLOADS: dict[str, Callable[[Scenario], tuple[int, int, float]]] = {
