@@ -7,6 +7,7 @@ anything changes, so a refused frame leaves no trace.
 
 from __future__ import annotations
 
+import heapq
 import logging
 import math
 from collections import Counter, deque
@@ -107,6 +108,10 @@ class Router:
         self._rank = RankIndex()
         self._seq = 0
         self._status_counts: Counter[AdvisorStatus] = Counter()
+        # Free advisors by (idle since, id): a heap with lazy deletion, and each free
+        # advisor's current key (an entry that differs from it is stale).
+        self._free_heap: list[tuple[float, str]] = []
+        self._free_key: dict[str, tuple[float, str]] = {}
         # Requests whose own state changed in this operation: their users hear at once.
         self._touched: dict[str, Request] = {}
         self._now = 0.0
@@ -355,6 +360,7 @@ class Router:
         if adv.session_id is not None:
             self._end_session(self.sessions[adv.session_id], "disconnected", "advisor", now)
         del self.advisors[adv.id]
+        self._free_key.pop(adv.id, None)
         self._status_counts[adv.status] -= 1
         self._out.append(Observe("advisor_time", now - adv.status_since, "", adv.status.value))
         log.info("advisor %s: %s -> offline", adv.id, adv.status)
@@ -400,31 +406,46 @@ class Router:
         return self.config.routing_mode == "claim"
 
     def _free_advisors(self) -> list[Advisor]:
-        if not self._count(AdvisorStatus.AVAILABLE):
-            return []
-        return sorted(
-            (a for a in self.advisors.values() if a.status is AdvisorStatus.AVAILABLE),
-            key=lambda a: (a.idle_since, a.id),
-        )
+        """Every free advisor, longest idle first (claim mode shows each of them the queue)."""
+        return [self.advisors[aid] for _, aid in sorted(self._free_key.values())]
+
+    def _take_free(self, req: Request) -> Advisor | None:
+        """The longest-idle free advisor who can take ``req``, off the heap, or None.
+
+        Entries of advisors no longer free are dropped lazily as they surface;
+        those skipped for this request go back. Without skills or declines
+        the first valid entry fits: O(log n).
+        """
+        skipped, found = [], None
+        while self._free_heap:
+            key = heapq.heappop(self._free_heap)
+            if self._free_key.get(key[1]) != key:
+                continue
+            adv = self.advisors[key[1]]
+            if adv.can_take(req):
+                found = adv
+                break
+            skipped.append(key)
+        for key in skipped:
+            heapq.heappush(self._free_heap, key)
+        return found
 
     def _dispatch(self, now: float) -> None:
         """Offer waiting requests, oldest first, to the longest-idle free advisor that fits."""
-        free = self._free_advisors()
-        if not free:
+        if not self._count(AdvisorStatus.AVAILABLE):
             return
         if self._claim_mode:
-            self._announce_claims(free, now)
+            self._announce_claims(self._free_advisors(), now)
             return
         # Offering changes states, never queue membership, so the queue is walked in place.
         for req in self.queue.values():
             if req.state is not RequestState.QUEUED:
                 continue
-            adv = next((a for a in free if a.can_take(req)), None)
+            adv = self._take_free(req)
             if adv is None:
                 continue
             self._offer(req, adv, now)
-            free.remove(adv)
-            if not free:
+            if not self._count(AdvisorStatus.AVAILABLE):
                 return
 
     def _offer(self, req: Request, adv: Advisor, now: float) -> None:
@@ -619,6 +640,18 @@ class Router:
         if new in (RequestState.CANCELLED, RequestState.ABANDONED, RequestState.EXPIRED):
             self._out.append(Observe("outcome", now - req.enqueued_at, req.topic or "", new.value))
 
+    def _track_free(self, adv: Advisor) -> None:
+        """Keep the free-advisor heap in step: push on becoming free, forget on leaving."""
+        if adv.status is not AdvisorStatus.AVAILABLE or adv.id not in self.advisors:
+            self._free_key.pop(adv.id, None)
+            return
+        key = (adv.idle_since, adv.id)
+        self._free_key[adv.id] = key
+        heapq.heappush(self._free_heap, key)
+        if len(self._free_heap) > 2 * len(self._free_key) + 64:
+            self._free_heap = list(self._free_key.values())
+            heapq.heapify(self._free_heap)
+
     def _set_advisor_status(self, adv: Advisor, new: AdvisorStatus) -> None:
         if adv.status is not new:
             log.debug("advisor %s: %s -> %s", adv.id, adv.status, new)
@@ -627,5 +660,6 @@ class Router:
             spent = self._now - adv.status_since
             self._out.append(Observe("advisor_time", spent, "", adv.status.value))
             adv.status, adv.status_since = new, self._now
+            self._track_free(adv)
             if new is not AdvisorStatus.AVAILABLE:
                 adv.claimable.clear()

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from collections.abc import Callable
 from typing import Any
+
+import orjson
 
 from mayday import __version__
 from mayday.metrics.alerts import AlertRules, MemoryLedger
@@ -231,7 +232,7 @@ class Server:
 
 def _decode(text: str) -> dict[str, Any]:
     try:
-        frame = json.loads(text)
+        frame = orjson.loads(text)
     except ValueError as exc:
         raise ProtocolError(ErrorCode.INVALID_JSON, f"not JSON: {exc}") from None
     if not isinstance(frame, dict):

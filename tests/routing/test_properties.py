@@ -185,6 +185,8 @@ def check_invariants(r: Router) -> None:
     assert enqueued == sorted(enqueued), "queue out of FIFO order"
     for position, request_id in enumerate(r.queue, start=1):
         assert r.position_of(request_id) == position, "rank index disagrees with the queue"
+    free = {a.id for a in r.advisors.values() if a.status is AdvisorStatus.AVAILABLE}
+    assert set(r._free_key) == free, "free-advisor heap out of step"
     for status in AdvisorStatus:
         actual = sum(1 for a in r.advisors.values() if a.status is status)
         assert r.summary(0.0).__dict__[f"advisors_{status.value}"] == actual
