@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import os
 import signal
 import sys
@@ -88,6 +89,10 @@ async def _run(settings: Settings, *, dev: bool) -> None:
     from mayday.transport.app import bound_port, start
 
     runner = await start(settings)
+    # Everything made at start lives as long as the process: keep it out of every later
+    # full collection, whose pause grows with the objects it has to walk.
+    gc.collect()
+    gc.freeze()
     base = f"http://{settings.host}:{bound_port(runner)}"
     store = "redis store" if settings.redis_url else "in-memory store"
     print(f"Mayday {__version__} serving on {base} ({store})", flush=True)

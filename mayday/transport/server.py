@@ -189,11 +189,18 @@ class Server:
         while True:
             await asyncio.sleep(self.settings.position_interval_s)
             try:
-                waiting = list(self._waiting.values())
-                if waiting:
-                    await self.execute(await self.store.position_updates(waiting, self.clock()))
+                await self.update_positions()
             except Exception:
                 log.exception("position updates failed")
+
+    async def update_positions(self, chunk: int = 500) -> None:
+        """One pass over the waiting users connected here, a chunk at a time so that a long
+        queue never holds the event loop for the whole pass."""
+        waiting = list(self._waiting.values())
+        for start in range(0, len(waiting), chunk):
+            part = waiting[start : start + chunk]
+            await self.execute(await self.store.position_updates(part, self.clock()))
+            await asyncio.sleep(0)
 
     async def run_housekeeping(self) -> None:
         """Every interval: expire requests past their time-to-live, evaluate the alerts,

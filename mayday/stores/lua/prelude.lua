@@ -252,11 +252,28 @@ local function session_of_peer(session_id, role, sub)
 end
 
 -- ------------------------------------------------------------ routing
+-- The longest-idle free advisor who can take req, walking the free set a page at a
+-- time: without skills or declines the first one fits.
+local function take_free(req)
+  local start, page = 0, 50
+  while true do
+    local ids = redis.call("ZRANGE", key("free"), start, start + page - 1)
+    for _, id in ipairs(ids) do
+      local adv = load("adv", id)
+      if can_take(adv, req) then return adv end
+    end
+    if #ids < page then return nil end
+    start = start + page
+  end
+end
+
 local function dispatch()
   if redis.call("ZCARD", key("free")) == 0 then return end
-  local free = {}
-  for _, id in ipairs(redis.call("ZRANGE", key("free"), 0, -1)) do free[#free + 1] = load("adv", id) end
-  if CLAIM then return announce_claims(free) end
+  if CLAIM then
+    local free = {}
+    for _, id in ipairs(redis.call("ZRANGE", key("free"), 0, -1)) do free[#free + 1] = load("adv", id) end
+    return announce_claims(free)
+  end
   -- Walk the queue a page at a time: with free advisors, the walk usually ends near the head.
   local page, start = 200, 0
   while true do
@@ -264,14 +281,11 @@ local function dispatch()
     for _, rid in ipairs(ids) do
       local req = load("req", rid)
       if req.state == "queued" then
-        for i, adv in ipairs(free) do
-          if can_take(adv, req) then
-            offer(req, adv)
-            table.remove(free, i)
-            break
-          end
+        local adv = take_free(req)
+        if adv then
+          offer(req, adv)
+          if redis.call("ZCARD", key("free")) == 0 then return end
         end
-        if #free == 0 then return end
       end
     end
     if #ids < page then return end
