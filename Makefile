@@ -13,10 +13,12 @@ $(STAMP): pyproject.toml
 
 ## run: the server on 127.0.0.1:8080, in-memory store, development secret, ready links
 run: $(STAMP)
+	@[ webclient/node_modules/.package-lock.json -nt webclient/package-lock.json ] || npm ci --prefix webclient --no-audit --no-fund
 	$(BIN)/mayday serve --dev
 
 ## test: install what the tests need (Redis, Chromium) where missing, then the whole suite
 test: $(STAMP) system-deps
+	@[ webclient/node_modules/.package-lock.json -nt webclient/package-lock.json ] || npm ci --prefix webclient --no-audit --no-fund
 	$(BIN)/pytest
 
 system-deps:

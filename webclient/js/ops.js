@@ -1,0 +1,202 @@
+// The ops dashboard: the queue now, time to advisor against the target,
+// service level, alerts and recent requests, live over the WebSocket.
+//
+// The server sends ops consoles a `queue.summary` on connect and whenever a
+// count changes, an `ops.update` snapshot every MAYDAY_OPS_INTERVAL_S, and an
+// `ops.alert` when an alert is raised or cleared.
+
+import { History, OpsCharts } from "./ops-charts.js";
+import { OpsView, WINDOW_TITLES } from "./ops-view.js";
+import { SignIn } from "./sign-in.js";
+import { Signaling, unreachableText } from "./signaling.js";
+
+const $ = (id) => document.getElementById(id);
+const ui = {
+  who: $("who"),
+  status: $("status"),
+  signIn: $("sign-in"),
+  window: $("window"),
+  csv: $("csv"),
+  banner: $("alert-banner"),
+  queueDepth: $("queue-depth"),
+  oldestWait: $("oldest-wait"),
+  tileOldest: $("tile-oldest"),
+  advisors: $("advisors"),
+  activeAlerts: $("active-alerts"),
+  noAlerts: $("no-alerts"),
+  alertLog: $("alert-log"),
+  windowTitle: $("window-title"),
+  p50: $("p50"),
+  p90: $("p90"),
+  p99: $("p99"),
+  tileP50: $("tile-p50"),
+  tileP90: $("tile-p90"),
+  tileP99: $("tile-p99"),
+  targetNote: $("target-note"),
+  sl: $("sl"),
+  slNote: $("sl-note"),
+  tileSl: $("tile-sl"),
+  answered: $("answered"),
+  answeredNote: $("answered-note"),
+  abandoned: $("abandoned"),
+  abandonedNote: $("abandoned-note"),
+  asa: $("asa"),
+  ttaNote: $("tta-note"),
+  occupancy: $("occupancy"),
+  missedNote: $("missed-note"),
+  topics: $("topics"),
+  recent: $("recent"),
+};
+
+const WINDOW_SECONDS = { "5m": 300, "1h": 3600 };
+
+const page = {
+  state: "offline",
+  update: null, // the last ops.update
+  updatedAt: null, // performance.now() when it came
+};
+
+const view = new OpsView(ui);
+const history = new History();
+const charts = new OpsCharts({ latency: $("chart-latency"), queue: $("chart-queue") });
+const signIn = new SignIn("ops", ui.signIn);
+const signaling = new Signaling({ onMessage, onStatus });
+
+function setState(state, text) {
+  if (state !== page.state) console.info(`mayday: ops ${page.state} -> ${state}`);
+  page.state = state;
+  document.body.dataset.state = state;
+  if (text !== undefined) ui.status.textContent = text;
+}
+
+// ------------------------------------------------------------ the connection
+
+function onStatus(status, detail) {
+  switch (status) {
+    case "connecting":
+      if (page.state === "offline") ui.status.textContent = "Connecting to the help service…";
+      break;
+    case "closed":
+      if (detail.retryInMs === null) break; // closed on purpose
+      setState("unreachable", unreachableText(detail));
+      break;
+    case "refused":
+      signIn.forget();
+      setState("refused", `Token refused: ${detail.message}.`);
+      askToken("The server refused that token. Paste a new ops token.");
+      break;
+    default: // "open": the hello frame says who we are
+      break;
+  }
+}
+
+async function askToken(message) {
+  const token = await signIn.ask(message);
+  setState("offline", "Connecting to the help service…");
+  signaling.connect(token);
+}
+
+/** A token for another role connects, but the dashboard needs the ops role. */
+function wrongRole(role) {
+  signaling.stop();
+  signIn.forget();
+  ui.csv.hidden = true;
+  setState("refused", `Token refused: it is for the ${role} role; this is the ops dashboard.`);
+  askToken("Paste an ops token.");
+}
+
+// ------------------------------------------------------------ server frames
+
+function onMessage(msg) {
+  switch (msg.type) {
+    case "hello":
+      onHello(msg);
+      break;
+    case "queue.summary":
+      view.showQueue(msg);
+      break;
+    case "ops.update":
+      onUpdate(msg);
+      break;
+    case "ops.alert":
+      view.alertEvent(msg);
+      break;
+    case "error":
+      console.warn(`mayday: server error ${msg.code}: ${msg.message}`);
+      break;
+    default:
+      console.warn(`mayday: ops dashboard ignores unknown frame type "${msg.type}"`, msg);
+  }
+}
+
+function onHello(msg) {
+  if (msg.role !== "ops") {
+    wrongRole(msg.role);
+    return;
+  }
+  ui.who.textContent = `${msg.name} (ops)`;
+  setState("live", page.update ? liveText() : "Connected. Waiting for the first update…");
+  updateCsvLink();
+}
+
+function onUpdate(msg) {
+  page.update = msg;
+  page.updatedAt = performance.now();
+  history.add(msg);
+  view.showQueue(msg.queue);
+  view.showActiveAlerts(msg.alerts);
+  view.showRecent(msg.recent);
+  render();
+  if (page.state === "live") ui.status.textContent = liveText();
+}
+
+function liveText() {
+  const ago = Math.floor((performance.now() - page.updatedAt) / 1000);
+  return ago < 2 ? "Live." : `Live. Last update ${ago} s ago.`;
+}
+
+/** Draw everything that depends on the chosen window. */
+function render() {
+  const name = ui.window.value;
+  ui.windowTitle.textContent = WINDOW_TITLES[name];
+  if (!page.update) return;
+  view.showWindow(page.update, name);
+  charts.show(history, name);
+  updateCsvLink();
+}
+
+/** The CSV export of the chosen window's requests, signed with this page's token. */
+function updateCsvLink() {
+  if (!signaling.token) return;
+  const params = new URLSearchParams({ format: "csv" });
+  const now = page.update?.time;
+  if (now !== undefined) params.set("since", String(Math.floor(windowStart(ui.window.value, now))));
+  params.set("token", signaling.token);
+  ui.csv.href = `/api/ops/requests?${params}`;
+  ui.csv.hidden = false;
+}
+
+function windowStart(name, now) {
+  if (name in WINDOW_SECONDS) return now - WINDOW_SECONDS[name];
+  const midnight = new Date(now * 1000);
+  midnight.setUTCHours(0, 0, 0, 0);
+  return midnight.getTime() / 1000;
+}
+
+ui.window.addEventListener("change", render);
+
+// The status line says when updates stop coming while the socket looks open.
+setInterval(() => {
+  if (page.state === "live" && page.update) ui.status.textContent = liveText();
+}, 1000);
+
+// ------------------------------------------------------------ start
+
+charts.start().then(() => render());
+const token = signIn.initial();
+if (token) {
+  signaling.connect(token);
+} else {
+  setState("offline", "Sign in to watch the queue.");
+  askToken("Paste an ops token: `mayday token --role ops --sub ops-1` prints one.");
+}
