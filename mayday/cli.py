@@ -126,4 +126,5 @@ def _print_dev_links(settings: Settings, base: str) -> None:
     print(f"  tablet:         {link('tablet', 'user', 'tablet-1', 'Tablet One')}")
     print(f"  advisor:        {link('advisor', 'advisor', 'advisor-1', 'Ada Advisor')}")
     print(f"  second advisor: {link('advisor', 'advisor', 'advisor-2', 'Bo Advisor')}")
-    print(f"  second tablet:  {link('tablet', 'user', 'tablet-2', 'Tablet Two')}\n", flush=True)
+    print(f"  second tablet:  {link('tablet', 'user', 'tablet-2', 'Tablet Two')}")
+    print(f"  ops dashboard:  {link('ops', 'ops', 'ops-1', 'Olga Ops')}\n", flush=True)

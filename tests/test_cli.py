@@ -78,11 +78,11 @@ async def test_dev_server_prints_working_links_and_never_logs_tokens(
     assert proc.stdout is not None
     links = []
     deadline = time.monotonic() + 10
-    while len(links) < 4 and time.monotonic() < deadline:
-        found = re.search(r"(http://\S+/(tablet|advisor)\?token=(\S+))", proc.stdout.readline())
+    while len(links) < 5 and time.monotonic() < deadline:
+        found = re.search(r"(http://\S+/(tablet|advisor|ops)\?token=(\S+))", proc.stdout.readline())
         if found:
             links.append(found)
-    assert [m.group(2) for m in links] == ["tablet", "advisor", "advisor", "tablet"]
+    assert [m.group(2) for m in links] == ["tablet", "advisor", "advisor", "tablet", "ops"]
     tablet_token = links[0].group(3)
     async with aiohttp.ClientSession() as http:
         async with http.get(f"{base}/healthz") as response:

@@ -60,8 +60,8 @@ class AlertRules:
             alerts.append(
                 Alert(
                     "oldest_wait",
-                    f"a user has waited {wait:.0f} s with no advisor free; "
-                    f"the target is {self.target_s:.0f} s",
+                    f"a user has waited {_seconds(wait)} with no advisor free; "
+                    f"the target is {_seconds(self.target_s)}",
                     wait,
                 )
             )
@@ -136,6 +136,17 @@ class RedisLedger:
         return {str(k): json.loads(v) for k, v in raw.items()}
 
 
+RECOVERED = {
+    "oldest_wait": "every waiting user is back within the target",
+    "service_level": "service level back at the goal",
+    "abandonment": "abandonment back under the threshold",
+}
+
+
+def _seconds(value: float) -> str:
+    return f"{value:.1f} s" if value < 10 else f"{value:.0f} s"
+
+
 async def changes(
     rules: AlertRules, ledger: AlertLedger, holding: list[Alert], now: float | None = None
 ) -> list[AlertEvent]:
@@ -148,5 +159,6 @@ async def changes(
             events.append(AlertEvent(alert.name, "raised", alert.message, alert.value, at))
     for name in set(await ledger.active()) - names:
         if await ledger.clear(name):
-            events.append(AlertEvent(name, "cleared", f"{name} back within bounds", 0.0, at))
+            message = RECOVERED.get(name, f"{name} back within bounds")
+            events.append(AlertEvent(name, "cleared", message, 0.0, at))
     return events

@@ -15,7 +15,7 @@ import aiohttp
 from mayday.metrics import erlang
 from mayday.metrics.alerts import AlertEvent, AlertLedger, AlertRules, changes
 from mayday.metrics.prom import PromMetrics
-from mayday.metrics.stats import ByTopic, StatsStore
+from mayday.metrics.stats import ADVISORS, ByTopic, StatsStore
 from mayday.metrics.tally import Rules, Tally, measures, total
 from mayday.metrics.timeline import request_view
 from mayday.protocol.messages import QueueSummary
@@ -38,7 +38,7 @@ class Monitor:
     ) -> None:
         self.rules, self.alert_rules = rules, alert_rules
         self.stats, self.ledger = stats, ledger
-        self.prom = PromMetrics(rules.target_s)
+        self.prom = PromMetrics(rules.target_s, alert_rules.service_level_goal)
         self.webhook_url = webhook_url
         self._posts: set[asyncio.Task[None]] = set()
 
@@ -65,7 +65,11 @@ class Monitor:
             "windows": {
                 name: {
                     "all": asdict(measures(total(by_topic.values()), self.rules)),
-                    "topics": {t: asdict(measures(v, self.rules)) for t, v in by_topic.items()},
+                    "topics": {
+                        t: asdict(measures(v, self.rules))
+                        for t, v in by_topic.items()
+                        if t != ADVISORS
+                    },
                 }
                 for name, by_topic in windows.items()
             },

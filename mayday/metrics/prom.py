@@ -18,7 +18,7 @@ ADVISOR_STATES = ("available", "reserved", "busy", "away")
 
 
 class PromMetrics:
-    def __init__(self, target_s: float) -> None:
+    def __init__(self, target_s: float, service_level_goal: float = 0.8) -> None:
         self.registry = CollectorRegistry()
         buckets = (*bucket_edges(target_s), float("inf"))
         r = self.registry
@@ -32,6 +32,13 @@ class PromMetrics:
         self.time_to_accept = Histogram(
             "mayday_time_to_accept_seconds",
             "Help pressed to an advisor accepting.",
+            ["topic"],
+            buckets=buckets,
+            registry=r,
+        )
+        self.time_to_abandon = Histogram(
+            "mayday_time_to_abandon_seconds",
+            "Help pressed to the user giving up (cancel or disconnect while waiting).",
             ["topic"],
             buckets=buckets,
             registry=r,
@@ -54,6 +61,10 @@ class PromMetrics:
         self.advisors = Gauge("mayday_advisors", "Advisors online by state.", ["state"], registry=r)
         self.target = Gauge("mayday_target_seconds", "The time-to-advisor target.", registry=r)
         self.target.set(target_s)
+        self.goal = Gauge(
+            "mayday_service_level_goal", "The service level goal (share in target).", registry=r
+        )
+        self.goal.set(service_level_goal)
 
     def observe(self, ob: Observe) -> None:
         topic = ob.topic or "none"
@@ -63,6 +74,8 @@ class PromMetrics:
             self.time_to_accept.labels(topic).observe(ob.value)
         elif ob.metric == "outcome":
             self.requests.labels(ob.label, topic).inc()
+            if ob.label in ("cancelled", "abandoned"):
+                self.time_to_abandon.labels(topic).observe(ob.value)
         elif ob.metric == "missed_offer":
             self.missed_offers.inc()
         elif ob.metric == "advisor_time":

@@ -28,7 +28,13 @@ def _slots(since: float, now: float) -> tuple[str, range]:
     return "h", range(hour_of(since), hour_of(now) + 1)
 
 
+# Advisor time and missed offers belong to no request: they are kept apart from the topics.
+ADVISORS = "(advisors)"
+
+
 def _topic(ob: Observe) -> str:
+    if ob.metric in ("advisor_time", "missed_offer"):
+        return ADVISORS
     return ob.topic or "none"
 
 
