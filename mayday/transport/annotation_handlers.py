@@ -22,7 +22,7 @@ from mayday.sessions.redis_store import RedisSessionsStore
 from mayday.sessions.store import MemorySessionsStore, SessionsStore
 from mayday.stores.base import Store
 from mayday.stores.redis import RedisStore
-from mayday.transport.connection import Connection, TokenBucket
+from mayday.transport.connection import Connection, TokenBucket, mark_volatile
 from mayday.transport.registry import Result, handler
 
 if TYPE_CHECKING:
@@ -104,6 +104,8 @@ async def annotation(server: Server, conn: Connection, msg: Annotation) -> Resul
     changed = await server.annotations.store.annotate(session, msg, server.clock())
     if changed:
         frame = msg.to_frame()
+        if msg.volatile:
+            mark_volatile(frame)
         # Not an error when the user is away for a moment: the drawing is kept, and
         # their next socket gets it whole in annotation.snapshot.
         await server.deliver("user", session.user_id, frame)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from collections import deque
 from typing import Any
 
+import orjson
 from aiohttp import web
 
 from mayday.auth import Identity
@@ -16,6 +16,16 @@ from mayday.auth import Identity
 log = logging.getLogger(__name__)
 
 CLOSE_SLOW_CONSUMER = 4008
+# ``Server.deliver`` and the Redis relay carry plain frames, so a frame that may be
+# dropped under backpressure (a laser pointer move) carries this mark; ``send`` takes
+# it out before the frame is numbered, so it never reaches the wire.
+VOLATILE_MARK = "_volatile"
+
+
+def mark_volatile(frame: dict[str, Any]) -> dict[str, Any]:
+    """Mark ``frame`` as volatile for every connection it is delivered to."""
+    frame[VOLATILE_MARK] = True
+    return frame
 
 
 class TokenBucket:
@@ -40,13 +50,26 @@ class Connection:
 
     ``send`` never blocks: it numbers the frame and queues it. A client that
     lets ``queue_limit`` frames pile up is cut off, because a reader that never
-    catches up would otherwise grow the server's memory without limit.
+    catches up would otherwise grow the server's memory without limit. Volatile
+    frames (laser pointer moves) are dropped instead of queued once
+    ``volatile_limit`` frames wait: by the time a slow reader got to them they
+    would be stale, and they must not push reliable frames towards the cut-off.
     """
 
-    def __init__(self, ws: web.WebSocketResponse, identity: Identity, queue_limit: int) -> None:
+    def __init__(
+        self,
+        ws: web.WebSocketResponse,
+        identity: Identity,
+        queue_limit: int,
+        volatile_limit: int | None = None,
+    ) -> None:
         self.ws = ws
         self.identity = identity
         self.queue_limit = queue_limit
+        self.volatile_limit = (
+            max(1, queue_limit // 16) if volatile_limit is None else volatile_limit
+        )
+        self.dropped_volatile = 0
         self.seq = 0
         self._queue: deque[str] = deque()
         self._wakeup = asyncio.Event()
@@ -56,9 +79,20 @@ class Connection:
     def key(self) -> tuple[str, str]:
         return (self.identity.role.value, self.identity.sub)
 
-    def send(self, frame: dict[str, Any]) -> bool:
-        """Queue ``frame`` with the next ``seq``; False if the connection is gone or cut off."""
+    @property
+    def queued(self) -> int:
+        """Frames waiting for the writer."""
+        return len(self._queue)
+
+    def send(self, frame: dict[str, Any], volatile: bool = False) -> bool:
+        """Queue ``frame`` with the next ``seq``; False if the connection is gone or cut
+        off, or if the frame is volatile (or marked so) and the queue is backed up."""
+        volatile = bool(frame.pop(VOLATILE_MARK, False)) or volatile
         if self._closing is not None:
+            return False
+        if volatile and len(self._queue) >= self.volatile_limit:
+            # Dropped before numbering: the reader sees no gap in ``seq``.
+            self.dropped_volatile += 1
             return False
         if len(self._queue) >= self.queue_limit:
             log.warning("connection %s/%s: slow consumer, cutting off", *self.key)
@@ -66,7 +100,7 @@ class Connection:
             return False
         self.seq += 1
         frame["seq"] = self.seq
-        self._queue.append(json.dumps(frame, separators=(",", ":")))
+        self._queue.append(orjson.dumps(frame).decode())
         self._wakeup.set()
         return True
 

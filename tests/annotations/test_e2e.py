@@ -104,8 +104,11 @@ async def test_annotations_are_rate_limited_per_advisor(mayday: Harness) -> None
     user, advisor, sid = await paired(mayday)
     second = await mayday.client("advisor", "a1")
     for i in range(60):
-        for socket in (advisor, second):
-            await socket.send("annotation", session_id=sid, kind="laser", point=[i / 100, 0.5])
+        for n, socket in enumerate((advisor, second)):
+            name = f"s{i}-{n}"  # reliable frames: none is dropped on the way to the user
+            await socket.send(
+                "annotation", session_id=sid, kind="stroke.begin", stroke_id=name, **PEN
+            )
     await advisor.call("ping")
     await second.call("ping")
     errors = [e for c in (advisor, second) for e in c.pending_events() if isinstance(e, ErrorFrame)]
