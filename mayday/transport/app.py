@@ -149,7 +149,6 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     ws = web.WebSocketResponse(heartbeat=20.0, max_msg_size=HARD_FRAME_CAP)
     await ws.prepare(request)
     conn = Connection(ws, identity, settings.outbound_queue_limit)
-    writer = asyncio.create_task(conn.run_writer())
     try:
         await server.attach(conn)
         async for msg in ws:
@@ -160,10 +159,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     finally:
         await server.detach(conn)
         conn.close(1000, "")
-        # A peer that stopped reading can hold the writer in send_str: give it a moment, then cut.
-        _, still_running = await asyncio.wait({writer}, timeout=5)
-        for task in still_running:
-            task.cancel()
+        await conn.wait_closed(timeout=5)
     return ws
 
 

@@ -46,7 +46,9 @@ class TokenBucket:
 
 
 class Connection:
-    """Frames go out in order through one writer task.
+    """Frames go out in order through one writer task, started when frames wait and
+    ended when the queue is empty: an idle connection holds no task, which saves
+    memory and garbage-collector work across many idle sockets.
 
     ``send`` never blocks: it numbers the frame and queues it. A client that
     lets ``queue_limit`` frames pile up is cut off, because a reader that never
@@ -72,7 +74,7 @@ class Connection:
         self.dropped_volatile = 0
         self.seq = 0
         self._queue: deque[str] = deque()
-        self._wakeup = asyncio.Event()
+        self._writer: asyncio.Task[None] | None = None
         self._closing: tuple[int, str] | None = None
 
     @property
@@ -101,7 +103,7 @@ class Connection:
         self.seq += 1
         frame["seq"] = self.seq
         self._queue.append(orjson.dumps(frame).decode())
-        self._wakeup.set()
+        self._wake()
         return True
 
     def close(self, code: int, message: str) -> None:
@@ -109,19 +111,29 @@ class Connection:
         if self._closing is None:
             self._closing = (code, message)
             self._queue.clear()
-            self._wakeup.set()
+            self._wake()
 
-    async def run_writer(self) -> None:
-        """Drain the queue onto the socket until the connection closes."""
+    async def wait_closed(self, timeout: float) -> None:
+        """Wait for the writer to finish; cut it off past ``timeout`` (a peer that stopped
+        reading can hold it in a send)."""
+        writer = self._writer
+        if writer is None:
+            return
+        _, pending = await asyncio.wait({writer}, timeout=timeout)
+        for task in pending:
+            task.cancel()
+
+    def _wake(self) -> None:
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.get_running_loop().create_task(self._drain())
+
+    async def _drain(self) -> None:
+        """Write what is queued, in order; close the socket if asked; then end."""
         try:
-            while True:
-                await self._wakeup.wait()
-                self._wakeup.clear()
-                while self._queue:
-                    await self.ws.send_str(self._queue.popleft())
-                if self._closing is not None:
-                    code, message = self._closing
-                    await self.ws.close(code=code, message=message.encode())
-                    return
+            while self._queue:
+                await self.ws.send_str(self._queue.popleft())
+            if self._closing is not None and not self.ws.closed:
+                code, message = self._closing
+                await self.ws.close(code=code, message=message.encode())
         except (ConnectionResetError, RuntimeError) as exc:
             log.debug("connection %s/%s: writer stopped: %s", *self.key, exc)
