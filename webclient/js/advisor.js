@@ -1,6 +1,7 @@
 // The advisor console: go available, take an offered request, see the user's screen.
 
 import { Call } from "./call.js";
+import { DrawTools } from "./draw-tools.js";
 import { MuteButton } from "./mute.js";
 import { QueueSummary, formatSeconds } from "./queue-summary.js";
 import { SignIn } from "./sign-in.js";
@@ -25,7 +26,13 @@ const ui = {
   screenVideo: $("screen-video"),
   audio: $("user-audio"),
   queue: $("queue-summary"),
+  toolbar: $("toolbar"),
+  layer: $("annotation-layer"),
+  controlRequest: $("control-request"),
+  controlStatus: $("control-status"),
+  sharePaused: $("share-paused"),
 };
+const TOOL_NAMES = ["pen", "arrow", "box", "highlight", "laser", "tap", "undo", "clear"];
 
 // Which controls each state shows; everything not listed is hidden.
 const SHOWN = {
@@ -35,11 +42,20 @@ const SHOWN = {
   away: ["toggle"],
   available: ["toggle"],
   offered: ["offer"],
-  connecting: ["mute", "end"],
-  connected: ["mute", "end"],
+  connecting: ["mute", "end", "toolbar", "controlStatus"],
+  connected: ["mute", "end", "toolbar", "controlStatus"],
   ended: ["toggle"],
 };
-const TOGGLED = ["toggle", "offer", "mute", "end"];
+const TOGGLED = ["toggle", "offer", "mute", "end", "toolbar", "controlStatus"];
+// What the console says of co-pilot control, by consent state.
+const CONTROL_TEXT = {
+  off: "Draw on the user's screen, or ask for control to tap for them.",
+  requested: "Waiting for the user to allow control…",
+  granted: "You have control: choose Tap, then tap or scroll on the user's screen.",
+  denied: "The user did not allow control.",
+  revoked: "The user took control back.",
+};
+const CAN_REQUEST = new Set(["off", "denied", "revoked"]);
 const CAN_TOGGLE = new Set(["away", "available", "ended"]);
 const TIMED_OUT_TEXT = "You let an offer run out, so you were set away.";
 
@@ -50,12 +66,23 @@ const page = {
   call: null,
   sessionId: null,
   camera: null, // Promise<MediaStream>, opened once
+  control: "off", // co-pilot consent in the current session
+  paused: false, // the user paused screen sharing
 };
 
 const queueSummary = new QueueSummary(ui.queue);
 const mute = new MuteButton(ui.mute);
 const signIn = new SignIn("advisor", ui.signIn);
 const signaling = new Signaling({ onMessage, onStatus });
+const tools = new DrawTools({
+  layer: ui.layer,
+  video: ui.screenVideo,
+  buttons: Object.fromEntries(TOOL_NAMES.map((name) => [name, $(`tool-${name}`)])),
+  signaling,
+  onNote: (text) => {
+    ui.controlStatus.textContent = text;
+  },
+});
 
 function setState(state, text) {
   if (state !== page.state) console.info(`mayday: advisor ${page.state} -> ${state}`);
@@ -148,6 +175,18 @@ function onMessage(msg) {
       break;
     case "queue.summary":
       queueSummary.show(msg);
+      break;
+    case "annotation.snapshot":
+      if (msg.session_id !== page.sessionId) break;
+      tools.load(msg.strokes);
+      setPaused(msg.paused);
+      setControl(msg.control);
+      break;
+    case "control.state":
+      if (msg.session_id === page.sessionId) setControl(msg.state);
+      break;
+    case "share.state":
+      if (msg.session_id === page.sessionId) setPaused(msg.paused);
       break;
     case "error":
       console.warn(`mayday: server error ${msg.code}: ${msg.message}`);
@@ -270,6 +309,9 @@ ui.decline.addEventListener("click", async () => {
 
 function startCall(started) {
   page.sessionId = started.session_id;
+  tools.setSession(started.session_id);
+  page.control = "off";
+  setPaused(false);
   mute.set(false);
   setState("connecting", `Connecting to ${started.peer.name}…`);
   page.call = new Call({
@@ -303,7 +345,37 @@ function endCall() {
   if (page.call) page.call.close();
   page.call = null;
   page.sessionId = null;
+  tools.setSession(null);
+  tools.setEnabled(false);
+  ui.sharePaused.hidden = true;
 }
+
+// ------------------------------------------------------------ drawing and control
+
+function setControl(state) {
+  if (state !== page.control) console.info(`mayday: control ${page.control} -> ${state}`);
+  page.control = state;
+  ui.controlStatus.textContent = page.paused ? "The user paused screen sharing." : CONTROL_TEXT[state];
+  ui.controlRequest.disabled = page.paused || !CAN_REQUEST.has(state);
+  // Granted: ready to tap. Afterwards the tool stays, so a tap shows the server's refusal.
+  if (state === "granted") tools.select("tap");
+}
+
+function setPaused(paused) {
+  page.paused = paused;
+  ui.sharePaused.hidden = !paused;
+  tools.setEnabled(page.sessionId !== null && !paused);
+  setControl(page.control);
+}
+
+ui.controlRequest.addEventListener("click", async () => {
+  if (!page.sessionId) return;
+  try {
+    await signaling.call("control.request", { session_id: page.sessionId });
+  } catch (err) {
+    ui.controlStatus.textContent = `Could not ask for control: ${err.message}.`;
+  }
+});
 
 ui.end.addEventListener("click", async () => {
   if (!page.sessionId) return;

@@ -7,7 +7,10 @@ const ROWS = [
   { label: "Brightness", slider: true },
   { label: "Notifications", detail: "3 apps" },
   { label: "Software update", detail: "Checking", spinner: true },
+  { label: "Battery", detail: "80 %" },
+  { label: "About this tablet", detail: "Mayday demo" },
 ];
+const SHOWN_ROWS = 5;
 const TOP = 80;
 const TAP_SHOWN_S = 0.8;
 
@@ -15,12 +18,14 @@ const TAP_SHOWN_S = 0.8;
  * Draw the demo app on `canvas` about `fps` times a second, until `stop()`.
  * A timer rather than requestAnimationFrame: rAF stops in a hidden tab, and
  * the advisor should go on seeing the screen. A tap flips a switch and
- * leaves a ripple, so the advisor sees where the user touched.
+ * leaves a ripple, so the advisor sees where the user touched. `tapAt` and
+ * `scrollBy` do the same for an advisor in control, in coordinates
+ * normalised to the screen (0..1).
  */
 export function runDemoScreen(canvas, fps = 15) {
   const ctx = canvas.getContext("2d");
   const started = performance.now();
-  const app = { rows: ROWS.map((row) => ({ ...row })), taps: [] };
+  const app = { rows: ROWS.map((row) => ({ ...row })), taps: [], scroll: 0 };
   const now = () => (performance.now() - started) / 1000;
   const draw = () => paint(ctx, canvas.width, canvas.height, now(), app);
   const onTap = (event) => tap(app, canvasPoint(canvas, event), canvas.height, now());
@@ -31,6 +36,14 @@ export function runDemoScreen(canvas, fps = 15) {
     stop: () => {
       clearInterval(timer);
       canvas.removeEventListener("pointerdown", onTap);
+    },
+    tapAt: (x, y) => {
+      tap(app, { x: x * canvas.width, y: y * canvas.height }, canvas.height, now());
+      draw();
+    },
+    scrollBy: (dy) => {
+      app.scroll = Math.max(0, Math.min(maxScroll(canvas.height), app.scroll + dy * canvas.height));
+      draw();
     },
   };
 }
@@ -47,13 +60,18 @@ function canvasPoint(canvas, event) {
 function tap(app, point, h, t) {
   app.taps = app.taps.filter((old) => t - old.t < TAP_SHOWN_S);
   app.taps.push({ ...point, t });
-  const row = app.rows[Math.floor((point.y - TOP) / rowHeight(h))];
+  const row = app.rows[Math.floor((point.y + app.scroll - TOP) / rowHeight(h))];
   if (row && row.toggle !== undefined) row.toggle = !row.toggle;
   if (row && row.label === "Bluetooth") row.detail = row.toggle ? "On" : "Off";
 }
 
 function rowHeight(h) {
-  return Math.min(56, (h - TOP - 12) / ROWS.length);
+  return Math.min(56, (h - TOP - 12) / SHOWN_ROWS);
+}
+
+/** How far the list scrolls: the rows below the fold come into view. */
+function maxScroll(h) {
+  return Math.max(0, rowHeight(h) * ROWS.length - (h - TOP - 12));
 }
 
 function paint(ctx, w, h, t, app) {
@@ -72,10 +90,16 @@ function paint(ctx, w, h, t, app) {
   ctx.fillText("Settings", 16, 52);
 
   const rowH = rowHeight(h);
+  ctx.save();
+  ctx.beginPath();
+  ctx.rect(0, TOP, w, h - TOP);
+  ctx.clip();
+  ctx.translate(0, -app.scroll);
   ctx.fillStyle = "#ffffff";
   roundRect(ctx, 12, TOP, w - 24, rowH * app.rows.length, 12);
   ctx.fill();
   app.rows.forEach((row, i) => paintRow(ctx, w, TOP + i * rowH, rowH, row, i, t));
+  ctx.restore();
   for (const touch of app.taps) drawTap(ctx, touch, t - touch.t);
 }
 

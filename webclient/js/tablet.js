@@ -1,5 +1,6 @@
 // The tablet page: press Help, wait in line, see the advisor, share the screen.
 
+import { Drawing } from "./annotations.js";
 import { Call } from "./call.js";
 import { runDemoScreen } from "./demo-screen.js";
 import { MuteButton } from "./mute.js";
@@ -23,6 +24,14 @@ const ui = {
   screen: $("screen"),
   share: $("share-screen-button"),
   screenSource: $("screen-source"),
+  overlay: $("annotation-overlay"),
+  prompt: $("control-prompt"),
+  grant: $("control-grant"),
+  deny: $("control-deny"),
+  banner: $("control-banner"),
+  bannerText: $("control-banner-text"),
+  revoke: $("control-revoke"),
+  pause: $("share-pause"),
 };
 
 // Which controls each state shows; everything not listed is hidden.
@@ -35,12 +44,12 @@ const SHOWN = {
   queued: ["position", "cancel", "share"],
   "no-advisor": ["position", "cancel", "share"],
   offered: ["position", "cancel", "share"],
-  connecting: ["video", "mute", "end", "share"],
-  connected: ["video", "mute", "end", "share"],
+  connecting: ["video", "mute", "end", "share", "pause"],
+  connected: ["video", "mute", "end", "share", "pause"],
   "advisor-left": ["help", "share"],
   ended: ["help", "share"],
 };
-const TOGGLED = ["position", "help", "cancel", "video", "mute", "end", "share"];
+const TOGGLED = ["position", "help", "cancel", "video", "mute", "end", "share", "pause"];
 const HELP_ENABLED = new Set(["ready", "ended", "advisor-left"]);
 const MICROPHONE_PATIENCE_MS = 4000;
 const READY_TEXT = "Need a hand? Press Help and an advisor joins you on video.";
@@ -52,9 +61,12 @@ const page = {
   sessionId: null,
   advisorName: "",
   microphone: null, // Promise<MediaStream | null>, opened at the first Help
+  control: "off", // co-pilot consent in the current session
+  paused: false, // screen sharing paused by the user
 };
 
-runDemoScreen(ui.screen, 15);
+const demo = runDemoScreen(ui.screen, 15);
+const overlay = new Drawing(ui.overlay);
 const screen = new ScreenSource(ui.screen, onScreenChanged);
 const waitView = new WaitView(ui.position);
 const mute = new MuteButton(ui.mute);
@@ -131,6 +143,24 @@ function onMessage(msg) {
       break;
     case "session.ended":
       onEnded(msg);
+      break;
+    case "annotation":
+      if (msg.session_id === page.sessionId) overlay.apply(msg);
+      break;
+    case "annotation.snapshot":
+      if (msg.session_id !== page.sessionId) break;
+      overlay.load(msg.strokes);
+      setPaused(msg.paused);
+      setControl(msg.control);
+      break;
+    case "control.state":
+      if (msg.session_id === page.sessionId) setControl(msg.state);
+      break;
+    case "control.input":
+      if (msg.session_id === page.sessionId) performInput(msg);
+      break;
+    case "share.state":
+      if (msg.session_id === page.sessionId) setPaused(msg.paused);
       break;
     case "error":
       console.warn(`mayday: server error ${msg.code}: ${msg.message}`);
@@ -236,6 +266,9 @@ function endCall() {
   if (page.call) page.call.close();
   page.call = null;
   page.sessionId = null;
+  overlay.reset();
+  setControl("off");
+  setPaused(false);
   // The real screen is shared for one call at most: the next one starts with the demo.
   screen.stopDisplay();
 }
@@ -287,6 +320,54 @@ ui.share.addEventListener("click", async () => {
       `Your real screen is not shared (${refused}); the advisor sees this demo screen.`;
   }
 });
+
+// ------------------------------------------------------------ annotations and control
+
+function setControl(state) {
+  if (state !== page.control) console.info(`mayday: control ${page.control} -> ${state}`);
+  page.control = state;
+  const name = page.advisorName || "The advisor";
+  ui.prompt.hidden = state !== "requested";
+  ui.banner.hidden = state !== "granted";
+  ui.bannerText.textContent = `${name} has control of your screen.`;
+  document.getElementById("control-prompt-text").textContent =
+    `${name} asks to control your screen. They will be able to tap and scroll for you ` +
+    "until you press Stop.";
+}
+
+/** Paused, the advisor sees a still black picture, and cannot draw or tap. */
+function setPaused(paused) {
+  page.paused = paused;
+  screen.track.enabled = !paused;
+  ui.pause.setAttribute("aria-pressed", String(paused));
+  ui.pause.textContent = paused ? "Resume sharing" : "Pause sharing";
+}
+
+/** The advisor's tap or scroll, done on the demo screen (a real screen cannot be driven). */
+function performInput(msg) {
+  if (page.control !== "granted") return;
+  if (screen.sharingDisplay) {
+    ui.screenSource.textContent = "The advisor tapped, but only the demo screen can be driven.";
+    return;
+  }
+  const [x, y] = msg.point;
+  if (msg.action === "tap") demo.tapAt(x, y);
+  else demo.scrollBy(msg.delta[1]);
+}
+
+async function consent(type) {
+  if (!page.sessionId) return;
+  try {
+    await signaling.call(type, { session_id: page.sessionId });
+  } catch (err) {
+    console.info(`mayday: ${type} refused`, err);
+  }
+}
+
+ui.grant.addEventListener("click", () => consent("control.grant"));
+ui.deny.addEventListener("click", () => consent("control.deny"));
+ui.revoke.addEventListener("click", () => consent("control.revoke"));
+ui.pause.addEventListener("click", () => consent(page.paused ? "share.resume" : "share.pause"));
 
 // ------------------------------------------------------------ buttons
 
