@@ -53,7 +53,13 @@ def _fragment(points: list[list[float]]) -> str:
 
 
 class RedisSessionsStore:
-    """``SessionsStore`` on the same Redis (and under the same hash tag) as the routing."""
+    """``SessionsStore`` on the same Redis (and under the same hash tag) as the routing.
+
+    Every changing script first reads the routing's session hash and refuses a
+    session that is gone (``not_found``) or ended (``invalid_state``).
+    """
+
+    checks_session = True
 
     def __init__(
         self, redis: Redis, keys: Keys | None = None, limits: Limits | None = None

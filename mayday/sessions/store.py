@@ -65,7 +65,14 @@ class Snapshot:
 
 
 class SessionsStore(Protocol):
-    """Per-session annotation and control state; every method is one atomic operation."""
+    """Per-session annotation and control state; every method is one atomic operation.
+
+    ``checks_session``: the store itself refuses a change to a session that is no
+    longer active (atomically with the change), so a caller may hold a cached copy
+    of the session's peers instead of reading it again for every frame.
+    """
+
+    checks_session: bool
 
     async def annotate(self, session: Session, a: Annotation, now: float) -> bool:
         """Apply ``a`` (a laser only checks the pause); True if it is to be relayed."""
@@ -120,7 +127,12 @@ class Board:
 
 
 class MemorySessionsStore:
-    """The embedded default: every operation is synchronous, so atomic by itself."""
+    """The embedded default: every operation is synchronous, so atomic by itself.
+
+    It knows nothing of the routing: its caller reads the session (in this process,
+    cheap) before every operation."""
+
+    checks_session = False
 
     def __init__(self, limits: Limits | None = None) -> None:
         self.limits = limits or Limits()

@@ -34,6 +34,7 @@ PEERS = {Role.USER, Role.ADVISOR}
 # An advisor drawing at 60 points a second sends about 30 frames a second.
 ANNOTATION_RATE_PER_S = 40.0
 ANNOTATION_BURST = 80
+SESSION_CACHE = 10_000
 
 
 class Annotations:
@@ -49,6 +50,7 @@ class Annotations:
         self.store = store
         self.rate_per_s, self.burst = rate_per_s, burst
         self._buckets: dict[str, TokenBucket] = {}
+        self._sessions: dict[str, Session] = {}
 
     @classmethod
     def for_store(cls, store: Store, limits: Limits | None = None) -> Annotations:
@@ -66,11 +68,31 @@ class Annotations:
             bucket = self._buckets[advisor] = TokenBucket(self.rate_per_s, self.burst)
         return bucket.take()
 
+    async def session(self, server: Server, session_id: str) -> Session | None:
+        """The session, from the routing store; kept here while it is active when the
+        session store checks liveness itself (Redis), since a session's peers never
+        change and reading them for every frame was the largest cost of a frame."""
+        cached = self._sessions.get(session_id)
+        if cached is not None:
+            return cached
+        session = await server.store.session(session_id)
+        if self.store.checks_session and session and session.state is SessionState.ACTIVE:
+            if len(self._sessions) >= SESSION_CACHE:
+                del self._sessions[next(iter(self._sessions))]
+            self._sessions[session_id] = session
+        return session
 
-async def live_session(server: Server, conn: Connection, session_id: str, side: str) -> Session:
-    """The active session ``session_id`` in which the sender plays ``side``, or a refusal."""
+
+async def live_session(
+    server: Server, conn: Connection, session_id: str, side: str, *, cached: bool = True
+) -> Session:
+    """The active session ``session_id`` in which the sender plays ``side``, or a refusal.
+    (With a cached session, the session store refuses an ended one itself.)"""
     me = conn.identity
-    session = await server.store.session(session_id)
+    if cached:
+        session = await server.annotations.session(server, session_id)
+    else:
+        session = await server.store.session(session_id)
     if session is None:
         raise ProtocolError(ErrorCode.NOT_FOUND, f'no session "{session_id}"')
     if session.role_of(me.sub, me.role.value) != side:
@@ -115,7 +137,7 @@ async def annotation(server: Server, conn: Connection, msg: Annotation) -> Resul
 @handler("annotation.snapshot", roles=PEERS, message=SessionRef)
 async def annotation_snapshot(server: Server, conn: Connection, msg: SessionRef) -> Result:
     me = conn.identity
-    await live_session(server, conn, msg.session_id, me.role.value)
+    await live_session(server, conn, msg.session_id, me.role.value, cached=False)
     conn.send((await server.annotations.store.snapshot(msg.session_id)).to_frame())
     return None
 

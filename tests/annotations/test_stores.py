@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from redis.asyncio import Redis
 
 from mayday.protocol.annotations import Annotation, ControlInput
 from mayday.protocol.errors import ErrorCode, ProtocolError
@@ -17,6 +18,7 @@ from mayday.sessions.control import ConsentState, ControlAction
 from mayday.sessions.drawing import Limits
 from mayday.sessions.redis_store import RedisSessionsStore
 from mayday.sessions.store import MemorySessionsStore, SessionsStore
+from mayday.stores.keys import Keys
 from mayday.stores.redis import connect
 from tests.redis_server import RedisServer
 
@@ -29,6 +31,13 @@ def ann(kind: str, **fields: Any) -> Annotation:
     return Annotation.parse({"session_id": SESSION.id, "kind": kind, **fields})
 
 
+async def live_session_in(redis: Redis) -> None:
+    """An empty Redis holding the routing's record of SESSION, active (the Redis scripts
+    check it: the handler may hold a cached copy)."""
+    await redis.flushall()
+    await redis.hset(Keys().session(SESSION.id), mapping={"id": SESSION.id, "state": "active"})
+
+
 @pytest.fixture(params=["memory", "redis"])
 async def store(request: pytest.FixtureRequest) -> AsyncIterator[SessionsStore]:
     """Each contract test runs once per store."""
@@ -37,7 +46,7 @@ async def store(request: pytest.FixtureRequest) -> AsyncIterator[SessionsStore]:
         return
     server: RedisServer = request.getfixturevalue("redis_server")
     redis = connect(server.url)
-    await redis.flushall()
+    await live_session_in(redis)
     yield RedisSessionsStore(redis)
     await redis.aclose()
 
@@ -185,6 +194,40 @@ async def test_limits_gaps_and_reuse_are_refused_alike(store: SessionsStore) -> 
     assert (await store.snapshot(SESSION.id)).strokes == []
 
 
+async def test_the_redis_store_refuses_a_session_that_ended_or_is_gone(
+    redis_server: RedisServer,
+) -> None:
+    """Every changing script checks the routing's session record, atomically with the
+    change: ended is invalid_state, forgotten is not_found, and nothing is written."""
+    redis = connect(redis_server.url)
+    try:
+        await live_session_in(redis)
+        store = RedisSessionsStore(redis)
+        await redis.hset(Keys().session(SESSION.id), "state", "ended")
+        tap = ControlInput.parse({"session_id": SESSION.id, "action": "tap", "point": [0, 0]})
+        attempts = [
+            store.annotate(SESSION, ann("clear"), 1.0),
+            store.annotate(SESSION, ann("laser", point=[0, 0]), 1.0),
+            store.control(SESSION, ControlAction.REQUEST, "a1", 1.0),
+            store.share(SESSION, True, "u1", 1.0),
+            store.control_input(SESSION, tap, "a1", 1.0),
+        ]
+        for attempt in attempts:
+            with pytest.raises(ProtocolError) as refused:
+                await attempt
+            assert (refused.value.code, refused.value.message) == (
+                ErrorCode.INVALID_STATE,
+                "session has ended",
+            )
+        await redis.delete(Keys().session(SESSION.id))
+        with pytest.raises(ProtocolError) as gone:
+            await store.annotate(SESSION, ann("clear"), 1.0)
+        assert gone.value.code is ErrorCode.NOT_FOUND
+        assert await redis.keys("*") == []
+    finally:
+        await redis.aclose()
+
+
 # ---------------------------------------------------------------- differential
 
 IDS = st.sampled_from(["a", "b", "c"])
@@ -261,7 +304,7 @@ async def _answer(store: SessionsStore, op: tuple[Any, ...], now: float) -> Any:
 
 async def _differential(ops: list[tuple[Any, ...]], url: str) -> None:
     redis = connect(url)
-    await redis.flushall()
+    await live_session_in(redis)
     try:
         memory, shared = MemorySessionsStore(SMALL), RedisSessionsStore(redis, limits=SMALL)
         for i, marked in enumerate(ops):

@@ -33,6 +33,15 @@ end
 
 local function paused() return redis.call("HGET", K.board, "paused") == "1" end
 
+-- The routing's own session hash (mayday/stores/keys.py, session()): the handler may hold
+-- a cached copy of the session, so whether it is still live is decided here, atomically
+-- with the change.
+local function live()
+  local state = redis.call("HGET", P .. "ses:" .. sid, "state")
+  if not state then refuse("not_found", 'no session "' .. sid .. '"') end
+  if state ~= "active" then refuse("invalid_state", "session has ended") end
+end
+
 local function audit(entry)
   redis.call("RPUSH", K.audit, entry)
   redis.call("EXPIRE", K.audit, audit_ttl)

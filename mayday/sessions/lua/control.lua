@@ -8,6 +8,7 @@ local refusal, needs_sharing, paused_message, entry = ARGV[11], ARGV[12], ARGV[1
 local function member(list, item) return string.find("," .. list .. ",", "," .. item .. ",", 1, true) ~= nil end
 
 local current = redis.call("HGET", K.board, "control") or "off"
+live()
 if member(repeats, current) then return current .. "," .. current end
 if not member(sources, current) then refuse("invalid_state", refusal) end
 if needs_sharing == "1" and paused() then refuse("invalid_state", paused_message) end

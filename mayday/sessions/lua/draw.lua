@@ -8,6 +8,7 @@ local max_strokes, max_stroke, max_points, max_retired =
   tonumber(ARGV[14]), tonumber(ARGV[15]), tonumber(ARGV[16]), tonumber(ARGV[17])
 local PAUSED = "annotation refused: the user paused screen sharing"
 
+live()
 if paused() then refuse("invalid_state", PAUSED) end
 if kind == "laser" then return 1 end
 

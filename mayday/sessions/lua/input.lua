@@ -2,6 +2,7 @@
 -- audited either way, in the same step. ARGV from 8: the accepted entry (JSON), the
 -- refused entry without its end (the reason and "}" are added here).
 local accepted, refused_head = ARGV[8], ARGV[9]
+live()
 open_board()
 local reason = nil
 if paused() then
