@@ -49,7 +49,8 @@ COLOURED_NEAR = (
   """
     + COPY
     + """
-  const d = copy('[data-testid="annotation-overlay"]').getImageData(x - r, y - r, 2 * r + 1, 2 * r + 1).data;
+  const overlay = copy('[data-testid="annotation-overlay"]');
+  const d = overlay.getImageData(x - r, y - r, 2 * r + 1, 2 * r + 1).data;
   let n = 0;
   for (let i = 0; i < d.length; i += 4) {
     const near = [0, 1, 2].every((k) => Math.abs(d[i + k] - rgb[k]) <= 40);
