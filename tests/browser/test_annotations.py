@@ -219,3 +219,53 @@ async def test_control_granted_tap_flips_the_toggle_and_revoke_stops_it(
         "control.input.refused",
     ]
     assert pages.problems == []
+
+
+# The demo screen's rows are 56 px tall; the icon of row i is centred at (41, 108 + 56 i).
+ROW_ICON = (
+    """([x, y]) => {
+  """
+    + COPY
+    + """
+  return Array.from(copy('[data-testid="demo-screen"]').getImageData(x, y, 1, 1).data.slice(0, 3));
+}"""
+)
+SOFTWARE_UPDATE_ICON = (41, 332)  # row 4, green; after scrolling one row, row 5 (blue) is there
+
+
+async def test_scroll_with_consent_and_pause_on_the_tablet(
+    start_server: StartServer, browser: Browser
+) -> None:
+    """A granted scroll moves the tablet's list by the same fraction of the screen (one row);
+    pausing sharing turns the console's tools off and says why, resuming turns them on."""
+    h = await start_server()
+    pages = Pages(browser, h)
+    advisor = await pages.advisor()
+    tablet = await pages.tablet()
+    await start_call(tablet, advisor)
+    r, g, b = await tablet.evaluate(ROW_ICON, list(SOFTWARE_UPDATE_ICON))
+    assert g > 150 and r < 120, (r, g, b)  # green: Software update
+
+    await advisor.get_by_test_id("control-request").click()
+    await tablet.get_by_test_id("control-grant").tap()
+    await expect(tablet.get_by_test_id("control-banner")).to_be_visible(timeout=STATE_TIMEOUT_MS)
+    await expect(advisor.get_by_test_id("tool-tap")).to_have_attribute("aria-pressed", "true")
+    _, _, _, height = await advisor.evaluate(PICTURE)
+    await advisor.mouse.move(*await at(advisor, 0.5, 0.6))
+    await advisor.mouse.wheel(0, 56 / 400 * height)  # one row of the 400-pixel screen
+    blue = f"a => {{ const [r, g, b] = ({ROW_ICON})(a); return b > 200 && r < 60; }}"
+    await tablet.wait_for_function(blue, arg=list(SOFTWARE_UPDATE_ICON), timeout=STATE_TIMEOUT_MS)
+
+    pause = tablet.get_by_test_id("share-pause")
+    await pause.tap()
+    await expect(pause).to_have_attribute("aria-pressed", "true", timeout=STATE_TIMEOUT_MS)
+    await expect(advisor.get_by_test_id("share-paused")).to_be_visible(timeout=STATE_TIMEOUT_MS)
+    await expect(advisor.get_by_test_id("control-status")).to_contain_text("paused screen sharing")
+    for tool in ("tool-pen", "tool-laser", "tool-tap", "tool-clear"):
+        await expect(advisor.get_by_test_id(tool)).to_be_disabled()
+    await expect(advisor.get_by_test_id("annotation-layer")).to_have_attribute("data-tool", "none")
+    await pause.tap()
+    await expect(advisor.get_by_test_id("share-paused")).to_be_hidden(timeout=STATE_TIMEOUT_MS)
+    await expect(advisor.get_by_test_id("tool-pen")).to_be_enabled()
+    await expect(pause).to_have_text("Pause sharing")
+    assert pages.problems == []
