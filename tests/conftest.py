@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
@@ -69,9 +70,10 @@ async def start_server() -> AsyncIterator[StartServer]:
     for harness in harnesses:
         for c in harness.clients:
             with contextlib.suppress(Exception):
-                await c.close()
+                await asyncio.wait_for(c.close(), 10)
     for runner in runners:
-        await runner.cleanup()
+        # Bounded, so that a stuck shutdown fails this test instead of hanging the run.
+        await asyncio.wait_for(runner.cleanup(), 60)
 
 
 @pytest.fixture

@@ -223,8 +223,10 @@ class MaydayClient:
             return True
         return False
 
-    async def close(self) -> None:
-        await self._ws.close()
+    async def close(self, timeout: float = 5.0) -> None:
+        """Close the socket; a server that never answers the close is cut after ``timeout``."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._ws.close(), timeout)
         self._reader.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self._reader
