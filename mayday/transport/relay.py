@@ -13,7 +13,6 @@ dead node made.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import uuid
@@ -28,7 +27,8 @@ from mayday.stores.redis import RedisStore, plain_script
 
 log = logging.getLogger(__name__)
 
-INBOX_MAX = 100_000
+# Frames older than a few seconds are of no use to anyone; keep the inboxes short.
+INBOX_MAX = 10_000
 REDIS_DOWN = (RedisConnectionError, RedisTimeoutError, ConnectionRefusedError, OSError)
 
 LocalDeliver = Callable[[str, str, dict[str, Any]], int]
@@ -72,24 +72,31 @@ class RedisRelay:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        with contextlib.suppress(*REDIS_DOWN):
-            # A clean stop leaves at once: its sockets are gone, no need to wait to be reaped.
-            await self.redis.zadd(self.keys.nodes, {self.node_id: 0})
+        # No goodbye: the node is reaped once its heartbeat is older than dead_after_s,
+        # the same grace a crashed node gets, so its clients can reconnect to another node
+        # and keep their request or session (a rolling restart abandons no one).
 
     # ------------------------------------------------------------ sockets
     async def joined(self, role: str, sub: str) -> None:
         """This node now holds a socket of (role, sub)."""
-        await self._register(args=[self.keys.prefix, self.node_id, role, sub, "1"])
+        await self._register(
+            keys=[self.keys.location(role, sub)],
+            args=[self.keys.prefix, self.node_id, role, sub, "1"],
+        )
 
     async def left(self, role: str, sub: str) -> None:
         """This node's last socket of (role, sub) closed."""
-        await self._register(args=[self.keys.prefix, self.node_id, role, sub, "0"])
+        await self._register(
+            keys=[self.keys.location(role, sub)],
+            args=[self.keys.prefix, self.node_id, role, sub, "0"],
+        )
 
     async def send(self, role: str, sub: str, frame: dict[str, Any]) -> int:
         """Queue ``frame`` for (role, sub) on every other node; return how many nodes."""
         payload = json.dumps({"role": role, "sub": sub, "frame": frame}, separators=(",", ":"))
         args: list[str | int] = [self.keys.prefix, self.node_id, role, sub, payload, INBOX_MAX]
-        return int(await self._deliver(args=args))
+        # KEYS names the slot, so Redis Cluster routes the script to the right shard.
+        return int(await self._deliver(keys=[self.keys.location(role, sub)], args=args))
 
     # ------------------------------------------------------------ loops
     async def _read_inbox(self, local: LocalDeliver) -> None:

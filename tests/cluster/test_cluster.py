@@ -260,3 +260,28 @@ async def wait_until(condition: Callable[[], bool], timeout: float) -> None:
 
 async def close_all(clients: list[MaydayClient]) -> None:
     await asyncio.gather(*(c.close() for c in clients), return_exceptions=True)
+
+
+async def test_a_clean_stop_abandons_no_one_who_moves_to_another_node(
+    start_nodes: StartNodes, redis_server: RedisServer
+) -> None:
+    """SIGTERM of a node (a rolling restart): a waiting user who reconnects elsewhere keeps
+    their place and is answered; nobody is abandoned by the stop itself."""
+    nodes = start_nodes(2)
+    user = await connect_any(nodes, "user", "u1", 0)
+    queued = await user.request_help()
+    await asyncio.get_running_loop().run_in_executor(None, nodes[0].stop)
+    moved = await connect_any(nodes, "user", "u1", 1)
+    await asyncio.sleep(7)  # past the 5 s heartbeat deadline: the stopped node is reaped
+    store = RedisStore.from_url(redis_server.url)
+    try:
+        request = await store.request(queued.request_id)
+        assert request is not None and request.state is RequestState.QUEUED
+    finally:
+        await store.close()
+    advisor = await connect_any(nodes, "advisor", "a1", 1)
+    await advisor.set_available()
+    await advisor.accept((await advisor.next(HelpOffer)).request_id)
+    started = await moved.next(SessionStarted)
+    assert started.request_id == queued.request_id
+    await close_all([user, moved, advisor])
