@@ -112,6 +112,7 @@ def _server_ctx(store: Store | None, clock: Clock | None) -> Any:
         yield
         for loop in loops:
             loop.cancel()
+        server.stopping = True
         for conn in server.hub.all():
             conn.close(1001, "server shutting down")
         await asyncio.sleep(0)
@@ -125,7 +126,10 @@ def _page(settings: Settings, name: str) -> Any:
         path = settings.web_root / name
         if not path.is_file():
             raise web.HTTPNotFound(text=f"{name} is missing from {settings.web_root}")
-        return web.FileResponse(path, headers={"Cache-Control": "no-cache"})
+        # The page may be opened with ?token=...: its own requests must not carry that URL
+        # to anyone in a Referer header.
+        headers = {"Cache-Control": "no-cache", "Referrer-Policy": "no-referrer"}
+        return web.FileResponse(path, headers=headers)
 
     return page
 

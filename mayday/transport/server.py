@@ -70,6 +70,8 @@ class Server:
         self.timers = Timers()
         self._buckets: dict[Connection, TokenBucket] = {}
         self._last_summary: tuple[int, ...] | None = None
+        # Set at shutdown: sockets closing then are not users leaving.
+        self.stopping = False
         # Open requests of the users connected here, for the periodic position updates.
         self._waiting: dict[str, str] = {}
 
@@ -105,6 +107,10 @@ class Server:
         if self.hub.remove(conn):
             if conn.identity.role.value == "user":
                 self._waiting.pop(conn.identity.sub, None)
+            if self.stopping and self.relay is not None:
+                # Leave the identity registered here: the reaper decides once this node's
+                # heartbeat is stale, after its clients had time to reconnect elsewhere.
+                return
             if self.relay is not None:
                 await self.relay.left(*conn.key)
             await self.apply(Disconnected(*conn.key))
