@@ -40,11 +40,21 @@ check: lint types test
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache test-output
 
-## bench: the benchmarks in load_tests/ (minutes; not part of make test); plots in test-output/bench
-bench: $(STAMP)
-	$(BIN)/pip install -q -e '.[bench]' || echo "matplotlib did not install: no plots"
+## bench: the benchmarks in load_tests/ (about 20 minutes; not part of make test); plots in test-output/bench
+bench: $(STAMP) system-deps
+	$(BIN)/pip install -q -e '.[bench]' || echo "the bench extra did not install: no plots, exact percentiles"
 	mkdir -p test-output/bench
-	$(BIN)/python -m load_tests.pairing --rate 200 --seconds 10
+	$(BIN)/python -m load_tests.pairing --rate 200 --seconds 10 --store both
 	$(BIN)/python -m load_tests.relay --rounds 3 --plot test-output/bench/relay-latency.png
 	$(BIN)/python -m load_tests.routing
 	$(BIN)/python -m load_tests.connections --connections 10000
+	$(BIN)/python -m load_tests.simulator --seconds 180 --rate 4 --advisors 30 --handle-mean 6 \
+		--accept-delay 0.3 --target 2 --warmup 20 --media 2 \
+		--plot test-output/bench/simulator-latency.png --json test-output/bench/simulator.json
+	$(BIN)/python -m load_tests.simulator --seconds 180 --rate 4 --advisors 30 --handle-mean 6 \
+		--accept-delay 0.3 --target 2 --warmup 20 --redis --nodes 2 \
+		--plot test-output/bench/simulator-redis-latency.png
+	$(BIN)/python -m load_tests.simulator --profile load_tests/profiles/peak-day.csv \
+		--minute-seconds 30 --advisors 12 --handle-mean 6 --patience-mean 20 \
+		--plot test-output/bench/simulator-peak-day.png
+	$(BIN)/python -m load_tests.e2e_browser --repetitions 20

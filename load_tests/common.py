@@ -9,11 +9,13 @@ import platform
 import re
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from mayday.auth import issue_token
+from tests.redis_server import RedisServer
 
 SECRET = "load-test-secret-0123456789abcdef0123456789"
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -86,6 +88,30 @@ def mayday_server(
     argv = [*python, "-m", "mayday", "serve", "--host", "127.0.0.1", "--port", "0"]
     with child_server([*argv, *extra], env=environ) as server:
         yield server
+
+
+@contextlib.contextmanager
+def redis_server() -> Iterator[RedisServer]:
+    """A redis-server of our own on a free loopback port, in a temporary directory, no
+    persistence; stopped and removed on exit."""
+    with tempfile.TemporaryDirectory(prefix="mayday-bench-redis-") as directory:
+        server = RedisServer(Path(directory)).start()
+        try:
+            yield server
+        finally:
+            server.stop()
+
+
+@contextlib.contextmanager
+def mayday_nodes(
+    count: int, redis_url: str | None = None, *, env: dict[str, str] | None = None
+) -> Iterator[list[RunningServer]]:
+    """``count`` server processes: one on the memory store, or any number on ``redis_url``."""
+    if count > 1 and redis_url is None:
+        raise ValueError("several nodes need the Redis store")
+    extra = ("--redis", redis_url) if redis_url else ()
+    with contextlib.ExitStack() as stack:
+        yield [stack.enter_context(mayday_server(*extra, env=env)) for _ in range(count)]
 
 
 def cpu_seconds(pid: int) -> float:

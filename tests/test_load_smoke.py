@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
+import math
+import random
+from dataclasses import replace
 
 import aiohttp
+import pytest
 
-from load_tests import routing
+from load_tests import payloads, routing
 from load_tests.common import SECRET, mayday_server, percentile
-from load_tests.pairing import run
+from load_tests.latency import Latencies
+from load_tests.pairing import measure, run
 from load_tests.relay import (
     RAISED_LIMITS,
     floor_server,
@@ -17,12 +24,31 @@ from load_tests.relay import (
     run_throughput,
     sent_at,
 )
+from load_tests.simulator import (
+    PROFILES,
+    Config,
+    Report,
+    Segment,
+    arrivals,
+    erlang_c,
+    load_profile,
+    print_report,
+    run_simulation,
+)
+from mayday.metrics import erlang
 
 
 async def test_pairing_benchmark_sees_every_offer() -> None:
     """Every help request in a one-second run reaches an advisor as an offer."""
     with mayday_server(env={"MAYDAY_JWT_SECRET": SECRET}) as server:
         latencies = await run(server.ws_url, server.token, rate=40, seconds=1, advisors=5)
+    assert len(latencies) == 40
+    assert 0 < percentile(latencies, 50) <= percentile(latencies, 99) < 5.0
+
+
+def test_pairing_benchmark_runs_on_its_own_redis() -> None:
+    """The Redis half of the pairing benchmark starts its own redis-server and sees every offer."""
+    latencies = measure("redis", rate=40, seconds=1, advisors=5)
     assert len(latencies) == 40
     assert 0 < percentile(latencies, 50) <= percentile(latencies, 99) < 5.0
 
@@ -93,3 +119,155 @@ def test_routing_scale_runs_every_workload_on_tiny_sizes() -> None:
     # A cycle is end, accept, press: each emits at least one frame.
     assert all(p.frames_per_op >= 1 for p in cycle)
     assert all(ratio >= 1.0 for ratio in routing.spread(points).values())
+
+
+# ---------------------------------------------------------------- the simulator
+QUICK = Config(
+    seconds=2,
+    rate=3,
+    advisors=3,
+    handle_mean=0.3,
+    accept_delay=0.05,
+    connect_mean=0.05,
+    frame_mean=0.02,
+    draw_gap=0.1,
+    drain=8,
+    progress=False,
+    seed=3,
+)
+
+
+def _finite(*values: float | int | None) -> bool:
+    return all(isinstance(v, int | float) and math.isfinite(v) for v in values)
+
+
+def _printed(report: Report) -> str:
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        print_report(report)
+    return out.getvalue()
+
+
+def test_simulator_serves_every_user_on_the_memory_store() -> None:
+    """Two seconds of arrivals: every tablet gets a session with video, signals and drawings
+    are relayed and timed, and the report holds the Erlang C comparison."""
+    report = run_simulation(QUICK)
+    assert report.users >= 3
+    assert report.outcomes == {"session": report.users}
+    tta, ttadv = report.latencies["tta"], report.latencies["ttadv"]
+    assert tta["count"] == ttadv["count"] == report.users
+    assert _finite(tta["p50"], tta["p90"], tta["p99"], ttadv["p99"])
+    assert 0 < tta["p50"] <= tta["p90"] <= tta["p99"] < 5
+    assert ttadv["p50"] > tta["p50"]  # video comes after the accept
+    relay = report.latencies["relay"]
+    assert relay["count"] == 18 * report.users  # offer, answer, 16 candidates; the ends unstamped
+    assert 0 < relay["p50"] <= relay["p99"] < 1
+    assert report.annotations == "supported"
+    assert report.latencies["annotation"]["count"] > 0
+    assert report.counts["signals relayed"] == report.counts["signals sent"] == 20 * report.users
+    assert report.service_level["time_to_accept"] == 1.0
+    assert report.estimate["compared"] == report.users
+    predicted = report.erlang["nominal"]["service_level"]
+    assert predicted is not None and 0 <= predicted <= 1
+    assert report.server[0]["rss_peak_mib"] > 10 and report.server[0]["cpu_s"] >= 0
+    assert report.ops["window"]["answered"] == report.users
+    printed = _printed(report)
+    assert "Erlang C (nominal" in printed and "service level within 9 s" in printed
+
+
+def test_simulator_users_give_up_when_patience_runs_out() -> None:
+    """One slow advisor and impatient users: some cancel on purpose, the others get a session,
+    and nobody is left without an outcome."""
+    config = Config(
+        seconds=2,
+        rate=4,
+        advisors=1,
+        handle_mean=2.0,
+        patience_mean=0.3,
+        accept_delay=0.05,
+        connect_mean=0.05,
+        frame_mean=0.02,
+        draw=False,
+        drain=8,
+        progress=False,
+        seed=5,
+    )
+    report = run_simulation(config)
+    assert set(report.outcomes) <= {"session", "abandoned"}
+    assert sum(report.outcomes.values()) == report.users >= 3
+    assert report.outcomes.get("abandoned", 0) >= 1 and report.outcomes.get("session", 0) >= 1
+    assert report.abandonment is not None and 0 < report.abandonment < 1
+    assert report.ops["window"]["abandoned"] == report.outcomes["abandoned"]
+
+
+@pytest.mark.cluster
+def test_simulator_runs_on_two_nodes_sharing_redis() -> None:
+    """With --redis --nodes 2 the tablets and advisors spread over two processes still pair,
+    signal across them, and the report covers both nodes and redis-server."""
+    report = run_simulation(replace(QUICK, redis=True, nodes=2, draw=False))
+    assert report.outcomes == {"session": report.users}
+    assert report.counts["signals relayed"] == report.counts["signals sent"] > 0
+    names = [u["name"] for u in report.server]
+    assert names == ["mayday node 0", "mayday node 1", "redis-server"]
+
+
+def test_arrivals_follow_a_piecewise_profile() -> None:
+    """A quiet first half and a busy second half: arrivals land only where the rate says."""
+    times = arrivals([Segment(0, 0.0), Segment(10, 50.0)], 20, random.Random(1))
+    assert all(10 <= t < 20 for t in times)
+    assert 400 < len(times) < 600  # 500 expected, five standard deviations either side
+    assert times == sorted(times)
+
+
+def test_shipped_peak_day_profile_loads() -> None:
+    """The example profile is thirteen hours of one day, replayed ten seconds an hour."""
+    segments = load_profile(PROFILES / "peak-day.csv", minute_seconds=10)
+    assert [s.start_s for s in segments] == [10.0 * i for i in range(13)]
+    assert all(s.rate > 0 for s in segments)
+    assert max(segments, key=lambda s: s.rate).start_s in (40.0, 70.0)
+
+
+def test_erlang_comparison_weights_pieces_by_their_arrivals() -> None:
+    """The prediction is Erlang C on the wait left after the accept delay, averaged by
+    arrivals; an overloaded piece counts as never within the target."""
+    config = Config(advisors=5, accept_delay=0.5, target=9.0)
+    one = erlang_c(config, [(0.5, 10.0)], 6.0)
+    assert one["service_level"] == pytest.approx(erlang.service_level(5, 0.5, 6.0, 8.5))
+    assert one["mean_time_to_accept_s"] == pytest.approx(erlang.mean_wait(5, 0.5, 6.0) + 0.5)
+    mixed = erlang_c(config, [(0.5, 10.0), (2.0, 30.0)], 6.0)  # 12 erlangs on 5: overloaded
+    assert mixed["service_level"] == pytest.approx(one["service_level"] / 4)
+    assert mixed["mean_time_to_accept_s"] is None
+
+
+def test_exact_percentiles_match_nearest_rank() -> None:
+    """Without HdrHistogram the recorder keeps every value and reads nearest-rank percentiles."""
+    h = Latencies(exact=True)
+    for ms in range(1, 1001):
+        h.record(ms / 1000)
+    assert (h.p(50), h.p(90), h.p(99), h.count) == (0.5, 0.9, 0.99, 1000)
+    assert h.mean == pytest.approx(0.5005)
+
+
+def test_hdr_percentiles_hold_three_significant_digits() -> None:
+    """HdrHistogram's percentiles stay within a thousandth of the exact ones."""
+    pytest.importorskip("hdrh")
+    h = Latencies()
+    assert h.kind == "hdr"
+    for ms in range(1, 1001):
+        h.record(ms / 1000)
+    for q, exact in ((50, 0.5), (90, 0.9), (99, 0.99)):
+        assert h.p(q) == pytest.approx(exact, rel=1e-3)
+
+
+def test_payloads_are_the_size_of_a_browser_call() -> None:
+    """SDP of 3 to 6 KB each way, eight candidates, and send stamps read back from both."""
+    rng = random.Random(2)
+    offer, answer = payloads.sdp("offer", rng, 12.5), payloads.sdp("answer", rng, 1.0)
+    assert 3000 <= len(answer) < len(offer) <= 6000
+    cands = payloads.candidates(rng)
+    assert len(cands) == 8 and all(c["candidate"].startswith("candidate:") for c in cands)
+    assert payloads.sent_at({"type": "offer", "sdp": offer}, None) == 12.5
+    assert payloads.sent_at(None, {**cands[0], "sent_at": 3.25}) == 3.25
+    stroke = payloads.stroke("s1", "g1", rng, 4)
+    assert [f["kind"] for f in stroke] == ["stroke.begin"] + ["stroke.points"] * 4 + ["stroke.end"]
+    assert payloads.annotation_key(stroke[2]) == ("g1", "stroke.points", 2)
