@@ -250,7 +250,6 @@ def test_exact_percentiles_match_nearest_rank() -> None:
 
 def test_hdr_percentiles_hold_three_significant_digits() -> None:
     """HdrHistogram's percentiles stay within a thousandth of the exact ones."""
-    pytest.importorskip("hdrh")
     h = Latencies()
     assert h.kind == "hdr"
     for ms in range(1, 1001):
