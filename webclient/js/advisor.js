@@ -4,8 +4,8 @@ import { Call } from "./call.js";
 import { DrawTools } from "./draw-tools.js";
 import { MuteButton } from "./mute.js";
 import { QueueSummary, formatSeconds } from "./queue-summary.js";
-import { SignIn } from "./sign-in.js";
-import { Signaling, unreachableText } from "./signaling.js";
+import { Gate, SignIn } from "./sign-in.js";
+import { Signaling } from "./signaling.js";
 
 const $ = (id) => document.getElementById(id);
 const ui = {
@@ -73,7 +73,21 @@ const page = {
 const queueSummary = new QueueSummary(ui.queue);
 const mute = new MuteButton(ui.mute);
 const signIn = new SignIn("advisor", ui.signIn);
-const signaling = new Signaling({ onMessage, onStatus });
+const gate = new Gate({
+  signIn,
+  setState,
+  state: () => page.state,
+  status: ui.status,
+  kind: "advisor",
+  article: "an",
+  thisPage: "; this is the advisor console",
+  leave: () => leave(),
+});
+const signaling = new Signaling({
+  onMessage,
+  onStatus: (status, detail) => gate.onStatus(status, detail),
+});
+gate.signaling = signaling;
 const tools = new DrawTools({
   layer: ui.layer,
   video: ui.screenVideo,
@@ -106,41 +120,6 @@ function idle(note = "") {
 }
 
 // ------------------------------------------------------------ the connection
-
-function onStatus(status, detail) {
-  switch (status) {
-    case "connecting":
-      if (page.state === "offline") ui.status.textContent = "Connecting to the help service…";
-      break;
-    case "closed":
-      if (detail.retryInMs === null) break; // closed on purpose
-      leave();
-      setState("unreachable", unreachableText(detail));
-      break;
-    case "refused":
-      leave();
-      signIn.forget();
-      setState("refused", `Token refused: ${detail.message}.`);
-      askToken("The server refused that token. Paste a new advisor token.");
-      break;
-    default: // "open": the hello frame says who we are
-      break;
-  }
-}
-
-async function askToken(message) {
-  const token = await signIn.ask(message);
-  setState("offline", "Connecting to the help service…");
-  signaling.connect(token);
-}
-
-/** A token for another role connects, but this console cannot use it. */
-function wrongRole(role) {
-  signaling.stop();
-  signIn.forget();
-  setState("refused", `Token refused: it is for the ${role} role; this is the advisor console.`);
-  askToken("Paste an advisor token.");
-}
 
 function leave() {
   hideOffer();
@@ -198,7 +177,7 @@ function onMessage(msg) {
 
 function onHello(msg) {
   if (msg.role !== "advisor") {
-    wrongRole(msg.role);
+    gate.wrongRole(msg.role);
     return;
   }
   ui.who.textContent = `${msg.name} (advisor)`;
@@ -434,5 +413,5 @@ if (token) {
   signaling.connect(token);
 } else {
   setState("offline", "Sign in to take requests.");
-  askToken("Paste an advisor token: `mayday token --role advisor --sub ada` prints one.");
+  gate.askToken("Paste an advisor token: `mayday token --role advisor --sub ada` prints one.");
 }

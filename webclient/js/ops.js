@@ -7,8 +7,8 @@
 
 import { History, OpsCharts } from "./ops-charts.js";
 import { OpsView, WINDOW_TITLES } from "./ops-view.js";
-import { SignIn } from "./sign-in.js";
-import { Signaling, unreachableText } from "./signaling.js";
+import { Gate, SignIn } from "./sign-in.js";
+import { Signaling } from "./signaling.js";
 
 const $ = (id) => document.getElementById(id);
 const ui = {
@@ -60,49 +60,29 @@ const view = new OpsView(ui);
 const history = new History();
 const charts = new OpsCharts({ latency: $("chart-latency"), queue: $("chart-queue") });
 const signIn = new SignIn("ops", ui.signIn);
-const signaling = new Signaling({ onMessage, onStatus });
+const gate = new Gate({
+  signIn,
+  setState,
+  state: () => page.state,
+  status: ui.status,
+  kind: "ops",
+  article: "an",
+  thisPage: "; this is the ops dashboard",
+  onWrongRole: () => {
+    ui.csv.hidden = true;
+  },
+});
+const signaling = new Signaling({
+  onMessage,
+  onStatus: (status, detail) => gate.onStatus(status, detail),
+});
+gate.signaling = signaling;
 
 function setState(state, text) {
   if (state !== page.state) console.info(`mayday: ops ${page.state} -> ${state}`);
   page.state = state;
   document.body.dataset.state = state;
   if (text !== undefined) ui.status.textContent = text;
-}
-
-// ------------------------------------------------------------ the connection
-
-function onStatus(status, detail) {
-  switch (status) {
-    case "connecting":
-      if (page.state === "offline") ui.status.textContent = "Connecting to the help service…";
-      break;
-    case "closed":
-      if (detail.retryInMs === null) break; // closed on purpose
-      setState("unreachable", unreachableText(detail));
-      break;
-    case "refused":
-      signIn.forget();
-      setState("refused", `Token refused: ${detail.message}.`);
-      askToken("The server refused that token. Paste a new ops token.");
-      break;
-    default: // "open": the hello frame says who we are
-      break;
-  }
-}
-
-async function askToken(message) {
-  const token = await signIn.ask(message);
-  setState("offline", "Connecting to the help service…");
-  signaling.connect(token);
-}
-
-/** A token for another role connects, but the dashboard needs the ops role. */
-function wrongRole(role) {
-  signaling.stop();
-  signIn.forget();
-  ui.csv.hidden = true;
-  setState("refused", `Token refused: it is for the ${role} role; this is the ops dashboard.`);
-  askToken("Paste an ops token.");
 }
 
 // ------------------------------------------------------------ server frames
@@ -131,7 +111,7 @@ function onMessage(msg) {
 
 function onHello(msg) {
   if (msg.role !== "ops") {
-    wrongRole(msg.role);
+    gate.wrongRole(msg.role);
     return;
   }
   ui.who.textContent = `${msg.name} (ops)`;
@@ -198,5 +178,5 @@ if (token) {
   signaling.connect(token);
 } else {
   setState("offline", "Sign in to watch the queue.");
-  askToken("Paste an ops token: `mayday token --role ops --sub ops-1` prints one.");
+  gate.askToken("Paste an ops token: `mayday token --role ops --sub ops-1` prints one.");
 }

@@ -6,6 +6,8 @@
 // one, the page shows a form to paste a token into. A refused token is
 // forgotten and the form comes back.
 
+import { unreachableText } from "./signaling.js";
+
 const STORAGE_PREFIX = "mayday.token.";
 
 export class SignIn {
@@ -87,4 +89,64 @@ function takeTokenFromAddress() {
   url.searchParams.delete("token");
   history.replaceState(history.state, "", url.pathname + url.search + url.hash);
   return token.trim();
+}
+
+/**
+ * What every page does with its connection's status and with tokens it cannot use:
+ * say when the service is unreachable, bring the form back for a token the server
+ * refused or one for another role, and connect with the next token.
+ */
+export class Gate {
+  /**
+   * @param {object} o
+   * @param {SignIn} o.signIn
+   * @param {(state: string, text?: string) => void} o.setState the page's one setter
+   * @param {() => string} o.state the page's current state
+   * @param {HTMLElement} o.status the status line
+   * @param {string} o.kind the token the page needs: "tablet (user)", "advisor", "ops"
+   * @param {string} o.article "a" or "an", for that kind
+   * @param {string} o.thisPage ends "Token refused: it is for the … role"
+   * @param {() => void} [o.leave] ends what the page was doing when the link drops
+   * @param {() => void} [o.onWrongRole] extra tidying when a token has the wrong role
+   */
+  constructor(o) {
+    Object.assign(this, { leave: () => {}, onWrongRole: () => {} }, o);
+    this.signaling = null; // set by the page: the Signaling takes this gate's onStatus
+  }
+
+  onStatus(status, detail) {
+    switch (status) {
+      case "connecting":
+        if (this.state() === "offline") this.status.textContent = "Connecting to the help service…";
+        break;
+      case "closed":
+        if (detail.retryInMs === null) break; // closed on purpose
+        this.leave();
+        this.setState("unreachable", unreachableText(detail));
+        break;
+      case "refused":
+        this.leave();
+        this.signIn.forget();
+        this.setState("refused", `Token refused: ${detail.message}.`);
+        this.askToken(`The server refused that token. Paste a new ${this.kind} token.`);
+        break;
+      default: // "open": the hello frame says who we are
+        break;
+    }
+  }
+
+  async askToken(message) {
+    const token = await this.signIn.ask(message);
+    this.setState("offline", "Connecting to the help service…");
+    this.signaling.connect(token);
+  }
+
+  /** A token for another role connects, but this page cannot use it. */
+  wrongRole(role) {
+    this.signaling.stop();
+    this.signIn.forget();
+    this.onWrongRole();
+    this.setState("refused", `Token refused: it is for the ${role} role${this.thisPage}.`);
+    this.askToken(`Paste ${this.article} ${this.kind} token.`);
+  }
 }

@@ -5,8 +5,8 @@ import { Call } from "./call.js";
 import { runDemoScreen } from "./demo-screen.js";
 import { MuteButton } from "./mute.js";
 import { ScreenSource } from "./screen-source.js";
-import { SignIn } from "./sign-in.js";
-import { Signaling, unreachableText } from "./signaling.js";
+import { Gate, SignIn } from "./sign-in.js";
+import { Signaling } from "./signaling.js";
 import { WaitView, noAdvisor, noAdvisorText } from "./wait-view.js";
 
 const $ = (id) => document.getElementById(id);
@@ -71,7 +71,21 @@ const screen = new ScreenSource(ui.screen, onScreenChanged);
 const waitView = new WaitView(ui.position);
 const mute = new MuteButton(ui.mute);
 const signIn = new SignIn("tablet", ui.signIn);
-const signaling = new Signaling({ onMessage, onStatus });
+const gate = new Gate({
+  signIn,
+  setState,
+  state: () => page.state,
+  status: ui.status,
+  kind: "tablet (user)",
+  article: "a",
+  thisPage: ", and this page is a tablet",
+  leave: () => leave(),
+});
+const signaling = new Signaling({
+  onMessage,
+  onStatus: (status, detail) => gate.onStatus(status, detail),
+});
+gate.signaling = signaling;
 
 function setState(state, text) {
   if (state !== page.state) console.info(`mayday: tablet ${page.state} -> ${state}`);
@@ -82,43 +96,6 @@ function setState(state, text) {
   if (!ScreenSource.supported) shown.delete("share");
   for (const name of TOGGLED) ui[name].hidden = !shown.has(name);
   ui.help.disabled = !HELP_ENABLED.has(state);
-}
-
-// ------------------------------------------------------------ the connection
-
-function onStatus(status, detail) {
-  switch (status) {
-    case "connecting":
-      if (page.state === "offline") ui.status.textContent = "Connecting to the help service…";
-      break;
-    case "closed":
-      if (detail.retryInMs === null) break; // closed on purpose
-      leave();
-      setState("unreachable", unreachableText(detail));
-      break;
-    case "refused":
-      leave();
-      signIn.forget();
-      setState("refused", `Token refused: ${detail.message}.`);
-      askToken("The server refused that token. Paste a new tablet (user) token.");
-      break;
-    default: // "open": the hello frame says who we are
-      break;
-  }
-}
-
-async function askToken(message) {
-  const token = await signIn.ask(message);
-  setState("offline", "Connecting to the help service…");
-  signaling.connect(token);
-}
-
-/** A token for another role connects, but this page cannot use it. */
-function wrongRole(role) {
-  signaling.stop();
-  signIn.forget();
-  setState("refused", `Token refused: it is for the ${role} role, and this page is a tablet.`);
-  askToken("Paste a tablet (user) token.");
 }
 
 // ------------------------------------------------------------ server frames
@@ -172,7 +149,7 @@ function onMessage(msg) {
 
 function onHello(msg) {
   if (msg.role !== "user") {
-    wrongRole(msg.role);
+    gate.wrongRole(msg.role);
     return;
   }
   ui.who.textContent = `${msg.name} (tablet)`;
@@ -414,5 +391,5 @@ if (token) {
   signaling.connect(token);
 } else {
   setState("offline", "Sign in to ask for help.");
-  askToken("Paste a tablet (user) token: `mayday token --role user --sub tablet-1` prints one.");
+  gate.askToken("Paste a tablet (user) token: `mayday token --role user --sub tablet-1` prints one.");
 }
