@@ -27,6 +27,7 @@ from mayday.transport.appkeys import SERVER, SETTINGS
 from mayday.transport.connection import Connection
 from mayday.transport.relay import RedisRelay
 from mayday.transport.server import Clock, Server
+from mayday.transport.wire import Wire
 
 log = logging.getLogger(__name__)
 
@@ -152,7 +153,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
         return await _refuse(request, str(exc))
     ws = web.WebSocketResponse(heartbeat=20.0, max_msg_size=HARD_FRAME_CAP)
     await ws.prepare(request)
-    conn = Connection(ws, identity, settings.outbound_queue_limit)
+    conn = Connection(Wire(ws, request), identity, settings.outbound_queue_limit)
     try:
         await server.attach(conn)
         async for msg in ws:

@@ -9,9 +9,11 @@ from collections import deque
 from typing import Any
 
 import orjson
-from aiohttp import web
+from aiohttp import WSMsgType
 
 from mayday.auth import Identity
+from mayday.routing.model import Session
+from mayday.transport.wire import Wire
 
 log = logging.getLogger(__name__)
 
@@ -20,6 +22,7 @@ CLOSE_SLOW_CONSUMER = 4008
 # dropped under backpressure (a laser pointer move) carries this mark; ``send`` takes
 # it out before the frame is numbered, so it never reaches the wire.
 VOLATILE_MARK = "_volatile"
+MAX_LIVE_SESSIONS = 4
 
 
 def mark_volatile(frame: dict[str, Any]) -> dict[str, Any]:
@@ -46,26 +49,30 @@ class TokenBucket:
 
 
 class Connection:
-    """Frames go out in order through one writer task, started when frames wait and
-    ended when the queue is empty: an idle connection holds no task, which saves
-    memory and garbage-collector work across many idle sockets.
+    """Frames go out in order. ``send`` never blocks: it numbers the frame, queues it
+    and asks the event loop for a flush once the current callback is done, so a burst
+    of frames (a read from a peer often holds several) leaves in one write through
+    ``Wire``. Where that cannot be done (compression negotiated, the peer not
+    reading), a writer task sends through aiohttp, one frame at a time, and ends
+    when the queue is empty: an idle connection holds no task, which saves memory
+    and garbage-collector work across many idle sockets.
 
-    ``send`` never blocks: it numbers the frame and queues it. A client that
-    lets ``queue_limit`` frames pile up is cut off, because a reader that never
-    catches up would otherwise grow the server's memory without limit. Volatile
-    frames (laser pointer moves) are dropped instead of queued once
+    A client that lets ``queue_limit`` frames pile up is cut off, because a reader
+    that never catches up would otherwise grow the server's memory without limit.
+    Volatile frames (laser pointer moves) are dropped instead of queued once
     ``volatile_limit`` frames wait: by the time a slow reader got to them they
     would be stale, and they must not push reliable frames towards the cut-off.
     """
 
     def __init__(
         self,
-        ws: web.WebSocketResponse,
+        wire: Wire,
         identity: Identity,
         queue_limit: int,
         volatile_limit: int | None = None,
     ) -> None:
-        self.ws = ws
+        self.wire = wire
+        self.ws = wire.ws
         self.identity = identity
         self.queue_limit = queue_limit
         self.volatile_limit = (
@@ -73,23 +80,34 @@ class Connection:
         )
         self.dropped_volatile = 0
         self.seq = 0
-        self._queue: deque[str] = deque()
+        self._queue: deque[bytes] = deque()
+        self._flush_due = False
         self._writer: asyncio.Task[None] | None = None
         self._closing: tuple[int, str] | None = None
+        # Sessions this socket relays signaling for, until ``session.ended`` reaches it.
+        self.live_sessions: dict[str, Session] = {}
+        self.ends_seen = 0
+        self.key = (identity.role.value, identity.sub)
 
-    @property
-    def key(self) -> tuple[str, str]:
-        return (self.identity.role.value, self.identity.sub)
+    def keep_session(self, session: Session) -> None:
+        """Keep ``session`` as live for this socket (a user or advisor has one at a time;
+        a few are kept so that one ending late does not evict the next)."""
+        if len(self.live_sessions) >= MAX_LIVE_SESSIONS:
+            self.live_sessions.clear()
+        self.live_sessions[session.id] = session
 
     @property
     def queued(self) -> int:
-        """Frames waiting for the writer."""
+        """Frames waiting to be written."""
         return len(self._queue)
 
     def send(self, frame: dict[str, Any], volatile: bool = False) -> bool:
         """Queue ``frame`` with the next ``seq``; False if the connection is gone or cut
         off, or if the frame is volatile (or marked so) and the queue is backed up."""
         volatile = bool(frame.pop(VOLATILE_MARK, False)) or volatile
+        if frame["type"] == "session.ended":
+            self.live_sessions.pop(frame["session_id"], None)
+            self.ends_seen += 1
         if self._closing is not None:
             return False
         if volatile and len(self._queue) >= self.volatile_limit:
@@ -102,7 +120,7 @@ class Connection:
             return False
         self.seq += 1
         frame["seq"] = self.seq
-        self._queue.append(orjson.dumps(frame).decode())
+        self._queue.append(orjson.dumps(frame))
         self._wake()
         return True
 
@@ -123,15 +141,31 @@ class Connection:
         for task in pending:
             task.cancel()
 
+    def _writing(self) -> bool:
+        return self._writer is not None and not self._writer.done()
+
     def _wake(self) -> None:
-        if self._writer is None or self._writer.done():
+        # A running writer task picks up what is queued; otherwise flush once this
+        # callback is done, so frames queued by the same read leave together.
+        if not self._flush_due and not self._writing():
+            self._flush_due = True
+            asyncio.get_running_loop().call_soon(self._flush)
+
+    def _flush(self) -> None:
+        self._flush_due = False
+        if self._writing():
+            return
+        if self._queue and self._closing is None and self.wire.can_batch():
+            self.wire.write_batch(self._queue)
+            self._queue.clear()
+        if self._queue or self._closing is not None:
             self._writer = asyncio.get_running_loop().create_task(self._drain())
 
     async def _drain(self) -> None:
-        """Write what is queued, in order; close the socket if asked; then end."""
+        """Write what is queued, in order, through aiohttp; close the socket if asked."""
         try:
             while self._queue:
-                await self.ws.send_str(self._queue.popleft())
+                await self.ws.send_frame(self._queue.popleft(), WSMsgType.TEXT)
             if self._closing is not None and not self.ws.closed:
                 code, message = self._closing
                 await self.ws.close(code=code, message=message.encode())

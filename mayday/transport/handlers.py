@@ -25,7 +25,7 @@ from mayday.routing.events import (
     OfferDeclined,
     SessionEndRequested,
 )
-from mayday.routing.model import SessionState
+from mayday.routing.model import Session, SessionState
 from mayday.transport.registry import Result, handler
 
 if TYPE_CHECKING:
@@ -77,20 +77,36 @@ async def help_decline(server: Server, conn: Connection, msg: RequestRef) -> Res
 @handler("signal", roles=PEERS, message=Signal)
 async def signal(server: Server, conn: Connection, msg: Signal) -> Result:
     me = conn.identity
-    session = await server.store.session(msg.session_id)
-    if session is None:
-        raise ProtocolError(ErrorCode.NOT_FOUND, f'no session "{msg.session_id}"')
+    session = conn.live_sessions.get(msg.session_id) or await _signal_session(
+        server, conn, msg.session_id
+    )
     side = session.role_of(me.sub, me.role.value)
-    if side is None:
-        raise ProtocolError(ErrorCode.FORBIDDEN, "you are not a peer of this session")
-    if session.state is not SessionState.ACTIVE:
-        raise ProtocolError(ErrorCode.INVALID_STATE, "session has ended")
+    assert side is not None  # checked before the session was kept
     peer_role, peer_sub = session.peer_of(side)
     frame: dict[str, Any] = {"type": "signal", "session_id": session.id, **msg.payload}
     frame["from"], frame["from_role"] = me.sub, side
     if not await server.deliver(peer_role, peer_sub, frame):
         raise ProtocolError(ErrorCode.INVALID_STATE, "peer is not connected")
     return None
+
+
+async def _signal_session(server: Server, conn: Connection, session_id: str) -> Session:
+    """The active session ``session_id`` of which the sender is a peer, read from the
+    store and kept on the connection until ``session.ended`` reaches it: a session's
+    peers never change, and reading them for every frame was, on Redis, a round trip
+    per relayed candidate."""
+    me = conn.identity
+    ends_seen = conn.ends_seen
+    session = await server.store.session(session_id)
+    if session is None:
+        raise ProtocolError(ErrorCode.NOT_FOUND, f'no session "{session_id}"')
+    if session.role_of(me.sub, me.role.value) is None:
+        raise ProtocolError(ErrorCode.FORBIDDEN, "you are not a peer of this session")
+    if session.state is not SessionState.ACTIVE:
+        raise ProtocolError(ErrorCode.INVALID_STATE, "session has ended")
+    if conn.ends_seen == ends_seen:  # no session.ended arrived while the store answered
+        conn.keep_session(session)
+    return session
 
 
 @handler("media.state", roles=PEERS, message=MediaState)

@@ -109,14 +109,20 @@ async def test_outsiders_cannot_signal_into_a_session(mayday: Harness) -> None:
 
 
 async def test_session_end_reaches_both_and_closes_the_relay(mayday: Harness) -> None:
-    """session.end gives session.ended to both with reason and by; signals are then refused."""
+    """session.end gives session.ended to both with reason and by; signals are then refused,
+    also on the sockets that relayed signals before and keep the session."""
     user, advisor, started, _ = await paired(mayday)
+    await user.call("signal", session_id=started.session_id, candidate=None)
+    await advisor.call("signal", session_id=started.session_id, candidate=None)
     await advisor.end_session(started.session_id, reason="resolved")
     expected = SessionEnded(started.session_id, started.request_id, reason="resolved", by="advisor")
     assert await user.next(SessionEnded) == expected
     assert await advisor.next(SessionEnded) == expected
     with pytest.raises(MaydayError) as refused:
         await user.call("signal", session_id=started.session_id, candidate=None)
+    assert refused.value.code == "invalid_state"
+    with pytest.raises(MaydayError) as refused:
+        await advisor.call("signal", session_id=started.session_id, candidate=None)
     assert refused.value.code == "invalid_state"
 
 

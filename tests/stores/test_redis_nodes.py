@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from mayday.client import HelpOffer, SessionEnded, SessionStarted, SignalRelayed
+from mayday.client import HelpOffer, MaydayError, SessionEnded, SessionStarted, SignalRelayed
 from tests.conftest import Harness, StartServer
 from tests.redis_server import RedisServer
 
@@ -38,6 +38,10 @@ async def test_user_on_one_node_meets_advisor_on_another(
     assert (await advisor.next(SignalRelayed)).from_ == "u1"
     await user.end_session(sid)
     assert (await advisor.next(SessionEnded)).by == "user"
+    # Node B kept the session for the advisor's socket; the end reached it from node A.
+    with pytest.raises(MaydayError) as refused:
+        await advisor.call("signal", session_id=sid, candidate=None)
+    assert refused.value.code == "invalid_state"
 
 
 async def test_frames_keep_their_order_across_nodes(
