@@ -13,12 +13,12 @@ dead node made.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any, cast
 
+import orjson
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -93,10 +93,23 @@ class RedisRelay:
 
     async def send(self, role: str, sub: str, frame: dict[str, Any]) -> int:
         """Queue ``frame`` for (role, sub) on every other node; return how many nodes."""
-        payload = json.dumps({"role": role, "sub": sub, "frame": frame}, separators=(",", ":"))
-        args: list[str | int] = [self.keys.prefix, self.node_id, role, sub, payload, INBOX_MAX]
-        # KEYS names the slot, so Redis Cluster routes the script to the right shard.
-        return int(await self._deliver(keys=[self.keys.location(role, sub)], args=args))
+        (count,) = await self.send_many([(role, sub, frame)])
+        return count
+
+    async def send_many(self, frames: list[tuple[str, str, dict[str, Any]]]) -> list[int]:
+        """Queue each (role, sub, frame) on every other node holding a socket of (role,
+        sub), in one round trip and in order; return, per frame, how many nodes."""
+        if not frames:
+            return []
+        # KEYS name the slot (one hash tag), so Redis Cluster routes the script.
+        keys = [self.keys.location(role, sub) for role, sub, _ in frames]
+        args: list[str | int] = [self.keys.prefix, self.node_id, INBOX_MAX]
+        args += [
+            orjson.dumps({"role": role, "sub": sub, "frame": frame}).decode()
+            for role, sub, frame in frames
+        ]
+        counts = await self._deliver(keys=keys, args=args)
+        return [int(n) for n in cast(list[int], counts)]
 
     # ------------------------------------------------------------ loops
     async def _read_inbox(self, local: LocalDeliver) -> None:
@@ -117,7 +130,7 @@ class RedisRelay:
                 continue
             for _, entries in batches or []:
                 for entry_id, fields in entries:
-                    item = json.loads(fields["f"])
+                    item = orjson.loads(fields["f"])
                     local(item["role"], item["sub"], item["frame"])
                     self.last_id = entry_id
 

@@ -145,15 +145,21 @@ class Server:
 
     async def execute(self, effects: list[Effect]) -> None:
         observations = []
+        remote: list[tuple[str, str, dict[str, Any]]] = []
         for effect in effects:
             if isinstance(effect, Observe):
                 observations.append(effect)
             elif isinstance(effect, Send):
-                await self.deliver(effect.role, effect.sub, effect.message.to_frame())
+                frame = effect.message.to_frame()
+                self._deliver_local(effect.role, effect.sub, frame)
+                remote.append((effect.role, effect.sub, frame))
             elif isinstance(effect, StartTimer):
                 self.timers.start(effect.key, effect.delay_s, self._expiry(effect))
             elif isinstance(effect, CancelTimer):
                 self.timers.cancel(effect.key)
+        if self.relay is not None:
+            # Every frame of one operation to the other nodes in one round trip.
+            await self.relay.send_many(remote)
         if observations:
             await self.monitor.observe(observations, self.clock())
 
