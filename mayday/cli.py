@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 from mayday import __version__
 from mayday.auth import AuthError, Role, issue_token
+from mayday.gcpolicy import GcPolicy
 from mayday.logsafe import configure_logging
 from mayday.settings import Settings, SettingsError
 
@@ -93,6 +94,8 @@ async def _run(settings: Settings, *, dev: bool) -> None:
     # full collection, whose pause grows with the objects it has to walk.
     gc.collect()
     gc.freeze()
+    gc_policy = GcPolicy(settings.gc_sweep_s)
+    gc_policy.start()
     base = f"http://{settings.host}:{bound_port(runner)}"
     store = "redis store" if settings.redis_url else "in-memory store"
     print(f"Mayday {__version__} serving on {base} ({store})", flush=True)
@@ -105,6 +108,7 @@ async def _run(settings: Settings, *, dev: bool) -> None:
     try:
         await stop.wait()
     finally:
+        await gc_policy.close()
         await runner.cleanup()
 
 

@@ -46,6 +46,7 @@ class Settings:
     alert_webhook_url: str = ""
     ops_interval_s: float = 1.0
     position_interval_s: float = 1.0
+    gc_sweep_s: float = 600.0
     web_root: Path = field(default=WEB_ROOT)
 
     def __post_init__(self) -> None:
@@ -57,6 +58,8 @@ class Settings:
             )
         if self.reservation_timeout_s <= 0:
             raise SettingsError("reservation_timeout_s must be positive")
+        if self.gc_sweep_s < 1:
+            raise SettingsError("gc_sweep_s must be at least 1 second")
         if self.max_frame_bytes < 1024:
             raise SettingsError("max_frame_bytes must be at least 1024")
         if self.jwt_secret and len(self.jwt_secret.encode()) < 32:

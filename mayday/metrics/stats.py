@@ -1,7 +1,7 @@
 """Where the tallies live: in this process, or in Redis so every process adds to the same ones.
 
 Minute tallies serve windows up to an hour, hour tallies the day. Both are
-written on every observation (one pipeline on Redis) and expire by
+written on every observation (one script call on Redis) and expire by
 themselves.
 """
 
@@ -15,6 +15,7 @@ from redis.asyncio import Redis
 
 from mayday.metrics.tally import Rules, Tally, add, hour_of, increments, minute_of
 from mayday.routing.events import Observe
+from mayday.stores.redis import plain_script
 
 MINUTE_KEEP_S = 2 * 3600
 HOUR_KEEP_S = 2 * 86400
@@ -79,24 +80,24 @@ class RedisStats:
 
     def __init__(self, redis: Redis, rules: Rules, prefix: str = "{mayday}:") -> None:
         self.redis, self.rules, self.prefix = redis, rules, prefix
+        # One script call per operation (it was a pipeline of two commands per counter).
+        self._add = plain_script(redis, "stats_add")
 
     def _key(self, kind: str, slot: int) -> str:
         return f"{self.prefix}stats:{kind}:{slot}"
 
     async def record(self, observations: Iterable[Observe], now: float) -> None:
-        async with self.redis.pipeline(transaction=False) as pipe:
-            queued = False
-            for ob in observations:
-                for name, value in increments(ob, self.rules).items():
-                    field = f"{_topic(ob)}|{name}"
-                    pipe.hincrbyfloat(self._key("m", minute_of(now)), field, value)
-                    pipe.hincrbyfloat(self._key("h", hour_of(now)), field, value)
-                    queued = True
-            if not queued:
-                return
-            pipe.expire(self._key("m", minute_of(now)), MINUTE_KEEP_S)
-            pipe.expire(self._key("h", hour_of(now)), HOUR_KEEP_S)
-            await pipe.execute()
+        summed: Tally = {}
+        for ob in observations:
+            topic = _topic(ob)
+            add(summed, {f"{topic}|{name}": v for name, v in increments(ob, self.rules).items()})
+        if not summed:
+            return
+        args: list[str | float] = [MINUTE_KEEP_S, HOUR_KEEP_S]
+        for field, value in summed.items():
+            args += [field, value]
+        keys = [self._key("m", minute_of(now)), self._key("h", hour_of(now))]
+        await self._add(keys=keys, args=args)
 
     async def window(self, since: float, now: float) -> ByTopic:
         kind, slots = _slots(since, now)

@@ -1,0 +1,72 @@
+"""The collector policy: survivors of a full collection are frozen; a sweep reclaims
+reference cycles among frozen objects."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import weakref
+from collections.abc import Iterator
+
+import pytest
+
+from mayday.gcpolicy import GcPolicy
+
+
+class Node:
+    """An object in a reference cycle: only the collector can free it."""
+
+    def __init__(self) -> None:
+        self.me = self
+
+
+@pytest.fixture(autouse=True)
+def thawed() -> Iterator[None]:
+    gc.unfreeze()
+    yield
+    gc.unfreeze()
+
+
+async def test_survivors_of_a_full_collection_are_frozen() -> None:
+    policy = GcPolicy(sweep_s=3600, check_s=0.01)
+    policy.start()
+    try:
+        keep = [Node() for _ in range(1000)]
+        assert gc.get_freeze_count() == 0
+        gc.collect()
+        for _ in range(100):
+            await asyncio.sleep(0.01)
+            if gc.get_freeze_count():
+                break
+        assert gc.get_freeze_count() >= len(keep)
+    finally:
+        await policy.close()
+
+
+async def test_a_sweep_frees_a_cycle_that_died_while_frozen() -> None:
+    policy = GcPolicy(sweep_s=3600)
+    node = Node()
+    alive = weakref.ref(node)
+    gc.collect()
+    gc.freeze()
+    del node
+    gc.collect()
+    assert alive() is not None, "a frozen cycle is not collected"
+    policy.sweep()
+    assert alive() is None
+    assert policy.sweeps == 1
+    assert gc.get_freeze_count() > 0
+
+
+async def test_the_loop_sweeps_on_its_interval() -> None:
+    policy = GcPolicy(sweep_s=0.05, check_s=0.01)
+    policy.start()
+    try:
+        for _ in range(100):
+            await asyncio.sleep(0.01)
+            if policy.sweeps:
+                break
+        assert policy.sweeps >= 1
+    finally:
+        await policy.close()
+    assert policy._on_gc not in gc.callbacks
