@@ -60,6 +60,10 @@ class RequestExpired:
 class Disconnected:
     role: str
     sub: str
+    # With several nodes on Redis: the node whose last socket of (role, sub) closed. Its
+    # entry in the identity's location goes in the same atomic step, so a node that dies
+    # right after cannot leave an identity that the reaper never sees. The core ignores it.
+    node: str = ""
 
 
 @dataclass(frozen=True)

@@ -129,7 +129,7 @@ class RedisStore:
             OfferDeclined: lambda e: ("decline", [e.advisor_id, e.request_id]),
             OfferExpired: lambda e: ("offer_expired", [e.request_id, e.offer_no]),
             RequestExpired: lambda e: ("request_expired", [e.request_id]),
-            Disconnected: lambda e: ("disconnected", [e.role, e.sub]),
+            Disconnected: lambda e: ("disconnected", [e.role, e.sub, e.node]),
             SessionEndRequested: lambda e: (
                 "session_end",
                 [e.role, e.sub, e.session_id, e.reason],

@@ -81,14 +81,7 @@ class RedisRelay:
         """This node now holds a socket of (role, sub)."""
         await self._register(
             keys=[self.keys.location(role, sub)],
-            args=[self.keys.prefix, self.node_id, role, sub, "1"],
-        )
-
-    async def left(self, role: str, sub: str) -> None:
-        """This node's last socket of (role, sub) closed."""
-        await self._register(
-            keys=[self.keys.location(role, sub)],
-            args=[self.keys.prefix, self.node_id, role, sub, "0"],
+            args=[self.keys.prefix, self.node_id, role, sub],
         )
 
     async def send(self, role: str, sub: str, frame: dict[str, Any]) -> int:

@@ -111,9 +111,8 @@ class Server:
                 # Leave the identity registered here: the reaper decides once this node's
                 # heartbeat is stale, after its clients had time to reconnect elsewhere.
                 return
-            if self.relay is not None:
-                await self.relay.left(*conn.key)
-            await self.apply(Disconnected(*conn.key))
+            node = "" if self.relay is None else self.relay.node_id
+            await self.apply(Disconnected(*conn.key, node=node))
 
     # ------------------------------------------------------------ inbound
     async def receive(self, conn: Connection, text: str) -> None:

@@ -129,3 +129,28 @@ def _restart_later(redis: RedisServer) -> None:
 
     time.sleep(0.5)
     redis.start()
+
+
+async def test_a_last_socket_closing_leaves_the_location_with_the_routing(
+    start_server: StartServer, redis_url: str
+) -> None:
+    """A user's last socket on a node closes: the node leaves the identity's location and
+    client set, and the waiting request is abandoned, in the same script (a node killed
+    between the two steps would otherwise leave an identity the reaper never sees)."""
+    (node,) = [await start_server(redis_url=redis_url)]
+    store, relay = node.server.store, node.server.relay
+    assert relay is not None
+    user = await node.client("user", "u1")
+    queued = await user.request_help()
+    location, clients = store.keys.location("user", "u1"), store.keys.node_clients(relay.node_id)
+    assert await store.redis.hexists(location, relay.node_id)
+    assert await store.redis.sismember(clients, "user|u1")
+    await user.close()
+    for _ in range(100):
+        request = await store.request(queued.request_id)
+        if request is not None and request.state != "queued":
+            break
+        await asyncio.sleep(0.05)
+    assert request is not None and request.state == "abandoned"
+    assert not await store.redis.hexists(location, relay.node_id)
+    assert not await store.redis.sismember(clients, "user|u1")
