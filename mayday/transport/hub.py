@@ -12,27 +12,36 @@ class Hub:
     """All live connections of this process, by (role, sub).
 
     One identity may hold several connections (two tabs, a reconnect that
-    overlaps the old socket); frames go to each of them.
+    overlaps the old socket); frames go to each of them. Identities are also
+    indexed by role, so that a broadcast to advisors and ops, every second, costs
+    what they are and not what the (many more) users are.
     """
 
     def __init__(self) -> None:
         self._by_key: defaultdict[tuple[str, str], set[Connection]] = defaultdict(set)
+        self._by_role: defaultdict[str, set[tuple[str, str]]] = defaultdict(set)
+        self._count = 0
 
     def add(self, conn: Connection) -> bool:
         """Track ``conn``; True if it is the identity's first connection here."""
         conns = self._by_key[conn.key]
-        conns.add(conn)
+        if conn not in conns:
+            conns.add(conn)
+            self._count += 1
+        self._by_role[conn.key[0]].add(conn.key)
         return len(conns) == 1
 
     def remove(self, conn: Connection) -> bool:
         """Forget ``conn``; True if it was the identity's last connection."""
         conns = self._by_key.get(conn.key)
-        if conns is None:
+        if conns is None or conn not in conns:
             return False
         conns.discard(conn)
+        self._count -= 1
         if conns:
             return False
         del self._by_key[conn.key]
+        self._by_role[conn.key[0]].discard(conn.key)
         return True
 
     def send(self, role: str, sub: str, frame: dict[str, Any]) -> int:
@@ -45,20 +54,20 @@ class Hub:
     def broadcast(self, roles: tuple[str, ...], frame: dict[str, Any]) -> int:
         """Send a copy of ``frame`` to every connection of the given roles."""
         delivered = 0
-        for (role, _), conns in self._by_key.items():
-            if role in roles:
-                for conn in conns:
+        for role in roles:
+            for key in self._by_role.get(role, ()):
+                for conn in self._by_key[key]:
                     delivered += conn.send(dict(frame))
         return delivered
 
     def has_role(self, role: str) -> bool:
-        return any(key[0] == role for key in self._by_key)
+        return bool(self._by_role.get(role))
 
     def connected(self, role: str, sub: str) -> bool:
         return (role, sub) in self._by_key
 
     def __len__(self) -> int:
-        return sum(len(c) for c in self._by_key.values())
+        return self._count
 
     def all(self) -> list[Connection]:
         return [c for conns in self._by_key.values() for c in conns]
