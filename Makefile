@@ -45,7 +45,8 @@ bench: $(STAMP) system-deps
 	$(BIN)/pip install -q -e '.[bench]' || echo "the bench extra did not install: no plots, exact percentiles"
 	mkdir -p test-output/bench
 	$(BIN)/python -m load_tests.pairing --rate 200 --seconds 10 --store both
-	$(BIN)/python -m load_tests.relay --rounds 3 --plot test-output/bench/relay-latency.png
+	$(BIN)/python -m load_tests.relay --rounds 5 --latency-seconds 10 --plot test-output/bench/relay-latency.png
+	$(BIN)/python -m load_tests.relay --targets mayday,mayday-redis --rounds 3
 	$(BIN)/python -m load_tests.routing
 	$(BIN)/python -m load_tests.connections --connections 10000
 	$(BIN)/python -m load_tests.simulator --seconds 180 --rate 4 --advisors 30 --handle-mean 6 \

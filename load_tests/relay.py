@@ -16,6 +16,10 @@ them in a rotated order so that a neighbour's CPU burst hurts all alike:
   to directly: ``/peerjs?key=peerjs&id=..&token=..``, ``OPEN``, then
   ``CANDIDATE`` frames with ``dst``.
 - ``floor``: ``load_tests/floor.py``, the least a relay in aiohttp can do.
+- ``mayday-redis`` (not in the default set): two ``mayday serve --redis``
+  nodes on a redis-server of the benchmark's own; every advisor on node B,
+  every user on node A, so every relayed frame crosses Redis (``deliver.lua``
+  on B, ``XREAD`` on A). Its CPU per frame is both nodes' plus Redis's.
 
 Every target carries the same candidate (the payload a browser trickles),
 with the send time in an extra ``sent_at`` key inside it, which all three
@@ -49,9 +53,19 @@ from typing import Any
 
 import aiohttp
 
-from load_tests.common import RunningServer, child_server, machine, mayday_server, percentile
+from load_tests.common import (
+    RunningServer,
+    child_server,
+    cpu_seconds,
+    machine,
+    mayday_nodes,
+    mayday_server,
+    percentile,
+    redis_server,
+)
 
 TARGETS = ("mayday", "peerjs", "floor")
+EXTRA_TARGETS = ("mayday-redis",)
 PEERJS_DIR = Path(__file__).resolve().parent / "peerjs"
 # A server-reflexive candidate as Chrome trickles it: about 190 bytes of JSON.
 CANDIDATE = {
@@ -118,9 +132,11 @@ async def expect(ws: aiohttp.ClientWebSocketResponse, type_: str) -> dict[str, A
 
 
 async def mayday_pair(http: aiohttp.ClientSession, server: RunningServer, tag: str) -> Pair:
-    """A user and an advisor in a session, paired the way real clients are."""
+    """A user and an advisor in a session, paired the way real clients are (the advisor
+    on the second node when the target has two)."""
+    advisor_url = server.advisor_ws_url if isinstance(server, TwoNodes) else server.ws_url
     advisor = await http.ws_connect(
-        server.ws_url, params={"token": server.token("advisor", f"adv-{tag}")}
+        advisor_url, params={"token": server.token("advisor", f"adv-{tag}")}
     )
     await expect(advisor, "hello")
     await advisor.send_str('{"type":"advisor.state","state":"available"}')
@@ -163,6 +179,7 @@ async def floor_pair(http: aiohttp.ClientSession, server: RunningServer, tag: st
 
 OPENERS: dict[str, Callable[[aiohttp.ClientSession, RunningServer, str], Awaitable[Pair]]] = {
     "mayday": mayday_pair,
+    "mayday-redis": mayday_pair,
     "peerjs": peerjs_pair,
     "floor": floor_pair,
 }
@@ -377,6 +394,29 @@ def peerjs_server() -> Iterator[RunningServer]:
         yield server
 
 
+@dataclass(frozen=True)
+class TwoNodes(RunningServer):
+    """Node A (users; ``process`` and ``base``) and node B (advisors) on one Redis: the
+    CPU is all three processes'."""
+
+    b: RunningServer
+    redis_pid: int
+
+    @property
+    def advisor_ws_url(self) -> str:
+        return self.b.ws_url
+
+    def cpu_seconds(self) -> float:
+        return super().cpu_seconds() + self.b.cpu_seconds() + cpu_seconds(self.redis_pid)
+
+
+@contextlib.contextmanager
+def two_nodes() -> Iterator[RunningServer]:
+    with redis_server() as redis, mayday_nodes(2, redis.url, env=RAISED_LIMITS) as (a, b):
+        assert redis.process is not None
+        yield TwoNodes(a.process, a.base, b, redis.process.pid)
+
+
 @contextlib.contextmanager
 def target_servers(
     targets: tuple[str, ...], profile: Path | None = None
@@ -385,6 +425,7 @@ def target_servers(
         "mayday": lambda: mayday_server(env=RAISED_LIMITS, profile=profile),
         "peerjs": peerjs_server,
         "floor": floor_server,
+        "mayday-redis": two_nodes,
     }
     with contextlib.ExitStack() as stack:
         yield {t: stack.enter_context(starters[t]()) for t in targets}
@@ -481,6 +522,14 @@ def _print_ratios(s: dict[str, Any]) -> None:
             )
     if "floor" in s:
         print(f"    latency p99 mayday/floor: {m['p99_ms'] / s['floor']['p99_ms']:.2f} [<= 1.2]")
+    if "mayday-redis" in s:
+        r = s["mayday-redis"]
+        print(
+            f"    across two nodes on Redis / one node: throughput "
+            f"{r['frames_per_s'] / m['frames_per_s']:.2f}, CPU per frame (nodes + Redis) "
+            f"{r['server_us_per_frame'] / m['server_us_per_frame']:.2f}, "
+            f"latency p99 {r['p99_ms'] / m['p99_ms']:.2f} (no target)"
+        )
 
 
 def plot(summary: dict[str, Any], path: Path, title: str) -> bool:
@@ -520,7 +569,11 @@ def print_profile(path: Path, limit: int = 25) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--targets", default=",".join(TARGETS), help="comma-separated subset")
+    parser.add_argument(
+        "--targets",
+        default=",".join(TARGETS),
+        help=f"comma-separated, of {', '.join(TARGETS + EXTRA_TARGETS)}",
+    )
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--pairs", type=int, default=10, help="pairs in the throughput run")
     parser.add_argument("--window", type=int, default=32, help="frames in flight per pair")
@@ -534,7 +587,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     targets = tuple(t for t in args.targets.split(",") if t)
-    unknown = set(targets) - set(TARGETS)
+    unknown = set(targets) - set(TARGETS) - set(EXTRA_TARGETS)
     if unknown:
         parser.error(f"unknown targets: {', '.join(sorted(unknown))}")
     print(f"relay benchmark: {', '.join(targets)}; {args.rounds} rounds, pid {os.getpid()}")

@@ -29,8 +29,11 @@ log = logging.getLogger(__name__)
 
 # Frames older than a few seconds are of no use to anyone; keep the inboxes short.
 INBOX_MAX = 10_000
+# Frames per ``deliver`` call: bounds the script's arguments and its time in Redis.
+OUTBOX_BATCH = 500
 REDIS_DOWN = (RedisConnectionError, RedisTimeoutError, ConnectionRefusedError, OSError)
 
+Outgoing = tuple[str, str, dict[str, Any]]  # role, sub, frame
 LocalDeliver = Callable[[str, str, dict[str, Any]], int]
 Execute = Callable[[list[Effect]], Awaitable[None]]
 Apply = Callable[[OfferExpired], Awaitable[None]]
@@ -54,6 +57,8 @@ class RedisRelay:
         self._register = plain_script(self.redis, "register")
         self._deliver = plain_script(self.redis, "deliver")
         self._tasks: list[asyncio.Task[None]] = []
+        self._outbox: list[tuple[Outgoing, asyncio.Future[int]]] = []
+        self._flusher: asyncio.Task[None] | None = None
         self.last_id = "0-0"
 
     async def start(
@@ -69,9 +74,10 @@ class RedisRelay:
         log.info("node %s joined", self.node_id)
 
     async def close(self) -> None:
-        for task in self._tasks:
+        tasks = self._tasks + ([self._flusher] if self._flusher is not None else [])
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
         # No goodbye: the node is reaped once its heartbeat is older than dead_after_s,
         # the same grace a crashed node gets, so its clients can reconnect to another node
         # and keep their request or session (a rolling restart abandons no one).
@@ -89,11 +95,49 @@ class RedisRelay:
         (count,) = await self.send_many([(role, sub, frame)])
         return count
 
-    async def send_many(self, frames: list[tuple[str, str, dict[str, Any]]]) -> list[int]:
+    async def send_many(self, frames: list[Outgoing]) -> list[int]:
         """Queue each (role, sub, frame) on every other node holding a socket of (role,
-        sub), in one round trip and in order; return, per frame, how many nodes."""
+        sub), in order; return, per frame, how many nodes.
+
+        Frames from every coroutine of this node wait in one outbox and leave in one
+        ``deliver`` call per round trip: while a call is in flight, the frames that
+        come meanwhile gather for the next. Many sessions relaying at once then cost
+        a few round trips, not one each; and since one flusher sends the batches in
+        turn, frames keep the order in which they were queued.
+        """
         if not frames:
             return []
+        loop = asyncio.get_running_loop()
+        waiting = [(frame, loop.create_future()) for frame in frames]
+        self._outbox.extend(waiting)
+        if self._flusher is None or self._flusher.done():
+            self._flusher = loop.create_task(self._flush(), name="relay-outbox")
+        return list(await asyncio.gather(*(future for _, future in waiting)))
+
+    async def _flush(self) -> None:
+        batch: list[tuple[Outgoing, asyncio.Future[int]]] = []
+        try:
+            while self._outbox:
+                batch = self._outbox[:OUTBOX_BATCH]
+                del self._outbox[:OUTBOX_BATCH]
+                try:
+                    counts = await self._deliver_batch([frame for frame, _ in batch])
+                except Exception as exc:  # each caller raises it for its own frame
+                    for _, future in batch:
+                        if not future.done():  # a caller cancelled meanwhile
+                            future.set_exception(exc)
+                    continue
+                for (_, future), count in zip(batch, counts, strict=True):
+                    if not future.done():
+                        future.set_result(count)
+        finally:
+            # Cancelled when the node stops: no caller waits for ever.
+            for _, future in batch + self._outbox:
+                if not future.done():
+                    future.cancel()
+            self._outbox.clear()
+
+    async def _deliver_batch(self, frames: list[Outgoing]) -> list[int]:
         # KEYS name the slot (one hash tag), so Redis Cluster routes the script.
         keys = [self.keys.location(role, sub) for role, sub, _ in frames]
         args: list[str | int] = [self.keys.prefix, self.node_id, INBOX_MAX]
