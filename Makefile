@@ -44,7 +44,8 @@ clean:
 bench: $(STAMP) system-deps
 	$(BIN)/pip install -q -e '.[bench]' || echo "the bench extra did not install: no plots, exact percentiles"
 	mkdir -p test-output/bench
-	$(BIN)/python -m load_tests.pairing --rate 200 --seconds 10 --store both
+	$(BIN)/python -m load_tests.pairing --rate 200 --seconds 10 --store both \
+		--plot test-output/bench/pairing-latency.png
 	$(BIN)/python -m load_tests.relay --rounds 5 --latency-seconds 10 --plot test-output/bench/relay-latency.png
 	$(BIN)/python -m load_tests.relay --targets mayday,mayday-redis --rounds 3
 	$(BIN)/python -m load_tests.routing
@@ -58,4 +59,4 @@ bench: $(STAMP) system-deps
 	$(BIN)/python -m load_tests.simulator --profile load_tests/profiles/peak-day.csv \
 		--minute-seconds 30 --advisors 12 --handle-mean 6 --patience-mean 20 \
 		--plot test-output/bench/simulator-peak-day.png
-	$(BIN)/python -m load_tests.e2e_browser --repetitions 20
+	$(BIN)/python -m load_tests.e2e_browser --repetitions 20 --plot test-output/bench/e2e-browser.png

@@ -152,3 +152,39 @@ def machine() -> str:
         f"{platform.machine()}, {os.cpu_count()} cores ({cpu_model()}), "
         f"Python {platform.python_version()}"
     )
+
+
+def plot_percentiles(
+    rows: dict[str, tuple[float, float, float]], path: Path, title: str, ylabel: str
+) -> bool:
+    """A bar chart of each row's (p50, p90, p99), when matplotlib is installed (the
+    ``bench`` extra); True if written."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("  (no plot: pip install -e '.[bench]' for matplotlib)")
+        return False
+    names = list(rows)
+    fig, ax = plt.subplots(figsize=(6.4, 3.6), dpi=100)
+    width = 0.25
+    for k, q in enumerate((50, 90, 99)):
+        xs = [i + (k - 1) * width for i in range(len(names))]
+        ax.bar(xs, [rows[n][k] for n in names], width, label=f"p{q}")
+    ax.set_xticks(range(len(names)), names)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=9)
+    ax.legend()
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+    print(f"  plot: {path}")
+    return True
+
+
+def percentiles(values: Sequence[float]) -> tuple[float, float, float]:
+    """(p50, p90, p99) of ``values``."""
+    return (percentile(values, 50), percentile(values, 90), percentile(values, 99))

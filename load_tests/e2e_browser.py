@@ -31,12 +31,20 @@ import argparse
 import asyncio
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 from playwright.async_api import Browser, Page, async_playwright
 
-from load_tests.common import RunningServer, machine, mayday_server, percentile
+from load_tests.common import (
+    RunningServer,
+    machine,
+    mayday_server,
+    percentile,
+    percentiles,
+    plot_percentiles,
+)
 from tests.browser.helpers import CHROMIUM, CHROMIUM_ARGS, DESKTOP, TABLET
 
 TIMEOUT_MS = 20_000
@@ -193,17 +201,32 @@ def row(label: str, values: list[float]) -> str:
     )
 
 
-def report(reps: list[Repetition], problems: list[str]) -> None:
+def measures(warm: list[Repetition]) -> dict[str, list[float]]:
+    """Each measure's samples in ms, by its label."""
+    samples = {
+        "server: help.request -> first_frame": [r.server_s for r in warm if r.server_s],
+        "page: click -> advisor video playing": [r.page_playing_s for r in warm],
+        "page: click -> first-frame report": [r.page_first_frame_s for r in warm],
+        "outside: tap -> both seen (Playwright)": [r.outside_s for r in warm],
+    }
+    return {label: [v * 1000 for v in values] for label, values in samples.items()}
+
+
+def report(reps: list[Repetition], problems: list[str], plot: Path | None = None) -> None:
     print(f"end to end in Chromium, {machine()}")
     first, warm = reps[0], reps[1:]
     print(
         f"  first call (cold camera and codecs): server {first.server_s or float('nan'):.3f} s, "
         f"page playing {first.page_playing_s:.3f} s"
     )
-    print(row("server: help.request -> first_frame", [r.server_s for r in warm if r.server_s]))
-    print(row("page: click -> advisor video playing", [r.page_playing_s for r in warm]))
-    print(row("page: click -> first-frame report", [r.page_first_frame_s for r in warm]))
-    print(row("outside: tap -> both seen (Playwright)", [r.outside_s for r in warm]))
+    by_label = measures(warm)
+    for label, ms in by_label.items():
+        print(row(label, [v / 1000 for v in ms]))
+    if plot is not None:
+        short = ("server", "page playing", "page report", "tap to seen")
+        rows = {n: percentiles(ms) for n, ms in zip(short, by_label.values(), strict=True) if ms}
+        title = f"Help -> advisor's first frame in Chromium, {len(warm)} calls"
+        plot_percentiles(rows, plot, title, "ms")
     missing = sum(1 for r in reps if r.server_s is None)
     if missing:
         print(f"  {missing} requests without a server time to advisor")
@@ -214,12 +237,13 @@ def report(reps: list[Repetition], problems: list[str]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repetitions", type=int, default=20)
+    parser.add_argument("--plot", type=Path, default=None, help="write a PNG of the percentiles")
     args = parser.parse_args()
     if args.repetitions < 2:
         parser.error("at least 2 repetitions: the first one is a warm-up")
     with mayday_server() as server:
         reps, problems = asyncio.run(run(server, args.repetitions))
-    report(reps, problems)
+    report(reps, problems, args.plot)
 
 
 if __name__ == "__main__":

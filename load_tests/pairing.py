@@ -20,8 +20,16 @@ import contextlib
 import gc
 import time
 from collections.abc import Callable
+from pathlib import Path
 
-from load_tests.common import machine, mayday_server, percentile, redis_server
+from load_tests.common import (
+    machine,
+    mayday_server,
+    percentile,
+    percentiles,
+    plot_percentiles,
+    redis_server,
+)
 from mayday.client import HelpOffer, MaydayClient
 
 
@@ -107,11 +115,18 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--advisors", type=int, default=50)
     parser.add_argument("--store", choices=("memory", "redis", "both"), default="memory")
+    parser.add_argument("--plot", type=Path, default=None, help="write a PNG of the percentiles")
     args = parser.parse_args()
     stores = ("memory", "redis") if args.store == "both" else (args.store,)
+    rows = {}
     for store in stores:
         lat = measure(store, args.rate, args.seconds, args.advisors)
         report(store, lat, args.rate, args.seconds)
+        rows[store] = percentiles([x * 1000 for x in lat])
+    if args.plot:
+        n = int(args.rate * args.seconds)
+        title = f"help.request -> help.offer at {args.rate:g}/s, {n} requests per store"
+        plot_percentiles(rows, args.plot, title, "pairing latency, ms")
 
 
 if __name__ == "__main__":

@@ -61,6 +61,7 @@ from load_tests.common import (
     mayday_nodes,
     mayday_server,
     percentile,
+    plot_percentiles,
     redis_server,
 )
 
@@ -532,33 +533,6 @@ def _print_ratios(s: dict[str, Any]) -> None:
         )
 
 
-def plot(summary: dict[str, Any], path: Path, title: str) -> bool:
-    """A bar chart of p50/p90/p99 per target, when matplotlib is installed."""
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("  (no plot: pip install -e '.[bench]' for matplotlib)")
-        return False
-    targets = list(summary)
-    fig, ax = plt.subplots(figsize=(6.4, 3.6), dpi=100)
-    width = 0.25
-    for k, q in enumerate((50, 90, 99)):
-        xs = [i + (k - 1) * width for i in range(len(targets))]
-        ax.bar(xs, [summary[t][f"p{q}_ms"] for t in targets], width, label=f"p{q}")
-    ax.set_xticks(range(len(targets)), targets)
-    ax.set_ylabel("relay latency, ms")
-    ax.set_title(title, fontsize=9)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    print(f"  plot: {path}")
-    return True
-
-
 def print_profile(path: Path, limit: int = 25) -> None:
     """The server's own time, heaviest functions first."""
     import pstats
@@ -601,7 +575,8 @@ def main() -> None:
             f"relay latency, {args.latency_pairs} pairs x {args.rate:g}/s, "
             f"median of {args.rounds} rounds"
         )
-        plot(summary, args.plot, title)
+        rows = {t: (v["p50_ms"], v["p90_ms"], v["p99_ms"]) for t, v in summary.items()}
+        plot_percentiles(rows, args.plot, title, "relay latency, ms")
 
 
 if __name__ == "__main__":
