@@ -8,9 +8,15 @@ this policy freezes them (``gc.freeze``: moved to a generation no collection
 walks) and the next full collection walks only what came since.
 
 Frozen objects are still freed by reference counting; only reference cycles among
-them (a closed socket's, say) wait for the sweep: every ``sweep_s`` the policy
-unfreezes everything, collects once in full and freezes the survivors again. That
-is one full pause per sweep interval instead of one every few seconds.
+them wait for the sweep: every ``sweep_s`` the policy unfreezes everything,
+collects once in full and freezes the survivors again. That is one full pause per
+sweep interval instead of one every few seconds. The price is memory: a socket
+that closes after it was frozen leaves about 40 objects in cycles (measured with
+aiohttp 3.14, client and server side together) until the next sweep, so a node
+holds about (sockets closed per second) x ``sweep_s`` such leftovers at most.
+Sweeping as soon as the frozen set had doubled was tried and dropped: while a
+node fills with sockets it swept in the middle of the load, a pause of 60 to 80
+ms at 2,000 sockets.
 """
 
 from __future__ import annotations
