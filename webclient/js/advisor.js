@@ -22,6 +22,8 @@ const ui = {
   countdown: $("offer-countdown"),
   accept: $("accept-button"),
   decline: $("decline-button"),
+  claimList: $("claim-list"),
+  claimItems: $("claim-items"),
   selfVideo: $("self-video"),
   screenVideo: $("screen-video"),
   audio: $("user-audio"),
@@ -63,6 +65,9 @@ const page = {
   state: "offline",
   wantsAvailable: false,
   offer: null, // { request_id, timer }
+  // Claim mode: every request this advisor may claim, by request id, in arrival order.
+  // The oldest is shown in the offer card, the others in the claim list below it.
+  claims: new Map(),
   call: null,
   sessionId: null,
   camera: null, // Promise<MediaStream>, opened once
@@ -123,6 +128,7 @@ function idle(note = "") {
 
 function leave() {
   hideOffer();
+  clearClaims();
   endCall();
 }
 
@@ -137,13 +143,15 @@ function onMessage(msg) {
       onAdvisorState(msg);
       break;
     case "help.offer":
-      showOffer(msg);
+      if (msg.mode === "claim") addClaim(msg);
+      else showOffer(msg);
       break;
     case "help.withdrawn":
       onWithdrawn(msg);
       break;
     case "session.started":
       hideOffer();
+      clearClaims();
       startCall(msg);
       break;
     case "signal":
@@ -188,6 +196,7 @@ function onHello(msg) {
 
 function onAdvisorState(msg) {
   page.wantsAvailable = msg.state === "available";
+  if (!page.wantsAvailable) clearClaims();
   if (msg.reason === "offer_timeout") {
     hideOffer();
     idle(TIMED_OUT_TEXT);
@@ -197,6 +206,15 @@ function onAdvisorState(msg) {
 }
 
 function onWithdrawn(msg) {
+  if (page.claims.has(msg.request_id)) {
+    if (page.offer?.request_id === msg.request_id) {
+      nextOrIdle(msg.request_id, withdrawnText(msg.reason));
+    } else {
+      page.claims.delete(msg.request_id);
+      renderClaimList();
+    }
+    return;
+  }
   if (page.offer?.request_id !== msg.request_id) return;
   hideOffer();
   if (msg.reason === "timeout") {
@@ -214,6 +232,8 @@ function withdrawnText(reason) {
       return "The user cancelled the request.";
     case "abandoned":
       return "The user left before you answered.";
+    case "claimed":
+      return "Another advisor claimed it first.";
     default:
       return `The offer was withdrawn (${reason}).`;
   }
@@ -250,6 +270,77 @@ function showOffer(msg) {
   setState("offered", `${msg.user.name} needs help. Accept to start the call.`);
 }
 
+// ------------------------------------------------------------ claim mode
+
+function addClaim(msg) {
+  page.claims.set(msg.request_id, { ...msg, since: performance.now() - msg.waited_s * 1000 });
+  if (page.state === "offered" || CAN_TOGGLE.has(page.state)) showClaims();
+}
+
+/** The longest-waiting claimable request in the offer card, the others listed below. */
+function showClaims() {
+  const oldest = [...page.claims.values()].sort((a, b) => a.since - b.since)[0];
+  if (page.offer?.request_id !== oldest.request_id) {
+    const waited = (performance.now() - oldest.since) / 1000;
+    showOffer({ ...oldest, waited_s: waited });
+  }
+  renderClaimList();
+}
+
+function renderClaimList() {
+  const others = [...page.claims.values()]
+    .filter((c) => c.request_id !== page.offer?.request_id)
+    .sort((a, b) => a.since - b.since);
+  ui.claimItems.replaceChildren(...others.map(claimItem));
+  ui.claimList.hidden = others.length === 0 || page.state !== "offered";
+}
+
+function claimItem(claim) {
+  const item = document.createElement("li");
+  item.dataset.requestId = claim.request_id;
+  const waited = formatSeconds((performance.now() - claim.since) / 1000);
+  const about = [claim.topic, claim.language].filter(Boolean).join(" · ");
+  const label = document.createElement("span");
+  label.textContent = `${claim.user.name}${about ? ` · ${about}` : ""} · waiting ${waited}`;
+  const button = document.createElement("button");
+  button.textContent = "Claim";
+  button.dataset.testid = "claim-button";
+  button.addEventListener("click", () => claimRequest(claim.request_id));
+  item.append(label, button);
+  return item;
+}
+
+async function claimRequest(requestId) {
+  ui.accept.disabled = ui.decline.disabled = true;
+  try {
+    await signaling.call("help.accept", { request_id: requestId });
+  } catch (err) {
+    page.claims.delete(requestId);
+    ui.accept.disabled = ui.decline.disabled = false;
+    setState("offered", `Too late: ${err.message}.`);
+    renderClaimList();
+  }
+}
+
+/** The offer card's request is gone for us: the next claimable one, or idle. */
+function nextOrIdle(requestId, note) {
+  page.claims.delete(requestId);
+  if (page.claims.size) {
+    showClaims();
+    setState("offered", `${note} ${ui.offerUser.textContent} is also waiting.`);
+    return;
+  }
+  hideOffer();
+  renderClaimList();
+  idle(note);
+}
+
+function clearClaims() {
+  page.claims.clear();
+  ui.claimItems.replaceChildren();
+  ui.claimList.hidden = true;
+}
+
 function countdownText(expiresAt) {
   if (expiresAt === null) return "open to every free advisor";
   const left = Math.max(0, Math.ceil((expiresAt - performance.now()) / 1000));
@@ -263,20 +354,19 @@ function hideOffer() {
 
 ui.accept.addEventListener("click", async () => {
   if (!page.offer) return;
+  const requestId = page.offer.request_id;
   ui.accept.disabled = ui.decline.disabled = true;
   try {
-    await signaling.call("help.accept", { request_id: page.offer.request_id });
+    await signaling.call("help.accept", { request_id: requestId });
   } catch (err) {
-    hideOffer();
-    idle(`Too late: ${err.message}.`);
+    nextOrIdle(requestId, `Too late: ${err.message}.`);
   }
 });
 
 ui.decline.addEventListener("click", async () => {
   if (!page.offer) return;
   const requestId = page.offer.request_id;
-  hideOffer();
-  idle("Declined; the request goes to another advisor.");
+  nextOrIdle(requestId, "Declined; the request goes to another advisor.");
   try {
     await signaling.call("help.decline", { request_id: requestId });
   } catch (err) {
