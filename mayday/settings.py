@@ -47,6 +47,9 @@ class Settings:
     ops_interval_s: float = 1.0
     position_interval_s: float = 1.0
     gc_sweep_s: float = 600.0
+    # permessage-deflate for clients that offer it (browsers do): less bandwidth for SDP,
+    # more CPU per frame, and one write per frame (docs/performance.md).
+    ws_compress: bool = True
     web_root: Path = field(default=WEB_ROOT)
 
     def __post_init__(self) -> None:

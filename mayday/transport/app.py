@@ -151,7 +151,9 @@ async def websocket(request: web.Request) -> web.StreamResponse:
         )
     except AuthError as exc:
         return await _refuse(request, str(exc))
-    ws = web.WebSocketResponse(heartbeat=20.0, max_msg_size=HARD_FRAME_CAP)
+    ws = web.WebSocketResponse(
+        heartbeat=20.0, max_msg_size=HARD_FRAME_CAP, compress=settings.ws_compress
+    )
     await ws.prepare(request)
     conn = Connection(Wire(ws, request), identity, settings.outbound_queue_limit)
     try:

@@ -11,6 +11,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from mayday.transport.wire import Wire, text_frame
+from tests.conftest import StartServer
 
 # Each side of the 7-bit, 16-bit and 64-bit length encodings.
 LENGTHS = [0, 1, 125, 126, 127, 65535, 65536, 70_000]
@@ -84,3 +85,17 @@ def test_header_bytes_follow_rfc_6455(n: int, header: bytes) -> None:
     frame = text_frame(payload(n))
     assert frame[: len(header)] == header
     assert len(frame) == len(header) + n
+
+
+@pytest.mark.parametrize(("setting", "negotiated"), [(True, True), (False, False)])
+async def test_the_server_compresses_only_when_its_setting_allows(
+    start_server: StartServer, setting: bool, negotiated: bool
+) -> None:
+    """A client offering permessage-deflate (as browsers do) gets it by default and not with
+    ``MAYDAY_WS_COMPRESS=0``; frames arrive either way."""
+    h = await start_server(ws_compress=setting)
+    url = f"{h.ws_url}?token={h.token('user', 'u1')}"
+    async with aiohttp.ClientSession() as http, http.ws_connect(url, compress=15) as ws:
+        hello = await ws.receive_json(timeout=5)
+        assert hello["type"] == "hello"
+        assert bool(ws.compress) is negotiated
