@@ -82,6 +82,8 @@ MARK = '"sent_at":'
 SENTINEL = 1234567.125
 RAISED_LIMITS = {"MAYDAY_RATE_LIMIT_PER_S": "1000000000", "MAYDAY_RATE_LIMIT_BURST": "1000000000"}
 SETUP_TIMEOUT = 10.0
+# ``--compress``: the generator offers permessage-deflate, as browsers do (set in main).
+OFFER_DEFLATE = {"compress": 0}
 
 
 # ---------------------------------------------------------------- pairs
@@ -137,11 +139,13 @@ async def mayday_pair(http: aiohttp.ClientSession, server: RunningServer, tag: s
     on the second node when the target has two)."""
     advisor_url = server.advisor_ws_url if isinstance(server, TwoNodes) else server.ws_url
     advisor = await http.ws_connect(
-        advisor_url, params={"token": server.token("advisor", f"adv-{tag}")}
+        advisor_url, params={"token": server.token("advisor", f"adv-{tag}")}, **OFFER_DEFLATE
     )
     await expect(advisor, "hello")
     await advisor.send_str('{"type":"advisor.state","state":"available"}')
-    user = await http.ws_connect(server.ws_url, params={"token": server.token("user", f"u-{tag}")})
+    user = await http.ws_connect(
+        server.ws_url, params={"token": server.token("user", f"u-{tag}")}, **OFFER_DEFLATE
+    )
     await expect(user, "hello")
     await user.send_str('{"type":"help.request","topic":"benchmark"}')
     offer = await expect(advisor, "help.offer")
@@ -156,9 +160,13 @@ async def peerjs_pair(http: aiohttp.ClientSession, server: RunningServer, tag: s
     """Two PeerJS peers; the first sends CANDIDATE messages to the second."""
     url = server.base.replace("http", "ws", 1) + "/peerjs"
     a_id, b_id = f"a-{tag}", f"b-{tag}"
-    a = await http.ws_connect(url, params={"key": "peerjs", "id": a_id, "token": f"ta{tag}"})
+    a = await http.ws_connect(
+        url, params={"key": "peerjs", "id": a_id, "token": f"ta{tag}"}, **OFFER_DEFLATE
+    )
     await expect(a, "OPEN")
-    b = await http.ws_connect(url, params={"key": "peerjs", "id": b_id, "token": f"tb{tag}"})
+    b = await http.ws_connect(
+        url, params={"key": "peerjs", "id": b_id, "token": f"tb{tag}"}, **OFFER_DEFLATE
+    )
     await expect(b, "OPEN")
     payload = {
         "candidate": {**CANDIDATE, "sent_at": SENTINEL},
@@ -170,8 +178,8 @@ async def peerjs_pair(http: aiohttp.ClientSession, server: RunningServer, tag: s
 
 async def floor_pair(http: aiohttp.ClientSession, server: RunningServer, tag: str) -> Pair:
     """Two sockets in one room of the bare relay."""
-    a = await http.ws_connect(server.ws_url, params={"room": tag})
-    b = await http.ws_connect(server.ws_url, params={"room": tag})
+    a = await http.ws_connect(server.ws_url, params={"room": tag}, **OFFER_DEFLATE)
+    b = await http.ws_connect(server.ws_url, params={"room": tag}, **OFFER_DEFLATE)
     await expect(a, "paired")
     await expect(b, "paired")
     candidate = {**CANDIDATE, "sent_at": SENTINEL}
@@ -559,7 +567,13 @@ def main() -> None:
     parser.add_argument(
         "--profile", type=Path, default=None, help="run Mayday under cProfile, stats to this file"
     )
+    parser.add_argument(
+        "--compress",
+        action="store_true",
+        help="the generator offers permessage-deflate, as browsers do",
+    )
     args = parser.parse_args()
+    OFFER_DEFLATE["compress"] = 15 if args.compress else 0
     targets = tuple(t for t in args.targets.split(",") if t)
     unknown = set(targets) - set(TARGETS) - set(EXTRA_TARGETS)
     if unknown:

@@ -47,9 +47,10 @@ class Settings:
     ops_interval_s: float = 1.0
     position_interval_s: float = 1.0
     gc_sweep_s: float = 600.0
-    # permessage-deflate for clients that offer it (browsers do): less bandwidth for SDP,
-    # more CPU per frame, and one write per frame (docs/performance.md).
-    ws_compress: bool = True
+    # permessage-deflate for clients that offer it (browsers do). Off by default, as in
+    # PeerJS: it doubled the server's CPU per relayed frame and rules out batched writes
+    # (docs/performance.md, benchmark 1 with --compress), for little gain on signaling.
+    ws_compress: bool = False
     web_root: Path = field(default=WEB_ROOT)
 
     def __post_init__(self) -> None:

@@ -91,8 +91,8 @@ def test_header_bytes_follow_rfc_6455(n: int, header: bytes) -> None:
 async def test_the_server_compresses_only_when_its_setting_allows(
     start_server: StartServer, setting: bool, negotiated: bool
 ) -> None:
-    """A client offering permessage-deflate (as browsers do) gets it by default and not with
-    ``MAYDAY_WS_COMPRESS=0``; frames arrive either way."""
+    """A client offering permessage-deflate (as browsers do) gets it with
+    ``MAYDAY_WS_COMPRESS=1`` only (off by default); frames arrive either way."""
     h = await start_server(ws_compress=setting)
     url = f"{h.ws_url}?token={h.token('user', 'u1')}"
     async with aiohttp.ClientSession() as http, http.ws_connect(url, compress=15) as ws:
