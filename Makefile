@@ -48,6 +48,7 @@ bench: $(STAMP) system-deps
 		--plot test-output/bench/pairing-latency.png
 	$(BIN)/python -m load_tests.relay --rounds 5 --latency-seconds 10 --plot test-output/bench/relay-latency.png
 	$(BIN)/python -m load_tests.relay --targets mayday,mayday-redis --rounds 3
+	$(BIN)/python -m load_tests.relay --rounds 3 --compress
 	$(BIN)/python -m load_tests.routing
 	$(BIN)/python -m load_tests.connections --connections 10000
 	$(BIN)/python -m load_tests.simulator --seconds 180 --rate 4 --advisors 30 --handle-mean 6 \
