@@ -20,24 +20,20 @@ class Hub:
     def __init__(self) -> None:
         self._by_key: defaultdict[tuple[str, str], set[Connection]] = defaultdict(set)
         self._by_role: defaultdict[str, set[tuple[str, str]]] = defaultdict(set)
-        self._count = 0
 
     def add(self, conn: Connection) -> bool:
         """Track ``conn``; True if it is the identity's first connection here."""
         conns = self._by_key[conn.key]
-        if conn not in conns:
-            conns.add(conn)
-            self._count += 1
+        conns.add(conn)
         self._by_role[conn.key[0]].add(conn.key)
         return len(conns) == 1
 
     def remove(self, conn: Connection) -> bool:
         """Forget ``conn``; True if it was the identity's last connection."""
         conns = self._by_key.get(conn.key)
-        if conns is None or conn not in conns:
+        if conns is None:
             return False
         conns.discard(conn)
-        self._count -= 1
         if conns:
             return False
         del self._by_key[conn.key]
@@ -67,7 +63,7 @@ class Hub:
         return (role, sub) in self._by_key
 
     def __len__(self) -> int:
-        return self._count
+        return sum(len(c) for c in self._by_key.values())
 
     def all(self) -> list[Connection]:
         return [c for conns in self._by_key.values() for c in conns]
