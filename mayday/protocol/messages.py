@@ -74,7 +74,8 @@ class Signal:
     """One SDP description, or one ICE candidate, or ``candidate: null`` (end of candidates).
 
     ``payload`` keeps the validated field exactly as the sender wrote it, so the
-    relay passes it on unchanged.
+    relay passes it on unchanged (extra keys included: the load tests stamp their
+    candidates; the frame's size and depth bound what they can hold).
     """
 
     session_id: str
@@ -87,13 +88,11 @@ class Signal:
         if has_desc == has_cand:
             raise invalid_field("description", 'or "candidate" is required, not both')
         if has_desc:
-            _check_description(frame["description"])
-            return cls(session_id, {"description": frame["description"]})
-        _check_candidate(frame["candidate"])
-        return cls(session_id, {"candidate": frame["candidate"]})
+            return cls(session_id, {"description": _description(frame["description"])})
+        return cls(session_id, {"candidate": _candidate(frame["candidate"])})
 
 
-def _check_description(desc: Any) -> None:
+def _description(desc: Any) -> dict[str, Any]:
     if not isinstance(desc, dict):
         raise invalid_field("description", "must be an object {type, sdp}")
     if desc.get("type") not in SDP_TYPES:
@@ -103,11 +102,12 @@ def _check_description(desc: Any) -> None:
         raise invalid_field("description.sdp", f"must be a string of at most {MAX_SDP}")
     if desc["type"] != "rollback" and not sdp:
         raise invalid_field("description.sdp", "must not be empty")
+    return desc
 
 
-def _check_candidate(cand: Any) -> None:
+def _candidate(cand: Any) -> dict[str, Any] | None:
     if cand is None:
-        return
+        return None
     if not isinstance(cand, dict):
         raise invalid_field("candidate", "must be an RTCIceCandidateInit object or null")
     text = cand.get("candidate")
@@ -116,8 +116,16 @@ def _check_candidate(cand: Any) -> None:
     mid, index = cand.get("sdpMid"), cand.get("sdpMLineIndex")
     if mid is not None and not isinstance(mid, str):
         raise invalid_field("candidate.sdpMid", "must be a string or null")
-    if index is not None and (not isinstance(index, int) or isinstance(index, bool) or index < 0):
-        raise invalid_field("candidate.sdpMLineIndex", "must be a non-negative integer or null")
+    if index is not None and (
+        not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < 1024
+    ):
+        raise invalid_field("candidate.sdpMLineIndex", "must be an integer 0..1023 or null")
+    ufrag = cand.get("usernameFragment")
+    if ufrag is not None and (not isinstance(ufrag, str) or len(ufrag) > 256):
+        raise invalid_field("candidate.usernameFragment", "must be a string or null")
+    if mid is not None and len(mid) > 64:
+        raise invalid_field("candidate.sdpMid", "must be at most 64 characters")
+    return cand
 
 
 @dataclass(frozen=True)

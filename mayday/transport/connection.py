@@ -25,6 +25,21 @@ VOLATILE_MARK = "_volatile"
 MAX_LIVE_SESSIONS = 4
 
 
+def encode(frame: dict[str, Any]) -> bytes:
+    """The frame as JSON without its ``seq``; raises ``TypeError`` for a value JSON cannot
+    hold. Encoded once per frame, however many sockets it goes to, and before any of them
+    numbers it, so a frame that cannot be written consumes no ``seq`` anywhere."""
+    body = orjson.dumps(frame)
+    if not body.endswith(b"}") or body == b"{}":
+        raise TypeError("a frame is a non-empty JSON object")
+    return body
+
+
+def numbered(body: bytes, seq: int) -> bytes:
+    """``body`` with ``"seq": seq`` as its last field."""
+    return b'%s,"seq":%d}' % (body[:-1], seq)
+
+
 def mark_volatile(frame: dict[str, Any]) -> dict[str, Any]:
     """Mark ``frame`` as volatile for every connection it is delivered to."""
     frame[VOLATILE_MARK] = True
@@ -103,11 +118,21 @@ class Connection:
 
     def send(self, frame: dict[str, Any], volatile: bool = False) -> bool:
         """Queue ``frame`` with the next ``seq``; False if the connection is gone or cut
-        off, or if the frame is volatile (or marked so) and the queue is backed up."""
+        off, or if the frame is volatile (or marked so) and the queue is backed up.
+        Raises ``TypeError``, before numbering, if the frame cannot be encoded."""
         volatile = bool(frame.pop(VOLATILE_MARK, False)) or volatile
+        body = encode(frame)
+        self.seen(frame)
+        return self.push(body, volatile)
+
+    def seen(self, frame: dict[str, Any]) -> None:
+        """Bookkeeping on what this socket is sent: a session it relays for has ended."""
         if frame["type"] == "session.ended":
             self.live_sessions.pop(frame["session_id"], None)
             self.ends_seen += 1
+
+    def push(self, body: bytes, volatile: bool = False) -> bool:
+        """Queue an encoded frame (``encode``) with the next ``seq``; see ``send``."""
         if self._closing is not None:
             return False
         if volatile and len(self._queue) >= self.volatile_limit:
@@ -119,8 +144,7 @@ class Connection:
             self.close(CLOSE_SLOW_CONSUMER, "slow consumer")
             return False
         self.seq += 1
-        frame["seq"] = self.seq
-        self._queue.append(orjson.dumps(frame))
+        self._queue.append(numbered(body, self.seq))
         self._wake()
         return True
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from mayday.transport.connection import Connection
+from mayday.transport.connection import VOLATILE_MARK, Connection, encode
 
 
 class Hub:
@@ -41,19 +41,28 @@ class Hub:
         return True
 
     def send(self, role: str, sub: str, frame: dict[str, Any]) -> int:
-        """Send a copy of ``frame`` to each connection of (role, sub); return how many took it."""
+        """Send ``frame`` to each connection of (role, sub); return how many took it.
+        Encoded once, before any socket numbers it (``TypeError`` if it cannot be)."""
+        conns = self._by_key.get((role, sub))
+        if not conns:
+            return 0
+        volatile = bool(frame.get(VOLATILE_MARK, False))
+        clean = {k: v for k, v in frame.items() if k != VOLATILE_MARK} if volatile else frame
+        body = encode(clean)
         delivered = 0
-        for conn in self._by_key.get((role, sub), ()):
-            delivered += conn.send(dict(frame))
+        for conn in conns:
+            conn.seen(clean)
+            delivered += conn.push(body, volatile)
         return delivered
 
     def broadcast(self, roles: tuple[str, ...], frame: dict[str, Any]) -> int:
-        """Send a copy of ``frame`` to every connection of the given roles."""
+        """Send ``frame`` to every connection of the given roles (encoded once)."""
+        body = encode(frame)
         delivered = 0
         for role in roles:
             for key in self._by_role.get(role, ()):
                 for conn in self._by_key[key]:
-                    delivered += conn.send(dict(frame))
+                    delivered += conn.push(body)
         return delivered
 
     def has_role(self, role: str) -> bool:

@@ -138,15 +138,26 @@ class RedisRelay:
             self._outbox.clear()
 
     async def _deliver_batch(self, frames: list[Outgoing]) -> list[int]:
+        # Each frame encoded on its own: one that cannot be (a server bug) counts as
+        # delivered nowhere and does not fail the frames batched with it.
+        encoded: list[tuple[int, str, str]] = []
+        for i, (role, sub, frame) in enumerate(frames):
+            try:
+                item = orjson.dumps({"role": role, "sub": sub, "frame": frame}).decode()
+            except TypeError:
+                log.exception("node %s: a %s frame could not be encoded", self.node_id, role)
+                continue
+            encoded.append((i, self.keys.location(role, sub), item))
+        counts = [0] * len(frames)
+        if not encoded:
+            return counts
         # KEYS name the slot (one hash tag), so Redis Cluster routes the script.
-        keys = [self.keys.location(role, sub) for role, sub, _ in frames]
         args: list[str | int] = [self.keys.prefix, self.node_id, INBOX_MAX]
-        args += [
-            orjson.dumps({"role": role, "sub": sub, "frame": frame}).decode()
-            for role, sub, frame in frames
-        ]
-        counts = await self._deliver(keys=keys, args=args)
-        return [int(n) for n in cast(list[int], counts)]
+        args += [item for _, _, item in encoded]
+        found = await self._deliver(keys=[key for _, key, _ in encoded], args=args)
+        for (i, _, _), n in zip(encoded, cast(list[int], found), strict=True):
+            counts[i] = int(n)
+        return counts
 
     # ------------------------------------------------------------ loops
     async def _read_inbox(self, local: LocalDeliver) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -16,12 +17,15 @@ from mayday.metrics.monitor import Monitor
 from mayday.metrics.stats import MemoryStats
 from mayday.metrics.tally import Rules
 from mayday.protocol.errors import ErrorCode, ProtocolError
+from mayday.protocol.fields import check_frame_depth
+from mayday.protocol.messages import HelpOffer
 from mayday.routing.events import (
     CancelTimer,
     Disconnected,
     Effect,
     Event,
     Observe,
+    OfferDeclined,
     OfferExpired,
     RequestExpired,
     Send,
@@ -121,6 +125,7 @@ class Server:
         try:
             frame = _decode(text)
             frame_id = _frame_id(frame)
+            check_frame_depth(text, frame)
             if len(text) > self.settings.max_frame_bytes:
                 raise ProtocolError(
                     ErrorCode.TOO_LARGE, f"frame is over {self.settings.max_frame_bytes} bytes"
@@ -143,24 +148,47 @@ class Server:
         await self.execute(await self.store.apply(event, self.clock()))
 
     async def execute(self, effects: list[Effect]) -> None:
-        observations = []
+        """Carry out every effect of one routing operation, in order. One that fails (a
+        frame that cannot be encoded) is logged and skipped; it must not drop the effects
+        after it, which tell clients what the store already holds (issue 16, finding 1).
+        An offer that could not be sent is handed back at once, as if its advisor had
+        declined it: otherwise they would stay reserved for an offer they never saw, and
+        be set away when its timer ran out."""
+        observations: list[Observe] = []
         remote: list[tuple[str, str, dict[str, Any]]] = []
+        unsent: list[OfferDeclined] = []
         for effect in effects:
-            if isinstance(effect, Observe):
-                observations.append(effect)
-            elif isinstance(effect, Send):
-                frame = effect.message.to_frame()
-                self._deliver_local(effect.role, effect.sub, frame)
-                remote.append((effect.role, effect.sub, frame))
-            elif isinstance(effect, StartTimer):
-                self.timers.start(effect.key, effect.delay_s, self._expiry(effect))
-            elif isinstance(effect, CancelTimer):
-                self.timers.cancel(effect.key)
+            try:
+                self._carry_out(effect, observations, remote)
+            except Exception:
+                log.exception("routing effect %s failed; the others go on", type(effect).__name__)
+                if isinstance(effect, Send) and isinstance(effect.message, HelpOffer):
+                    unsent.append(OfferDeclined(effect.sub, effect.message.request_id))
         if self.relay is not None:
             # Every frame of one operation to the other nodes in one round trip.
             await self.relay.send_many(remote)
         if observations:
             await self.monitor.observe(observations, self.clock())
+        for declined in unsent:
+            with contextlib.suppress(ProtocolError):  # the offer moved on meanwhile
+                await self.apply(declined)
+
+    def _carry_out(
+        self,
+        effect: Effect,
+        observations: list[Observe],
+        remote: list[tuple[str, str, dict[str, Any]]],
+    ) -> None:
+        if isinstance(effect, Observe):
+            observations.append(effect)
+        elif isinstance(effect, Send):
+            frame = effect.message.to_frame()
+            self._deliver_local(effect.role, effect.sub, frame)
+            remote.append((effect.role, effect.sub, frame))
+        elif isinstance(effect, StartTimer):
+            self.timers.start(effect.key, effect.delay_s, self._expiry(effect))
+        elif isinstance(effect, CancelTimer):
+            self.timers.cancel(effect.key)
 
     async def deliver(self, role: str, sub: str, frame: dict[str, Any]) -> int:
         """Send ``frame`` to every socket of (role, sub), here and on other nodes; return
