@@ -47,6 +47,11 @@ class Settings:
     ops_interval_s: float = 1.0
     position_interval_s: float = 1.0
     gc_sweep_s: float = 600.0
+    # Topics are free text: at most this many get a metric label of their own (the first
+    # seen); the rest count under "other". ``topics`` (MAYDAY_TOPICS, a comma list) fixes
+    # the labels instead.
+    max_topic_labels: int = 100
+    topics: tuple[str, ...] = ()
     # permessage-deflate for clients that offer it (browsers do). Off by default, as in
     # PeerJS: it doubled the server's CPU per relayed frame and rules out batched writes
     # (docs/performance.md, benchmark 1 with --compress), for little gain on signaling.
@@ -68,6 +73,8 @@ class Settings:
             raise SettingsError("max_frame_bytes must be at least 1024")
         if self.jwt_secret and len(self.jwt_secret.encode()) < 32:
             raise SettingsError("jwt_secret must be at least 32 bytes (HS256 key length)")
+        if not 1 <= self.max_topic_labels <= 10_000:
+            raise SettingsError("max_topic_labels must be from 1 to 10000")
         if self.turn_urls and not self.turn_secret:
             raise SettingsError("turn_urls need a turn_secret")
 
@@ -92,7 +99,7 @@ def _parse(name: str, raw: str) -> Any:
             if not isinstance(servers, list) or not all(isinstance(s, dict) for s in servers):
                 raise SettingsError("MAYDAY_ICE_SERVERS must be a JSON list of objects")
             return tuple(servers)
-        if name == "turn_urls":
+        if name in ("turn_urls", "topics"):
             return tuple(u.strip() for u in raw.split(",") if u.strip())
         if name == "web_root":
             return Path(raw)

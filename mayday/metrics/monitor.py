@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,6 +14,7 @@ import aiohttp
 
 from mayday.metrics import erlang
 from mayday.metrics.alerts import AlertEvent, AlertLedger, AlertRules, changes
+from mayday.metrics.labels import TopicLabels
 from mayday.metrics.prom import PromMetrics
 from mayday.metrics.stats import ADVISORS, ByTopic, StatsStore
 from mayday.metrics.tally import Rules, Tally, measures, total
@@ -35,17 +36,21 @@ class Monitor:
         stats: StatsStore,
         ledger: AlertLedger,
         webhook_url: str | None = None,
+        topics: TopicLabels | None = None,
     ) -> None:
         self.rules, self.alert_rules = rules, alert_rules
         self.stats, self.ledger = stats, ledger
+        self.topics = topics or TopicLabels()
         self.prom = PromMetrics(rules.target_s, alert_rules.service_level_goal)
         self.webhook_url = webhook_url
         self._posts: set[asyncio.Task[None]] = set()
 
     async def observe(self, observations: list[Observe], now: float) -> None:
-        for ob in observations:
+        """Count each observation under its topic's bounded label (``TopicLabels``)."""
+        labelled = [replace(ob, topic=await self.topics.label(ob.topic)) for ob in observations]
+        for ob in labelled:
             self.prom.observe(ob)
-        await self.stats.record(observations, now)
+        await self.stats.record(labelled, now)
 
     async def windows(self, now: float) -> dict[str, ByTopic]:
         spans = {name: now - seconds for name, seconds in WINDOWS.items()}

@@ -46,6 +46,11 @@ class Keys:
         """LIST of the last 50 session durations."""
         return f"{self.prefix}handle_times"
 
+    @property
+    def topics(self) -> str:
+        """SET of the topics admitted as metric labels (at most MAYDAY_MAX_TOPIC_LABELS)."""
+        return f"{self.prefix}topics"
+
     def request(self, request_id: str) -> str:
         """HASH of one request."""
         return f"{self.prefix}req:{request_id}"

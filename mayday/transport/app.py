@@ -13,6 +13,7 @@ from aiohttp.abc import AbstractAccessLogger
 
 from mayday.auth import AuthError, verify_token
 from mayday.metrics.alerts import AlertLedger, AlertRules, MemoryLedger, RedisLedger
+from mayday.metrics.labels import Admission, LocalAdmission, RedisAdmission, TopicLabels
 from mayday.metrics.monitor import Monitor
 from mayday.metrics.stats import MemoryStats, RedisStats, StatsStore
 from mayday.metrics.tally import Rules
@@ -71,12 +72,15 @@ def make_monitor(settings: Settings, store: Store) -> Monitor:
         service_level_goal=settings.service_level_goal,
         abandonment_max=settings.abandonment_max,
     )
+    admission: Admission
     if isinstance(store, RedisStore):
         stats: StatsStore = RedisStats(store.redis, rules, store.keys.prefix)
         ledger: AlertLedger = RedisLedger(store.redis, store.keys.prefix)
+        admission = RedisAdmission(store.redis, store.keys.topics)
     else:
-        stats, ledger = MemoryStats(rules), MemoryLedger()
-    return Monitor(rules, alert_rules, stats, ledger, settings.alert_webhook_url or None)
+        stats, ledger, admission = MemoryStats(rules), MemoryLedger(), LocalAdmission()
+    topics = TopicLabels(settings.max_topic_labels, settings.topics, admission)
+    return Monitor(rules, alert_rules, stats, ledger, settings.alert_webhook_url or None, topics)
 
 
 def create_app(

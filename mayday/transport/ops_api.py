@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import json
@@ -27,9 +28,10 @@ async def metrics(request: web.Request) -> web.Response:
     """Prometheus exposition of this process (scrape every process; see docs/metrics.md)."""
     server = request.app[SERVER]
     server.monitor.prom.set_queue(await server.store.summary(server.clock()))
-    return web.Response(
-        body=server.monitor.prom.exposition(), headers={"Content-Type": CONTENT_TYPE}
-    )
+    # Written in a thread: the registry takes its own locks, and the event loop keeps
+    # relaying while a large exposition is built.
+    body = await asyncio.to_thread(server.monitor.prom.exposition)
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
 
 
 def _ops(request: web.Request) -> Identity:
