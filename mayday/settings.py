@@ -9,36 +9,28 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from mayday.routing.config import RouterConfig, SettingsError
+
 WEB_ROOT = Path(__file__).resolve().parent.parent / "webclient"
 
-
-class SettingsError(ValueError):
-    """A setting has a value the server cannot run with."""
+__all__ = ["Settings", "SettingsError"]
 
 
 @dataclass(frozen=True)
-class Settings:
-    """Everything the server reads at start; nothing else is configurable at run time."""
+class Settings(RouterConfig):
+    """Everything the server reads at start; nothing else is configurable at run time.
+    The routing settings are those of ``RouterConfig``, which this class extends."""
 
     host: str = "127.0.0.1"
     port: int = 8080
     jwt_secret: str = ""
     jwt_audience: str = "mayday"
     redis_url: str | None = None
-    routing_mode: str = "offer"
-    reservation_timeout_s: float = 15.0
-    offerer: str = "advisor"
-    ice_servers: tuple[dict[str, Any], ...] = ()
-    turn_urls: tuple[str, ...] = ()
-    turn_secret: str = ""
-    turn_ttl_s: int = 3600
     max_frame_bytes: int = 65536
     outbound_queue_limit: int = 512
     rate_limit_per_s: float = 50.0
     rate_limit_burst: int = 200
-    default_handle_time_s: float = 300.0
     summary_interval_s: float = 1.0
-    request_ttl_s: float = 900.0
     sla_target_s: float = 9.0
     short_abandon_s: float = 5.0
     service_level_goal: float = 0.8
@@ -59,14 +51,7 @@ class Settings:
     web_root: Path = field(default=WEB_ROOT)
 
     def __post_init__(self) -> None:
-        if self.offerer not in ("user", "advisor"):
-            raise SettingsError(f'offerer must be "user" or "advisor", not "{self.offerer}"')
-        if self.routing_mode not in ("offer", "claim"):
-            raise SettingsError(
-                f'routing_mode must be "offer" or "claim", not "{self.routing_mode}"'
-            )
-        if self.reservation_timeout_s <= 0:
-            raise SettingsError("reservation_timeout_s must be positive")
+        super().__post_init__()
         if self.gc_sweep_s < 1:
             raise SettingsError("gc_sweep_s must be at least 1 second")
         if self.max_frame_bytes < 1024:
@@ -75,8 +60,6 @@ class Settings:
             raise SettingsError("jwt_secret must be at least 32 bytes (HS256 key length)")
         if not 1 <= self.max_topic_labels <= 10_000:
             raise SettingsError("max_topic_labels must be from 1 to 10000")
-        if self.turn_urls and not self.turn_secret:
-            raise SettingsError("turn_urls need a turn_secret")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

@@ -12,7 +12,6 @@ import logging
 import math
 from collections import Counter, deque
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from mayday.auth import turn_credentials
@@ -27,6 +26,7 @@ from mayday.protocol.messages import (
     SessionEnded,
     SessionStarted,
 )
+from mayday.routing.config import RouterConfig
 from mayday.routing.events import (
     AdvisorStateSet,
     CancelTimer,
@@ -57,22 +57,6 @@ from mayday.routing.model import (
 from mayday.routing.rank import RankIndex
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class RouterConfig:
-    # "offer": each request is reserved for one advisor at a time. "claim": every free
-    # advisor sees the waiting requests and the first to accept one wins it.
-    routing_mode: str = "offer"
-    reservation_timeout_s: float = 15.0
-    offerer: str = "advisor"
-    ice_servers: tuple[dict[str, Any], ...] = ()
-    turn_urls: tuple[str, ...] = ()
-    turn_secret: str = ""
-    turn_ttl_s: int = 3600
-    default_handle_time_s: float = 300.0
-    request_ttl_s: float = 900.0
-    history_limit: int = 10_000
 
 
 def half_up(value: float, digits: int) -> float:

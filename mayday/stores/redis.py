@@ -62,7 +62,6 @@ SCRIPTS = (
     "positions",
     "request_expired",
 )
-HISTORY_TTL_S = 7 * 24 * 3600
 _ERROR = re.compile(r"^(?P<code>[a-z_]+):(?P<message>.*?)(?: script: \w+, on @user_script:\d+\.)?$")
 # cjson writes an empty Lua table as {}: these fields are lists on the wire.
 _LIST_FIELDS = frozenset({"skills", "ice_servers"})
@@ -108,16 +107,7 @@ class RedisStore:
         self.keys = keys or Keys()
         prelude = _lua("prelude")
         self._scripts = {n: redis.register_script(prelude + "\n" + _lua(n)) for n in SCRIPTS}
-        self._cfg = json.dumps(
-            {
-                "routing_mode": self.config.routing_mode,
-                "reservation_timeout_s": self.config.reservation_timeout_s,
-                "offerer": self.config.offerer,
-                "default_handle_time_s": self.config.default_handle_time_s,
-                "request_ttl_s": self.config.request_ttl_s,
-                "history_ttl_s": HISTORY_TTL_S,
-            }
-        )
+        self._cfg = self.config.lua_config()
         self._args: dict[type[Any], Callable[[Any], tuple[str, list[Any]]]] = {
             HelpRequested: _help_requested,
             HelpCancelled: lambda e: ("help_cancel", [e.user_id, e.request_id]),

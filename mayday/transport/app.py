@@ -18,7 +18,6 @@ from mayday.metrics.monitor import Monitor
 from mayday.metrics.stats import MemoryStats, RedisStats, StatsStore
 from mayday.metrics.tally import Rules
 from mayday.protocol.errors import ErrorCode
-from mayday.routing.core import RouterConfig
 from mayday.settings import Settings
 from mayday.stores.base import Store
 from mayday.stores.memory import MemoryStore
@@ -42,25 +41,11 @@ PAGES = {
 }
 
 
-def router_config(settings: Settings) -> RouterConfig:
-    return RouterConfig(
-        routing_mode=settings.routing_mode,
-        reservation_timeout_s=settings.reservation_timeout_s,
-        offerer=settings.offerer,
-        ice_servers=settings.ice_servers,
-        turn_urls=settings.turn_urls,
-        turn_secret=settings.turn_secret,
-        turn_ttl_s=settings.turn_ttl_s,
-        default_handle_time_s=settings.default_handle_time_s,
-        request_ttl_s=settings.request_ttl_s,
-    )
-
-
 def make_store(settings: Settings) -> Store:
     """The in-memory store, or the Redis store when a Redis URL is configured."""
     if settings.redis_url:
-        return RedisStore.from_url(settings.redis_url, router_config(settings))
-    return MemoryStore(router_config(settings))
+        return RedisStore.from_url(settings.redis_url, settings)
+    return MemoryStore(settings)
 
 
 def make_monitor(settings: Settings, store: Store) -> Monitor:
