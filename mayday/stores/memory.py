@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from mayday.protocol.messages import QueueSummary
-from mayday.routing.core import Router, RouterConfig
+from mayday.routing.config import RouterConfig
+from mayday.routing.core import Router
 from mayday.routing.events import Effect, Event
 from mayday.routing.model import Request, Session
 

@@ -25,7 +25,8 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from mayday.protocol.errors import ErrorCode, ProtocolError
 from mayday.protocol.messages import SERVER_FRAMES, Outbound, QueueSummary, SessionStarted
-from mayday.routing.core import RouterConfig, ice_servers_for
+from mayday.routing.config import RouterConfig
+from mayday.routing.core import ice_servers_for
 from mayday.routing.events import (
     AdvisorStateSet,
     CancelTimer,

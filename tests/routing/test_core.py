@@ -16,7 +16,8 @@ from mayday.protocol.messages import (
     SessionEnded,
     SessionStarted,
 )
-from mayday.routing.core import Router, RouterConfig
+from mayday.routing.config import RouterConfig
+from mayday.routing.core import Router
 from mayday.routing.events import (
     CancelTimer,
     Disconnected,

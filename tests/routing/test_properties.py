@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 
 from mayday.protocol.errors import ProtocolError
 from mayday.protocol.messages import HelpOffer, HelpQueued, HelpRequest
-from mayday.routing.core import Router, RouterConfig
+from mayday.routing.config import RouterConfig
+from mayday.routing.core import Router
 from mayday.routing.events import (
     AdvisorStateSet,
     CancelTimer,

@@ -14,7 +14,7 @@ from redis.asyncio import Redis
 
 from mayday.protocol.errors import ErrorCode, ProtocolError
 from mayday.protocol.messages import HelpOffer, HelpQueued, HelpRequest, SessionStarted
-from mayday.routing.core import RouterConfig
+from mayday.routing.config import RouterConfig
 from mayday.routing.events import (
     AdvisorStateSet,
     CancelTimer,
