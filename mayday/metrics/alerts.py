@@ -16,6 +16,7 @@ from typing import Protocol
 from redis.asyncio import Redis
 
 from mayday.metrics.tally import Measures
+from mayday.stores.keys import Keys
 
 
 @dataclass(frozen=True)
@@ -121,8 +122,8 @@ class MemoryLedger:
 class RedisLedger:
     """One hash of raised alerts; HSETNX and HDEL make each change happen once."""
 
-    def __init__(self, redis: Redis, prefix: str = "{mayday}:") -> None:
-        self.redis, self.key = redis, f"{prefix}alerts"
+    def __init__(self, redis: Redis, keys: Keys | None = None) -> None:
+        self.redis, self.key = redis, (keys or Keys()).alerts
 
     async def raise_(self, alert: Alert, now: float) -> bool:
         body = json.dumps({"message": alert.message, "value": alert.value, "since": now})

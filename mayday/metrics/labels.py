@@ -16,6 +16,8 @@ from typing import Protocol
 
 from redis.asyncio import Redis
 
+from mayday.stores.scripts import Script
+
 OTHER = "other"
 NONE = "none"
 # Names the tallies use for themselves: a user's topic never counts as one of them.
@@ -46,26 +48,16 @@ class LocalAdmission:
         return True
 
 
-_ADMIT = """
-if redis.call("SISMEMBER", KEYS[1], ARGV[1]) == 1 then return 1 end
-if redis.call("SCARD", KEYS[1]) < tonumber(ARGV[2]) then
-  redis.call("SADD", KEYS[1], ARGV[1])
-  return 1
-end
-return 0
-"""
-
-
 class RedisAdmission:
     """One Redis set shared by every process; the check and the add are one script, so
     two processes cannot both take the last place."""
 
     def __init__(self, redis: Redis, key: str) -> None:
         self.key = key
-        self._script = redis.register_script(_ADMIT)
+        self._script = Script(redis, "topic_admit")
 
     async def admit(self, topic: str, limit: int) -> bool:
-        return bool(await self._script(keys=[self.key], args=[topic, limit]))
+        return bool(await self._script([self.key], [topic, limit]))
 
 
 class TopicLabels:

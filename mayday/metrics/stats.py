@@ -15,7 +15,8 @@ from redis.asyncio import Redis
 
 from mayday.metrics.tally import Rules, Tally, add, hour_of, increments, minute_of
 from mayday.routing.events import Observe
-from mayday.stores.redis import plain_script
+from mayday.stores.keys import Keys
+from mayday.stores.scripts import Script
 
 MINUTE_KEEP_S = 2 * 3600
 HOUR_KEEP_S = 2 * 86400
@@ -78,13 +79,10 @@ class MemoryStats:
 class RedisStats:
     """Tallies as Redis hashes, field ``topic|counter``, added to with HINCRBYFLOAT."""
 
-    def __init__(self, redis: Redis, rules: Rules, prefix: str = "{mayday}:") -> None:
-        self.redis, self.rules, self.prefix = redis, rules, prefix
+    def __init__(self, redis: Redis, rules: Rules, keys: Keys | None = None) -> None:
+        self.redis, self.rules, self.keys = redis, rules, keys or Keys()
         # One script call per operation (it was a pipeline of two commands per counter).
-        self._add = plain_script(redis, "stats_add")
-
-    def _key(self, kind: str, slot: int) -> str:
-        return f"{self.prefix}stats:{kind}:{slot}"
+        self._add = Script(redis, "stats_add")
 
     async def record(self, observations: Iterable[Observe], now: float) -> None:
         summed: Tally = {}
@@ -96,14 +94,14 @@ class RedisStats:
         args: list[str | float] = [MINUTE_KEEP_S, HOUR_KEEP_S]
         for field, value in summed.items():
             args += [field, value]
-        keys = [self._key("m", minute_of(now)), self._key("h", hour_of(now))]
-        await self._add(keys=keys, args=args)
+        keys = [self.keys.stats("m", minute_of(now)), self.keys.stats("h", hour_of(now))]
+        await self._add(keys, args)
 
     async def window(self, since: float, now: float) -> ByTopic:
         kind, slots = _slots(since, now)
         async with self.redis.pipeline(transaction=False) as pipe:
             for slot in slots:
-                pipe.hgetall(self._key(kind, slot))
+                pipe.hgetall(self.keys.stats(kind, slot))
             hashes = await pipe.execute()
         out: ByTopic = defaultdict(dict)
         for fields in hashes:

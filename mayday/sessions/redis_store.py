@@ -10,12 +10,9 @@ as JSON once and the script appends the text.
 from __future__ import annotations
 
 import json
-import re
-from importlib import resources
 from typing import Any, cast
 
 from redis.asyncio import Redis
-from redis.exceptions import ResponseError
 
 from mayday.protocol.annotations import Annotation, ControlInput, wire_points
 from mayday.protocol.errors import ErrorCode, ProtocolError
@@ -38,13 +35,9 @@ from mayday.sessions.store import (
     share_entry,
 )
 from mayday.stores.keys import Keys
+from mayday.stores.scripts import Script
 
 SCRIPTS = ("draw", "control", "share", "input", "snapshot")
-_ERROR = re.compile(r"^(?P<code>[a-z_]+):(?P<message>.*?)(?: script: \w+, on @user_script:\d+\.)?$")
-
-
-def _lua(name: str) -> str:
-    return resources.files("mayday.sessions").joinpath(f"lua/{name}.lua").read_text()
 
 
 def _fragment(points: list[list[float]]) -> str:
@@ -67,17 +60,15 @@ class RedisSessionsStore:
         self.redis = redis
         self.keys = keys or Keys()
         self.limits = limits or Limits()
-        prelude = _lua("board")
-        self._scripts = {n: redis.register_script(prelude + "\n" + _lua(n)) for n in SCRIPTS}
+        self._scripts = {
+            n: Script(redis, n, package="mayday.sessions", prelude="board") for n in SCRIPTS
+        }
 
     async def _run(self, name: str, session: Session | str, now: float, *args: Any) -> Any:
         sid = session if isinstance(session, str) else session.id
         peers = ("", "") if isinstance(session, str) else (session.user_id, session.advisor_id)
         argv = [self.keys.prefix, sid, repr(now), BOARD_TTL_S, AUDIT_TTL_S, *peers, *args]
-        try:
-            return await self._scripts[name](keys=[self.keys.board(sid)], args=argv)
-        except ResponseError as exc:
-            raise _refusal(exc) from None
+        return await self._scripts[name]([self.keys.board(sid)], argv)
 
     async def annotate(self, session: Session, a: Annotation, now: float) -> bool:
         meta: dict[str, Any] = {"kind": "shape" if a.kind == "shape" else "stroke"}
@@ -163,14 +154,3 @@ class RedisSessionsStore:
     async def session_of(self, role: str, sub: str) -> str | None:
         found = await self.redis.get(self.keys.board_of(role, sub))
         return None if found is None else str(found)
-
-
-def _refusal(exc: ResponseError) -> Exception:
-    match = _ERROR.match(str(exc))
-    if match is None:
-        return exc
-    try:
-        code = ErrorCode(match.group("code"))
-    except ValueError:
-        return exc
-    return ProtocolError(code, match.group("message"))

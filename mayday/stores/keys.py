@@ -47,6 +47,11 @@ class Keys:
         return f"{self.prefix}handle_times"
 
     @property
+    def counts(self) -> str:
+        """HASH advisor status -> how many online advisors are in it (built in Lua only)."""
+        return f"{self.prefix}counts"
+
+    @property
     def topics(self) -> str:
         """SET of the topics admitted as metric labels (at most MAYDAY_MAX_TOPIC_LABELS)."""
         return f"{self.prefix}topics"
@@ -70,6 +75,16 @@ class Keys:
     def user(self, user_id: str) -> str:
         """STRING: the user's open request id."""
         return f"{self.prefix}user:{user_id}"
+
+    # SLA tallies and alerts (mayday/metrics/).
+    def stats(self, kind: str, slot: int) -> str:
+        """HASH "topic|counter" -> sum, for one minute (kind "m") or hour ("h") slot."""
+        return f"{self.prefix}stats:{kind}:{slot}"
+
+    @property
+    def alerts(self) -> str:
+        """HASH alert name -> JSON {message, value, since} of the alerts raised now."""
+        return f"{self.prefix}alerts"
 
     # Nodes and relay.
     @property

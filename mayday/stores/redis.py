@@ -10,20 +10,11 @@ and random interleavings against both and requires the same effects.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable
-from importlib import resources
 from typing import Any, cast
 
-from redis.asyncio import BlockingConnectionPool, Redis
-from redis.asyncio.retry import Retry
-from redis.backoff import ExponentialBackoff
-from redis.commands.core import AsyncScript
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import ResponseError
-from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.asyncio import Redis
 
-from mayday.protocol.errors import ErrorCode, ProtocolError
 from mayday.protocol.messages import SERVER_FRAMES, Outbound, QueueSummary, SessionStarted
 from mayday.routing.config import RouterConfig
 from mayday.routing.core import ice_servers_for
@@ -47,6 +38,7 @@ from mayday.routing.events import (
 )
 from mayday.routing.model import Request, RequestState, Session, SessionState, TimelineEntry
 from mayday.stores.keys import Keys
+from mayday.stores.scripts import Script, connect
 
 SCRIPTS = (
     "help_request",
@@ -63,38 +55,8 @@ SCRIPTS = (
     "positions",
     "request_expired",
 )
-_ERROR = re.compile(r"^(?P<code>[a-z_]+):(?P<message>.*?)(?: script: \w+, on @user_script:\d+\.)?$")
 # cjson writes an empty Lua table as {}: these fields are lists on the wire.
 _LIST_FIELDS = frozenset({"skills", "ice_servers"})
-
-
-def _lua(name: str) -> str:
-    return resources.files("mayday.stores").joinpath(f"lua/{name}.lua").read_text()
-
-
-def plain_script(redis: Redis, name: str) -> AsyncScript:
-    """A script that does not need the routing prelude (node registry, relay)."""
-    return redis.register_script(_lua(name))
-
-
-def connect(url: str, max_connections: int = 64) -> Redis:
-    """A client that retries through a brief Redis outage instead of failing the frame.
-
-    The pool blocks when all its connections are busy (a burst of frames waits its
-    turn) instead of raising, as redis-py's default pool does.
-    """
-    retry = Retry(ExponentialBackoff(cap=0.5, base=0.02), retries=25)
-    pool = BlockingConnectionPool.from_url(
-        url,
-        max_connections=max_connections,
-        timeout=20,
-        decode_responses=True,
-        retry=retry,
-        retry_on_error=[RedisConnectionError, RedisTimeoutError, ConnectionRefusedError],
-        health_check_interval=10,
-        socket_connect_timeout=2,
-    )
-    return Redis.from_pool(pool)  # the client owns the pool: aclose() closes it
 
 
 class RedisStore:
@@ -106,8 +68,7 @@ class RedisStore:
         self.redis = redis
         self.config = config or RouterConfig()
         self.keys = keys or Keys()
-        prelude = _lua("prelude")
-        self._scripts = {n: redis.register_script(prelude + "\n" + _lua(n)) for n in SCRIPTS}
+        self._scripts = {n: Script(redis, n, prelude="prelude") for n in SCRIPTS}
         self._cfg = self.config.lua_config()
         self._args: dict[type[Any], Callable[[Any], tuple[str, list[Any]]]] = {
             HelpRequested: _help_requested,
@@ -159,12 +120,9 @@ class RedisStore:
         return QueueSummary(**json.loads(await self._run("summary", now, [])))
 
     async def _run(self, name: str, now: float, args: list[Any]) -> str:
-        try:
-            result = await self._scripts[name](
-                keys=[self.keys.queue], args=[self.keys.prefix, repr(now), self._cfg, *args]
-            )
-        except ResponseError as exc:
-            raise _refusal(exc) from None
+        result = await self._scripts[name](
+            [self.keys.queue], [self.keys.prefix, repr(now), self._cfg, *args]
+        )
         return str(result)
 
     def _effect(self, item: dict[str, Any], now: float) -> Effect:
@@ -272,14 +230,3 @@ def _entry(item: str) -> TimelineEntry:
     t, event, data = json.loads(item)
     details = {k: ([] if k in _LIST_FIELDS and v == {} else v) for k, v in (data or {}).items()}
     return TimelineEntry(float(t), event, details)
-
-
-def _refusal(exc: ResponseError) -> Exception:
-    match = _ERROR.match(str(exc))
-    if match is None:
-        return exc
-    try:
-        code = ErrorCode(match.group("code"))
-    except ValueError:
-        return exc
-    return ProtocolError(code, match.group("message"))

@@ -59,8 +59,8 @@ def make_monitor(settings: Settings, store: Store) -> Monitor:
     )
     admission: Admission
     if isinstance(store, RedisStore):
-        stats: StatsStore = RedisStats(store.redis, rules, store.keys.prefix)
-        ledger: AlertLedger = RedisLedger(store.redis, store.keys.prefix)
+        stats: StatsStore = RedisStats(store.redis, rules, store.keys)
+        ledger: AlertLedger = RedisLedger(store.redis, store.keys)
         admission = RedisAdmission(store.redis, store.keys.topics)
     else:
         stats, ledger, admission = MemoryStats(rules), MemoryLedger(), LocalAdmission()

@@ -23,7 +23,8 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from mayday.routing.events import Effect, OfferExpired
-from mayday.stores.redis import RedisStore, plain_script
+from mayday.stores.redis import RedisStore
+from mayday.stores.scripts import Script
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +55,8 @@ class RedisRelay:
         self.store, self.redis, self.keys = store, store.redis, store.keys
         self.node_id = node_id or uuid.uuid4().hex[:12]
         self.heartbeat_s, self.dead_after_s, self.sweep_s = heartbeat_s, dead_after_s, sweep_s
-        self._register = plain_script(self.redis, "register")
-        self._deliver = plain_script(self.redis, "deliver")
+        self._register = Script(self.redis, "register")
+        self._deliver = Script(self.redis, "deliver")
         self._tasks: list[asyncio.Task[None]] = []
         self._outbox: list[tuple[Outgoing, asyncio.Future[int]]] = []
         self._flusher: asyncio.Task[None] | None = None
@@ -86,8 +87,7 @@ class RedisRelay:
     async def joined(self, role: str, sub: str) -> None:
         """This node now holds a socket of (role, sub)."""
         await self._register(
-            keys=[self.keys.location(role, sub)],
-            args=[self.keys.prefix, self.node_id, role, sub],
+            [self.keys.location(role, sub)], [self.keys.prefix, self.node_id, role, sub]
         )
 
     async def send(self, role: str, sub: str, frame: dict[str, Any]) -> int:
@@ -154,7 +154,7 @@ class RedisRelay:
         # KEYS name the slot (one hash tag), so Redis Cluster routes the script.
         args: list[str | int] = [self.keys.prefix, self.node_id, INBOX_MAX]
         args += [item for _, _, item in encoded]
-        found = await self._deliver(keys=[key for _, key, _ in encoded], args=args)
+        found = await self._deliver([key for _, key, _ in encoded], args)
         for (i, _, _), n in zip(encoded, cast(list[int], found), strict=True):
             counts[i] = int(n)
         return counts

@@ -19,7 +19,7 @@ from mayday.sessions.drawing import Limits
 from mayday.sessions.redis_store import RedisSessionsStore
 from mayday.sessions.store import MemorySessionsStore, SessionsStore
 from mayday.stores.keys import Keys
-from mayday.stores.redis import connect
+from mayday.stores.scripts import connect
 from tests.redis_server import RedisServer
 
 SESSION = Session("ses_1", "req_1", "u1", "a1", "advisor", 1000.0)
