@@ -5,11 +5,20 @@ async with await MaydayClient.connect(url, token) as client:
     started = await client.next(SessionStarted)
 """
 
-from mayday.client.client import Ack, ErrorFrame, MaydayClient, MaydayError, Unknown
+from mayday.client.client import MaydayClient, MaydayError, Unknown
 from mayday.client.media import PatternVideoTrack
 from mayday.client.peer import MaydayPeer
+from mayday.protocol.annotations import (
+    AnnotationRelayed,
+    AnnotationSnapshot,
+    ControlInputRelayed,
+    ControlState,
+    ShareState,
+)
 from mayday.protocol.messages import (
+    Ack,
     AdvisorStateChanged,
+    ErrorFrame,
     Hello,
     HelpClosed,
     HelpOffer,
@@ -20,10 +29,15 @@ from mayday.protocol.messages import (
     SessionStarted,
     SignalRelayed,
 )
+from mayday.protocol.ops import OpsAlert, OpsUpdate
 
 __all__ = [
     "Ack",
     "AdvisorStateChanged",
+    "AnnotationRelayed",
+    "AnnotationSnapshot",
+    "ControlInputRelayed",
+    "ControlState",
     "ErrorFrame",
     "Hello",
     "HelpClosed",
@@ -33,10 +47,13 @@ __all__ = [
     "MaydayClient",
     "MaydayError",
     "MaydayPeer",
+    "OpsAlert",
+    "OpsUpdate",
     "PatternVideoTrack",
     "QueueSummary",
     "SessionEnded",
     "SessionStarted",
+    "ShareState",
     "SignalRelayed",
     "Unknown",
 ]

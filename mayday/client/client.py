@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import itertools
 import json
 import logging
@@ -16,8 +15,10 @@ from typing import Any, TypeVar
 
 import aiohttp
 
+from mayday.protocol.frames import parse_server_frame
 from mayday.protocol.messages import (
-    SERVER_FRAMES,
+    Ack,
+    ErrorFrame,
     Hello,
     HelpQueued,
     SessionStarted,
@@ -39,19 +40,6 @@ class MaydayError(Exception):
 
 
 @dataclass(frozen=True)
-class Ack:
-    id: int
-    fields: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class ErrorFrame:
-    code: str
-    message: str
-    id: int | None = None
-
-
-@dataclass(frozen=True)
 class Unknown:
     """A frame type this client version does not know; kept whole."""
 
@@ -60,20 +48,10 @@ class Unknown:
 
 
 def parse_frame(frame: dict[str, Any]) -> Any:
-    """Turn a server frame into its typed event; unknown extra fields are ignored."""
-    kind = frame.get("type", "")
-    if kind == "ack":
-        extra = {k: v for k, v in frame.items() if k not in ("type", "id", "seq")}
-        return Ack(frame["id"], extra)
-    if kind == "error":
-        return ErrorFrame(frame["code"], frame["message"], frame.get("id"))
-    if kind == "signal":
-        return SignalRelayed.from_frame(frame)
-    cls = SERVER_FRAMES.get(kind)
-    if cls is None:
-        return Unknown(kind, frame)
-    names = {f.name for f in dataclasses.fields(cls)}
-    return cls(**{k: v for k, v in frame.items() if k in names})
+    """Turn a server frame into its typed event; unknown extra fields are ignored, and a
+    type this version does not know comes back whole as ``Unknown``."""
+    event = parse_server_frame(frame)
+    return Unknown(frame.get("type", ""), frame) if event is None else event
 
 
 class MaydayClient:

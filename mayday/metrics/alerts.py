@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Protocol
 
 from redis.asyncio import Redis
 
 from mayday.metrics.tally import Measures
+from mayday.protocol.ops import OpsAlert
 from mayday.stores.keys import Keys
 
 
@@ -24,20 +25,6 @@ class Alert:
     name: str
     message: str
     value: float
-
-
-@dataclass(frozen=True)
-class AlertEvent:
-    """A change to announce: ``state`` is ``raised`` or ``cleared``."""
-
-    name: str
-    state: str
-    message: str
-    value: float
-    at: float
-
-    def to_frame(self) -> dict[str, object]:
-        return {"type": "ops.alert", **asdict(self)}
 
 
 @dataclass(frozen=True)
@@ -150,16 +137,16 @@ def _seconds(value: float) -> str:
 
 async def changes(
     rules: AlertRules, ledger: AlertLedger, holding: list[Alert], now: float | None = None
-) -> list[AlertEvent]:
+) -> list[OpsAlert]:
     """Record what holds now; return the raises and clears this call was first to record."""
     at = time.time() if now is None else now
     events = []
     names = {a.name for a in holding}
     for alert in holding:
         if await ledger.raise_(alert, at):
-            events.append(AlertEvent(alert.name, "raised", alert.message, alert.value, at))
+            events.append(OpsAlert(alert.name, "raised", alert.message, alert.value, at))
     for name in set(await ledger.active()) - names:
         if await ledger.clear(name):
             message = RECOVERED.get(name, f"{name} back within bounds")
-            events.append(AlertEvent(name, "cleared", message, 0.0, at))
+            events.append(OpsAlert(name, "cleared", message, 0.0, at))
     return events

@@ -13,13 +13,14 @@ from typing import Any
 import aiohttp
 
 from mayday.metrics import erlang
-from mayday.metrics.alerts import AlertEvent, AlertLedger, AlertRules, changes
+from mayday.metrics.alerts import AlertLedger, AlertRules, changes
 from mayday.metrics.labels import TopicLabels
 from mayday.metrics.prom import PromMetrics
 from mayday.metrics.stats import ADVISORS, ByTopic, StatsStore
 from mayday.metrics.tally import Rules, Tally, measures, total
 from mayday.metrics.timeline import request_view
 from mayday.protocol.messages import QueueSummary
+from mayday.protocol.ops import OpsAlert, OpsUpdate
 from mayday.routing.events import Observe
 from mayday.stores.base import Store
 
@@ -57,17 +58,16 @@ class Monitor:
         spans["today"] = _midnight_utc(now)
         return {name: await self.stats.window(since, now) for name, since in spans.items()}
 
-    async def snapshot(self, store: Store, queue: QueueSummary, now: float) -> dict[str, Any]:
+    async def snapshot(self, store: Store, queue: QueueSummary, now: float) -> OpsUpdate:
         """Everything the ops dashboard shows: queue, advisors, measures by window, alerts."""
         windows = await self.windows(now)
         recent = await store.recent_requests(now - 3600, 20)
-        return {
-            "type": "ops.update",
-            "time": now,
-            "target_s": self.rules.target_s,
-            "service_level_goal": self.alert_rules.service_level_goal,
-            "queue": {k: v for k, v in queue.to_frame().items() if k != "type"},
-            "windows": {
+        return OpsUpdate(
+            time=now,
+            target_s=self.rules.target_s,
+            service_level_goal=self.alert_rules.service_level_goal,
+            queue={k: v for k, v in queue.to_frame().items() if k != "type"},
+            windows={
                 name: {
                     "all": asdict(measures(total(by_topic.values()), self.rules)),
                     "topics": {
@@ -78,10 +78,10 @@ class Monitor:
                 }
                 for name, by_topic in windows.items()
             },
-            "predicted": self.predicted(total(windows["1h"].values()), queue),
-            "alerts": await self.ledger.active(),
-            "recent": [_brief(request_view(r)) for r in recent],
-        }
+            predicted=self.predicted(total(windows["1h"].values()), queue),
+            alerts=await self.ledger.active(),
+            recent=[_brief(request_view(r)) for r in recent],
+        )
 
     def predicted(self, hour: Tally, queue: QueueSummary) -> dict[str, float | None]:
         """Erlang C for the last hour's load on the advisors online now."""
@@ -100,7 +100,7 @@ class Monitor:
             else erlang.service_level(n, arrivals, handle, self.rules.target_s),
         }
 
-    async def check_alerts(self, queue: QueueSummary, now: float) -> list[AlertEvent]:
+    async def check_alerts(self, queue: QueueSummary, now: float) -> list[OpsAlert]:
         """Evaluate the alert rules; return (and post) the changes this process announced."""
         self.prom.set_queue(queue)
         recent = measures(total((await self.stats.window(now - 300, now)).values()), self.rules)
@@ -111,7 +111,7 @@ class Monitor:
             self._post(event)
         return events
 
-    def _post(self, event: AlertEvent) -> None:
+    def _post(self, event: OpsAlert) -> None:
         if not self.webhook_url:
             return
         task = asyncio.create_task(_post_json(self.webhook_url, event.to_frame()))

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any, Self
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Self
 
+from mayday.protocol.base import Outbound
 from mayday.protocol.errors import invalid_field
 from mayday.protocol.fields import MISSING, choice, req_str
 
@@ -171,23 +172,20 @@ class Annotation:
         """Laser moves are worth nothing once stale: dropped, never queued, under backpressure."""
         return self.kind == "laser"
 
-    def to_frame(self) -> dict[str, Any]:
+    def relayed(self) -> AnnotationRelayed:
         """The frame the user receives: only the fields of this kind."""
-        frame: dict[str, Any] = {"type": "annotation", "session_id": self.session_id}
-        frame["kind"] = self.kind
-        if self.stroke_id is not None:
-            frame["stroke_id"] = self.stroke_id
-        if self.kind == "stroke.points":
-            frame["stroke_seq"] = self.stroke_seq
-        if self.kind == "shape":
-            frame["shape"] = self.shape
-        if self.color is not None:
-            frame["color"], frame["width"] = self.color, self.width
-        if self.kind in ("stroke.begin", "stroke.points", "shape"):
-            frame["points"] = wire_points(self.points)
-        if self.kind == "laser":
-            frame["point"] = None if self.laser is None else list(self.laser)
-        return frame
+        has_points = self.kind in ("stroke.begin", "stroke.points", "shape")
+        return AnnotationRelayed(
+            session_id=self.session_id,
+            kind=self.kind,
+            stroke_id=self.stroke_id,
+            stroke_seq=self.stroke_seq if self.kind == "stroke.points" else None,
+            shape=self.shape if self.kind == "shape" else None,
+            color=self.color,
+            width=self.width if self.color is not None else None,
+            points=wire_points(self.points) if has_points else None,
+            point=None if self.laser is None else list(self.laser),
+        )
 
 
 @dataclass(frozen=True)
@@ -221,19 +219,93 @@ class ControlInput:
         delta = point(frame, "delta", -1.0, 1.0) if action == "scroll" else None
         return cls(session_id, action, at, delta)
 
-    def to_frame(self) -> dict[str, Any]:
-        frame: dict[str, Any] = {
-            "type": "control.input",
-            "session_id": self.session_id,
-            "action": self.action,
-            "point": list(self.point),
-        }
-        if self.delta is not None:
-            frame["delta"] = list(self.delta)
-        return frame
+    def relayed(self) -> ControlInputRelayed:
+        """The frame the user receives."""
+        delta = None if self.delta is None else list(self.delta)
+        return ControlInputRelayed(self.session_id, self.action, list(self.point), delta)
 
     def audit_data(self) -> dict[str, Any]:
         data: dict[str, Any] = {"action": self.action, "point": list(self.point)}
         if self.delta is not None:
             data["delta"] = list(self.delta)
         return data
+
+
+# ---------------------------------------------------------------- outbound
+
+
+@dataclass(frozen=True)
+class AnnotationRelayed(Outbound):
+    """An ``annotation`` as the user receives it: the fields of its ``kind`` only
+    (``point`` for a laser, where ``null`` means the pointer left the picture)."""
+
+    TYPE: ClassVar[str] = "annotation"
+    session_id: str
+    kind: str
+    stroke_id: str | None = None
+    stroke_seq: int | None = None
+    shape: str | None = None
+    color: str | None = None
+    width: float | None = None
+    points: list[list[float]] | None = None
+    point: list[float] | None = None
+
+    def to_frame(self) -> dict[str, Any]:
+        frame: dict[str, Any] = {"type": self.TYPE, "session_id": self.session_id}
+        frame["kind"] = self.kind
+        for name in ("stroke_id", "stroke_seq", "shape", "color", "width", "points"):
+            value = getattr(self, name)
+            if value is not None:
+                frame[name] = value
+        if self.kind == "laser":
+            frame["point"] = self.point
+        return frame
+
+
+@dataclass(frozen=True)
+class AnnotationSnapshot(Outbound):
+    """The whole shared-screen state of a session in one frame: its strokes in drawing
+    order, the consent state and whether sharing is paused."""
+
+    TYPE: ClassVar[str] = "annotation.snapshot"
+    session_id: str
+    strokes: list[dict[str, Any]] = field(default_factory=list)
+    control: str = "off"
+    paused: bool = False
+
+
+@dataclass(frozen=True)
+class ControlState(Outbound):
+    """Co-pilot consent changed (``by`` the side that changed it)."""
+
+    TYPE: ClassVar[str] = "control.state"
+    session_id: str
+    state: str
+    by: str
+
+
+@dataclass(frozen=True)
+class ShareState(Outbound):
+    """The user paused or resumed screen sharing."""
+
+    TYPE: ClassVar[str] = "share.state"
+    session_id: str
+    paused: bool
+    by: str = "user"
+
+
+@dataclass(frozen=True)
+class ControlInputRelayed(Outbound):
+    """A tap or a scroll of the advisor's, with the user's consent."""
+
+    TYPE: ClassVar[str] = "control.input"
+    session_id: str
+    action: str
+    point: list[float]
+    delta: list[float] | None = None
+
+    def to_frame(self) -> dict[str, Any]:
+        frame = super().to_frame()
+        if self.delta is None:
+            del frame["delta"]
+        return frame

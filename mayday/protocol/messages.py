@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Self
 
+from mayday.protocol.base import Outbound
 from mayday.protocol.errors import invalid_field
 from mayday.protocol.fields import choice, opt_str, req_str, small_object, str_list
 
@@ -169,18 +170,6 @@ class Ping:
 
 
 @dataclass(frozen=True)
-class Outbound:
-    """A frame the server sends; ``seq`` is added per connection by the transport."""
-
-    TYPE: ClassVar[str] = ""
-
-    def to_frame(self) -> dict[str, Any]:
-        frame: dict[str, Any] = {"type": self.TYPE}
-        frame.update(self.__dict__)
-        return frame
-
-
-@dataclass(frozen=True)
 class HelpQueued(Outbound):
     TYPE: ClassVar[str] = "help.queued"
     request_id: str
@@ -260,6 +249,40 @@ class Hello(Outbound):
 
 
 @dataclass(frozen=True)
+class Ack(Outbound):
+    """A client frame with an ``id`` succeeded; ``fields`` are the handler's answer."""
+
+    TYPE: ClassVar[str] = "ack"
+    id: int
+    fields: dict[str, Any] = field(default_factory=dict)
+
+    def to_frame(self) -> dict[str, Any]:
+        return {"type": self.TYPE, "id": self.id, **self.fields}
+
+    @classmethod
+    def from_frame(cls, frame: Mapping[str, Any]) -> Self:
+        extra = {k: v for k, v in frame.items() if k not in ("type", "id", "seq")}
+        return cls(frame["id"], extra)
+
+
+@dataclass(frozen=True)
+class ErrorFrame(Outbound):
+    """A client frame was refused: ``code`` is one of the stable error codes; ``id`` is
+    the refused frame's, when it had a valid one."""
+
+    TYPE: ClassVar[str] = "error"
+    code: str
+    message: str
+    id: int | None = None
+
+    def to_frame(self) -> dict[str, Any]:
+        frame: dict[str, Any] = {"type": self.TYPE, "code": self.code, "message": self.message}
+        if self.id is not None:
+            frame["id"] = self.id
+        return frame
+
+
+@dataclass(frozen=True)
 class SignalRelayed(Outbound):
     """A ``signal`` as the peer receives it: the sender's fields plus ``from``."""
 
@@ -313,19 +336,3 @@ class QueueSummary(Outbound):
             self.advisors_busy,
             self.advisors_away,
         )
-
-
-SERVER_FRAMES: dict[str, type[Outbound]] = {
-    cls.TYPE: cls
-    for cls in (
-        HelpQueued,
-        HelpClosed,
-        HelpOffer,
-        HelpWithdrawn,
-        AdvisorStateChanged,
-        SessionStarted,
-        SessionEnded,
-        Hello,
-        QueueSummary,
-    )
-}

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mayday.protocol.messages import HelpRequest, Outbound
+from mayday.protocol.base import Outbound
+from mayday.protocol.messages import HelpRequest
 
 
 # ---------------------------------------------------------------- events

@@ -14,7 +14,12 @@ from typing import Any, cast
 
 from redis.asyncio import Redis
 
-from mayday.protocol.annotations import Annotation, ControlInput, wire_points
+from mayday.protocol.annotations import (
+    Annotation,
+    AnnotationSnapshot,
+    ControlInput,
+    wire_points,
+)
 from mayday.protocol.errors import ErrorCode, ProtocolError
 from mayday.routing.model import Session
 from mayday.sessions.control import (
@@ -29,7 +34,6 @@ from mayday.sessions.store import (
     AUDIT_TTL_S,
     BOARD_TTL_S,
     AuditEntry,
-    Snapshot,
     control_entry,
     input_entry,
     share_entry,
@@ -94,7 +98,7 @@ class RedisSessionsStore:
         )
         return bool(int(changed))
 
-    async def snapshot(self, session_id: str) -> Snapshot:
+    async def snapshot(self, session_id: str) -> AnnotationSnapshot:
         raw = json.loads(await self._run("snapshot", session_id, 0.0))
         strokes = []
         for stroke_id, meta_json, points in raw["strokes"] or []:
@@ -110,7 +114,8 @@ class RedisSessionsStore:
                 bool(meta["ended"]),
             )
             strokes.append(stroke.to_snapshot())
-        return Snapshot(session_id, strokes, ConsentState(raw["control"]), bool(raw["paused"]))
+        control = ConsentState(raw["control"]).value
+        return AnnotationSnapshot(session_id, strokes, control, bool(raw["paused"]))
 
     async def control(
         self, session: Session, action: ControlAction, by: str, now: float

@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from mayday.protocol.annotations import Annotation, ControlInput
+from mayday.protocol.annotations import Annotation, AnnotationSnapshot, ControlInput
 from mayday.protocol.errors import ErrorCode, ProtocolError
 from mayday.routing.model import Session
 from mayday.sessions.control import ConsentState, Control, ControlAction
@@ -45,25 +45,6 @@ class AuditEntry:
         return cls(**base, data={k: v for k, v in raw.items() if k not in base})
 
 
-@dataclass(frozen=True)
-class Snapshot:
-    """The whole shared-screen state of a session, sent in one frame."""
-
-    session_id: str
-    strokes: list[dict[str, Any]]
-    control: ConsentState = ConsentState.OFF
-    paused: bool = False
-
-    def to_frame(self) -> dict[str, Any]:
-        return {
-            "type": "annotation.snapshot",
-            "session_id": self.session_id,
-            "strokes": self.strokes,
-            "control": self.control.value,
-            "paused": self.paused,
-        }
-
-
 class SessionsStore(Protocol):
     """Per-session annotation and control state; every method is one atomic operation.
 
@@ -78,7 +59,7 @@ class SessionsStore(Protocol):
         """Apply ``a`` (a laser only checks the pause); True if it is to be relayed."""
         ...
 
-    async def snapshot(self, session_id: str) -> Snapshot: ...
+    async def snapshot(self, session_id: str) -> AnnotationSnapshot: ...
 
     async def control(
         self, session: Session, action: ControlAction, by: str, now: float
@@ -181,12 +162,12 @@ class MemorySessionsStore:
         self._board(session, now, board)
         return True
 
-    async def snapshot(self, session_id: str) -> Snapshot:
+    async def snapshot(self, session_id: str) -> AnnotationSnapshot:
         board = self._boards.get(session_id)
         if board is None:
-            return Snapshot(session_id, [])
+            return AnnotationSnapshot(session_id, [])
         c = board.control
-        return Snapshot(session_id, board.drawing.snapshot(), c.state, c.paused)
+        return AnnotationSnapshot(session_id, board.drawing.snapshot(), c.state.value, c.paused)
 
     async def control(
         self, session: Session, action: ControlAction, by: str, now: float

@@ -15,7 +15,9 @@ from typing import Any, cast
 
 from redis.asyncio import Redis
 
-from mayday.protocol.messages import SERVER_FRAMES, Outbound, QueueSummary, SessionStarted
+from mayday.protocol.base import Outbound
+from mayday.protocol.frames import SERVER_FRAMES
+from mayday.protocol.messages import QueueSummary, SessionStarted
 from mayday.routing.config import RouterConfig
 from mayday.routing.core import ice_servers_for
 from mayday.routing.events import (

@@ -10,10 +10,17 @@ The state itself (drawing, consent, pause, audit log) is kept by a
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from mayday.auth import Role
-from mayday.protocol.annotations import Annotation, ControlInput, SessionRef
+from mayday.protocol.annotations import (
+    Annotation,
+    ControlInput,
+    ControlState,
+    SessionRef,
+    ShareState,
+)
+from mayday.protocol.base import Outbound
 from mayday.protocol.errors import ErrorCode, ProtocolError
 from mayday.routing.model import Session, SessionState
 from mayday.sessions.control import ControlAction
@@ -111,7 +118,8 @@ def _rate(server: Server, conn: Connection) -> None:
         )
 
 
-async def _to_both(server: Server, session: Session, frame: dict[str, Any]) -> None:
+async def _to_both(server: Server, session: Session, message: Outbound) -> None:
+    frame = message.to_frame()
     await server.deliver("user", session.user_id, frame)
     await server.deliver("advisor", session.advisor_id, frame)
 
@@ -125,7 +133,7 @@ async def annotation(server: Server, conn: Connection, msg: Annotation) -> Resul
     session = await live_session(server, conn, msg.session_id, "advisor")
     changed = await server.annotations.store.annotate(session, msg, server.clock())
     if changed:
-        frame = msg.to_frame()
+        frame = msg.relayed().to_frame()
         if msg.volatile:
             mark_volatile(frame)
         # Not an error when the user is away for a moment: the drawing is kept, and
@@ -170,8 +178,7 @@ async def _control(
         session, action, conn.identity.sub, server.clock()
     )
     if new != old:
-        frame = {"type": "control.state", "session_id": session.id, "state": new.value}
-        await _to_both(server, session, {**frame, "by": action.side})
+        await _to_both(server, session, ControlState(session.id, new.value, action.side))
     return {"state": new.value, "changed": new != old}
 
 
@@ -200,7 +207,7 @@ async def control_input(server: Server, conn: Connection, msg: ControlInput) -> 
     _rate(server, conn)
     session = await live_session(server, conn, msg.session_id, "advisor")
     await server.annotations.store.control_input(session, msg, conn.identity.sub, server.clock())
-    await server.deliver("user", session.user_id, msg.to_frame())
+    await server.deliver("user", session.user_id, msg.relayed().to_frame())
     return None
 
 
@@ -213,8 +220,7 @@ async def _share(server: Server, conn: Connection, msg: SessionRef, paused: bool
         session, paused, conn.identity.sub, server.clock()
     )
     if changed:
-        frame = {"type": "share.state", "session_id": session.id, "paused": paused, "by": "user"}
-        await _to_both(server, session, frame)
+        await _to_both(server, session, ShareState(session.id, paused, "user"))
     return {"paused": paused, "changed": changed}
 
 

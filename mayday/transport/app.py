@@ -18,6 +18,7 @@ from mayday.metrics.monitor import Monitor
 from mayday.metrics.stats import MemoryStats, RedisStats, StatsStore
 from mayday.metrics.tally import Rules
 from mayday.protocol.errors import ErrorCode
+from mayday.protocol.messages import ErrorFrame
 from mayday.settings import Settings
 from mayday.stores.base import Store
 from mayday.stores.memory import MemoryStore
@@ -151,7 +152,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
             if msg.type is WSMsgType.TEXT:
                 await server.receive(conn, msg.data)
             elif msg.type is WSMsgType.BINARY:
-                conn.send(_BINARY_REFUSED.copy())
+                conn.send(_BINARY_REFUSED.to_frame())
     finally:
         await server.detach(conn)
         conn.close(1000, "")
@@ -159,11 +160,9 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     return ws
 
 
-_BINARY_REFUSED = {
-    "type": "error",
-    "code": ErrorCode.INVALID_JSON.value,
-    "message": "binary frames are not accepted; send JSON text",
-}
+_BINARY_REFUSED = ErrorFrame(
+    ErrorCode.INVALID_JSON.value, "binary frames are not accepted; send JSON text"
+)
 
 
 async def _refuse(request: web.Request, reason: str) -> web.StreamResponse:
@@ -173,7 +172,7 @@ async def _refuse(request: web.Request, reason: str) -> web.StreamResponse:
     if not ws.can_prepare(request).ok:
         return web.json_response({"code": "unauthorized", "message": reason}, status=401)
     await ws.prepare(request)
-    await ws.send_json({"type": "error", "code": "unauthorized", "message": reason, "seq": 1})
+    await ws.send_json({**ErrorFrame("unauthorized", reason).to_frame(), "seq": 1})
     await ws.close(code=CLOSE_UNAUTHORIZED, message=reason[:100].encode())
     return ws
 

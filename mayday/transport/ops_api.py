@@ -66,7 +66,7 @@ async def summary(request: web.Request) -> web.Response:
     server = request.app[SERVER]
     now = server.clock()
     snapshot = await server.monitor.snapshot(server.store, await server.store.summary(now), now)
-    return web.json_response(snapshot)
+    return web.json_response(snapshot.to_frame())
 
 
 async def requests(request: web.Request) -> web.StreamResponse:

@@ -18,7 +18,7 @@ from mayday.metrics.stats import MemoryStats
 from mayday.metrics.tally import Rules
 from mayday.protocol.errors import ErrorCode, ProtocolError
 from mayday.protocol.fields import check_frame_depth
-from mayday.protocol.messages import HelpOffer
+from mayday.protocol.messages import Ack, ErrorFrame, Hello, HelpOffer
 from mayday.routing.events import (
     CancelTimer,
     Disconnected,
@@ -91,16 +91,8 @@ class Server:
             self.settings.rate_limit_per_s, self.settings.rate_limit_burst
         )
         me = conn.identity
-        conn.send(
-            {
-                "type": "hello",
-                "sub": me.sub,
-                "role": me.role.value,
-                "name": me.name,
-                "server_version": __version__,
-                "max_frame_bytes": self.settings.max_frame_bytes,
-            }
-        )
+        hello = Hello(me.sub, me.role.value, me.name, __version__, self.settings.max_frame_bytes)
+        conn.send(hello.to_frame())
         if me.role.value in WATCHERS:
             conn.send((await self.store.summary(self.clock())).to_frame())
         await annotation_handlers.peer_attached(self, conn)
@@ -135,12 +127,13 @@ class Server:
             spec = _lookup(frame, conn)
             result = await spec.func(self, conn, spec.parse(frame))
             if frame_id is not None:
-                conn.send({"type": "ack", "id": frame_id, **(result or {})})
+                conn.send(Ack(frame_id, result or {}).to_frame())
         except ProtocolError as exc:
-            conn.send(_error(frame_id, exc.code, exc.message))
+            conn.send(ErrorFrame(exc.code.value, exc.message, frame_id).to_frame())
         except Exception:
             log.exception("frame from %s/%s failed", *conn.key)
-            conn.send(_error(frame_id, ErrorCode.INTERNAL_ERROR, "internal error"))
+            internal = ErrorFrame(ErrorCode.INTERNAL_ERROR.value, "internal error", frame_id)
+            conn.send(internal.to_frame())
 
     # ------------------------------------------------------------ routing
     async def apply(self, event: Event) -> None:
@@ -260,7 +253,7 @@ class Server:
             self.hub.broadcast(("ops",), event.to_frame())
         if self.hub.has_role("ops"):
             snapshot = await self.monitor.snapshot(self.store, queue, now)
-            self.hub.broadcast(("ops",), snapshot)
+            self.hub.broadcast(("ops",), snapshot.to_frame())
 
     async def publish_summary(self) -> None:
         summary = await self.store.summary(self.clock())
@@ -307,10 +300,3 @@ def _lookup(frame: dict[str, Any], conn: Connection) -> HandlerSpec:
             ErrorCode.FORBIDDEN, f'role "{conn.identity.role}" may not send "{type_}"'
         )
     return spec
-
-
-def _error(frame_id: int | None, code: ErrorCode, message: str) -> dict[str, Any]:
-    frame: dict[str, Any] = {"type": "error", "code": code.value, "message": message}
-    if frame_id is not None:
-        frame["id"] = frame_id
-    return frame

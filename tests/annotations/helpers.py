@@ -1,11 +1,13 @@
-"""Pairing a user and an advisor, and reading annotation and control frames as whole dicts."""
+"""Pairing a user and an advisor, and reading annotation and control frames as typed events."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
-from mayday.client import HelpOffer, MaydayClient, SessionStarted, Unknown
+from mayday.client import HelpOffer, MaydayClient, SessionStarted
 from tests.conftest import Harness
+
+T = TypeVar("T")
 
 PEN = {"color": "#ff3b30", "width": 0.005}
 
@@ -25,14 +27,14 @@ async def paired(
     return usr, adv, started.session_id
 
 
-async def frame(client: MaydayClient, type_: str, timeout: float = 5.0) -> dict[str, Any]:
-    """The next frame of ``type_`` as the server sent it, without its connection ``seq``."""
-    event: Unknown = await client.next(Unknown, where=lambda e: e.type == type_, timeout=timeout)
-    return {k: v for k, v in event.frame.items() if k != "seq"}
+async def frame(client: MaydayClient, kind: type[T], timeout: float = 5.0) -> T:
+    """The next frame of ``kind`` the server sent."""
+    event: T = await client.next(kind, timeout=timeout)
+    return event
 
 
-def unread(client: MaydayClient, type_: str) -> list[dict[str, Any]]:
-    return [e.frame for e in client.pending_events() if isinstance(e, Unknown) and e.type == type_]
+def unread(client: MaydayClient, kind: type[T]) -> list[T]:
+    return [e for e in client.pending_events() if isinstance(e, kind)]
 
 
 async def draw(client: MaydayClient, session_id: str, kind: str, **fields: Any) -> dict[str, Any]:

@@ -8,7 +8,17 @@ from typing import Any
 import aiohttp
 import pytest
 
-from mayday.client import ErrorFrame, MaydayClient, MaydayError, SessionEnded
+from mayday.client import (
+    AnnotationRelayed,
+    AnnotationSnapshot,
+    ControlInputRelayed,
+    ControlState,
+    ErrorFrame,
+    MaydayClient,
+    MaydayError,
+    SessionEnded,
+    ShareState,
+)
 from tests.annotations.helpers import PEN, draw, frame, paired, unread
 from tests.conftest import Harness
 
@@ -33,10 +43,10 @@ async def test_every_kind_reaches_the_user_as_sent(mayday: Harness) -> None:
     ]
     for item in sent:
         assert await draw(advisor, sid, **item) == {"changed": True}
-    got = [await frame(user, "annotation") for _ in sent]
+    got = [await frame(user, AnnotationRelayed) for _ in sent]
     sent[3]["points"] = [[0.0, 0.0], [1.0, 1.0]]
-    assert got == [{"type": "annotation", "session_id": sid, **item} for item in sent]
-    assert unread(advisor, "annotation") == []
+    assert got == [AnnotationRelayed(session_id=sid, **item) for item in sent]
+    assert unread(advisor, AnnotationRelayed) == []
 
 
 async def test_repeated_reliable_events_are_acked_and_not_relayed(mayday: Harness) -> None:
@@ -52,7 +62,7 @@ async def test_repeated_reliable_events_are_acked_and_not_relayed(mayday: Harnes
     await draw(advisor, sid, "undo", stroke_id="s1")
     assert await draw(advisor, sid, "undo", stroke_id="s1") == {"changed": False}
     await draw(advisor, sid, "laser", point=[0.2, 0.2])
-    kinds = [(await frame(user, "annotation"))["kind"] for _ in range(5)]
+    kinds = [(await frame(user, AnnotationRelayed)).kind for _ in range(5)]
     assert kinds == ["stroke.begin", "stroke.points", "stroke.end", "undo", "laser"]
 
 
@@ -69,7 +79,7 @@ async def test_only_the_sessions_advisor_may_draw(mayday: Harness) -> None:
     await user.next(SessionEnded)
     ended = await refused(advisor, "annotation", session_id=sid, kind="clear")
     assert (ended.code, ended.message) == ("invalid_state", "session has ended")
-    assert unread(user, "annotation") == []
+    assert unread(user, AnnotationRelayed) == []
 
 
 async def test_drawing_refusals_over_the_socket(mayday: Harness) -> None:
@@ -115,7 +125,7 @@ async def test_annotations_are_rate_limited_per_advisor(mayday: Harness) -> None
     assert errors and {e.code for e in errors} == {"rate_limited"}
     assert "annotations are limited to 40 frames a second" in errors[0].message
     await asyncio.sleep(0.2)
-    relayed = unread(user, "annotation")
+    relayed = unread(user, AnnotationRelayed)
     assert len(relayed) + len(errors) == 120
     assert 80 <= len(relayed) < 120
 
@@ -129,10 +139,9 @@ async def test_snapshot_reaches_a_second_socket_and_on_request(mayday: Harness) 
     await draw(advisor, sid, "stroke.begin", stroke_id="gone", **PEN)
     await draw(advisor, sid, "undo", stroke_id="gone")
     await advisor.call("control.request", session_id=sid)
-    expected = {
-        "type": "annotation.snapshot",
-        "session_id": sid,
-        "strokes": [
+    expected = AnnotationSnapshot(
+        session_id=sid,
+        strokes=[
             {
                 "stroke_id": "s1",
                 "kind": "stroke",
@@ -149,18 +158,18 @@ async def test_snapshot_reaches_a_second_socket_and_on_request(mayday: Harness) 
                 "points": [[0.0, 0.0], [1.0, 1.0]],
             },
         ],
-        "control": "requested",
-        "paused": False,
-    }
+        control="requested",
+        paused=False,
+    )
     again = await mayday.client("user", "u1")
-    assert await frame(again, "annotation.snapshot") == expected
+    assert await frame(again, AnnotationSnapshot) == expected
     await user.call("annotation.snapshot", session_id=sid)
-    assert await frame(user, "annotation.snapshot") == expected
+    assert await frame(user, AnnotationSnapshot) == expected
     console = await mayday.client("advisor", "a1")
-    assert (await frame(console, "annotation.snapshot"))["strokes"] == expected["strokes"]
+    assert (await frame(console, AnnotationSnapshot)).strokes == expected.strokes
     stranger = await mayday.client("user", "u2")
     assert (await refused(stranger, "annotation.snapshot", session_id=sid)).code == "forbidden"
-    assert unread(stranger, "annotation.snapshot") == []
+    assert unread(stranger, AnnotationSnapshot) == []
 
 
 async def test_no_snapshot_for_a_session_without_drawing_or_after_it_ended(mayday: Harness) -> None:
@@ -168,14 +177,14 @@ async def test_no_snapshot_for_a_session_without_drawing_or_after_it_ended(mayda
     user, advisor, sid = await paired(mayday)
     first = await mayday.client("user", "u1")
     await first.call("ping")
-    assert unread(first, "annotation.snapshot") == []
+    assert unread(first, AnnotationSnapshot) == []
     await draw(advisor, sid, "clear")  # nothing to clear: no state either
     await draw(advisor, sid, "stroke.begin", stroke_id="s1", **PEN)
     await advisor.end_session(sid)
     await user.next(SessionEnded)
     late = await mayday.client("user", "u1")
     await late.call("ping")
-    assert unread(late, "annotation.snapshot") == []
+    assert unread(late, AnnotationSnapshot) == []
 
 
 async def audit(h: Harness, sid: str, role: str = "ops") -> tuple[int, dict[str, Any]]:
@@ -200,24 +209,23 @@ async def test_control_consent_input_revoke_and_audit(mayday: Harness) -> None:
 
     ack = await advisor.call("control.request", session_id=sid)
     assert ack.fields == {"state": "requested", "changed": True}
-    state = {"type": "control.state", "session_id": sid}
-    assert await frame(user, "control.state") == {**state, "state": "requested", "by": "advisor"}
-    assert await frame(advisor, "control.state") == {**state, "state": "requested", "by": "advisor"}
+    assert await frame(user, ControlState) == ControlState(sid, "requested", "advisor")
+    assert await frame(advisor, ControlState) == ControlState(sid, "requested", "advisor")
 
     await user.call("control.grant", session_id=sid)
-    assert await frame(advisor, "control.state") == {**state, "state": "granted", "by": "user"}
+    assert await frame(advisor, ControlState) == ControlState(sid, "granted", "user")
     await advisor.call("control.input", **tap)
     scroll = {"session_id": sid, "action": "scroll", "point": [0.5, 0.5], "delta": [0, 0.25]}
     await advisor.call("control.input", **scroll)
-    assert await frame(user, "control.input") == {"type": "control.input", **tap}
-    assert await frame(user, "control.input") == {"type": "control.input", **scroll}
+    assert await frame(user, ControlInputRelayed) == ControlInputRelayed(**tap)
+    assert await frame(user, ControlInputRelayed) == ControlInputRelayed(**scroll)
 
     assert (await user.call("control.revoke", session_id=sid)).fields["state"] == "revoked"
     assert (await user.call("control.revoke", session_id=sid)).fields["changed"] is False
-    assert (await frame(advisor, "control.state"))["state"] == "revoked"
+    assert (await frame(advisor, ControlState)).state == "revoked"
     late = await refused(advisor, "control.input", **tap)
     assert late.message == 'input refused: control is "revoked", not granted'
-    assert unread(user, "control.input") == []
+    assert unread(user, ControlInputRelayed) == []
 
     status, body = await audit(mayday, sid)
     assert status == 200
@@ -265,8 +273,8 @@ async def test_consent_belongs_to_each_side(mayday: Harness) -> None:
     await advisor.call("control.request", session_id=sid)
     assert (await refused(other_user, "control.grant", session_id=sid)).code == "forbidden"
     assert (await user.call("control.deny", session_id=sid)).fields["state"] == "denied"
-    assert (await frame(advisor, "control.state", timeout=5))["state"] == "requested"
-    assert (await frame(advisor, "control.state"))["state"] == "denied"
+    assert (await frame(advisor, ControlState, timeout=5)).state == "requested"
+    assert (await frame(advisor, ControlState)).state == "denied"
     denied = await refused(advisor, "control.input", session_id=sid, action="tap", point=[0, 0])
     assert denied.message == 'input refused: control is "denied", not granted'
 
@@ -281,9 +289,9 @@ async def test_pause_refuses_drawing_and_control_and_tells_both(mayday: Harness)
         "paused": True,
         "changed": True,
     }
-    shared = {"type": "share.state", "session_id": sid, "paused": True, "by": "user"}
-    assert await frame(advisor, "share.state") == shared
-    assert await frame(user, "share.state") == shared
+    shared = ShareState(sid, paused=True, by="user")
+    assert await frame(advisor, ShareState) == shared
+    assert await frame(user, ShareState) == shared
     paused = "annotation refused: the user paused screen sharing"
     for kind, extra in (("laser", {"point": [0.1, 0.1]}), ("clear", {})):
         error = await refused(advisor, "annotation", session_id=sid, kind=kind, **extra)
@@ -291,7 +299,7 @@ async def test_pause_refuses_drawing_and_control_and_tells_both(mayday: Harness)
     tap = await refused(advisor, "control.input", session_id=sid, action="tap", point=[0, 0])
     assert tap.message == "input refused: the user paused screen sharing"
     await user.call("share.resume", session_id=sid)
-    assert (await frame(advisor, "share.state"))["paused"] is False
+    assert (await frame(advisor, ShareState)).paused is False
     await advisor.call("control.input", session_id=sid, action="tap", point=[0, 0])
     assert await draw(advisor, sid, "laser", point=[0.1, 0.1]) == {"changed": True}
     status, body = await audit(mayday, sid)

@@ -43,7 +43,7 @@ def test_every_kind_parses_and_goes_out_with_only_its_fields() -> None:
     ]
     for frame, wire in cases:
         parsed = Annotation.parse({**S, **frame, "type": "annotation", "id": 3})
-        assert parsed.to_frame() == {"type": "annotation", **S, **wire}
+        assert parsed.relayed().to_frame() == {"type": "annotation", **S, **wire}
     assert Annotation.parse({**S, "kind": "laser", "point": [0.1, 0.1]}).volatile
     assert not Annotation.parse({**S, "kind": "clear"}).volatile
 
@@ -101,9 +101,14 @@ def test_bad_annotation_fields_are_refused_by_name(frame: dict[str, Any], field:
 def test_control_input_tap_and_scroll() -> None:
     """A tap has a point; a scroll has a point and a delta in -1..1; both go out unchanged."""
     tap = ControlInput.parse({**S, "action": "tap", "point": [0.5, 0.4], "delta": [1, 1]})
-    assert tap.to_frame() == {"type": "control.input", **S, "action": "tap", "point": [0.5, 0.4]}
+    assert tap.relayed().to_frame() == {
+        "type": "control.input",
+        **S,
+        "action": "tap",
+        "point": [0.5, 0.4],
+    }
     scroll = ControlInput.parse({**S, "action": "scroll", "point": [0, 1], "delta": [0, -0.25]})
-    assert scroll.to_frame()["delta"] == [0.0, -0.25]
+    assert scroll.relayed().to_frame()["delta"] == [0.0, -0.25]
     assert scroll.audit_data() == {"action": "scroll", "point": [0.0, 1.0], "delta": [0.0, -0.25]}
     assert SessionRef.parse(S) == SessionRef("ses_1")
 

@@ -4,6 +4,12 @@ from __future__ import annotations
 
 import asyncio
 
+from mayday.client import (
+    AnnotationRelayed,
+    AnnotationSnapshot,
+    ControlInputRelayed,
+    ControlState,
+)
 from tests.annotations.helpers import PEN, draw, frame, paired
 from tests.conftest import StartServer
 
@@ -18,14 +24,13 @@ async def test_snapshot_follows_the_user_to_another_node(
     await draw(advisor, sid, "stroke.begin", stroke_id="s1", **PEN, points=[[0.1, 0.1]])
     await draw(advisor, sid, "stroke.points", stroke_id="s1", stroke_seq=1, points=[[0.9, 0.9]])
     await draw(advisor, sid, "stroke.end", stroke_id="s1")
-    assert (await frame(user, "annotation"))["kind"] == "stroke.begin"
+    assert (await frame(user, AnnotationRelayed)).kind == "stroke.begin"
 
     moved = await node_a.client("user", "u1")  # the tablet reconnects, to the other node
-    snapshot = await frame(moved, "annotation.snapshot")
-    assert snapshot == {
-        "type": "annotation.snapshot",
-        "session_id": sid,
-        "strokes": [
+    snapshot = await frame(moved, AnnotationSnapshot)
+    assert snapshot == AnnotationSnapshot(
+        session_id=sid,
+        strokes=[
             {
                 "stroke_id": "s1",
                 "kind": "stroke",
@@ -35,23 +40,18 @@ async def test_snapshot_follows_the_user_to_another_node(
                 "ended": True,
             }
         ],
-        "control": "off",
-        "paused": False,
-    }
+        control="off",
+        paused=False,
+    )
     await user.close()
     await asyncio.sleep(0.2)
     await draw(advisor, sid, "undo", stroke_id="s1")
-    assert await frame(moved, "annotation") == {
-        "type": "annotation",
-        "session_id": sid,
-        "kind": "undo",
-        "stroke_id": "s1",
-    }
+    assert await frame(moved, AnnotationRelayed) == AnnotationRelayed(sid, "undo", stroke_id="s1")
     await advisor.call("control.request", session_id=sid)
-    assert (await frame(moved, "control.state"))["state"] == "requested"
+    assert (await frame(moved, ControlState)).state == "requested"
     await moved.call("control.grant", session_id=sid)
     await advisor.call("control.input", session_id=sid, action="tap", point=[0.5, 0.5])
-    assert (await frame(moved, "control.input"))["point"] == [0.5, 0.5]
+    assert (await frame(moved, ControlInputRelayed)).point == [0.5, 0.5]
     entries = await node_b.server.annotations.store.audit(sid)
     assert [e.event for e in entries] == ["control.request", "control.grant", "control.input"]
     assert await node_b.server.annotations.store.snapshot(sid) == (

@@ -13,7 +13,7 @@ import pytest
 from aiohttp import web
 from prometheus_client.parser import text_string_to_metric_families
 
-from mayday.client import HelpOffer, MaydayClient, SessionStarted, Unknown
+from mayday.client import HelpOffer, MaydayClient, OpsAlert, SessionStarted
 from tests.conftest import Harness, StartServer
 
 
@@ -145,11 +145,11 @@ async def test_oldest_wait_alert_is_raised_ahead_of_the_target_and_cleared(
     await advisor.accept((await advisor.next(HelpOffer)).request_id)
     clock.now += 1.0
     await h.server.housekeeping()
-    alerts = [await ops.next(Unknown, where=lambda e: e.type == "ops.alert") for _ in range(2)]
-    states = [(e.frame["name"], e.frame["state"]) for e in alerts]
+    alerts = [await ops.next(OpsAlert) for _ in range(2)]
+    states = [(e.name, e.state) for e in alerts]
     assert states == [("oldest_wait", "raised"), ("oldest_wait", "cleared")]
     await asyncio.sleep(0.3)
-    assert not [e for e in ops.pending_events() if getattr(e, "type", "") == "ops.alert"]
+    assert not [e for e in ops.pending_events() if isinstance(e, OpsAlert)]
     async with asyncio.timeout(10):
         while len(received) < 2:  # noqa: ASYNC110 (the receiver runs in this loop)
             await asyncio.sleep(0.05)
