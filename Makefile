@@ -3,7 +3,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint format types check system-deps clean bench
+.PHONY: run test test-fast lint format types check system-deps clean bench
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,10 @@ run: $(STAMP)
 test: $(STAMP) system-deps
 	@[ webclient/node_modules/.package-lock.json -nt webclient/package-lock.json ] || npm ci --prefix webclient --no-audit --no-fund
 	$(BIN)/pytest
+
+## test-fast: the inner loop: everything but the browser, WebRTC and multi-process tests (Redis still runs)
+test-fast: $(STAMP)
+	$(BIN)/pytest -m "not browser and not webrtc and not cluster" -q
 
 system-deps:
 	@bash scripts/install-system-deps.sh

@@ -88,6 +88,8 @@ from load_tests.common import (
 )
 from load_tests.latency import Latencies
 from mayday.client import (
+    AnnotationRelayed,
+    ErrorFrame,
     HelpClosed,
     HelpOffer,
     HelpQueued,
@@ -99,9 +101,7 @@ from mayday.client import (
     SessionEnded,
     SessionStarted,
     SignalRelayed,
-    Unknown,
 )
-from mayday.client.client import ErrorFrame
 from mayday.metrics import erlang
 
 PROFILES = Path(__file__).resolve().parent / "profiles"
@@ -776,8 +776,8 @@ class Tablet:
             rec.queued = event.state == "queued"
         elif isinstance(event, SessionStarted):
             self.started(event)
-        elif isinstance(event, Unknown) and event.type == "annotation":
-            sim.drawing_arrived(event.frame)
+        elif isinstance(event, AnnotationRelayed):
+            sim.drawing_arrived(event.to_frame())
         elif isinstance(event, ErrorFrame):
             sim.counts[f"user error: {event.code}: {event.message[:60]}"] += 1
         return isinstance(event, SessionEnded | HelpClosed)

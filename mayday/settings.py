@@ -30,6 +30,10 @@ class Settings(RouterConfig):
     outbound_queue_limit: int = 512
     rate_limit_per_s: float = 50.0
     rate_limit_burst: int = 200
+    # Annotations and control input, per advisor (all their sockets on one process), on
+    # top of each socket's own budget: a pen at 60 points a second sends about 30 frames.
+    annotation_rate_per_s: float = 40.0
+    annotation_burst: int = 80
     summary_interval_s: float = 1.0
     sla_target_s: float = 9.0
     short_abandon_s: float = 5.0

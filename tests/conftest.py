@@ -14,8 +14,8 @@ from redis.asyncio import Redis
 from mayday.auth import issue_token
 from mayday.client import MaydayClient
 from mayday.settings import Settings
-from mayday.transport.app import SERVER, bound_port, create_app, start
-from mayday.transport.server import Server
+from mayday.transport.app import bound_port, create_app, start
+from mayday.transport.server import SERVER, Server
 from tests.redis_server import RedisServer
 
 SECRET = "test-secret-0123456789abcdef0123456789"

@@ -43,7 +43,9 @@ from mayday.routing.events import (
     RequestExpired,
     Send,
     SessionEndRequested,
+    SessionOver,
     StartTimer,
+    Waiting,
 )
 from mayday.routing.model import (
     Advisor,
@@ -53,6 +55,7 @@ from mayday.routing.model import (
     Session,
     SessionState,
     TimelineEntry,
+    check_peer,
 )
 from mayday.routing.rank import RankIndex
 
@@ -198,6 +201,7 @@ class Router:
         self._touched[req.id] = req
         self._open_request_of_user[req.user_id] = req.id
         self._record(req, now, "requested", topic=ask.topic, skills=sorted(ask.skills))
+        self._out.append(Waiting(req.user_id, req.id))
         log.info("request %s: new from user %s", req.id, req.user_id)
 
     def _on_help_cancelled(self, ev: HelpCancelled, now: float) -> None:
@@ -383,6 +387,7 @@ class Router:
         ended = SessionEnded(session.id, req.id, reason=reason, by=by)
         self._send("user", session.user_id, ended)
         self._send("advisor", session.advisor_id, ended)
+        self._out.append(SessionOver(session.id, session.user_id, session.advisor_id))
 
     # ------------------------------------------------------------ routing
     @property
@@ -539,13 +544,19 @@ class Router:
         )
 
     def _estimate(self, req: Request, position: int) -> float | None:
-        """Rough wait: one mean handle time per request ahead that no reserved advisor is
-        already taking, and this one, shared by the online advisors who could take it.
+        """The expected wait of a request that knows its place: one mean handle time per
+        request ahead that no reserved advisor is already taking, and this one, shared
+        by the online advisors who could take it.
+
+        Why not Erlang C (``mayday.metrics.erlang``, on the ops view): it predicts the
+        wait of an arrival that does not yet know how many are ahead. A user who does
+        is better told the conditional expectation: with every advisor busy, sessions
+        end at ``online / handle`` a second, so ``k`` of them take ``k * handle /
+        online`` (exact for exponential handle times).
 
         Dispatch has already run, so a queued request waits for a session to end.
         None when no advisor online could take it (none online, all declined it, or
-        none has its skills): there is no honest number to give. A better model
-        (Erlang C on measured handle times) belongs to the SLA work.
+        none has its skills): there is no honest number to give.
         """
         if req.state is RequestState.OFFERED:
             return 0.0
@@ -596,13 +607,7 @@ class Router:
         return req, adv
 
     def _session_of_peer(self, session_id: str, role: str, sub: str) -> tuple[Session, str]:
-        session = self.sessions.get(session_id)
-        if session is None:
-            raise ProtocolError(ErrorCode.NOT_FOUND, f'no session "{session_id}"')
-        side = session.role_of(sub, role)
-        if side is None:
-            raise ProtocolError(ErrorCode.FORBIDDEN, "you are not a peer of this session")
-        return session, side
+        return check_peer(self.sessions.get(session_id), session_id, role, sub)
 
     def _ice(self, sub: str, now: float) -> list[dict[str, Any]]:
         return ice_servers_for(self.config, sub, now)
@@ -616,6 +621,8 @@ class Router:
 
     def _set_request_state(self, req: Request, new: RequestState, now: float) -> None:
         log.debug("request %s: %s -> %s", req.id, req.state, new)
+        if req.state.waiting and not new.waiting:
+            self._out.append(Waiting(req.user_id, None))
         req.state = new
         if new.waiting:
             self._touched[req.id] = req

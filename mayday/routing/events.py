@@ -145,4 +145,23 @@ class Observe:
     label: str = ""
 
 
-Effect = Send | StartTimer | CancelTimer | Observe
+@dataclass(frozen=True)
+class Waiting:
+    """The user's request waits now (``request_id``), or no longer does (None). The node
+    holding the user's sockets keeps this to send them position updates."""
+
+    user_id: str
+    request_id: str | None
+
+
+@dataclass(frozen=True)
+class SessionOver:
+    """A session ended: every node that keeps a copy of it for its peers' sockets (to check
+    their signals without a store read) forgets it."""
+
+    session_id: str
+    user_id: str
+    advisor_id: str
+
+
+Effect = Send | StartTimer | CancelTimer | Observe | Waiting | SessionOver

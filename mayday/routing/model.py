@@ -6,6 +6,8 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any
 
+from mayday.protocol.errors import ErrorCode, ProtocolError
+
 
 class RequestState(enum.StrEnum):
     QUEUED = "queued"
@@ -113,3 +115,20 @@ class Session:
     def peer_of(self, side: str) -> tuple[str, str]:
         """(role, sub) of the other side."""
         return ("advisor", self.advisor_id) if side == "user" else ("user", self.user_id)
+
+
+def check_peer(
+    session: Session | None, session_id: str, role: str, sub: str, side: str | None = None
+) -> tuple[Session, str]:
+    """The session and the side (role, sub) plays in it, or the refusal: ``not_found``
+    when there is no such session, ``forbidden`` when the sender is not a peer of it (or,
+    with ``side``, not the peer that plays that side). The one peer check of the server;
+    ``session_of_peer`` in the Redis scripts is its twin."""
+    if session is None:
+        raise ProtocolError(ErrorCode.NOT_FOUND, f'no session "{session_id}"')
+    found = session.role_of(sub, role)
+    if side is not None and found != side:
+        raise ProtocolError(ErrorCode.FORBIDDEN, f"only the session's {side} may send this")
+    if found is None:
+        raise ProtocolError(ErrorCode.FORBIDDEN, "you are not a peer of this session")
+    return session, found

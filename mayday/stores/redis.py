@@ -36,7 +36,9 @@ from mayday.routing.events import (
     RequestExpired,
     Send,
     SessionEndRequested,
+    SessionOver,
     StartTimer,
+    Waiting,
 )
 from mayday.routing.model import Request, RequestState, Session, SessionState, TimelineEntry
 from mayday.stores.keys import Keys
@@ -134,6 +136,10 @@ class RedisStore:
             return CancelTimer(item["request_id"])
         if item["k"] == "observe":
             return Observe(item["metric"], float(item["value"]), item["topic"], item["label"])
+        if item["k"] == "waiting":
+            return Waiting(item["user_id"], item["request_id"])
+        if item["k"] == "session_over":
+            return SessionOver(item["session_id"], item["user_id"], item["advisor_id"])
         return Send(item["role"], item["sub"], self._message(item["m"], item["sub"], now))
 
     def _message(self, frame: dict[str, Any], sub: str, now: float) -> Outbound:

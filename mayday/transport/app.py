@@ -1,4 +1,9 @@
-"""The aiohttp application: ``/ws``, ``/healthz`` and the web pages."""
+"""The aiohttp application: ``/ws``, ``/healthz``, the HTTP APIs and the web pages.
+
+``create_app`` is where the server is assembled: the backend the settings ask for,
+the SLA monitor on it, and the registry of handlers built from the modules chosen
+here.
+"""
 
 from __future__ import annotations
 
@@ -12,27 +17,28 @@ from aiohttp import WSMsgType, web
 from aiohttp.abc import AbstractAccessLogger
 
 from mayday.auth import AuthError, verify_token
-from mayday.metrics.alerts import AlertLedger, AlertRules, MemoryLedger, RedisLedger
-from mayday.metrics.labels import Admission, LocalAdmission, RedisAdmission, TopicLabels
+from mayday.metrics.alerts import AlertRules
+from mayday.metrics.labels import TopicLabels
 from mayday.metrics.monitor import Monitor
-from mayday.metrics.stats import MemoryStats, RedisStats, StatsStore
 from mayday.metrics.tally import Rules
 from mayday.protocol.errors import ErrorCode
 from mayday.protocol.messages import ErrorFrame
 from mayday.settings import Settings
-from mayday.stores.base import Store
-from mayday.stores.memory import MemoryStore
-from mayday.stores.redis import RedisStore
-from mayday.transport import audit_api, ops_api
-from mayday.transport.appkeys import SERVER, SETTINGS
+from mayday.transport import annotation_handlers, audit_api, handlers, ops_api
+from mayday.transport.backend import Backend, make_backend
 from mayday.transport.connection import Connection
-from mayday.transport.relay import RedisRelay
-from mayday.transport.server import Clock, Server
+from mayday.transport.registry import Registry
+from mayday.transport.server import SERVER, Clock, Server
 from mayday.transport.wire import Wire
 
 log = logging.getLogger(__name__)
 
+# The modules whose tagged handlers this server runs.
+HANDLER_MODULES = (handlers, annotation_handlers)
+SETTINGS = web.AppKey("settings", Settings)
+
 HARD_FRAME_CAP = 1 << 20
+YIELD_EVERY = 64
 CLOSE_UNAUTHORIZED = 4401
 PAGES = {
     "/": "index.html",
@@ -42,40 +48,25 @@ PAGES = {
 }
 
 
-def make_store(settings: Settings) -> Store:
-    """The in-memory store, or the Redis store when a Redis URL is configured."""
-    if settings.redis_url:
-        return RedisStore.from_url(settings.redis_url, settings)
-    return MemoryStore(settings)
-
-
-def make_monitor(settings: Settings, store: Store) -> Monitor:
-    """The SLA monitor; its tallies and alert ledger are shared through Redis when the
-    store is."""
+def make_monitor(settings: Settings, backend: Backend) -> Monitor:
+    """The SLA monitor on the backend's tallies, alert ledger and topic labels."""
     rules = Rules(settings.sla_target_s, settings.short_abandon_s)
     alert_rules = AlertRules(
         target_s=settings.sla_target_s,
         service_level_goal=settings.service_level_goal,
         abandonment_max=settings.abandonment_max,
     )
-    admission: Admission
-    if isinstance(store, RedisStore):
-        stats: StatsStore = RedisStats(store.redis, rules, store.keys)
-        ledger: AlertLedger = RedisLedger(store.redis, store.keys)
-        admission = RedisAdmission(store.redis, store.keys.topics)
-    else:
-        stats, ledger, admission = MemoryStats(rules), MemoryLedger(), LocalAdmission()
-    topics = TopicLabels(settings.max_topic_labels, settings.topics, admission)
-    return Monitor(rules, alert_rules, stats, ledger, settings.alert_webhook_url or None, topics)
+    topics = TopicLabels(settings.max_topic_labels, settings.topics, backend.admission)
+    webhook = settings.alert_webhook_url or None
+    return Monitor(rules, alert_rules, backend.stats, backend.ledger, webhook, topics)
 
 
-def create_app(
-    settings: Settings, *, store: Store | None = None, clock: Clock | None = None
-) -> web.Application:
-    """Build the application; the store defaults to the embedded in-memory one."""
+def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Application:
+    """Build the application; the backend follows the settings (memory unless a Redis
+    URL is set)."""
     app = web.Application()
     app[SETTINGS] = settings
-    app.cleanup_ctx.append(_server_ctx(store, clock))
+    app.cleanup_ctx.append(_server_ctx(clock or time.time))
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/ws", websocket)
     ops_api.add_routes(app)
@@ -87,22 +78,15 @@ def create_app(
     return app
 
 
-def _server_ctx(store: Store | None, clock: Clock | None) -> Any:
+def _server_ctx(clock: Clock) -> Any:
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         settings = app[SETTINGS]
-        chosen = store or make_store(settings)
-        relay = RedisRelay(chosen) if isinstance(chosen, RedisStore) else None
-        server = Server(settings, chosen, clock or time.time, relay, make_monitor(settings, chosen))
+        backend = make_backend(settings)
+        registry = Registry.from_modules(*HANDLER_MODULES)
+        server = Server(settings, backend, make_monitor(settings, backend), registry, clock)
         await server.start()
         app[SERVER] = server
-        loops = [
-            asyncio.create_task(server.run_summaries()),
-            asyncio.create_task(server.run_positions()),
-            asyncio.create_task(server.run_housekeeping()),
-        ]
         yield
-        for loop in loops:
-            loop.cancel()
         server.stopping = True
         for conn in server.hub.all():
             conn.close(1001, "server shutting down")
@@ -146,11 +130,17 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     )
     await ws.prepare(request)
     conn = Connection(Wire(ws, request), identity, settings.outbound_queue_limit)
+    handled = 0
     try:
         await server.attach(conn)
         async for msg in ws:
             if msg.type is WSMsgType.TEXT:
                 await server.receive(conn, msg.data)
+                handled += 1
+                if handled % YIELD_EVERY == 0:
+                    # aiohttp hands over buffered frames without yielding: a socket that
+                    # wrote a thousand at once must not hold the loop for all of them.
+                    await asyncio.sleep(0)
             elif msg.type is WSMsgType.BINARY:
                 conn.send(_BINARY_REFUSED.to_frame())
     finally:

@@ -12,7 +12,6 @@ import orjson
 from aiohttp import WSMsgType
 
 from mayday.auth import Identity
-from mayday.routing.model import Session
 from mayday.transport.wire import Wire
 
 log = logging.getLogger(__name__)
@@ -22,7 +21,10 @@ CLOSE_SLOW_CONSUMER = 4008
 # dropped under backpressure (a laser pointer move) carries this mark; ``send`` takes
 # it out before the frame is numbered, so it never reaches the wire.
 VOLATILE_MARK = "_volatile"
-MAX_LIVE_SESSIONS = 4
+# A burst of answers (a client that wrote many frames at once) leaves once this many
+# wait, without waiting for the read to end: otherwise a fast writer that reads
+# promptly is cut off as a slow consumer (issue 16, finding 7).
+FLUSH_AT = 64
 
 
 def encode(frame: dict[str, Any]) -> bytes:
@@ -99,17 +101,7 @@ class Connection:
         self._flush_due = False
         self._writer: asyncio.Task[None] | None = None
         self._closing: tuple[int, str] | None = None
-        # Sessions this socket relays signaling for, until ``session.ended`` reaches it.
-        self.live_sessions: dict[str, Session] = {}
-        self.ends_seen = 0
         self.key = (identity.role.value, identity.sub)
-
-    def keep_session(self, session: Session) -> None:
-        """Keep ``session`` as live for this socket (a user or advisor has one at a time;
-        a few are kept so that one ending late does not evict the next)."""
-        if len(self.live_sessions) >= MAX_LIVE_SESSIONS:
-            self.live_sessions.clear()
-        self.live_sessions[session.id] = session
 
     @property
     def queued(self) -> int:
@@ -121,15 +113,7 @@ class Connection:
         off, or if the frame is volatile (or marked so) and the queue is backed up.
         Raises ``TypeError``, before numbering, if the frame cannot be encoded."""
         volatile = bool(frame.pop(VOLATILE_MARK, False)) or volatile
-        body = encode(frame)
-        self.seen(frame)
-        return self.push(body, volatile)
-
-    def seen(self, frame: dict[str, Any]) -> None:
-        """Bookkeeping on what this socket is sent: a session it relays for has ended."""
-        if frame["type"] == "session.ended":
-            self.live_sessions.pop(frame["session_id"], None)
-            self.ends_seen += 1
+        return self.push(encode(frame), volatile)
 
     def push(self, body: bytes, volatile: bool = False) -> bool:
         """Queue an encoded frame (``encode``) with the next ``seq``; see ``send``."""
@@ -145,7 +129,10 @@ class Connection:
             return False
         self.seq += 1
         self._queue.append(numbered(body, self.seq))
-        self._wake()
+        if len(self._queue) >= FLUSH_AT and not self._writing():
+            self._flush()
+        else:
+            self._wake()
         return True
 
     def close(self, code: int, message: str) -> None:

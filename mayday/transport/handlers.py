@@ -1,9 +1,8 @@
-"""What the server does with each client frame. Every handler gets a validated message."""
+"""What the server does with each routing frame. Every handler gets a validated message."""
 
 from __future__ import annotations
 
 import uuid
-from typing import TYPE_CHECKING, Any
 
 from mayday.auth import Role
 from mayday.protocol.errors import ErrorCode, ProtocolError
@@ -15,6 +14,7 @@ from mayday.protocol.messages import (
     RequestRef,
     SessionEnd,
     Signal,
+    SignalRelayed,
 )
 from mayday.routing.events import (
     AdvisorStateSet,
@@ -25,12 +25,9 @@ from mayday.routing.events import (
     OfferDeclined,
     SessionEndRequested,
 )
-from mayday.routing.model import Session, SessionState
+from mayday.transport.connection import Connection
 from mayday.transport.registry import Result, handler
-
-if TYPE_CHECKING:
-    from mayday.transport.connection import Connection
-    from mayday.transport.server import Server
+from mayday.transport.services import Services
 
 PEERS = {Role.USER, Role.ADVISOR}
 EVERYONE = {Role.USER, Role.ADVISOR, Role.OPS}
@@ -41,7 +38,7 @@ def new_id(prefix: str) -> str:
 
 
 @handler("help.request", roles={Role.USER}, message=HelpRequest)
-async def help_request(server: Server, conn: Connection, msg: HelpRequest) -> Result:
+async def help_request(server: Services, conn: Connection, msg: HelpRequest) -> Result:
     me = conn.identity
     request_id = new_id("req")
     await server.apply(HelpRequested(me.sub, me.name, request_id, msg))
@@ -49,80 +46,63 @@ async def help_request(server: Server, conn: Connection, msg: HelpRequest) -> Re
 
 
 @handler("help.cancel", roles={Role.USER}, message=RequestRef)
-async def help_cancel(server: Server, conn: Connection, msg: RequestRef) -> Result:
+async def help_cancel(server: Services, conn: Connection, msg: RequestRef) -> Result:
     await server.apply(HelpCancelled(conn.identity.sub, msg.request_id))
     return None
 
 
 @handler("advisor.state", roles={Role.ADVISOR}, message=AdvisorState)
-async def advisor_state(server: Server, conn: Connection, msg: AdvisorState) -> Result:
+async def advisor_state(server: Services, conn: Connection, msg: AdvisorState) -> Result:
     me = conn.identity
     await server.apply(AdvisorStateSet(me.sub, me.name, me.skills, msg.state == "available"))
     return None
 
 
 @handler("help.accept", roles={Role.ADVISOR}, message=RequestRef)
-async def help_accept(server: Server, conn: Connection, msg: RequestRef) -> Result:
+async def help_accept(server: Services, conn: Connection, msg: RequestRef) -> Result:
     session_id = new_id("ses")
     await server.apply(OfferAccepted(conn.identity.sub, msg.request_id, session_id))
     return {"session_id": session_id}
 
 
 @handler("help.decline", roles={Role.ADVISOR}, message=RequestRef)
-async def help_decline(server: Server, conn: Connection, msg: RequestRef) -> Result:
+async def help_decline(server: Services, conn: Connection, msg: RequestRef) -> Result:
     await server.apply(OfferDeclined(conn.identity.sub, msg.request_id))
     return None
 
 
 @handler("signal", roles=PEERS, message=Signal)
-async def signal(server: Server, conn: Connection, msg: Signal) -> Result:
+async def signal(server: Services, conn: Connection, msg: Signal) -> Result:
     me = conn.identity
-    session = conn.live_sessions.get(msg.session_id) or await _signal_session(
-        server, conn, msg.session_id
-    )
-    side = session.role_of(me.sub, me.role.value)
-    assert side is not None  # checked before the session was kept
+    session, side = await server.live_session(conn, msg.session_id)
     peer_role, peer_sub = session.peer_of(side)
-    frame: dict[str, Any] = {"type": "signal", "session_id": session.id, **msg.payload}
-    frame["from"], frame["from_role"] = me.sub, side
-    if not await server.deliver(peer_role, peer_sub, frame):
+    relayed = SignalRelayed(
+        session.id,
+        me.sub,
+        side,
+        description=msg.payload.get("description"),
+        candidate=msg.payload.get("candidate"),
+        has_candidate="candidate" in msg.payload,
+    )
+    if not await server.deliver(peer_role, peer_sub, relayed.to_frame()):
         raise ProtocolError(ErrorCode.INVALID_STATE, "peer is not connected")
     return None
 
 
-async def _signal_session(server: Server, conn: Connection, session_id: str) -> Session:
-    """The active session ``session_id`` of which the sender is a peer, read from the
-    store and kept on the connection until ``session.ended`` reaches it: a session's
-    peers never change, and reading them for every frame was, on Redis, a round trip
-    per relayed candidate."""
-    me = conn.identity
-    ends_seen = conn.ends_seen
-    session = await server.store.session(session_id)
-    if session is None:
-        raise ProtocolError(ErrorCode.NOT_FOUND, f'no session "{session_id}"')
-    if session.role_of(me.sub, me.role.value) is None:
-        raise ProtocolError(ErrorCode.FORBIDDEN, "you are not a peer of this session")
-    if session.state is not SessionState.ACTIVE:
-        raise ProtocolError(ErrorCode.INVALID_STATE, "session has ended")
-    if conn.ends_seen == ends_seen:  # no session.ended arrived while the store answered
-        conn.keep_session(session)
-    return session
-
-
 @handler("media.state", roles=PEERS, message=MediaState)
-async def media_state(server: Server, conn: Connection, msg: MediaState) -> Result:
+async def media_state(server: Services, conn: Connection, msg: MediaState) -> Result:
     me = conn.identity
     await server.apply(MediaReported(me.role.value, me.sub, msg.session_id, msg.state, msg.detail))
     return None
 
 
 @handler("session.end", roles=PEERS, message=SessionEnd)
-async def session_end(server: Server, conn: Connection, msg: SessionEnd) -> Result:
+async def session_end(server: Services, conn: Connection, msg: SessionEnd) -> Result:
     me = conn.identity
     await server.apply(SessionEndRequested(me.role.value, me.sub, msg.session_id, msg.reason))
     return None
 
 
 @handler("ping", roles=EVERYONE, message=Ping)
-async def ping(server: Server, conn: Connection, msg: Ping) -> Result:
+async def ping(server: Services, conn: Connection, msg: Ping) -> Result:
     return {"time": server.clock()}

@@ -51,7 +51,6 @@ class Hub:
         body = encode(clean)
         delivered = 0
         for conn in conns:
-            conn.seen(clean)
             delivered += conn.push(body, volatile)
         return delivered
 

@@ -5,15 +5,15 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
-import json
 from typing import Any
 
 from aiohttp import web
 
-from mayday.auth import AuthError, Identity, Role, verify_token
+from mayday.auth import Identity, Role
 from mayday.metrics.prom import CONTENT_TYPE
 from mayday.metrics.timeline import CSV_COLUMNS, csv_row, request_view
-from mayday.transport.appkeys import SERVER
+from mayday.transport.api import api_error, caller
+from mayday.transport.server import SERVER
 
 MAX_ROWS = 10_000
 
@@ -34,30 +34,11 @@ async def metrics(request: web.Request) -> web.Response:
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
 
 
+OPS = frozenset({Role.OPS})
+
+
 def _ops(request: web.Request) -> Identity:
-    """The ops identity from ``Authorization: Bearer`` (or ``?token=`` for download links)."""
-    settings = request.app[SERVER].settings
-    header = request.headers.get("Authorization", "")
-    token = header.removeprefix("Bearer ").strip() if header else request.query.get("token", "")
-    try:
-        identity = verify_token(token, settings.jwt_secret, settings.jwt_audience)
-    except AuthError as exc:
-        raise _json_error(401, "unauthorized", str(exc)) from None
-    if identity.role is not Role.OPS:
-        raise _json_error(403, "forbidden", "the ops role is needed")
-    return identity
-
-
-_ERRORS: dict[int, type[web.HTTPException]] = {
-    400: web.HTTPBadRequest,
-    401: web.HTTPUnauthorized,
-    403: web.HTTPForbidden,
-}
-
-
-def _json_error(status: int, code: str, message: str) -> web.HTTPException:
-    body = json.dumps({"code": code, "message": message})
-    return _ERRORS[status](text=body, content_type="application/json")
+    return caller(request, request.app[SERVER].settings, OPS, query_token=True)
 
 
 async def summary(request: web.Request) -> web.Response:
@@ -79,7 +60,7 @@ async def requests(request: web.Request) -> web.StreamResponse:
         since = float(query.get("since", server.clock() - 86400))
         limit = min(int(query.get("limit", 1000)), MAX_ROWS)
     except ValueError:
-        raise _json_error(400, "invalid_field", "since and limit must be numbers") from None
+        raise api_error(400, "invalid_field", "since and limit must be numbers") from None
     found = await server.store.recent_requests(since, limit)
     views = [v for v in map(request_view, found) if _matches(v, query)]
     if query.get("format") == "csv":

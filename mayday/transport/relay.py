@@ -8,6 +8,10 @@ entry it saw, so frames within a session are neither lost nor reordered;
 pub/sub would drop whatever was published while it was away. The same loops
 keep the node registry (heartbeats), reap dead nodes and expire offers that a
 dead node made.
+
+The relay talks to its node through ``NodeLink`` and the node to the relay
+through ``Relay``; with one process (the embedded default) the relay is
+``NoRelay``.
 """
 
 from __future__ import annotations
@@ -15,16 +19,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 import orjson
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from mayday.routing.events import Effect, OfferExpired
+from mayday.routing.events import Effect, Event, SessionOver, Waiting
 from mayday.stores.redis import RedisStore
 from mayday.stores.scripts import Script
+from mayday.transport.loops import every
 
 log = logging.getLogger(__name__)
 
@@ -34,10 +38,82 @@ INBOX_MAX = 10_000
 OUTBOX_BATCH = 500
 REDIS_DOWN = (RedisConnectionError, RedisTimeoutError, ConnectionRefusedError, OSError)
 
-Outgoing = tuple[str, str, dict[str, Any]]  # role, sub, frame
-LocalDeliver = Callable[[str, str, dict[str, Any]], int]
-Execute = Callable[[list[Effect]], Awaitable[None]]
-Apply = Callable[[OfferExpired], Awaitable[None]]
+# role, sub, and the parcel for the nodes holding that identity's sockets:
+# {"frame": a frame to send them} or {"note": an effect to keep there (``Note``)}.
+Outgoing = tuple[str, str, dict[str, Any]]
+Note = Waiting | SessionOver
+
+
+class NodeLink(Protocol):
+    """What the relay needs of its node."""
+
+    def clock(self) -> float: ...
+
+    def deliver_local(self, role: str, sub: str, frame: dict[str, Any]) -> int:
+        """Send ``frame`` to the sockets of (role, sub) on this node; how many."""
+        ...
+
+    def keep_note(self, note: Note) -> None:
+        """Keep an effect another node relayed for an identity connected here."""
+        ...
+
+    async def execute(self, effects: list[Effect]) -> None: ...
+
+    async def apply(self, event: Event) -> None: ...
+
+
+class Relay(Protocol):
+    """The link between server processes; ``NoRelay`` when there is one process."""
+
+    node_id: str
+
+    async def start(self, link: NodeLink) -> None: ...
+
+    async def joined(self, role: str, sub: str) -> None:
+        """This node now holds a socket of (role, sub)."""
+        ...
+
+    async def send_many(self, parcels: list[Outgoing]) -> list[int]:
+        """Queue each parcel on every other node holding a socket of its identity, in
+        order; per parcel, how many nodes."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+class NoRelay:
+    """One process alone (the embedded default): nothing to relay to."""
+
+    node_id = ""
+
+    async def start(self, link: NodeLink) -> None:
+        return None
+
+    async def joined(self, role: str, sub: str) -> None:
+        return None
+
+    async def send_many(self, parcels: list[Outgoing]) -> list[int]:
+        return [0] * len(parcels)
+
+    async def close(self) -> None:
+        return None
+
+
+def frame_parcel(frame: dict[str, Any]) -> dict[str, Any]:
+    return {"frame": frame}
+
+
+def note_parcel(note: Note) -> dict[str, Any]:
+    if isinstance(note, Waiting):
+        return {"note": {"k": "waiting", "user_id": note.user_id, "request_id": note.request_id}}
+    fields = {"session_id": note.session_id, "user_id": note.user_id}
+    return {"note": {"k": "session_over", **fields, "advisor_id": note.advisor_id}}
+
+
+def read_note(raw: dict[str, Any]) -> Note:
+    if raw["k"] == "waiting":
+        return Waiting(raw["user_id"], raw["request_id"])
+    return SessionOver(raw["session_id"], raw["user_id"], raw["advisor_id"])
 
 
 class RedisRelay:
@@ -62,15 +138,17 @@ class RedisRelay:
         self._flusher: asyncio.Task[None] | None = None
         self.last_id = "0-0"
 
-    async def start(
-        self, clock: Callable[[], float], local: LocalDeliver, execute: Execute, expire: Apply
-    ) -> None:
-        await self._beat(clock())
+    async def start(self, link: NodeLink) -> None:
+        await self._beat(link.clock())
+        name, down = f"node {self.node_id}", REDIS_DOWN
+        beat = every(self.heartbeat_s, lambda: self._beat(link.clock()), name, expected=down)
+        reap = every(self.heartbeat_s, lambda: self._reap(link), f"{name} reaper", expected=down)
+        sweep = every(self.sweep_s, lambda: self._sweep(link), f"{name} sweeper", expected=down)
         self._tasks = [
-            asyncio.create_task(self._read_inbox(local), name="relay-inbox"),
-            asyncio.create_task(self._every(self.heartbeat_s, lambda: self._beat(clock()))),
-            asyncio.create_task(self._every(self.heartbeat_s, lambda: self._reap(clock, execute))),
-            asyncio.create_task(self._every(self.sweep_s, lambda: self._sweep(clock, expire))),
+            asyncio.create_task(self._read_inbox(link), name="relay-inbox"),
+            asyncio.create_task(beat, name="relay-heartbeat"),
+            asyncio.create_task(reap, name="relay-reaper"),
+            asyncio.create_task(sweep, name="relay-sweeper"),
         ]
         log.info("node %s joined", self.node_id)
 
@@ -90,14 +168,9 @@ class RedisRelay:
             [self.keys.location(role, sub)], [self.keys.prefix, self.node_id, role, sub]
         )
 
-    async def send(self, role: str, sub: str, frame: dict[str, Any]) -> int:
-        """Queue ``frame`` for (role, sub) on every other node; return how many nodes."""
-        (count,) = await self.send_many([(role, sub, frame)])
-        return count
-
     async def send_many(self, frames: list[Outgoing]) -> list[int]:
-        """Queue each (role, sub, frame) on every other node holding a socket of (role,
-        sub), in order; return, per frame, how many nodes.
+        """Queue each (role, sub, parcel) on every other node holding a socket of (role,
+        sub), in order; return, per parcel, how many nodes.
 
         Frames from every coroutine of this node wait in one outbox and leave in one
         ``deliver`` call per round trip: while a call is in flight, the frames that
@@ -141,9 +214,9 @@ class RedisRelay:
         # Each frame encoded on its own: one that cannot be (a server bug) counts as
         # delivered nowhere and does not fail the frames batched with it.
         encoded: list[tuple[int, str, str]] = []
-        for i, (role, sub, frame) in enumerate(frames):
+        for i, (role, sub, parcel) in enumerate(frames):
             try:
-                item = orjson.dumps({"role": role, "sub": sub, "frame": frame}).decode()
+                item = orjson.dumps({"role": role, "sub": sub, **parcel}).decode()
             except TypeError:
                 log.exception("node %s: a %s frame could not be encoded", self.node_id, role)
                 continue
@@ -160,7 +233,7 @@ class RedisRelay:
         return counts
 
     # ------------------------------------------------------------ loops
-    async def _read_inbox(self, local: LocalDeliver) -> None:
+    async def _read_inbox(self, link: NodeLink) -> None:
         backoff = 0.05
         while True:
             try:
@@ -179,31 +252,24 @@ class RedisRelay:
             for _, entries in batches or []:
                 for entry_id, fields in entries:
                     item = orjson.loads(fields["f"])
-                    local(item["role"], item["sub"], item["frame"])
+                    if "note" in item:
+                        link.keep_note(read_note(item["note"]))
+                    else:
+                        link.deliver_local(item["role"], item["sub"], item["frame"])
                     self.last_id = entry_id
-
-    async def _every(self, interval: float, step: Callable[[], Awaitable[None]]) -> None:
-        while True:
-            await asyncio.sleep(interval)
-            try:
-                await step()
-            except REDIS_DOWN as exc:
-                log.warning("node %s: redis unreachable (%s)", self.node_id, exc)
-            except Exception:
-                log.exception("node %s: background step failed", self.node_id)
 
     async def _beat(self, now: float) -> None:
         await self.redis.zadd(self.keys.nodes, {self.node_id: now})
 
-    async def _reap(self, clock: Callable[[], float], execute: Execute) -> None:
+    async def _reap(self, link: NodeLink) -> None:
         while True:
-            now = clock()
+            now = link.clock()
             nodes, effects = await self.store.reap(now, now - self.dead_after_s)
             if not nodes:
                 return
             log.warning("node %s: reaped dead node(s) %s", self.node_id, ", ".join(nodes))
-            await execute(effects)
+            await link.execute(effects)
 
-    async def _sweep(self, clock: Callable[[], float], expire: Apply) -> None:
-        for expired in await self.store.due_offers(clock()):
-            await expire(expired)
+    async def _sweep(self, link: NodeLink) -> None:
+        for expired in await self.store.due_offers(link.clock()):
+            await link.apply(expired)

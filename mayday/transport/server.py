@@ -1,4 +1,11 @@
-"""The server's I/O half: frames in, routing events to the store, effects out."""
+"""The server's I/O half: frames in, routing operations to the store, effects out.
+
+``Server`` gives handlers their ``Services`` and the relay its ``NodeLink``; it
+knows the handlers only through the ``Registry`` the app built. A frame travels:
+socket → ``receive`` (envelope, rate, registry lookup, parse) → handler →
+``apply`` → store → ``execute`` (frames to sockets here and, through the relay,
+on other nodes; timers; notes; observations).
+"""
 
 from __future__ import annotations
 
@@ -9,13 +16,11 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import orjson
+from aiohttp import web
 
 from mayday import __version__
-from mayday.metrics.alerts import AlertRules, MemoryLedger
 from mayday.metrics.monitor import Monitor
-from mayday.metrics.stats import MemoryStats
-from mayday.metrics.tally import Rules
+from mayday.protocol.envelope import byte_length_over, decode, frame_id, peek_id
 from mayday.protocol.errors import ErrorCode, ProtocolError
 from mayday.protocol.fields import check_frame_depth
 from mayday.protocol.messages import Ack, ErrorFrame, Hello, HelpOffer
@@ -29,16 +34,21 @@ from mayday.routing.events import (
     OfferExpired,
     RequestExpired,
     Send,
+    SessionOver,
     StartTimer,
+    Waiting,
 )
+from mayday.routing.model import Session, SessionState, check_peer
+from mayday.sessions.store import SessionsStore
 from mayday.settings import Settings
 from mayday.stores.base import Store
-from mayday.transport import annotation_handlers  # (registers the annotation handlers)
-from mayday.transport import handlers as _handlers  # noqa: F401  (registers the handlers)
+from mayday.transport.backend import Backend
 from mayday.transport.connection import Connection, TokenBucket
 from mayday.transport.hub import Hub
-from mayday.transport.registry import REGISTRY, HandlerSpec
-from mayday.transport.relay import RedisRelay
+from mayday.transport.loops import every
+from mayday.transport.registry import Registry
+from mayday.transport.relay import Note, Outgoing, frame_parcel, note_parcel
+from mayday.transport.session_cache import SessionCache
 from mayday.transport.timers import Timers
 
 log = logging.getLogger(__name__)
@@ -46,46 +56,76 @@ log = logging.getLogger(__name__)
 Clock = Callable[[], float]
 # Roles that see the whole queue: every advisor console and the ops dashboard.
 WATCHERS = ("advisor", "ops")
+BUCKETS_KEPT = 10_000
 
 
 class Server:
-    """Holds the store, the live connections and the timers of one process."""
+    """Holds the backend, the live connections and the timers of one process."""
 
     def __init__(
         self,
         settings: Settings,
-        store: Store,
+        backend: Backend,
+        monitor: Monitor,
+        registry: Registry,
         clock: Clock = time.time,
-        relay: RedisRelay | None = None,
-        monitor: Monitor | None = None,
     ) -> None:
-        self.settings = settings
-        self.store = store
-        self.clock = clock
-        self.relay = relay
-        self.monitor = monitor or Monitor(
-            Rules(settings.sla_target_s, settings.short_abandon_s),
-            AlertRules(settings.sla_target_s),
-            MemoryStats(Rules(settings.sla_target_s, settings.short_abandon_s)),
-            MemoryLedger(),
-        )
-        self.annotations = annotation_handlers.Annotations.for_store(store)
+        self._settings = settings
+        self.backend = backend
+        self.monitor = monitor
+        self.registry = registry
+        self._clock = clock
+        self.relay = backend.relay
         self.hub = Hub()
         self.timers = Timers()
+        self.sessions = SessionCache()
         self._buckets: dict[Connection, TokenBucket] = {}
+        self._annotation_buckets: dict[str, TokenBucket] = {}
         self._last_summary: tuple[int, ...] | None = None
+        self._loops: list[asyncio.Task[None]] = []
         # Set at shutdown: sockets closing then are not users leaving.
         self.stopping = False
-        # Open requests of the users connected here, for the periodic position updates.
+        # Open waiting requests of the users connected here, for the position updates;
+        # kept from the ``Waiting`` effects (this node's own, and relayed ones).
         self._waiting: dict[str, str] = {}
 
-    # ------------------------------------------------------------ connections
-    async def start(self) -> None:
-        if self.relay is not None:
-            await self.relay.start(self.clock, self._deliver_local, self.execute, self.apply)
+    # ------------------------------------------------------------ services
+    @property
+    def settings(self) -> Settings:
+        return self._settings
 
+    @property
+    def store(self) -> Store:
+        return self.backend.store
+
+    @property
+    def boards(self) -> SessionsStore:
+        return self.backend.boards
+
+    def clock(self) -> float:
+        return self._clock()
+
+    # ------------------------------------------------------------ life
+    async def start(self) -> None:
+        await self.relay.start(self)
+        s = self.settings
+        self._loops = [
+            asyncio.create_task(every(s.summary_interval_s, self.publish_summary, "summary")),
+            asyncio.create_task(every(s.position_interval_s, self.update_positions, "positions")),
+            asyncio.create_task(every(s.ops_interval_s, self.housekeeping, "housekeeping")),
+        ]
+
+    async def close(self) -> None:
+        for loop in self._loops:
+            loop.cancel()
+        await asyncio.gather(*self._loops, return_exceptions=True)
+        await self.monitor.close()
+        await self.timers.close()
+        await self.backend.close()
+
+    # ------------------------------------------------------------ connections
     async def attach(self, conn: Connection) -> None:
-        if self.hub.add(conn) and self.relay is not None:
+        if self.hub.add(conn):
             await self.relay.joined(*conn.key)
         self._buckets[conn] = TokenBucket(
             self.settings.rate_limit_per_s, self.settings.rate_limit_burst
@@ -95,45 +135,78 @@ class Server:
         conn.send(hello.to_frame())
         if me.role.value in WATCHERS:
             conn.send((await self.store.summary(self.clock())).to_frame())
-        await annotation_handlers.peer_attached(self, conn)
+        for hook in self.registry.attach_hooks:
+            await hook(self, conn)
 
     async def detach(self, conn: Connection) -> None:
         """Forget ``conn``; when it was the identity's last socket, the router hears of it."""
         self._buckets.pop(conn, None)
-        if self.hub.remove(conn):
-            if conn.identity.role.value == "user":
-                self._waiting.pop(conn.identity.sub, None)
-            if self.stopping and self.relay is not None:
-                # Leave the identity registered here: the reaper decides once this node's
-                # heartbeat is stale, after its clients had time to reconnect elsewhere.
-                return
-            node = "" if self.relay is None else self.relay.node_id
-            await self.apply(Disconnected(*conn.key, node=node))
+        if not self.hub.remove(conn):
+            return
+        role, sub = conn.key
+        self.sessions.forget_peer(role, sub)
+        if role == "user":
+            self._waiting.pop(sub, None)
+        if self.stopping and self.relay.node_id:
+            # Leave the identity registered here: the reaper decides once this node's
+            # heartbeat is stale, after its clients had time to reconnect elsewhere.
+            return
+        await self.apply(Disconnected(role, sub, node=self.relay.node_id))
 
     # ------------------------------------------------------------ inbound
     async def receive(self, conn: Connection, text: str) -> None:
-        """Handle one text frame; any refusal becomes an error frame, never an exception."""
-        frame_id: int | None = None
+        """Handle one text frame; any refusal becomes an error frame, never an exception.
+
+        The frame is charged to the sender's bucket and measured in bytes before it is
+        parsed; then the envelope, the handler (type and role), the message, the call.
+        """
+        frame_id_: int | None = None
         try:
-            frame = _decode(text)
-            frame_id = _frame_id(frame)
-            check_frame_depth(text, frame)
-            if len(text) > self.settings.max_frame_bytes:
-                raise ProtocolError(
-                    ErrorCode.TOO_LARGE, f"frame is over {self.settings.max_frame_bytes} bytes"
-                )
             if not self._buckets[conn].take():
+                frame_id_ = peek_id(text)
                 raise ProtocolError(ErrorCode.RATE_LIMITED, "too many frames, slow down")
-            spec = _lookup(frame, conn)
+            limit = self.settings.max_frame_bytes
+            if byte_length_over(text, limit):
+                frame_id_ = peek_id(text)
+                raise ProtocolError(ErrorCode.TOO_LARGE, f"frame is over {limit} bytes")
+            frame = decode(text)
+            frame_id_ = frame_id(frame)
+            check_frame_depth(text, frame)
+            spec = self.registry.lookup(frame, conn.identity.role)
             result = await spec.func(self, conn, spec.parse(frame))
-            if frame_id is not None:
-                conn.send(Ack(frame_id, result or {}).to_frame())
+            if frame_id_ is not None:
+                conn.send(Ack(frame_id_, result or {}).to_frame())
         except ProtocolError as exc:
-            conn.send(ErrorFrame(exc.code.value, exc.message, frame_id).to_frame())
+            conn.send(ErrorFrame(exc.code.value, exc.message, frame_id_).to_frame())
         except Exception:
             log.exception("frame from %s/%s failed", *conn.key)
-            internal = ErrorFrame(ErrorCode.INTERNAL_ERROR.value, "internal error", frame_id)
+            internal = ErrorFrame(ErrorCode.INTERNAL_ERROR.value, "internal error", frame_id_)
             conn.send(internal.to_frame())
+
+    async def live_session(
+        self, conn: Connection, session_id: str, side: str | None = None, *, fresh: bool = False
+    ) -> tuple[Session, str]:
+        me = conn.identity
+        session = None if fresh else self.sessions.get(session_id)
+        if session is None:
+            epoch = self.sessions.epoch
+            session = await self.store.session(session_id)
+            if session is not None and session.state is SessionState.ACTIVE:
+                self.sessions.keep(session, epoch)
+        session, found = check_peer(session, session_id, me.role.value, me.sub, side)
+        if session.state is not SessionState.ACTIVE:
+            raise ProtocolError(ErrorCode.INVALID_STATE, "session has ended")
+        return session, found
+
+    def allow_annotation(self, advisor_id: str) -> bool:
+        bucket = self._annotation_buckets.get(advisor_id)
+        if bucket is None:
+            if len(self._annotation_buckets) > BUCKETS_KEPT:
+                self._annotation_buckets.clear()  # full buckets only cost memory
+            s = self.settings
+            bucket = TokenBucket(s.annotation_rate_per_s, s.annotation_burst)
+            self._annotation_buckets[advisor_id] = bucket
+        return bucket.take()
 
     # ------------------------------------------------------------ routing
     async def apply(self, event: Event) -> None:
@@ -148,7 +221,7 @@ class Server:
         declined it: otherwise they would stay reserved for an offer they never saw, and
         be set away when its timer ran out."""
         observations: list[Observe] = []
-        remote: list[tuple[str, str, dict[str, Any]]] = []
+        remote: list[Outgoing] = []
         unsent: list[OfferDeclined] = []
         for effect in effects:
             try:
@@ -157,9 +230,8 @@ class Server:
                 log.exception("routing effect %s failed; the others go on", type(effect).__name__)
                 if isinstance(effect, Send) and isinstance(effect.message, HelpOffer):
                     unsent.append(OfferDeclined(effect.sub, effect.message.request_id))
-        if self.relay is not None:
-            # Every frame of one operation to the other nodes in one round trip.
-            await self.relay.send_many(remote)
+        # Every frame and note of one operation to the other nodes in one round trip.
+        await self.relay.send_many(remote)
         if observations:
             await self.monitor.observe(observations, self.clock())
         for declined in unsent:
@@ -167,38 +239,43 @@ class Server:
                 await self.apply(declined)
 
     def _carry_out(
-        self,
-        effect: Effect,
-        observations: list[Observe],
-        remote: list[tuple[str, str, dict[str, Any]]],
+        self, effect: Effect, observations: list[Observe], remote: list[Outgoing]
     ) -> None:
-        if isinstance(effect, Observe):
-            observations.append(effect)
-        elif isinstance(effect, Send):
+        if isinstance(effect, Send):
             frame = effect.message.to_frame()
-            self._deliver_local(effect.role, effect.sub, frame)
-            remote.append((effect.role, effect.sub, frame))
+            self.deliver_local(effect.role, effect.sub, frame)
+            remote.append((effect.role, effect.sub, frame_parcel(frame)))
+        elif isinstance(effect, Observe):
+            observations.append(effect)
         elif isinstance(effect, StartTimer):
             self.timers.start(effect.key, effect.delay_s, self._expiry(effect))
         elif isinstance(effect, CancelTimer):
             self.timers.cancel(effect.key)
+        elif isinstance(effect, Waiting):
+            self.keep_note(effect)
+            remote.append(("user", effect.user_id, note_parcel(effect)))
+        elif isinstance(effect, SessionOver):
+            self.keep_note(effect)
+            remote.append(("user", effect.user_id, note_parcel(effect)))
+            remote.append(("advisor", effect.advisor_id, note_parcel(effect)))
+
+    def keep_note(self, note: Note) -> None:
+        """Keep what an operation noted for identities connected here: a waiting request
+        (for position updates), a session that is over (out of the session cache)."""
+        if isinstance(note, SessionOver):
+            self.sessions.forget(note.session_id)
+        elif note.request_id is None:
+            self._waiting.pop(note.user_id, None)
+        elif self.hub.connected("user", note.user_id):
+            self._waiting[note.user_id] = note.request_id
 
     async def deliver(self, role: str, sub: str, frame: dict[str, Any]) -> int:
-        """Send ``frame`` to every socket of (role, sub), here and on other nodes; return
-        how many sockets here plus how many other nodes took it."""
-        delivered = self._deliver_local(role, sub, frame)
-        if self.relay is not None:
-            delivered += await self.relay.send(role, sub, frame)
-        return delivered
+        delivered = self.deliver_local(role, sub, frame)
+        (elsewhere,) = await self.relay.send_many([(role, sub, frame_parcel(frame))])
+        return delivered + elsewhere
 
-    def _deliver_local(self, role: str, sub: str, frame: dict[str, Any]) -> int:
-        delivered = self.hub.send(role, sub, frame)
-        if delivered and role == "user":
-            if frame["type"] == "help.queued":
-                self._waiting[sub] = frame["request_id"]
-            elif frame["type"] in ("help.closed", "session.started"):
-                self._waiting.pop(sub, None)
-        return delivered
+    def deliver_local(self, role: str, sub: str, frame: dict[str, Any]) -> int:
+        return self.hub.send(role, sub, frame)
 
     def _expiry(self, timer: StartTimer) -> Callable[[], Any]:
         async def fire() -> None:
@@ -206,45 +283,19 @@ class Server:
 
         return fire
 
-    # ------------------------------------------------------------ queue summary
-    async def run_summaries(self) -> None:
-        """Tell advisors and ops about the queue when it changes, at most once an interval."""
-        while True:
-            await asyncio.sleep(self.settings.summary_interval_s)
-            try:
-                await self.publish_summary()
-            except Exception:
-                log.exception("queue summary failed")
-
-    async def run_positions(self) -> None:
-        """Tell the users connected here when their position or estimate moved."""
-        while True:
-            await asyncio.sleep(self.settings.position_interval_s)
-            try:
-                await self.update_positions()
-            except Exception:
-                log.exception("position updates failed")
-
+    # ------------------------------------------------------------ periodic
     async def update_positions(self, chunk: int = 500) -> None:
-        """One pass over the waiting users connected here, a chunk at a time so that a long
-        queue never holds the event loop for the whole pass."""
+        """Tell the waiting users connected here when their position or estimate moved; a
+        chunk at a time, so that a long queue never holds the event loop for the pass."""
         waiting = list(self._waiting.values())
         for start in range(0, len(waiting), chunk):
             part = waiting[start : start + chunk]
             await self.execute(await self.store.position_updates(part, self.clock()))
             await asyncio.sleep(0)
 
-    async def run_housekeeping(self) -> None:
-        """Every interval: expire requests past their time-to-live, evaluate the alerts,
-        and give the ops consoles connected here a fresh view."""
-        while True:
-            await asyncio.sleep(self.settings.ops_interval_s)
-            try:
-                await self.housekeeping()
-            except Exception:
-                log.exception("housekeeping failed")
-
     async def housekeeping(self) -> None:
+        """Expire requests past their time-to-live, evaluate the alerts, and give the ops
+        consoles connected here a fresh view."""
         now = self.clock()
         for request_id in await self.store.due_requests(now):
             await self.apply(RequestExpired(request_id))
@@ -256,47 +307,11 @@ class Server:
             self.hub.broadcast(("ops",), snapshot.to_frame())
 
     async def publish_summary(self) -> None:
+        """Tell advisors and ops about the queue when it changed."""
         summary = await self.store.summary(self.clock())
         if summary.shape() != self._last_summary:
             self._last_summary = summary.shape()
             self.hub.broadcast(WATCHERS, summary.to_frame())
 
-    async def close(self) -> None:
-        if self.relay is not None:
-            await self.relay.close()
-        await self.monitor.close()
-        await self.timers.close()
-        await self.store.close()
 
-
-def _decode(text: str) -> dict[str, Any]:
-    try:
-        frame = orjson.loads(text)
-    except ValueError as exc:
-        raise ProtocolError(ErrorCode.INVALID_JSON, f"not JSON: {exc}") from None
-    if not isinstance(frame, dict):
-        raise ProtocolError(ErrorCode.INVALID_JSON, "a frame must be a JSON object")
-    return frame
-
-
-def _frame_id(frame: dict[str, Any]) -> int | None:
-    frame_id = frame.get("id")
-    if frame_id is None:
-        return None
-    if isinstance(frame_id, bool) or not isinstance(frame_id, int):
-        raise ProtocolError(ErrorCode.INVALID_FIELD, 'field "id" must be an integer')
-    return frame_id
-
-
-def _lookup(frame: dict[str, Any], conn: Connection) -> HandlerSpec:
-    type_ = frame.get("type")
-    if not isinstance(type_, str):
-        raise ProtocolError(ErrorCode.INVALID_FIELD, 'field "type" must be a string')
-    spec = REGISTRY.get(type_)
-    if spec is None:
-        raise ProtocolError(ErrorCode.UNKNOWN_TYPE, f'unknown type "{type_[:64]}"')
-    if conn.identity.role not in spec.roles:
-        raise ProtocolError(
-            ErrorCode.FORBIDDEN, f'role "{conn.identity.role}" may not send "{type_}"'
-        )
-    return spec
+SERVER = web.AppKey("server", Server)

@@ -52,8 +52,6 @@ async def test_snapshot_follows_the_user_to_another_node(
     await moved.call("control.grant", session_id=sid)
     await advisor.call("control.input", session_id=sid, action="tap", point=[0.5, 0.5])
     assert (await frame(moved, ControlInputRelayed)).point == [0.5, 0.5]
-    entries = await node_b.server.annotations.store.audit(sid)
+    entries = await node_b.server.boards.audit(sid)
     assert [e.event for e in entries] == ["control.request", "control.grant", "control.input"]
-    assert await node_b.server.annotations.store.snapshot(sid) == (
-        await node_a.server.annotations.store.snapshot(sid)
-    )
+    assert await node_b.server.boards.snapshot(sid) == (await node_a.server.boards.snapshot(sid))

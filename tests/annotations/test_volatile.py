@@ -11,7 +11,6 @@ import struct
 from typing import Any
 
 from mayday.client import AnnotationRelayed
-from mayday.transport.annotation_handlers import Annotations
 from mayday.transport.connection import Connection
 from tests.annotations.helpers import PEN, draw, frame, paired
 from tests.conftest import Harness, StartServer
@@ -72,8 +71,12 @@ async def test_lasers_are_dropped_for_a_slow_reader_and_reliable_frames_are_not(
     """With a reader that stopped reading: every stroke frame is queued and arrives, in
     order and with no gap in seq; the laser moves sent meanwhile are dropped for it,
     while the fast socket of the same user gets every one."""
-    h = await start_server(rate_limit_per_s=100_000.0, rate_limit_burst=100_000)
-    h.server.annotations = Annotations(h.server.annotations.store, 100_000.0, 100_000)
+    h = await start_server(
+        rate_limit_per_s=100_000.0,
+        rate_limit_burst=100_000,
+        annotation_rate_per_s=100_000.0,
+        annotation_burst=100_000,
+    )
     user, advisor, sid = await paired(h)
     before = set(h.server.hub.all())
     slow = await SlowReader.connect(h, h.token("user", "u1"))

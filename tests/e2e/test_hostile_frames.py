@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 
+import aiohttp
 import pytest
 
 from mayday.client import (
@@ -166,3 +167,50 @@ async def test_an_offer_that_cannot_be_sent_is_handed_back(
     fine = await second.request_help(topic="wifi")
     offer = await advisor.next(HelpOffer)
     assert offer.request_id == fine.request_id
+
+
+async def test_the_size_limit_counts_bytes_not_characters(mayday: Harness) -> None:
+    """A frame of 33,805 characters that is 67,573 bytes in UTF-8 is over the 65,536-byte
+    limit: too_large, with its id, and the socket goes on."""
+    user = await mayday.client("user", "u1")
+    text = json.dumps({"type": "ping", "id": 4, "data": "é" * 33_780}, ensure_ascii=False)
+    assert len(text) < 65_536 < len(text.encode())
+    await user.send_raw(text)
+    error = await user.next(ErrorFrame)
+    assert (error.code, error.id) == ("too_large", 4)
+    assert (await user.call("ping")).fields["time"] > 0
+
+
+async def test_invalid_frames_are_charged_to_the_rate_bucket(start_server: StartServer) -> None:
+    """Frames that are not even JSON count against the budget: past the burst they are
+    refused as rate_limited before any parse."""
+    harness = await start_server(rate_limit_per_s=1.0, rate_limit_burst=20)
+    user = await harness.client("user", "u1")
+    for _ in range(40):
+        await user.send_raw("{not json")
+    codes = [(await user.next(ErrorFrame)).code for _ in range(40)]
+    assert codes.count("invalid_json") <= 21
+    assert codes.count("rate_limited") >= 19
+    assert set(codes) == {"invalid_json", "rate_limited"}
+
+
+async def test_a_fast_writer_that_reads_is_rate_limited_not_cut_off(
+    mayday: Harness,
+) -> None:
+    """1,000 frames written at once by a client that reads promptly: it gets its acks and
+    rate_limited errors, and is not closed as a slow consumer."""
+    session = aiohttp.ClientSession()
+    try:
+        ws = await session.ws_connect(mayday.ws_url, params={"token": mayday.token("user", "u")})
+        await ws.receive()  # hello
+        burst = "".join(json.dumps({"type": "ping", "id": i}) + "\n" for i in range(1000))
+        for line in burst.splitlines():
+            await ws.send_str(line)
+        answers = [json.loads((await ws.receive(timeout=10)).data) for _ in range(1000)]
+        assert not ws.closed
+        kinds = {a["type"] if a["type"] == "ack" else a["code"] for a in answers}
+        assert kinds == {"ack", "rate_limited"}
+        assert sorted(a["id"] for a in answers) == list(range(1000))
+        await ws.close()
+    finally:
+        await session.close()

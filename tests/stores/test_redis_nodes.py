@@ -17,6 +17,7 @@ from mayday.client import (
     SignalRelayed,
     Unknown,
 )
+from mayday.transport.relay import frame_parcel
 from tests.conftest import Harness, StartServer
 from tests.redis_server import RedisServer
 
@@ -204,7 +205,10 @@ async def test_one_outbox_batch_keeps_the_order_of_frames_for_one_client(
     assert relay is not None
 
     def frames(tag: str) -> list[tuple[str, str, dict[str, object]]]:
-        return [("user", "u1", {"type": "test.order", "tag": tag, "n": n}) for n in range(50)]
+        return [
+            ("user", "u1", frame_parcel({"type": "test.order", "tag": tag, "n": n}))
+            for n in range(50)
+        ]
 
     counts = await asyncio.gather(relay.send_many(frames("x")), relay.send_many(frames("y")))
     assert counts == [[1] * 50, [1] * 50]

@@ -1,4 +1,5 @@
--- ARGV: 4 user_id, 5 user_name, 6 request_id, 7 ask JSON {topic, language, skills, device}
+-- ARGV: 4 user_id, 5 user_name, 6 request_id, 7 ask JSON {topic, language},
+-- 8 skills JSON (a sorted list), 9 device JSON
 local user_id, user_name, request_id = ARGV[4], ARGV[5], ARGV[6]
 local ask = cjson.decode(ARGV[7])
 local current = load("req", redis.call("GET", key("user", user_id)) or "")
@@ -25,4 +26,5 @@ redis.call("SET", key("user", user_id), req.id)
 local data = {topic = ask.topic ~= cjson.null and ask.topic or nil}
 data.skills = cjson.decode(ARGV[8])
 record(req, "requested", data)
+out[#out + 1] = {k = "waiting", user_id = user_id, request_id = req.id}
 return finish_op()

@@ -56,6 +56,9 @@ local function touch(id)
 end
 
 local function set_request_state(req, state)
+  if WAITING[req.state] and not WAITING[state] then
+    out[#out + 1] = {k = "waiting", user_id = req.user_id, request_id = cjson.null}
+  end
   req.state = state
   save("req", req, "state")
   if FINAL[state] then record(req, state) end
@@ -235,6 +238,7 @@ local function end_session(ses, reason, by)
   local ended = {type = "session.ended", session_id = ses.id, request_id = req.id, reason = reason, by = by}
   send("user", ses.user_id, ended)
   send("advisor", ses.advisor_id, ended)
+  out[#out + 1] = {k = "session_over", session_id = ses.id, user_id = ses.user_id, advisor_id = ses.advisor_id}
 end
 
 local function side_of(ses, role, sub)

@@ -1,0 +1,64 @@
+"""Where a server process keeps its state: chosen once, here, from the settings.
+
+The embedded default keeps everything in this process. With a Redis URL, the
+routing state, the shared screens, the SLA tallies, the alert ledger and the
+topic labels live in Redis, and the relay links this process to the others.
+Nothing else in the server asks which backend runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mayday.metrics.alerts import AlertLedger, MemoryLedger, RedisLedger
+from mayday.metrics.labels import Admission, LocalAdmission, RedisAdmission
+from mayday.metrics.stats import MemoryStats, RedisStats, StatsStore
+from mayday.metrics.tally import Rules
+from mayday.sessions.redis_store import RedisSessionsStore
+from mayday.sessions.store import MemorySessionsStore, SessionsStore
+from mayday.settings import Settings
+from mayday.stores.base import Store
+from mayday.stores.memory import MemoryStore
+from mayday.stores.redis import RedisStore
+from mayday.transport.relay import NoRelay, RedisRelay, Relay
+
+
+@dataclass
+class Backend:
+    name: str  # "memory" or "redis"
+    store: Store  # the routing state
+    boards: SessionsStore  # each session's drawing, consent, pause and audit log
+    stats: StatsStore  # SLA tallies
+    ledger: AlertLedger  # which alerts are raised
+    admission: Admission  # which topics have a metric label
+    relay: Relay  # the link to the other processes
+
+    async def close(self) -> None:
+        await self.relay.close()
+        await self.store.close()
+
+
+def make_backend(settings: Settings) -> Backend:
+    """The in-memory backend, or the Redis one when a Redis URL is configured."""
+    rules = Rules(settings.sla_target_s, settings.short_abandon_s)
+    if not settings.redis_url:
+        return Backend(
+            name="memory",
+            store=MemoryStore(settings),
+            boards=MemorySessionsStore(),
+            stats=MemoryStats(rules),
+            ledger=MemoryLedger(),
+            admission=LocalAdmission(),
+            relay=NoRelay(),
+        )
+    store = RedisStore.from_url(settings.redis_url, settings)
+    redis, keys = store.redis, store.keys
+    return Backend(
+        name="redis",
+        store=store,
+        boards=RedisSessionsStore(redis, keys),
+        stats=RedisStats(redis, rules, keys),
+        ledger=RedisLedger(redis, keys),
+        admission=RedisAdmission(redis, keys.topics),
+        relay=RedisRelay(store),
+    )

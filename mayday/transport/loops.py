@@ -1,0 +1,28 @@
+"""The one periodic loop every background task of a node runs in."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+log = logging.getLogger(__name__)
+
+
+async def every(
+    interval_s: float,
+    step: Callable[[], Awaitable[None]],
+    what: str,
+    *,
+    expected: tuple[type[BaseException], ...] = (),
+) -> None:
+    """Run ``step`` every ``interval_s`` until cancelled. A failure is logged and the loop
+    goes on; an ``expected`` one (Redis briefly unreachable) without its traceback."""
+    while True:
+        await asyncio.sleep(interval_s)
+        try:
+            await step()
+        except expected as exc:
+            log.warning("%s: %s", what, exc)
+        except Exception:
+            log.exception("%s failed", what)
