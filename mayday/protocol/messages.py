@@ -237,6 +237,25 @@ class SessionEnded(Outbound):
 
 
 @dataclass(frozen=True)
+class PeerDisconnected(Outbound):
+    """The other peer's last socket closed; the session waits ``grace_s`` for it."""
+
+    TYPE: ClassVar[str] = "peer.disconnected"
+    session_id: str
+    grace_s: float
+
+
+@dataclass(frozen=True)
+class PeerReconnected(Outbound):
+    """The other peer is back: ``resumed`` if its socket took up where it left (its call
+    goes on), false if it came back without its state (a reload: start the call anew)."""
+
+    TYPE: ClassVar[str] = "peer.reconnected"
+    session_id: str
+    resumed: bool = True
+
+
+@dataclass(frozen=True)
 class Hello(Outbound):
     """First frame on every connection: who the server thinks you are."""
 

@@ -29,6 +29,8 @@ class RouterConfig:
     turn_ttl_s: int = 3600
     default_handle_time_s: float = 300.0
     request_ttl_s: float = 900.0
+    # How long a dropped identity keeps its place: its request, its session, its presence.
+    resume_grace_s: float = 30.0
     # How many finished requests the memory store keeps; Redis keeps them for a time.
     history_limit: int = 10_000
     history_ttl_s: float = 7 * 24 * 3600.0
@@ -42,6 +44,8 @@ class RouterConfig:
             )
         if self.reservation_timeout_s <= 0:
             raise SettingsError("reservation_timeout_s must be positive")
+        if not 0 < self.resume_grace_s <= 3600:
+            raise SettingsError("resume_grace_s must be more than 0 and at most 3600")
         if self.turn_urls and not self.turn_secret:
             raise SettingsError("turn_urls need a turn_secret")
 

@@ -22,6 +22,8 @@ from mayday.protocol.messages import (
     HelpOffer,
     HelpQueued,
     HelpWithdrawn,
+    PeerDisconnected,
+    PeerReconnected,
     QueueSummary,
     SessionEnded,
     SessionStarted,
@@ -33,6 +35,7 @@ from mayday.routing.events import (
     Disconnected,
     Effect,
     Event,
+    GraceExpired,
     HelpCancelled,
     HelpRequested,
     MediaReported,
@@ -40,12 +43,16 @@ from mayday.routing.events import (
     OfferAccepted,
     OfferDeclined,
     OfferExpired,
+    Reconnected,
     RequestExpired,
     Send,
     SessionEndRequested,
     SessionOver,
-    StartTimer,
     Waiting,
+    grace_key,
+    grace_timer,
+    offer_key,
+    offer_timer,
 )
 from mayday.routing.model import (
     Advisor,
@@ -112,6 +119,8 @@ class Router:
             OfferExpired: self._on_offer_expired,
             RequestExpired: self._on_request_expired,
             Disconnected: self._on_disconnected,
+            Reconnected: self._on_reconnected,
+            GraceExpired: self._on_grace_expired,
             SessionEndRequested: self._on_session_end,
             MediaReported: self._on_media,
         }
@@ -216,6 +225,9 @@ class Router:
     # ------------------------------------------------------------ advisors
     def _on_advisor_state(self, ev: AdvisorStateSet, now: float) -> None:
         adv = self.advisors.get(ev.advisor_id)
+        if adv is not None and adv.dropped_at is not None:
+            # A frame from them: they are back (their return raced this frame).
+            self._advisor_returned(adv.id, False, now)
         if adv is None:
             adv = Advisor(
                 id=ev.advisor_id, name=ev.name, skills=ev.skills, idle_since=now, status_since=now
@@ -245,7 +257,7 @@ class Router:
             self._record(req, now, "claimed", advisor=adv.id)
             self._withdraw_claims(req, "claimed", keep=adv.id)
         else:
-            self._out.append(CancelTimer(req.id))
+            self._out.append(CancelTimer(offer_key(req.id)))
             self._record(req, now, "offer.accepted", advisor=adv.id, offer_no=req.offer_no)
         waited = now - req.enqueued_at
         self._out.append(Observe("time_to_accept", waited, req.topic or ""))
@@ -323,30 +335,147 @@ class Router:
         self._leave_queue(req, RequestState.EXPIRED, now, withdraw_reason="expired")
         self._send("user", req.user_id, HelpClosed(req.id, RequestState.EXPIRED.value))
 
-    # ------------------------------------------------------------ both sides
+    # ------------------------------------------------------------ drops and returns
     def _on_disconnected(self, ev: Disconnected, now: float) -> None:
+        """A drop: the identity keeps its place for ``resume_grace_s``."""
         if ev.role == "user":
-            self._user_gone(ev.sub, now)
+            self._user_dropped(ev.sub, now)
         elif ev.role == "advisor":
-            self._advisor_gone(ev.sub, now)
+            self._advisor_dropped(ev.sub, now)
 
-    def _user_gone(self, user_id: str, now: float) -> None:
+    def _user_dropped(self, user_id: str, now: float) -> None:
         req = self.open_request_of(user_id)
-        if req is None:
+        if req is None or req.user_dropped_at is not None:
             return
+        req.user_dropped_at, req.user_drop_no = now, req.user_drop_no + 1
+        self._record(req, now, "user.dropped")
+        self._out.append(Observe("drop", 1.0, "", "user"))
         if req.state.waiting:
-            self._leave_queue(req, RequestState.ABANDONED, now, withdraw_reason="abandoned")
+            # Not offered while its user is away: no advisor is put in front of nobody.
+            self._hold_offers(req, now)
         elif req.session_id is not None:
-            self._end_session(self.sessions[req.session_id], "disconnected", "user", now)
+            advisor = self.sessions[req.session_id].advisor_id
+            self._send("advisor", advisor, PeerDisconnected(req.session_id, self._grace))
+        self._out.append(grace_timer("user", user_id, req.user_drop_no, self._grace))
 
-    def _advisor_gone(self, advisor_id: str, now: float) -> None:
+    def _advisor_dropped(self, advisor_id: str, now: float) -> None:
         adv = self.advisors.get(advisor_id)
-        if adv is None:
+        if adv is None or adv.dropped_at is not None:
             return
+        adv.dropped_at, adv.drop_no = now, adv.drop_no + 1
+        self._out.append(Observe("drop", 1.0, "", "advisor"))
         if adv.offer is not None:
+            # The user is waiting: the offer passes on at once.
             self._withdraw_offer(adv, now, AdvisorStatus.AWAY)
+        elif adv.status is AdvisorStatus.AVAILABLE:
+            self._set_advisor_status(adv, AdvisorStatus.AWAY)
         if adv.session_id is not None:
-            self._end_session(self.sessions[adv.session_id], "disconnected", "advisor", now)
+            req = self.requests[self.sessions[adv.session_id].request_id]
+            self._record(req, now, "advisor.dropped", advisor=adv.id)
+            self._send("user", req.user_id, PeerDisconnected(adv.session_id, self._grace))
+        self._out.append(grace_timer("advisor", adv.id, adv.drop_no, self._grace))
+
+    @property
+    def _grace(self) -> float:
+        return self.config.resume_grace_s
+
+    def _hold_offers(self, req: Request, now: float) -> None:
+        """Take back what is offered of ``req``: its advisor stays free for others."""
+        if req.offered_to is not None:
+            adv = self.advisors[req.offered_to]
+            then = AdvisorStatus.AVAILABLE if adv.wants_available else AdvisorStatus.AWAY
+            self._withdraw_offer(adv, now, then, reason="user_dropped")
+        if self._claim_mode:
+            self._withdraw_claims(req, "user_dropped")
+
+    def _on_reconnected(self, ev: Reconnected, now: float) -> None:
+        if ev.role == "user":
+            self._user_returned(ev.sub, ev.resumed, now)
+        elif ev.role == "advisor":
+            self._advisor_returned(ev.sub, ev.resumed, now)
+
+    def _user_returned(self, user_id: str, resumed: bool, now: float) -> None:
+        req = self.open_request_of(user_id)
+        if req is None or req.user_dropped_at is None:
+            return
+        away, req.user_dropped_at = now - req.user_dropped_at, None
+        self._record(req, now, "user.returned", after_s=half_up(away, 3), resumed=resumed)
+        self._out.append(Observe("returned", away, "", "user"))
+        self._out.append(CancelTimer(grace_key("user", user_id)))
+        if req.state.waiting:
+            self._touched[req.id] = req
+        elif req.session_id is not None:
+            advisor = self.sessions[req.session_id].advisor_id
+            self._send("advisor", advisor, PeerReconnected(req.session_id, resumed))
+
+    def _advisor_returned(self, advisor_id: str, resumed: bool, now: float) -> None:
+        adv = self.advisors.get(advisor_id)
+        if adv is None or adv.dropped_at is None:
+            return
+        away, adv.dropped_at = now - adv.dropped_at, None
+        self._out.append(Observe("returned", away, "", "advisor"))
+        self._out.append(CancelTimer(grace_key("advisor", adv.id)))
+        if adv.session_id is not None:
+            req = self.requests[self.sessions[adv.session_id].request_id]
+            self._record(req, now, "advisor.returned", after_s=half_up(away, 3), resumed=resumed)
+            self._send("user", req.user_id, PeerReconnected(adv.session_id, resumed))
+            return
+        if adv.wants_available and adv.status is AdvisorStatus.AWAY:
+            # Back in their place among the idle: they were idle all along.
+            self._set_advisor_status(adv, AdvisorStatus.AVAILABLE)
+        presence = "available" if adv.wants_available else "away"
+        self._send("advisor", adv.id, AdvisorStateChanged(presence, "reconnected"))
+
+    def _on_grace_expired(self, ev: GraceExpired, now: float) -> None:
+        if ev.role == "user":
+            req = self.open_request_of(ev.sub)
+            dropped = req is not None and req.user_dropped_at is not None
+            if req is not None and dropped and req.user_drop_no == ev.drop_no:
+                self._user_lost(req, now)
+        elif ev.role == "advisor":
+            adv = self.advisors.get(ev.sub)
+            if adv is not None and adv.dropped_at is not None and adv.drop_no == ev.drop_no:
+                self._advisor_lost(adv, now)
+
+    def _user_lost(self, req: Request, now: float) -> None:
+        self._out.append(Observe("grace_expired", 1.0, "", "user"))
+        dropped = req.user_dropped_at or now
+        self._record(req, now, "grace.expired", side="user")
+        if req.state.waiting:
+            # Abandoned when the socket went, not when the grace ran out; no help.closed:
+            # there is nobody to tell.
+            self._leave_queue(
+                req, RequestState.ABANDONED, now, withdraw_reason="abandoned", at=dropped
+            )
+        elif req.session_id is not None:
+            self._end_session(self.sessions[req.session_id], "user_lost", "user", now)
+
+    def _advisor_lost(self, adv: Advisor, now: float) -> None:
+        """Past the grace: a session the advisor held ends, and its request goes back to
+        the head of the queue with its enqueue time, not to be offered to them again."""
+        self._out.append(Observe("grace_expired", 1.0, "", "advisor"))
+        if adv.session_id is not None:
+            session = self.sessions[adv.session_id]
+            req = self.requests[session.request_id]
+            self._record(req, now, "grace.expired", side="advisor", advisor=adv.id)
+            self._record(req, now, "session.ended", reason="advisor_lost", by="advisor")
+            self._close_session(session, "advisor_lost", "advisor", now)
+            self._requeue(req, adv, now)
+        self._advisor_offline(adv, now)
+
+    def _requeue(self, req: Request, adv: Advisor, now: float) -> None:
+        req.session_id = None
+        req.declined_by.add(adv.id)
+        self._set_request_state(req, RequestState.QUEUED, now)
+        self._open_request_of_user[req.user_id] = req.id
+        self.queue[req.id] = req
+        # Back in enqueue order: it goes before everyone who came after it.
+        self.queue = dict(sorted(self.queue.items(), key=lambda item: item[1].seq))
+        self._rank.add(req.seq)
+        self._out.append(Waiting(req.user_id, req.id))
+        self._record(req, now, "requeued", reason="advisor_lost")
+
+    def _advisor_offline(self, adv: Advisor, now: float) -> None:
         del self.advisors[adv.id]
         self._free_key.pop(adv.id, None)
         self._status_counts[adv.status] -= 1
@@ -371,20 +500,29 @@ class Router:
             self._out.append(Observe("time_to_advisor", now - req.enqueued_at, req.topic or ""))
 
     def _end_session(self, session: Session, reason: str, by: str, now: float) -> None:
-        session.state, session.ended_at = SessionState.ENDED, now
-        self._handle_times.append(now - session.started_at)
         req = self.requests[session.request_id]
         self._record(req, now, "session.ended", reason=reason, by=by)
         self._set_request_state(req, RequestState.ENDED, now)
         self._finish(req)
+        self._close_session(session, reason, by, now)
+
+    def _close_session(self, session: Session, reason: str, by: str, now: float) -> None:
+        """The session is over: its advisor is free again (unless they dropped), both
+        peers are told, and every node forgets it."""
+        session.state, session.ended_at = SessionState.ENDED, now
+        self._handle_times.append(now - session.started_at)
         adv = self.advisors.get(session.advisor_id)
         if adv is not None and adv.session_id == session.id:
             adv.session_id, adv.idle_since = None, now
-            back = AdvisorStatus.AVAILABLE if adv.wants_available else AdvisorStatus.AWAY
-            self._set_advisor_status(adv, back)
-            presence = "available" if adv.wants_available else "away"
-            self._send("advisor", adv.id, AdvisorStateChanged(presence, "session_ended"))
-        ended = SessionEnded(session.id, req.id, reason=reason, by=by)
+            if adv.dropped_at is not None:
+                # Not free while their socket is gone; their presence comes back with them.
+                self._set_advisor_status(adv, AdvisorStatus.AWAY)
+            else:
+                back = AdvisorStatus.AVAILABLE if adv.wants_available else AdvisorStatus.AWAY
+                self._set_advisor_status(adv, back)
+                presence = "available" if adv.wants_available else "away"
+                self._send("advisor", adv.id, AdvisorStateChanged(presence, "session_ended"))
+        ended = SessionEnded(session.id, session.request_id, reason=reason, by=by)
         self._send("user", session.user_id, ended)
         self._send("advisor", session.advisor_id, ended)
         self._out.append(SessionOver(session.id, session.user_id, session.advisor_id))
@@ -428,7 +566,7 @@ class Router:
             return
         # Offering changes states, never queue membership, so the queue is walked in place.
         for req in self.queue.values():
-            if req.state is not RequestState.QUEUED:
+            if req.state is not RequestState.QUEUED or req.user_dropped_at is not None:
                 continue
             adv = self._take_free(req)
             if adv is None:
@@ -444,7 +582,7 @@ class Router:
         self._set_advisor_status(adv, AdvisorStatus.RESERVED)
         self._record(req, now, "offered", advisor=adv.id, offer_no=req.offer_no)
         timeout = self.config.reservation_timeout_s
-        self._out.append(StartTimer(req.id, req.offer_no, timeout))
+        self._out.append(offer_timer(req.id, req.offer_no, timeout))
         self._send("advisor", adv.id, self._offer_frame(req, now, timeout, "offer"))
 
     def _offer_frame(self, req: Request, now: float, expires: float | None, mode: str) -> HelpOffer:
@@ -466,7 +604,11 @@ class Router:
         Costs free advisors x waiting requests per operation: claim mode is for
         teams small enough that everyone watching the whole queue makes sense.
         """
-        waiting = [r for r in self.queue.values() if r.state is RequestState.QUEUED]
+        waiting = [
+            r
+            for r in self.queue.values()
+            if r.state is RequestState.QUEUED and r.user_dropped_at is None
+        ]
         for adv in free:
             for req in waiting:
                 if req.id not in adv.claimable and adv.can_take(req):
@@ -496,7 +638,7 @@ class Router:
         if req is None:
             return
         if timer:
-            self._out.append(CancelTimer(req.id))
+            self._out.append(CancelTimer(offer_key(req.id)))
         self._record(req, now, f"offer.{outcome}", advisor=adv.id, offer_no=req.offer_no)
         req.offered_to, adv.offer = None, None
         if req.state is RequestState.OFFERED:
@@ -506,8 +648,16 @@ class Router:
         self._set_advisor_status(adv, then)
 
     def _leave_queue(
-        self, req: Request, state: RequestState, now: float, *, withdraw_reason: str
+        self,
+        req: Request,
+        state: RequestState,
+        now: float,
+        *,
+        withdraw_reason: str,
+        at: float | None = None,
     ) -> None:
+        """The request stops waiting: ``state`` as of ``at`` (``now`` unless given: a user
+        who dropped abandoned when they dropped)."""
         if req.offered_to is not None:
             adv = self.advisors[req.offered_to]
             then = AdvisorStatus.AVAILABLE if adv.wants_available else AdvisorStatus.AWAY
@@ -516,7 +666,7 @@ class Router:
             self._withdraw_claims(req, withdraw_reason)
         del self.queue[req.id]
         self._rank.remove(req.seq)
-        self._set_request_state(req, state, now)
+        self._set_request_state(req, state, now if at is None else at)
         self._finish(req)
 
     def _finish(self, req: Request) -> None:
@@ -590,6 +740,8 @@ class Router:
             raise ProtocolError(
                 ErrorCode.INVALID_STATE, f'request "{request_id}" is {req.state}, not waiting'
             )
+        if req.user_dropped_at is not None:
+            raise ProtocolError(ErrorCode.INVALID_STATE, "the user is reconnecting")
         adv = self.advisors.get(advisor_id)
         if adv is None or adv.status is not AdvisorStatus.AVAILABLE:
             raise ProtocolError(ErrorCode.INVALID_STATE, "go available to claim requests")

@@ -59,12 +59,35 @@ class RequestExpired:
 
 @dataclass(frozen=True)
 class Disconnected:
+    """The identity's last socket anywhere closed without ``session.end`` or
+    ``help.cancel``: a drop. Its request or session waits for it through the grace
+    period (``GraceExpired`` ends that)."""
+
     role: str
     sub: str
     # With several nodes on Redis: the node whose last socket of (role, sub) closed. Its
     # entry in the identity's location goes in the same atomic step, so a node that dies
     # right after cannot leave an identity that the reaper never sees. The core ignores it.
     node: str = ""
+
+
+@dataclass(frozen=True)
+class Reconnected:
+    """A socket of the identity opened (its first on a node); ``resumed`` if it took over
+    the stream of a dropped socket. Ignored unless the identity had dropped."""
+
+    role: str
+    sub: str
+    resumed: bool = False
+
+
+@dataclass(frozen=True)
+class GraceExpired:
+    """The grace period of drop number ``drop_no`` of (role, sub) ran out."""
+
+    role: str
+    sub: str
+    drop_no: int
 
 
 @dataclass(frozen=True)
@@ -93,6 +116,8 @@ Event = (
     | OfferExpired
     | RequestExpired
     | Disconnected
+    | Reconnected
+    | GraceExpired
     | SessionEndRequested
     | MediaReported
 )
@@ -108,24 +133,34 @@ class Send:
 
 @dataclass(frozen=True)
 class StartTimer:
-    """Call back with ``OfferExpired(request_id, offer_no)`` after ``delay_s``."""
+    """Apply ``event`` after ``delay_s``; starting ``key`` again replaces its timer."""
 
-    request_id: str
-    offer_no: int
+    key: str
     delay_s: float
-
-    @property
-    def key(self) -> str:
-        return f"offer:{self.request_id}"
+    event: OfferExpired | GraceExpired
 
 
 @dataclass(frozen=True)
 class CancelTimer:
-    request_id: str
+    key: str
 
-    @property
-    def key(self) -> str:
-        return f"offer:{self.request_id}"
+
+def offer_key(request_id: str) -> str:
+    return f"offer:{request_id}"
+
+
+def grace_key(role: str, sub: str) -> str:
+    return f"grace:{role}:{sub}"
+
+
+def offer_timer(request_id: str, offer_no: int, delay_s: float) -> StartTimer:
+    """The reservation of offer ``offer_no`` of a request."""
+    return StartTimer(offer_key(request_id), delay_s, OfferExpired(request_id, offer_no))
+
+
+def grace_timer(role: str, sub: str, drop_no: int, delay_s: float) -> StartTimer:
+    """The grace period of drop ``drop_no`` of (role, sub)."""
+    return StartTimer(grace_key(role, sub), delay_s, GraceExpired(role, sub, drop_no))
 
 
 @dataclass(frozen=True)
@@ -136,7 +171,9 @@ class Observe:
     since help was pressed), ``outcome`` (``label`` answered / cancelled /
     abandoned / expired; value: seconds waited), ``missed_offer`` (``label``
     the advisor; value 1), ``advisor_time`` (``label`` the status left;
-    value: seconds spent in it). ``topic`` is the request's topic or "".
+    value: seconds spent in it), ``drop`` (``label`` the role; value 1),
+    ``returned`` (``label`` the role; value: seconds away), ``grace_expired``
+    (``label`` the role; value 1). ``topic`` is the request's topic or "".
     """
 
     metric: str

@@ -68,6 +68,9 @@ class Request:
     declined_by: set[str] = field(default_factory=set)
     session_id: str | None = None
     first_frame_at: float | None = None
+    # While its user's socket is gone (a drop): when, and which drop (for its timer).
+    user_dropped_at: float | None = None
+    user_drop_no: int = 0
     timeline: list[TimelineEntry] = field(default_factory=list)
     # (position, state, estimate) last told to the user, so updates go only on change.
     last_notice: tuple[int, str, float | None] | None = None
@@ -86,6 +89,9 @@ class Advisor:
     offer: str | None = None
     session_id: str | None = None
     missed_offers: int = 0
+    # While their socket is gone (a drop): when, and which drop (for its timer).
+    dropped_at: float | None = None
+    drop_no: int = 0
     # Claim mode: the waiting requests this advisor has been shown while free.
     claimable: set[str] = field(default_factory=set)
 

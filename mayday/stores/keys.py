@@ -37,6 +37,11 @@ class Keys:
         return f"{self.prefix}offers"
 
     @property
+    def graces(self) -> str:
+        """ZSET "role|sub|drop number" -> end of that drop's grace period."""
+        return f"{self.prefix}graces"
+
+    @property
     def requests(self) -> str:
         """ZSET request id -> time requested: every request kept in history, for ops."""
         return f"{self.prefix}requests"

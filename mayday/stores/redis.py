@@ -26,6 +26,7 @@ from mayday.routing.events import (
     Disconnected,
     Effect,
     Event,
+    GraceExpired,
     HelpCancelled,
     HelpRequested,
     MediaReported,
@@ -33,6 +34,7 @@ from mayday.routing.events import (
     OfferAccepted,
     OfferDeclined,
     OfferExpired,
+    Reconnected,
     RequestExpired,
     Send,
     SessionEndRequested,
@@ -52,6 +54,8 @@ SCRIPTS = (
     "decline",
     "offer_expired",
     "disconnected",
+    "reconnected",
+    "grace_expired",
     "session_end",
     "media",
     "summary",
@@ -86,6 +90,8 @@ class RedisStore:
             OfferExpired: lambda e: ("offer_expired", [e.request_id, e.offer_no]),
             RequestExpired: lambda e: ("request_expired", [e.request_id]),
             Disconnected: lambda e: ("disconnected", [e.role, e.sub, e.node]),
+            Reconnected: lambda e: ("reconnected", [e.role, e.sub, "1" if e.resumed else "0"]),
+            GraceExpired: lambda e: ("grace_expired", [e.role, e.sub, e.drop_no]),
             SessionEndRequested: lambda e: (
                 "session_end",
                 [e.role, e.sub, e.session_id, e.reason],
@@ -131,9 +137,9 @@ class RedisStore:
 
     def _effect(self, item: dict[str, Any], now: float) -> Effect:
         if item["k"] == "timer":
-            return StartTimer(item["request_id"], int(item["offer_no"]), float(item["delay_s"]))
+            return StartTimer(item["key"], float(item["delay_s"]), _timer_event(item["event"]))
         if item["k"] == "cancel":
-            return CancelTimer(item["request_id"])
+            return CancelTimer(item["key"])
         if item["k"] == "observe":
             return Observe(item["metric"], float(item["value"]), item["topic"], item["label"])
         if item["k"] == "waiting":
@@ -209,6 +215,16 @@ class RedisStore:
             numbers = await pipe.execute()
         return [OfferExpired(r, int(n)) for r, n in zip(due, numbers, strict=True) if n]
 
+    async def due_graces(self, now: float) -> list[GraceExpired]:
+        """Grace periods past their end, whichever process started them (a dead one too)."""
+        found = await self.redis.zrangebyscore(self.keys.graces, "-inf", now, start=0, num=100)
+        due = []
+        for member in found:
+            role, rest = str(member).split("|", 1)
+            sub, drop_no = rest.rsplit("|", 1)
+            due.append(GraceExpired(role, sub, int(drop_no)))
+        return due
+
     async def due_requests(self, now: float) -> list[str]:
         """Waiting requests past their time-to-live, oldest first."""
         deadline = now - self.config.request_ttl_s
@@ -232,6 +248,12 @@ def _help_requested(e: HelpRequested) -> tuple[str, list[Any]]:
             json.dumps(e.ask.device),
         ],
     )
+
+
+def _timer_event(raw: dict[str, Any]) -> OfferExpired | GraceExpired:
+    if raw["e"] == "offer_expired":
+        return OfferExpired(raw["request_id"], int(raw["offer_no"]))
+    return GraceExpired(raw["role"], raw["sub"], int(raw["drop_no"]))
 
 
 def _entry(item: str) -> TimelineEntry:

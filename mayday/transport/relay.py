@@ -271,5 +271,9 @@ class RedisRelay:
             await link.execute(effects)
 
     async def _sweep(self, link: NodeLink) -> None:
-        for expired in await self.store.due_offers(link.clock()):
-            await link.apply(expired)
+        """Offers and grace periods past their end, whichever node started them."""
+        now = link.clock()
+        for offer in await self.store.due_offers(now):
+            await link.apply(offer)
+        for grace in await self.store.due_graces(now):
+            await link.apply(grace)

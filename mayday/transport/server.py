@@ -31,7 +31,7 @@ from mayday.routing.events import (
     Event,
     Observe,
     OfferDeclined,
-    OfferExpired,
+    Reconnected,
     RequestExpired,
     Send,
     SessionOver,
@@ -125,7 +125,8 @@ class Server:
 
     # ------------------------------------------------------------ connections
     async def attach(self, conn: Connection) -> None:
-        if self.hub.add(conn):
+        first_here = self.hub.add(conn)
+        if first_here:
             await self.relay.joined(*conn.key)
         self._buckets[conn] = TokenBucket(
             self.settings.rate_limit_per_s, self.settings.rate_limit_burst
@@ -137,6 +138,9 @@ class Server:
             conn.send((await self.store.summary(self.clock())).to_frame())
         for hook in self.registry.attach_hooks:
             await hook(self, conn)
+        if first_here and me.role.value in ("user", "advisor"):
+            # Back within the grace of a drop, if there was one (else nothing happens).
+            await self.apply(Reconnected(me.role.value, me.sub))
 
     async def detach(self, conn: Connection) -> None:
         """Forget ``conn``; when it was the identity's last socket, the router hears of it."""
@@ -279,7 +283,7 @@ class Server:
 
     def _expiry(self, timer: StartTimer) -> Callable[[], Any]:
         async def fire() -> None:
-            await self.apply(OfferExpired(timer.request_id, timer.offer_no))
+            await self.apply(timer.event)
 
         return fire
 

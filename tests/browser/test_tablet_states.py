@@ -82,23 +82,25 @@ async def test_queue_states_follow_the_queue(start_server: StartServer, browser:
     assert pages.problems == []
 
 
-async def test_advisor_left_when_console_closes(
+async def test_advisor_lost_when_console_closes_for_good(
     start_server: StartServer, browser: Browser
 ) -> None:
-    """The advisor's console closes mid-call: the tablet says the advisor left, stops the
-    video and offers Help again."""
-    h = await start_server()
+    """The advisor's console closes mid-call and does not come back within the grace: the
+    tablet says the connection dropped, then that the advisor was disconnected and the user
+    is first in line; the video stops and the request waits for the next advisor."""
+    h = await start_server(resume_grace_s=1.5)
     pages = Pages(browser, h)
     advisor = await pages.advisor()
     tablet = await pages.tablet()
     await start_call(tablet, advisor)
 
     await advisor.context.close()
-    await expect_state(tablet, "advisor-left")
-    await expect_status(tablet, "Ada Advisor left")
+    await expect_status(tablet, "connection dropped; waiting for them to come back")
+    await expect_state(tablet, "queued")
+    await expect_status(tablet, "Ada Advisor was disconnected; you are first in line")
     await expect(tablet.get_by_test_id("advisor-video")).to_be_hidden()
     await expect(tablet.get_by_test_id("end-button")).to_be_hidden()
-    await expect(tablet.get_by_test_id("help-button")).to_be_enabled()
+    await expect(tablet.get_by_test_id("cancel-button")).to_be_visible()
     assert pages.problems == []
 
 

@@ -15,6 +15,7 @@ from mayday.client import (
     HelpWithdrawn,
     MaydayClient,
     MaydayError,
+    PeerDisconnected,
     QueueSummary,
     SessionEnded,
     SessionStarted,
@@ -178,25 +179,39 @@ async def test_reservation_timeout_sets_away_and_moves_on(start_server: StartSer
     assert (await awake.next(HelpOffer, timeout=3)).request_id == queued.request_id
 
 
-async def test_user_who_disconnects_while_waiting_abandons(mayday: Harness) -> None:
-    """Closing the tablet's socket while waiting abandons the request and frees the advisor."""
-    advisor = await mayday.client("advisor", "a1")
+async def test_user_who_disconnects_while_waiting_abandons_after_the_grace(
+    start_server: StartServer,
+) -> None:
+    """Closing the tablet's socket while waiting hands the offer back at once (the advisor
+    stays free) and, past the grace, the request is abandoned as of the drop."""
+    h = await start_server(resume_grace_s=0.5)
+    advisor = await h.client("advisor", "a1")
     await advisor.set_available()
-    user = await mayday.client("user", "u1")
+    user = await h.client("user", "u1")
     queued = await user.request_help()
     await advisor.next(HelpOffer)
     await user.close()
-    assert await advisor.next(HelpWithdrawn) == HelpWithdrawn(queued.request_id, "abandoned")
-    request = await mayday.server.store.request(queued.request_id)
+    assert await advisor.next(HelpWithdrawn) == HelpWithdrawn(queued.request_id, "user_dropped")
+    await asyncio.sleep(1.0)
+    request = await h.server.store.request(queued.request_id)
     assert request is not None and request.state == "abandoned"
+    dropped = next(e.t for e in request.timeline if e.event == "user.dropped")
+    assert [e.t for e in request.timeline if e.event == "abandoned"] == [dropped]
 
 
-async def test_advisor_who_disconnects_in_session_ends_it(mayday: Harness) -> None:
-    """An advisor whose socket drops ends the session for the user, with the reason."""
-    user, advisor, _started, _ = await paired(mayday)
+async def test_advisor_who_disconnects_in_session_is_lost_after_the_grace(
+    start_server: StartServer,
+) -> None:
+    """An advisor whose socket drops and does not come back: the user hears of the drop,
+    then session.ended advisor_lost, and is first in line again."""
+    h = await start_server(resume_grace_s=0.5)
+    user, advisor, started, _ = await paired(h)
     await advisor.close()
-    ended = await user.next(SessionEnded)
-    assert (ended.reason, ended.by) == ("disconnected", "advisor")
+    assert (await user.next(PeerDisconnected)).session_id == started.session_id
+    ended = await user.next(SessionEnded, timeout=5)
+    assert (ended.reason, ended.by) == ("advisor_lost", "advisor")
+    queued = await user.next(HelpQueued, where=lambda e: e.request_id == started.request_id)
+    assert queued.position == 1
 
 
 async def test_second_socket_of_the_same_user_keeps_the_request(mayday: Harness) -> None:

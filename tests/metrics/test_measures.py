@@ -6,10 +6,12 @@ import pytest
 
 from mayday.metrics.stats import MemoryStats
 from mayday.metrics.tally import Rules, bucket_edges, measures, percentile, total
+from mayday.routing.config import RouterConfig
 from mayday.routing.core import Router
 from mayday.routing.events import (
     Disconnected,
     Effect,
+    GraceExpired,
     HelpCancelled,
     MediaReported,
     Observe,
@@ -22,7 +24,7 @@ RULES = Rules(target_s=9.0, short_abandon_s=5.0)
 
 async def scripted_day() -> tuple[MemoryStats, list[Observe]]:
     """Four requests, one advisor: two answered (one in time), one short and one long abandon."""
-    router, stats, seen = Router(), MemoryStats(RULES), []
+    router, stats, seen = Router(RouterConfig(resume_grace_s=2.0)), MemoryStats(RULES), []
 
     async def at(now: float, effects: list[Effect]) -> None:
         obs = [e for e in effects if isinstance(e, Observe)]
@@ -37,6 +39,7 @@ async def scripted_day() -> tuple[MemoryStats, list[Observe]]:
     await at(5, router.handle(MediaReported("user", "u1", "ses-r1", "first_frame"), 5))
     await at(5.5, router.handle(MediaReported("user", "u1", "ses-r1", "first_frame"), 5.5))
     await at(6, router.handle(Disconnected("user", "u3"), 6))
+    await at(8, router.handle(GraceExpired("user", "u3", 1), 8))  # abandoned as of 6
     await at(7, ask(router, "u4", "r4", 7, topic="wifi"))
     await at(19, router.handle(HelpCancelled("u4", "r4"), 19))
     await at(20, router.handle(SessionEndRequested("advisor", "a1", "ses-r1", "done"), 20))
@@ -54,6 +57,8 @@ async def test_the_core_observes_each_fact_once() -> None:
         ("time_to_accept", "", 2.0),
         ("outcome", "answered", 2.0),
         ("time_to_advisor", "", 4.0),
+        ("drop", "user", 1.0),
+        ("grace_expired", "user", 1.0),
         ("outcome", "abandoned", 2.0),
         ("outcome", "cancelled", 12.0),
         ("time_to_accept", "", 20.0),

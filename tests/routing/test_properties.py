@@ -18,11 +18,13 @@ from mayday.routing.events import (
     Disconnected,
     Effect,
     Event,
+    GraceExpired,
     HelpCancelled,
     HelpRequested,
     OfferAccepted,
     OfferDeclined,
     OfferExpired,
+    Reconnected,
     RequestExpired,
     Send,
     SessionEndRequested,
@@ -43,6 +45,9 @@ op = st.one_of(
     st.tuples(st.just("timeout"), st.integers(0, 10)),
     st.tuples(st.just("user_gone"), st.sampled_from(USERS)),
     st.tuples(st.just("advisor_gone"), st.sampled_from(ADVISORS)),
+    st.tuples(st.just("user_back"), st.sampled_from(USERS), st.booleans()),
+    st.tuples(st.just("advisor_back"), st.sampled_from(ADVISORS), st.booleans()),
+    st.tuples(st.just("grace"), st.integers(0, 10)),
     st.tuples(st.just("end"), st.integers(0, 10), st.booleans()),
     st.tuples(st.just("expire"), st.integers(0, 10)),
 )
@@ -67,13 +72,15 @@ class Driver:
     router: Router = field(default_factory=Router)
     now: float = 0.0
     created: list[str] = field(default_factory=list)
-    timers: dict[str, int] = field(default_factory=dict)
+    timers: dict[str, OfferExpired | GraceExpired] = field(default_factory=dict)
 
     def run(self, operation: tuple[object, ...]) -> None:
         self.now += 1.0
         event = self.event_for(operation)
         if event is None:
             return
+        if isinstance(event, OfferExpired | GraceExpired):
+            self.timers = {k: v for k, v in self.timers.items() if v != event}  # it fired
         try:
             effects = self.router.handle(event, self.now)
         except ProtocolError:
@@ -87,6 +94,7 @@ class Driver:
                 assert waiting, "help.queued for a request that is no longer waiting"
         check_invariants(self.router)
         check_offers_in_fifo_order(self.router, effects)
+        check_dropped_identities(self.router, self.timers)
 
     def event_for(self, operation: tuple[object, ...]) -> Event | None:
         kind, *args = operation
@@ -103,16 +111,16 @@ class Driver:
             return AdvisorStateSet(str(args[0]), str(args[0]), skills, bool(args[1]))
         if kind in ("accept", "decline"):
             return self.answer(kind, str(args[0]), bool(args[1]))
-        if kind == "timeout":
-            pending = sorted(self.timers.items())
+        if kind in ("timeout", "grace"):
+            prefix = "offer:" if kind == "timeout" else "grace:"
+            pending = sorted(k for k in self.timers if k.startswith(prefix))
             if not pending:
                 return None
-            request_id, offer_no = pending[int(str(args[0])) % len(pending)]
-            return OfferExpired(request_id, offer_no)
-        if kind == "user_gone":
-            return Disconnected("user", str(args[0]))
-        if kind == "advisor_gone":
-            return Disconnected("advisor", str(args[0]))
+            return self.timers[pending[int(str(args[0])) % len(pending)]]
+        if kind in ("user_gone", "advisor_gone"):
+            return Disconnected(kind.removesuffix("_gone"), str(args[0]))
+        if kind in ("user_back", "advisor_back"):
+            return Reconnected(kind.removesuffix("_back"), str(args[0]), bool(args[1]))
         if kind == "expire":
             waiting = list(r.queue)
             return RequestExpired(waiting[int(str(args[0])) % len(waiting)]) if waiting else None
@@ -145,9 +153,9 @@ class Driver:
     def track_timers(self, effects: list[Effect]) -> None:
         for effect in effects:
             if isinstance(effect, StartTimer):
-                self.timers[effect.request_id] = effect.offer_no
+                self.timers[effect.key] = effect.event
             elif isinstance(effect, CancelTimer):
-                self.timers.pop(effect.request_id, None)
+                self.timers.pop(effect.key, None)
 
 
 def check_invariants(r: Router) -> None:
@@ -173,7 +181,7 @@ def check_invariants(r: Router) -> None:
         assert (adv.status is AdvisorStatus.BUSY) == (adv.id in busy)
         assert (adv.status is AdvisorStatus.RESERVED) == (adv.offer is not None)
         waiting = [q for q in r.queue.values() if q.state is RequestState.QUEUED]
-        able = {q.id for q in waiting if adv.can_take(q)}
+        able = {q.id for q in waiting if adv.can_take(q) and q.user_dropped_at is None}
         if adv.status is AdvisorStatus.AVAILABLE and r.config.routing_mode == "offer":
             assert not able, "a free advisor left idle"
         elif adv.status is AdvisorStatus.AVAILABLE:
@@ -205,7 +213,20 @@ def check_offers_in_fifo_order(r: Router, effects: list[Effect]) -> None:
             adv = r.advisors[effect.sub]
             ahead = order[: order.index(effect.message.request_id)]
             for older in (r.queue[q] for q in ahead):
-                assert older.state is not RequestState.QUEUED or not adv.can_take(older)
+                passed_over = older.state is RequestState.QUEUED and adv.can_take(older)
+                assert not passed_over or older.user_dropped_at is not None
+
+
+def check_dropped_identities(r: Router, timers: dict[str, OfferExpired | GraceExpired]) -> None:
+    """Whoever dropped has a grace timer running, is offered nothing and offers nothing."""
+    for req in r.requests.values():
+        if req.user_dropped_at is not None and r.open_request_of(req.user_id) is req:
+            assert req.state in (RequestState.QUEUED, RequestState.IN_SESSION)
+            assert f"grace:user:{req.user_id}" in timers, "a dropped user with no grace timer"
+    for adv in r.advisors.values():
+        if adv.dropped_at is not None:
+            assert adv.status in (AdvisorStatus.AWAY, AdvisorStatus.BUSY)
+            assert f"grace:advisor:{adv.id}" in timers, "a dropped advisor with no grace timer"
 
 
 @pytest.mark.parametrize("mode", ["offer", "claim"])
@@ -240,6 +261,8 @@ def test_draining_ends_every_request_on_purpose(mode: str, ops: list[tuple[objec
         driver.run(operation)
     for user in USERS:
         driver.run(("user_gone", user))
+    while any(k.startswith("grace:user:") for k in driver.timers):
+        driver.run(("grace", 0))
     for request_id in driver.created:
         state = driver.router.requests[request_id].state
         assert state.final

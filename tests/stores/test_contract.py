@@ -13,22 +13,37 @@ from hypothesis import HealthCheck, given, settings
 from redis.asyncio import Redis
 
 from mayday.protocol.errors import ErrorCode, ProtocolError
-from mayday.protocol.messages import HelpOffer, HelpQueued, HelpRequest, SessionStarted
+from mayday.protocol.messages import (
+    HelpClosed,
+    HelpOffer,
+    HelpQueued,
+    HelpRequest,
+    HelpWithdrawn,
+    PeerDisconnected,
+    PeerReconnected,
+    SessionEnded,
+    SessionStarted,
+)
 from mayday.routing.config import RouterConfig
 from mayday.routing.events import (
     AdvisorStateSet,
     CancelTimer,
+    Disconnected,
     Effect,
     Event,
+    GraceExpired,
     HelpCancelled,
     HelpRequested,
     MediaReported,
     OfferAccepted,
     OfferDeclined,
     OfferExpired,
+    Reconnected,
     Send,
     SessionEndRequested,
     StartTimer,
+    grace_timer,
+    offer_timer,
 )
 from mayday.routing.model import RequestState, SessionState
 from mayday.stores import MemoryStore, Store
@@ -67,13 +82,13 @@ async def test_request_offer_accept_end(store: Store) -> None:
     effects = await store.apply(
         HelpRequested("u1", "Tab", "r1", HelpRequest("wifi", "en", ("wifi",), {"os": "x"})), 2.0
     )
-    assert [e for e in effects if isinstance(e, StartTimer)] == [StartTimer("r1", 1, 15.0)]
+    assert [e for e in effects if isinstance(e, StartTimer)] == [offer_timer("r1", 1, 15.0)]
     assert sent(effects, HelpOffer) == [
         HelpOffer("r1", 15.0, {"id": "u1", "name": "Tab"}, "wifi", "en", ["wifi"], {"os": "x"}, 0.0)
     ]
     assert sent(effects, HelpQueued) == [HelpQueued("r1", 1, 0.0, "offered", 0)]
     effects = await store.apply(OfferAccepted("a1", "r1", "s1"), 3.5)
-    assert [e for e in effects if isinstance(e, CancelTimer)] == [CancelTimer("r1")]
+    assert [e for e in effects if isinstance(e, CancelTimer)] == [CancelTimer("offer:r1")]
     to_user, to_advisor = sent(effects, SessionStarted)
     assert to_user.peer == {"id": "a1", "name": "Ada", "role": "advisor"}
     assert to_user.ice_servers[0]["username"] == "3603:u1"
@@ -133,6 +148,57 @@ async def test_expired_offer_moves_on_and_stale_expiry_is_ignored(store: Store) 
     assert await store.apply(OfferExpired("r1", 1), 18.0) == []
 
 
+async def test_a_drop_past_the_grace_abandons_at_the_drop(store: Store) -> None:
+    """A waiting user who drops is not offered; past the grace the request is abandoned as
+    of the drop, with no help.closed, on both stores."""
+    await store.apply(AdvisorStateSet("a1", "Ada", frozenset(), True), 1.0)
+    await store.apply(HelpRequested("u1", "Tab", "r1", HelpRequest()), 2.0)
+    dropped = await store.apply(Disconnected("user", "u1"), 3.0)
+    assert grace_timer("user", "u1", 1, 30.0) in dropped
+    assert [m.reason for m in sent(dropped, HelpWithdrawn)] == ["user_dropped"]
+    expired = await store.apply(GraceExpired("user", "u1", 1), 33.0)
+    assert not sent(expired, HelpClosed)
+    req = await store.request("r1")
+    assert req is not None and req.state is RequestState.ABANDONED
+    assert [(e.t, e.event) for e in req.timeline][-4:] == [
+        (3.0, "user.dropped"),
+        (3.0, "offer.withdrawn"),
+        (33.0, "grace.expired"),
+        (3.0, "abandoned"),
+    ]
+
+
+async def test_an_advisor_lost_requeues_the_request_at_the_head(store: Store) -> None:
+    """Past the advisor's grace the user gets advisor_lost and position 1, and the request
+    goes to the next advisor with its first press's wait, on both stores."""
+    await store.apply(AdvisorStateSet("a1", "Ada", frozenset(), True), 1.0)
+    await store.apply(HelpRequested("u1", "Tab", "r1", HelpRequest()), 2.0)
+    await store.apply(OfferAccepted("a1", "r1", "s1"), 3.0)
+    await store.apply(HelpRequested("u2", "Bo", "r2", HelpRequest()), 4.0)
+    gone = await store.apply(Disconnected("advisor", "a1"), 5.0)
+    assert sent(gone, PeerDisconnected) == [PeerDisconnected("s1", 30.0)]
+    lost = await store.apply(GraceExpired("advisor", "a1", 1), 35.0)
+    assert [(m.reason, m.by) for m in sent(lost, SessionEnded)] == [("advisor_lost", "advisor")] * 2
+    assert [(m.request_id, m.position) for m in sent(lost, HelpQueued)] == [("r1", 1)]
+    offered = await store.apply(AdvisorStateSet("a2", "Cy", frozenset(), True), 36.0)
+    [offer] = sent(offered, HelpOffer)
+    assert (offer.request_id, offer.waited_s) == ("r1", 34.0)
+    session = await store.session("s1")
+    assert session is not None and session.state is SessionState.ENDED
+
+
+async def test_a_return_within_the_grace_resumes_the_session(store: Store) -> None:
+    """A dropped user who returns keeps the session; the advisor hears of both."""
+    await store.apply(AdvisorStateSet("a1", "Ada", frozenset(), True), 1.0)
+    await store.apply(HelpRequested("u1", "Tab", "r1", HelpRequest()), 2.0)
+    await store.apply(OfferAccepted("a1", "r1", "s1"), 3.0)
+    assert sent(await store.apply(Disconnected("user", "u1"), 4.0), PeerDisconnected)
+    back = await store.apply(Reconnected("user", "u1", True), 5.5)
+    assert sent(back, PeerReconnected) == [PeerReconnected("s1", True)]
+    assert CancelTimer("grace:user:u1") in back
+    assert await store.apply(GraceExpired("user", "u1", 1), 40.0) == []
+
+
 def _normal(effects: list[Effect]) -> list[Any]:
     return [(e.sub, e.message.to_frame()) if isinstance(e, Send) else e for e in effects]
 
@@ -168,6 +234,7 @@ async def _differential(ops: list[tuple[object, ...]], url: str, mode: str = "of
             ours, theirs = await memory.request(request_id), await redis_store.request(request_id)
             assert ours is not None and theirs is not None
             assert (ours.state, ours.offered_to) == (theirs.state, theirs.offered_to)
+            assert ours.timeline == theirs.timeline, request_id
     finally:
         await redis_store.close()
 

@@ -160,6 +160,14 @@ function onMessage(msg) {
     case "session.ended":
       onEnded(msg);
       break;
+    case "peer.disconnected":
+      if (msg.session_id === page.sessionId) {
+        ui.status.textContent = "The user's connection dropped; waiting for them to come back.";
+      }
+      break;
+    case "peer.reconnected":
+      if (msg.session_id === page.sessionId) ui.status.textContent = "The user is back.";
+      break;
     case "queue.summary":
       queueSummary.show(msg);
       break;
@@ -244,6 +252,7 @@ function onEnded(msg) {
   endCall();
   let text = msg.by === "advisor" ? "You ended the call." : "The user ended the call.";
   if (msg.by === "user" && msg.reason === "disconnected") text = "The user's connection dropped.";
+  if (msg.reason === "user_lost") text = "The user's connection dropped and did not come back.";
   const next = page.wantsAvailable ? "You are available for the next request." : "You are away.";
   setState("ended", `Call ended. ${text} ${next}`);
 }

@@ -56,6 +56,7 @@ const READY_TEXT = "Need a hand? Press Help and an advisor joins you on video.";
 
 const page = {
   state: "offline",
+  advisorLost: null,
   requestId: null,
   call: null,
   sessionId: null,
@@ -121,6 +122,14 @@ function onMessage(msg) {
     case "session.ended":
       onEnded(msg);
       break;
+    case "peer.disconnected":
+      if (msg.session_id === page.sessionId) {
+        ui.status.textContent = `${page.advisorName || "Your advisor"}'s connection dropped; waiting for them to come back.`;
+      }
+      break;
+    case "peer.reconnected":
+      if (msg.session_id === page.sessionId) ui.status.textContent = `${page.advisorName || "Your advisor"} is back.`;
+      break;
     case "annotation":
       if (msg.session_id === page.sessionId) overlay.apply(msg);
       break;
@@ -162,7 +171,9 @@ function onQueued(msg) {
   // Kept after the call: the reference a support person or a test asks for.
   document.body.dataset.requestId = msg.request_id;
   waitView.show(msg);
-  if (msg.state === "offered") {
+  if (page.advisorLost && msg.state === "queued") {
+    setState("queued", `${page.advisorLost} was disconnected; you are first in line for the next advisor.`);
+  } else if (msg.state === "offered") {
     setState("offered", "An advisor is being asked to take your call…");
   } else if (noAdvisor(msg)) {
     setState("no-advisor", `${noAdvisorText(msg)} You stay in line.`);
@@ -185,6 +196,13 @@ function closedText(outcome) {
 function onEnded(msg) {
   if (msg.session_id !== page.sessionId) return;
   const name = page.advisorName || "The advisor";
+  if (msg.reason === "advisor_lost") {
+    // The request goes back to the head of the queue: keep it, wait for the next advisor.
+    endCall();
+    page.advisorLost = name;
+    setState("queued", `${name} was disconnected; you are first in line for the next advisor.`);
+    return;
+  }
   leave();
   if (msg.by === "advisor" && msg.reason === "disconnected") {
     setState("advisor-left", `${name} left: their connection dropped. Press Help to ask again.`);
@@ -207,6 +225,7 @@ function leave() {
 // ------------------------------------------------------------ the call
 
 function startCall(started) {
+  page.advisorLost = null;
   waitView.stop();
   page.sessionId = started.session_id;
   page.advisorName = started.peer.name;

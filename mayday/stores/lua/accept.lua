@@ -9,6 +9,7 @@ if CLAIM then
   if req.state ~= "queued" then
     refuse("invalid_state", 'request "' .. request_id .. '" is ' .. req.state .. ", not waiting")
   end
+  if not blank(req.user_dropped_at) then refuse("invalid_state", "the user is reconnecting") end
   if not adv or adv.status ~= "available" then refuse("invalid_state", "go available to claim requests") end
   if not can_take(adv, req) then refuse("invalid_state", "this request is not one you can take") end
 elseif not adv or req.offered_to ~= advisor_id then
@@ -21,7 +22,7 @@ if CLAIM then
   record(req, "claimed", {advisor = adv.id})
   withdraw_claims(req, "claimed", adv.id)
 else
-  out[#out + 1] = {k = "cancel", request_id = req.id}
+  cancel_timer("offer:" .. req.id)
   redis.call("ZREM", key("offers"), req.id)
   record(req, "offer.accepted", {advisor = adv.id, offer_no = tonumber(req.offer_no)})
 end

@@ -1,6 +1,11 @@
 -- ARGV: 4 advisor_id, 5 name, 6 skills JSON, 7 "1" available / "0" away
 local advisor_id, available = ARGV[4], ARGV[7] == "1"
 local adv = load("adv", advisor_id)
+if adv and not blank(adv.dropped_at) then
+  -- A frame from them: they are back (their return raced this frame).
+  advisor_returned(advisor_id, false)
+  adv = load("adv", advisor_id)
+end
 if not adv then
   adv = {id = advisor_id, name = ARGV[5], skills = ARGV[6], status = "away", wants = "0",
          idle_since = now, status_since = now, offer = "", session_id = "", missed = 0,

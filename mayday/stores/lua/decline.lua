@@ -7,6 +7,7 @@ if CLAIM then
   if req.state ~= "queued" then
     refuse("invalid_state", 'request "' .. request_id .. '" is ' .. req.state .. ", not waiting")
   end
+  if not blank(req.user_dropped_at) then refuse("invalid_state", "the user is reconnecting") end
   if not adv or adv.status ~= "available" then refuse("invalid_state", "go available to claim requests") end
   if not can_take(adv, req) then refuse("invalid_state", "this request is not one you can take") end
 elseif not adv or req.offered_to ~= advisor_id then

@@ -20,6 +20,12 @@ local function observe(metric, value, topic, label)
   out[#out + 1] = {k = "observe", metric = metric, value = value, topic = topic or "", label = label or ""}
 end
 local function effects() return cjson.encode(out) end
+local function start_timer(name, delay, event)
+  out[#out + 1] = {k = "timer", key = name, delay_s = delay, event = event}
+end
+local function cancel_timer(name) out[#out + 1] = {k = "cancel", key = name} end
+-- A field never written (a record older than the field) reads as blank.
+local function blank(v) return v == nil or v == "" end
 
 local WAITING = {queued = true, offered = true}
 local FINAL = {ended = true, cancelled = true, abandoned = true, expired = true}
@@ -44,8 +50,8 @@ local function save(kind, rec, ...)
   redis.call("HSET", key(kind, rec.id), unpack(args))
 end
 
-local function record(req, event, data)
-  redis.call("RPUSH", key("tl", req.id), cjson.encode({now, event, data or {}}))
+local function record(req, event, data, at)
+  redis.call("RPUSH", key("tl", req.id), cjson.encode({at or now, event, data or {}}))
 end
 
 local function touch(id)
@@ -55,16 +61,18 @@ local function touch(id)
   end
 end
 
-local function set_request_state(req, state)
+-- The request's state as of at (now unless given: a user who dropped abandoned then).
+local function set_request_state(req, state, at)
+  local t = at or now
   if WAITING[req.state] and not WAITING[state] then
     out[#out + 1] = {k = "waiting", user_id = req.user_id, request_id = cjson.null}
   end
   req.state = state
   save("req", req, "state")
-  if FINAL[state] then record(req, state) end
+  if FINAL[state] then record(req, state, nil, t) end
   if WAITING[state] then touch(req.id) end
   if state == "cancelled" or state == "abandoned" or state == "expired" then
-    observe("outcome", now - tonumber(req.enqueued_at), req.topic, state)
+    observe("outcome", t - tonumber(req.enqueued_at), req.topic, state)
   end
 end
 
@@ -131,7 +139,7 @@ local function announce_claims(free)
   local waiting = {}
   for _, rid in ipairs(redis.call("ZRANGE", key("queue"), 0, -1)) do
     local req = load("req", rid)
-    if req.state == "queued" then waiting[#waiting + 1] = req end
+    if req.state == "queued" and blank(req.user_dropped_at) then waiting[#waiting + 1] = req end
   end
   for _, adv in ipairs(free) do
     local shown = set_of(adv.claimable)
@@ -175,17 +183,16 @@ local function offer(req, adv)
   record(req, "offered", {advisor = adv.id, offer_no = req.offer_no})
   local timeout = cfg.reservation_timeout_s
   redis.call("ZADD", key("offers"), now + timeout, req.id)
-  out[#out + 1] = {k = "timer", request_id = req.id, offer_no = req.offer_no, delay_s = timeout}
+  start_timer("offer:" .. req.id, timeout,
+    {e = "offer_expired", request_id = req.id, offer_no = req.offer_no})
   send("advisor", adv.id, offer_frame(req, timeout, "offer"))
 end
 
 -- Take back the offer adv holds: the request waits again at its old place.
-local function withdraw_offer(adv, then_status, reason, outcome, cancel_timer)
+local function withdraw_offer(adv, then_status, reason, outcome, with_timer)
   local req = load("req", adv.offer)
   if not req then return end
-  if cancel_timer ~= false then
-    out[#out + 1] = {k = "cancel", request_id = req.id}
-  end
+  if with_timer ~= false then cancel_timer("offer:" .. req.id) end
   redis.call("ZREM", key("offers"), req.id)
   record(req, "offer." .. (outcome or "withdrawn"), {advisor = adv.id, offer_no = tonumber(req.offer_no)})
   req.offered_to, adv.offer = "", ""
@@ -204,7 +211,7 @@ local function finish(req)
   redis.call("EXPIRE", key("tl", req.id), cfg.history_ttl_s)
 end
 
-local function leave_queue(req, state, withdraw_reason)
+local function leave_queue(req, state, withdraw_reason, at)
   if req.offered_to ~= "" then
     local adv = load("adv", req.offered_to)
     local back = adv.wants == "1" and "available" or "away"
@@ -212,33 +219,43 @@ local function leave_queue(req, state, withdraw_reason)
   end
   if CLAIM then withdraw_claims(req, withdraw_reason) end
   redis.call("ZREM", key("queue"), req.id)
-  set_request_state(req, state)
+  set_request_state(req, state, at)
   finish(req)
 end
 
 -- ------------------------------------------------------------ sessions
-local function end_session(ses, reason, by)
+-- The session is over: its advisor is free again (unless they dropped), both peers
+-- are told, and every node forgets it.
+local function close_session(ses, reason, by)
   ses.state, ses.ended_at = "ended", now
   save("ses", ses, "state", "ended_at")
   redis.call("EXPIRE", key("ses", ses.id), cfg.history_ttl_s)
   redis.call("LPUSH", key("handle_times"), now - tonumber(ses.started_at))
   redis.call("LTRIM", key("handle_times"), 0, 49)
-  local req = load("req", ses.request_id)
-  record(req, "session.ended", {reason = reason, by = by})
-  set_request_state(req, "ended")
-  finish(req)
   local adv = load("adv", ses.advisor_id)
   if adv and adv.session_id == ses.id then
     adv.session_id, adv.idle_since = "", now
     save("adv", adv, "session_id", "idle_since")
-    local back = adv.wants == "1" and "available" or "away"
-    set_advisor_status(adv, back)
-    send("advisor", adv.id, {type = "advisor.state", state = back, reason = "session_ended"})
+    if not blank(adv.dropped_at) then
+      set_advisor_status(adv, "away")
+    else
+      local back = adv.wants == "1" and "available" or "away"
+      set_advisor_status(adv, back)
+      send("advisor", adv.id, {type = "advisor.state", state = back, reason = "session_ended"})
+    end
   end
-  local ended = {type = "session.ended", session_id = ses.id, request_id = req.id, reason = reason, by = by}
+  local ended = {type = "session.ended", session_id = ses.id, request_id = ses.request_id, reason = reason, by = by}
   send("user", ses.user_id, ended)
   send("advisor", ses.advisor_id, ended)
   out[#out + 1] = {k = "session_over", session_id = ses.id, user_id = ses.user_id, advisor_id = ses.advisor_id}
+end
+
+local function end_session(ses, reason, by)
+  local req = load("req", ses.request_id)
+  record(req, "session.ended", {reason = reason, by = by})
+  set_request_state(req, "ended")
+  finish(req)
+  close_session(ses, reason, by)
 end
 
 local function side_of(ses, role, sub)
@@ -284,7 +301,7 @@ local function dispatch()
     local ids = redis.call("ZRANGE", key("queue"), start, start + page - 1)
     for _, rid in ipairs(ids) do
       local req = load("req", rid)
-      if req.state == "queued" then
+      if req.state == "queued" and blank(req.user_dropped_at) then
         local adv = take_free(req)
         if adv then
           offer(req, adv)
@@ -343,30 +360,169 @@ local function notice(req)
   })
 end
 
--- The identity's last socket anywhere is gone: a waiting user abandons, a
--- session ends, an advisor's held offer passes on.
-local function disconnect(role, sub)
-  if role == "user" then
-    local req = load("req", redis.call("GET", key("user", sub)) or "")
-    if req and WAITING[req.state] then
-      leave_queue(req, "abandoned", "abandoned")
-    elseif req and req.session_id ~= "" then
-      end_session(load("ses", req.session_id), "disconnected", "user")
-    end
-  elseif role == "advisor" then
-    local adv = load("adv", sub)
-    if adv then
-      if adv.offer ~= "" then withdraw_offer(adv, "away") end
-      if adv.session_id ~= "" then end_session(load("ses", adv.session_id), "disconnected", "advisor") end
-      redis.call("ZREM", key("free"), adv.id)
-      redis.call("SREM", key("advisors"), adv.id)
-      -- end_session may have changed the status since adv was loaded: read it again.
-      local last = load("adv", adv.id)
-      redis.call("HINCRBY", key("counts"), last.status, -1)
-      observe("advisor_time", now - tonumber(last.status_since), "", last.status)
-      redis.call("DEL", key("adv", adv.id))
-    end
+-- ------------------------------------------------------------ drops and returns
+-- The twin of the core's "drops and returns": a drop keeps the identity's place for
+-- cfg.resume_grace_s; the graces sorted set lets any node expire it (a dead one's too).
+local function grace_member(role, sub, n) return role .. "|" .. sub .. "|" .. tostring(n) end
+
+local function start_grace(role, sub, n)
+  redis.call("ZADD", key("graces"), now + cfg.resume_grace_s, grace_member(role, sub, n))
+  start_timer("grace:" .. role .. ":" .. sub, cfg.resume_grace_s,
+    {e = "grace_expired", role = role, sub = sub, drop_no = n})
+end
+
+local function cancel_grace(role, sub, n)
+  redis.call("ZREM", key("graces"), grace_member(role, sub, n))
+  cancel_timer("grace:" .. role .. ":" .. sub)
+end
+
+local function peer_notice(type_, ses, extra)
+  local frame = {type = type_, session_id = ses.id}
+  for k, v in pairs(extra) do frame[k] = v end
+  return frame
+end
+
+-- Not offered while its user is away: no advisor is put in front of nobody.
+local function hold_offers(req)
+  if req.offered_to ~= "" then
+    local adv = load("adv", req.offered_to)
+    local back = adv.wants == "1" and "available" or "away"
+    withdraw_offer(adv, back, "user_dropped")
   end
+  if CLAIM then withdraw_claims(req, "user_dropped") end
+end
+
+local function open_request(user_id)
+  return load("req", redis.call("GET", key("user", user_id)) or "")
+end
+
+local function user_dropped(sub)
+  local req = open_request(sub)
+  if not req or not blank(req.user_dropped_at) then return end
+  req.user_dropped_at, req.user_drop_no = now, (tonumber(req.user_drop_no) or 0) + 1
+  save("req", req, "user_dropped_at", "user_drop_no")
+  record(req, "user.dropped")
+  observe("drop", 1, "", "user")
+  if WAITING[req.state] then
+    hold_offers(req)
+  elseif req.session_id ~= "" then
+    local ses = load("ses", req.session_id)
+    send("advisor", ses.advisor_id, peer_notice("peer.disconnected", ses, {grace_s = cfg.resume_grace_s}))
+  end
+  start_grace("user", sub, req.user_drop_no)
+end
+
+local function advisor_dropped(sub)
+  local adv = load("adv", sub)
+  if not adv or not blank(adv.dropped_at) then return end
+  adv.dropped_at, adv.drop_no = now, (tonumber(adv.drop_no) or 0) + 1
+  save("adv", adv, "dropped_at", "drop_no")
+  observe("drop", 1, "", "advisor")
+  if adv.offer ~= "" then
+    withdraw_offer(adv, "away")  -- the user is waiting: the offer passes on at once
+  elseif adv.status == "available" then
+    set_advisor_status(adv, "away")
+  end
+  if adv.session_id ~= "" then
+    local ses = load("ses", adv.session_id)
+    local req = load("req", ses.request_id)
+    record(req, "advisor.dropped", {advisor = adv.id})
+    send("user", req.user_id, peer_notice("peer.disconnected", ses, {grace_s = cfg.resume_grace_s}))
+  end
+  start_grace("advisor", adv.id, adv.drop_no)
+end
+
+-- The identity's last socket anywhere is gone: a drop.
+local function disconnect(role, sub)
+  if role == "user" then user_dropped(sub) elseif role == "advisor" then advisor_dropped(sub) end
+end
+
+local function user_returned(sub, resumed)
+  local req = open_request(sub)
+  if not req or blank(req.user_dropped_at) then return end
+  local away = now - tonumber(req.user_dropped_at)
+  req.user_dropped_at = ""
+  save("req", req, "user_dropped_at")
+  record(req, "user.returned", {after_s = half_up(away, 3), resumed = resumed})
+  observe("returned", away, "", "user")
+  cancel_grace("user", sub, req.user_drop_no)
+  if WAITING[req.state] then
+    touch(req.id)
+  elseif req.session_id ~= "" then
+    local ses = load("ses", req.session_id)
+    send("advisor", ses.advisor_id, peer_notice("peer.reconnected", ses, {resumed = resumed}))
+  end
+end
+
+local function advisor_returned(sub, resumed)
+  local adv = load("adv", sub)
+  if not adv or blank(adv.dropped_at) then return end
+  local away = now - tonumber(adv.dropped_at)
+  adv.dropped_at = ""
+  save("adv", adv, "dropped_at")
+  observe("returned", away, "", "advisor")
+  cancel_grace("advisor", adv.id, adv.drop_no)
+  if adv.session_id ~= "" then
+    local ses = load("ses", adv.session_id)
+    local req = load("req", ses.request_id)
+    record(req, "advisor.returned", {after_s = half_up(away, 3), resumed = resumed})
+    send("user", req.user_id, peer_notice("peer.reconnected", ses, {resumed = resumed}))
+    return
+  end
+  -- Back in their place among the idle: they were idle all along.
+  if adv.wants == "1" and adv.status == "away" then set_advisor_status(adv, "available") end
+  local presence = adv.wants == "1" and "available" or "away"
+  send("advisor", adv.id, {type = "advisor.state", state = presence, reason = "reconnected"})
+end
+
+local function advisor_offline(id)
+  redis.call("ZREM", key("free"), id)
+  redis.call("SREM", key("advisors"), id)
+  local last = load("adv", id)
+  redis.call("HINCRBY", key("counts"), last.status, -1)
+  observe("advisor_time", now - tonumber(last.status_since), "", last.status)
+  redis.call("DEL", key("adv", id))
+end
+
+local function requeue(req, adv)
+  req.session_id = ""
+  local declined = cjson.decode(req.declined ~= "" and req.declined or "[]")
+  declined[#declined + 1] = adv.id
+  req.declined = cjson.encode(declined)
+  save("req", req, "session_id", "declined")
+  set_request_state(req, "queued")
+  redis.call("SET", key("user", req.user_id), req.id)
+  -- Back in enqueue order: it goes before everyone who came after it.
+  redis.call("ZADD", key("queue"), tonumber(req.enqueued_at), req.id)
+  out[#out + 1] = {k = "waiting", user_id = req.user_id, request_id = req.id}
+  record(req, "requeued", {reason = "advisor_lost"})
+end
+
+local function user_lost(req)
+  observe("grace_expired", 1, "", "user")
+  local dropped = tonumber(req.user_dropped_at) or now
+  record(req, "grace.expired", {side = "user"})
+  if WAITING[req.state] then
+    -- Abandoned when the socket went; no help.closed: there is nobody to tell.
+    leave_queue(req, "abandoned", "abandoned", dropped)
+  elseif req.session_id ~= "" then
+    end_session(load("ses", req.session_id), "user_lost", "user")
+  end
+end
+
+-- Past the grace: a session the advisor held ends, and its request goes back to the
+-- head of the queue with its enqueue time, not to be offered to them again.
+local function advisor_lost(adv)
+  observe("grace_expired", 1, "", "advisor")
+  if adv.session_id ~= "" then
+    local ses = load("ses", adv.session_id)
+    local req = load("req", ses.request_id)
+    record(req, "grace.expired", {side = "advisor", advisor = adv.id})
+    record(req, "session.ended", {reason = "advisor_lost", by = "advisor"})
+    close_session(ses, "advisor_lost", "advisor")
+    requeue(load("req", req.id), adv)
+  end
+  advisor_offline(adv.id)
 end
 
 local function finish_op()
