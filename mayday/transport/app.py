@@ -16,7 +16,7 @@ from typing import Any
 from aiohttp import WSMsgType, web
 from aiohttp.abc import AbstractAccessLogger
 
-from mayday.auth import AuthError, verify_token
+from mayday.auth import AuthError, TokenVerifier
 from mayday.metrics.alerts import AlertRules
 from mayday.metrics.labels import TopicLabels
 from mayday.metrics.monitor import Monitor
@@ -25,6 +25,7 @@ from mayday.protocol.errors import ErrorCode
 from mayday.protocol.messages import ErrorFrame
 from mayday.settings import Settings
 from mayday.transport import annotation_handlers, audit_api, handlers, ops_api
+from mayday.transport.api import VERIFIER
 from mayday.transport.backend import Backend, make_backend
 from mayday.transport.connection import Connection
 from mayday.transport.registry import Registry
@@ -66,6 +67,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     URL is set)."""
     app = web.Application()
     app[SETTINGS] = settings
+    app[VERIFIER] = TokenVerifier.from_settings(settings)
     app.cleanup_ctx.append(_server_ctx(clock or time.time))
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/ws", websocket)
@@ -120,9 +122,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     server = request.app[SERVER]
     settings = server.settings
     try:
-        identity = verify_token(
-            request.query.get("token", ""), settings.jwt_secret, settings.jwt_audience
-        )
+        identity = request.app[VERIFIER].verify(request.query.get("token", ""))
     except AuthError as exc:
         return await _refuse(request, str(exc))
     ws = web.WebSocketResponse(

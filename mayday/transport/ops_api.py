@@ -38,7 +38,7 @@ OPS = frozenset({Role.OPS})
 
 
 def _ops(request: web.Request) -> Identity:
-    return caller(request, request.app[SERVER].settings, OPS, query_token=True)
+    return caller(request, OPS, query_token=True)
 
 
 async def summary(request: web.Request) -> web.Response:
