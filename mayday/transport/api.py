@@ -26,9 +26,7 @@ def api_error(status: int, code: str, message: str) -> web.HTTPException:
     return _ERRORS[status](text=body, content_type="application/json")
 
 
-def caller(
-    request: web.Request, roles: frozenset[Role], *, query_token: bool = False
-) -> Identity:
+def caller(request: web.Request, roles: frozenset[Role], *, query_token: bool = False) -> Identity:
     """The identity of ``Authorization: Bearer JWT`` (with ``query_token``, also of
     ``?token=``, for the CSV download link), in one of ``roles``; else 401 or 403."""
     header = request.headers.get("Authorization", "")

@@ -30,6 +30,7 @@ from mayday.transport.backend import Backend, make_backend
 from mayday.transport.connection import Connection
 from mayday.transport.registry import Registry
 from mayday.transport.server import SERVER, Clock, Server
+from mayday.transport.web_security import PAGE_HEADERS, add_security_headers, origin_guard
 from mayday.transport.wire import Wire
 
 log = logging.getLogger(__name__)
@@ -65,9 +66,10 @@ def make_monitor(settings: Settings, backend: Backend) -> Monitor:
 def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Application:
     """Build the application; the backend follows the settings (memory unless a Redis
     URL is set)."""
-    app = web.Application()
+    app = web.Application(middlewares=[origin_guard(settings.allowed_origins)])
     app[SETTINGS] = settings
     app[VERIFIER] = TokenVerifier.from_settings(settings)
+    app.on_response_prepare.append(add_security_headers)
     app.cleanup_ctx.append(_server_ctx(clock or time.time))
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/ws", websocket)
@@ -103,10 +105,7 @@ def _page(settings: Settings, name: str) -> Any:
         path = settings.web_root / name
         if not path.is_file():
             raise web.HTTPNotFound(text=f"{name} is missing from {settings.web_root}")
-        # The page may be opened with ?token=...: its own requests must not carry that URL
-        # to anyone in a Referer header.
-        headers = {"Cache-Control": "no-cache", "Referrer-Policy": "no-referrer"}
-        return web.FileResponse(path, headers=headers)
+        return web.FileResponse(path, headers=PAGE_HEADERS)
 
     return page
 
