@@ -28,6 +28,7 @@ from mayday.transport import annotation_handlers, audit_api, handlers, ops_api
 from mayday.transport.api import VERIFIER
 from mayday.transport.backend import Backend, make_backend
 from mayday.transport.connection import Connection
+from mayday.transport.http_guard import GuardedSite
 from mayday.transport.registry import Registry
 from mayday.transport.server import SERVER, Clock, Server
 from mayday.transport.web_security import PAGE_HEADERS, add_security_headers, origin_guard
@@ -186,9 +187,15 @@ class SafeAccessLogger(AbstractAccessLogger):
 
 async def start(settings: Settings, app: web.Application | None = None) -> web.AppRunner:
     """Start serving on ``settings.host:settings.port`` (port 0 picks a free one)."""
-    runner = web.AppRunner(app or create_app(settings), access_log_class=SafeAccessLogger)
+    runner = web.AppRunner(
+        app or create_app(settings),
+        access_log_class=SafeAccessLogger,
+        keepalive_timeout=settings.http_idle_timeout_s,
+    )
     await runner.setup()
-    site = web.TCPSite(runner, settings.host, settings.port)
+    site = GuardedSite(
+        runner, settings.host, settings.port, header_timeout_s=settings.http_header_timeout_s
+    )
     await site.start()
     return runner
 
