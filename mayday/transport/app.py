@@ -74,7 +74,9 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     app.cleanup_ctx.append(_server_ctx(clock or time.time))
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/ws", websocket)
-    ops_api.add_routes(app)
+    ops_api.add_routes(app, settings)
+    if settings.metrics_port is not None:
+        app.cleanup_ctx.append(ops_api.metrics_listener(settings, SafeAccessLogger))
     audit_api.add_routes(app)
     for path, name in PAGES.items():
         app.router.add_get(path, _page(settings, name))
