@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import jwt
+from jwt.utils import base64url_decode
 
 from mayday.jwks import ASYMMETRIC, KeyRing, key_ring
 
@@ -163,6 +164,7 @@ class TokenVerifier:
             raise AuthError("missing token")
         if len(token) > MAX_TOKEN_CHARS:
             raise AuthError(f"invalid token: longer than {MAX_TOKEN_CHARS} characters")
+        _check_utf8(token)
         algorithm, key = self._key_for(token)
         try:
             claims = jwt.decode(
@@ -228,6 +230,18 @@ class TokenVerifier:
         iat = _number(claims, "iat")
         if iat is not None and now + leeway < iat:
             raise AuthError("invalid token: issued in the future (iat)")
+
+
+def _check_utf8(token: str) -> None:
+    """Header and claims must be JSON in UTF-8 (RFC 8725 section 3.7): Python's JSON reader
+    would also take UTF-16 or UTF-32, which another parser of the same token would not."""
+    for segment in token.split(".")[:2]:
+        try:
+            text = base64url_decode(segment).decode("utf-8")
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise AuthError("invalid token: header and claims must be UTF-8 JSON") from exc
+        if "\x00" in text or text.startswith("\ufeff"):
+            raise AuthError("invalid token: header and claims must be UTF-8 JSON")
 
 
 def _number(claims: dict[str, Any], name: str) -> float | None:

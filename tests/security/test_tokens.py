@@ -189,6 +189,20 @@ def test_name_and_skills_are_bounded() -> None:
     assert "skills" in refusal(verifier(), hs256(skills=[f"s{i}" for i in range(33)]))
 
 
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16", "utf-32", "utf-8-sig"])
+def test_claims_must_be_utf8(encoding: str) -> None:
+    """Claims in UTF-16 or UTF-32 (which Python's JSON reader takes) or behind a byte order
+    mark are refused, correctly signed or not; the same claims in UTF-8 pass."""
+    text = json.dumps(claims())
+    header = b64(b'{"alg":"HS256"}')
+    signing_input = f"{header}.{b64(text.encode(encoding))}"
+    digest = hmac.new(SECRET.encode(), signing_input.encode(), hashlib.sha256).digest()
+    token = f"{signing_input}.{b64(digest)}"
+    assert jwt.decode(token, SECRET, ["HS256"], audience="mayday")["sub"] == "u1"  # PyJWT's own
+    assert "UTF-8" in refusal(verifier(), token)
+    assert verifier().verify(forge({"alg": "HS256"}, text, SECRET.encode())).sub == "u1"
+
+
 def test_an_oversized_token_is_refused_before_it_is_decoded() -> None:
     """A token over 8192 characters is refused by its length."""
     assert "longer than" in refusal(verifier(), hs256(pad="x" * 9000))
