@@ -10,7 +10,7 @@ import math
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 import jwt
@@ -48,6 +48,9 @@ class Identity:
     role: Role
     name: str
     skills: frozenset[str] = field(default_factory=frozenset)
+    # The token's exp (seconds since the epoch): when a socket opened with it must end
+    # or be refreshed. Not part of who the identity is.
+    expires_at: float | None = field(default=None, compare=False)
 
 
 def issue_token(
@@ -151,13 +154,6 @@ class TokenVerifier:
             clock=clock,
         )
 
-    @property
-    def algorithms(self) -> tuple[str, ...]:
-        """The algorithms some configured key can verify."""
-        found = [HS256] if self._secret else []
-        found += sorted({k.algorithm for k in self._keys.current()})
-        return tuple(found)
-
     def verify(self, token: str) -> Identity:
         """The identity of a valid token; ``AuthError`` otherwise."""
         if not token:
@@ -188,8 +184,8 @@ class TokenVerifier:
         except jwt.InvalidTokenError as exc:
             raise AuthError(f"invalid token: {type(exc).__name__}") from exc
         identity = _identity(claims)
-        self._check_times(claims)
-        return identity
+        expires_at = self._check_times(claims)
+        return replace(identity, expires_at=expires_at)
 
     def _key_for(self, token: str) -> tuple[str, Any]:
         try:
@@ -212,7 +208,8 @@ class TokenVerifier:
             return found.algorithm, found.key
         raise AuthError("invalid token: algorithm not accepted")
 
-    def _check_times(self, claims: dict[str, Any]) -> None:
+    def _check_times(self, claims: dict[str, Any]) -> float:
+        """The token's exp, once exp, nbf and iat are found to hold now."""
         now, leeway = self._clock(), self._leeway_s
         exp = _number(claims, "exp")
         if exp is None:
@@ -230,6 +227,7 @@ class TokenVerifier:
         iat = _number(claims, "iat")
         if iat is not None and now + leeway < iat:
             raise AuthError("invalid token: issued in the future (iat)")
+        return exp
 
 
 def _check_utf8(token: str) -> None:

@@ -14,7 +14,9 @@ The clock of a head starts when the connection opens (its first request) or with
 the first byte of a later request on a kept-alive connection, and is not reset by
 further bytes: dribbling a byte a second does not help. Once a head announces a
 body of unknown length (``Transfer-Encoding``) or an upgrade (a WebSocket), the
-rest of the connection is not watched: the WebSocket has its own heartbeat.
+rest of the connection is not watched: the WebSocket has its own heartbeat, and
+a connection whose upgrade was refused is bounded by aiohttp's keep-alive timer
+(``MAYDAY_HTTP_IDLE_TIMEOUT_S``).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import asyncio
 import enum
 import logging
 import re
-from typing import Any
+from typing import Any, cast
 
 from aiohttp import web
 from yarl import URL
@@ -34,7 +36,7 @@ log = logging.getLogger(__name__)
 # it the scanner keeps only the tail, and aiohttp refuses what it cannot parse.
 MAX_HEAD_BYTES = 64 * 1024
 _END_OF_HEAD = re.compile(rb"\r?\n\r?\n")
-_CONTENT_LENGTH = re.compile(rb"^content-length[ \t]*:[ \t]*(\d{1,18})[ \t]*$", re.I | re.M)
+_CONTENT_LENGTH = re.compile(rb"^content-length[ \t]*:[ \t]*(\d{1,18})[ \t]*\r?$", re.I | re.M)
 _STOPS_WATCH = re.compile(rb"^(transfer-encoding|upgrade)[ \t]*:", re.I | re.M)
 
 
@@ -102,8 +104,7 @@ class HeadDeadline(asyncio.Protocol):
         self._timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
+        self._transport = cast(asyncio.Transport, transport)
         self._arm()
         self._inner.connection_made(transport)
 

@@ -24,7 +24,7 @@ from mayday.settings import Settings
 from mayday.transport.api import VERIFIER, api_error, caller
 from mayday.transport.http_guard import GuardedSite
 from mayday.transport.server import SERVER
-from mayday.transport.web_security import add_security_headers
+from mayday.transport.web_security import add_security_headers, origin_guard
 
 MAX_ROWS = 10_000
 # The listener of MAYDAY_METRICS_PORT, kept on the main app while it runs.
@@ -45,7 +45,7 @@ def metrics_listener(
     main host unless set) and ``MAYDAY_METRICS_PORT``, as long as the main app runs."""
 
     async def ctx(app: web.Application) -> AsyncIterator[None]:
-        scrape = web.Application()
+        scrape = web.Application(middlewares=[origin_guard(settings.allowed_origins)])
         scrape[SERVER], scrape[VERIFIER] = app[SERVER], app[VERIFIER]
         scrape.on_response_prepare.append(add_security_headers)
         scrape.router.add_get("/metrics", metrics)

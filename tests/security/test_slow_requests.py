@@ -115,8 +115,10 @@ def test_the_scanner_follows_heads_bodies_and_upgrades() -> None:
     assert s.phase is Phase.BODY
     s.feed(b"67890")
     assert s.phase is Phase.IDLE
+    s.feed(b"POST /x HTTP/1.1\r\ncontent-length: 3\r\nHost: x\r\n\r\nabc")
+    assert s.phase is Phase.IDLE
     s.feed(b"\r\nGET / HTTP/1.1\nHost: x\n\n")
-    assert (s.phase, s.heads) == (Phase.IDLE, 4)
+    assert (s.phase, s.heads) == (Phase.IDLE, 5)
     s.feed(b"GET /ws HTTP/1.1\r\nUpgrade: websocket\r\n\r\n\x81\x05hello")
     assert s.phase is Phase.OFF
     s.feed(b"GET / HTT")

@@ -142,6 +142,14 @@ def test_exp_beyond_the_max_ttl_is_refused() -> None:
     assert "MAYDAY_JWT_MAX_TTL_S" in refusal(verifier(), hs256(exp=NOW + 10 * 86400))
 
 
+def test_the_identity_carries_the_expiry() -> None:
+    """The identity holds the token's exp (for sockets that must end with it), and two
+    tokens of one identity with different expiries name the same identity."""
+    first, later = verifier().verify(hs256()), verifier().verify(hs256(exp=NOW + 900))
+    assert (first.expires_at, later.expires_at) == (NOW + 600, NOW + 900)
+    assert first == later
+
+
 def test_leeway_applies_to_exp_nbf_and_iat() -> None:
     """exp, nbf and iat are honoured with MAYDAY_JWT_LEEWAY_S of clock skew either way."""
     v = verifier(leeway_s=30)
