@@ -6,13 +6,28 @@ import base64
 import enum
 import hashlib
 import hmac
+import math
+import re
 import time
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any, Protocol
 
 import jwt
+from jwt.utils import base64url_decode
 
-ALGORITHM = "HS256"
+from mayday.jwks import ASYMMETRIC, KeyRing, key_ring
+
+HS256 = "HS256"
+ALGORITHM = HS256
+# Far above any real token (an RS256 one with a few claims is under 1 KB); checked before
+# anything is decoded.
+MAX_TOKEN_CHARS = 8192
+MAX_SKILLS = 32
+# A display name may hold any printable text and bidi marks, but nothing that breaks a
+# line or drives a terminal: C0/C1 controls, DEL, and the Unicode line and paragraph
+# separators.
+_BREAKS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 class Role(enum.StrEnum):
@@ -33,6 +48,9 @@ class Identity:
     role: Role
     name: str
     skills: frozenset[str] = field(default_factory=frozenset)
+    # The token's exp (seconds since the epoch): when a socket opened with it must end
+    # or be refreshed. Not part of who the identity is.
+    expires_at: float | None = field(default=None, compare=False)
 
 
 def issue_token(
@@ -45,8 +63,10 @@ def issue_token(
     audience: str = "mayday",
     skills: list[str] | None = None,
     now: float | None = None,
+    issuer: str = "",
 ) -> str:
-    """Sign a token for ``sub`` in ``role`` that expires after ``ttl_s`` seconds."""
+    """Sign a token for ``sub`` in ``role`` that expires after ``ttl_s`` seconds (with
+    ``iss`` when ``issuer`` is given)."""
     if not secret:
         raise AuthError("no JWT secret configured (set MAYDAY_JWT_SECRET)")
     issued = int(time.time() if now is None else now)
@@ -58,43 +78,204 @@ def issue_token(
         "iat": issued,
         "exp": issued + ttl_s,
     }
+    if issuer:
+        claims["iss"] = issuer
     if skills:
         claims["skills"] = sorted(skills)
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
 
 
 def verify_token(token: str, secret: str, audience: str = "mayday") -> Identity:
-    """Check signature, expiry and audience, and return the identity the token names."""
-    if not token:
-        raise AuthError("missing token")
-    try:
-        claims = jwt.decode(
-            token,
-            secret,
-            algorithms=[ALGORITHM],
-            audience=audience,
-            options={"require": ["exp", "sub", "role"]},
+    """Check an HS256 token with the default rules (``TokenVerifier`` holds them all)."""
+    return TokenVerifier(secret=secret, audience=audience).verify(token)
+
+
+class JwtSettings(Protocol):
+    """The settings a verifier reads (``mayday.settings.Settings`` has them all)."""
+
+    @property
+    def jwt_secret(self) -> str: ...
+    @property
+    def jwt_audience(self) -> str: ...
+    @property
+    def jwt_issuer(self) -> str: ...
+    @property
+    def jwt_leeway_s(self) -> int: ...
+    @property
+    def jwt_max_ttl_s(self) -> int: ...
+    @property
+    def jwt_public_key(self) -> str: ...
+    @property
+    def jwks_file(self) -> str: ...
+
+
+class TokenVerifier:
+    """Checks tokens by RFC 8725: the algorithm comes from the key, not from the token.
+
+    Built once from the settings; ``verify`` is a plain synchronous call that returns the
+    ``Identity`` or raises ``AuthError`` with a message safe to show (never the token).
+    HS256 tokens are checked with the shared secret only; RS256 and EdDSA tokens with the
+    configured public keys only, each bound to its own algorithm; any other ``alg``
+    (``none`` included) is refused.
+    """
+
+    def __init__(
+        self,
+        *,
+        secret: str = "",
+        keys: KeyRing | None = None,
+        audience: str = "mayday",
+        issuer: str = "",
+        leeway_s: float = 30,
+        max_ttl_s: float = 86400,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._secret = secret
+        self._keys = keys or KeyRing()
+        self._audience = audience
+        self._issuer = issuer or None
+        self._leeway_s = leeway_s
+        self._max_ttl_s = max_ttl_s
+        self._clock = clock
+
+    @classmethod
+    def from_settings(
+        cls, settings: JwtSettings, *, clock: Callable[[], float] = time.time
+    ) -> TokenVerifier:
+        """The verifier the settings describe; a key that cannot be used raises
+        ``KeyConfigError`` naming its setting."""
+        return cls(
+            secret=settings.jwt_secret,
+            keys=key_ring(settings.jwt_public_key, settings.jwks_file),
+            audience=settings.jwt_audience,
+            issuer=settings.jwt_issuer,
+            leeway_s=settings.jwt_leeway_s,
+            max_ttl_s=settings.jwt_max_ttl_s,
+            clock=clock,
         )
-    except jwt.ExpiredSignatureError as exc:
-        raise AuthError("token expired") from exc
-    except jwt.InvalidTokenError as exc:
-        raise AuthError(f"invalid token: {type(exc).__name__}") from exc
-    return _identity(claims)
+
+    def verify(self, token: str) -> Identity:
+        """The identity of a valid token; ``AuthError`` otherwise."""
+        if not token:
+            raise AuthError("missing token")
+        if len(token) > MAX_TOKEN_CHARS:
+            raise AuthError(f"invalid token: longer than {MAX_TOKEN_CHARS} characters")
+        _check_utf8(token)
+        algorithm, key = self._key_for(token)
+        try:
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=[algorithm],
+                audience=self._audience,
+                issuer=self._issuer,
+                # Times are checked below, with their types: PyJWT takes "exp": "9999999999".
+                options={
+                    "require": ["exp", "sub", "role"],
+                    "verify_exp": False,
+                    "verify_nbf": False,
+                    "verify_iat": False,
+                },
+            )
+        except jwt.MissingRequiredClaimError as exc:
+            raise AuthError(f"invalid token: {exc.claim} is required") from exc
+        except jwt.InvalidIssuerError as exc:
+            raise AuthError("invalid token: wrong issuer") from exc
+        except jwt.InvalidTokenError as exc:
+            raise AuthError(f"invalid token: {type(exc).__name__}") from exc
+        identity = _identity(claims)
+        expires_at = self._check_times(claims)
+        return replace(identity, expires_at=expires_at)
+
+    def _key_for(self, token: str) -> tuple[str, Any]:
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.InvalidTokenError as exc:
+            raise AuthError(f"invalid token: {type(exc).__name__}") from exc
+        algorithm, kid = header.get("alg"), header.get("kid")
+        if "crit" in header:
+            raise AuthError("invalid token: no critical header extension is understood")
+        if kid is not None and (not isinstance(kid, str) or len(kid) > 256):
+            raise AuthError("invalid token: kid must be a string")
+        if algorithm == HS256:
+            if not self._secret:
+                raise AuthError("invalid token: HS256 tokens are not accepted here")
+            return HS256, self._secret
+        if algorithm in ASYMMETRIC:
+            found = self._keys.find(kid, str(algorithm))
+            if found is None:
+                raise AuthError(f"invalid token: no {algorithm} key for this kid")
+            return found.algorithm, found.key
+        raise AuthError("invalid token: algorithm not accepted")
+
+    def _check_times(self, claims: dict[str, Any]) -> float:
+        """The token's exp, once exp, nbf and iat are found to hold now."""
+        now, leeway = self._clock(), self._leeway_s
+        exp = _number(claims, "exp")
+        if exp is None:
+            raise AuthError("invalid token: exp is required")
+        if now > exp + leeway:
+            raise AuthError("token expired")
+        if exp > now + self._max_ttl_s + leeway:
+            raise AuthError(
+                f"invalid token: expires more than {self._max_ttl_s:g} s from now "
+                "(MAYDAY_JWT_MAX_TTL_S)"
+            )
+        nbf = _number(claims, "nbf")
+        if nbf is not None and now + leeway < nbf:
+            raise AuthError("token not valid yet (nbf)")
+        iat = _number(claims, "iat")
+        if iat is not None and now + leeway < iat:
+            raise AuthError("invalid token: issued in the future (iat)")
+        return exp
+
+
+def _check_utf8(token: str) -> None:
+    """Header and claims must be JSON in UTF-8 (RFC 8725 section 3.7): Python's JSON reader
+    would also take UTF-16 or UTF-32, which another parser of the same token would not."""
+    for segment in token.split(".")[:2]:
+        try:
+            text = base64url_decode(segment).decode("utf-8")
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise AuthError("invalid token: header and claims must be UTF-8 JSON") from exc
+        if "\x00" in text or text.startswith("\ufeff"):
+            raise AuthError("invalid token: header and claims must be UTF-8 JSON")
+
+
+def _number(claims: dict[str, Any], name: str) -> float | None:
+    """A NumericDate claim: a JSON number (RFC 7519 section 2), finite; None if absent."""
+    if name not in claims:
+        return None
+    value = claims[name]
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise AuthError(f"invalid token: {name} must be a number")
+    return float(value)
 
 
 def _identity(claims: dict[str, Any]) -> Identity:
     sub, role, name = claims.get("sub"), claims.get("role"), claims.get("name")
     if not isinstance(sub, str) or not sub or len(sub) > 128:
-        raise AuthError("invalid token: sub must be a non-empty string")
+        raise AuthError("invalid token: sub must be a non-empty string of at most 128")
+    if not sub.isprintable():
+        raise AuthError("invalid token: sub must be printable (no control characters)")
     try:
         parsed_role = Role(str(role))
     except ValueError as exc:
         raise AuthError("invalid token: role must be user, advisor or ops") from exc
-    skills = claims.get("skills", [])
-    if not isinstance(skills, list) or not all(isinstance(s, str) for s in skills):
-        raise AuthError("invalid token: skills must be a list of strings")
     display = name if isinstance(name, str) and name else sub
-    return Identity(sub=sub, role=parsed_role, name=display[:128], skills=frozenset(skills))
+    if _BREAKS.search(display):
+        raise AuthError("invalid token: name must hold no control characters or line breaks")
+    return Identity(
+        sub=sub, role=parsed_role, name=display[:128], skills=_skills(claims.get("skills", []))
+    )
+
+
+def _skills(skills: Any) -> frozenset[str]:
+    if not isinstance(skills, list) or len(skills) > MAX_SKILLS:
+        raise AuthError(f"invalid token: skills must be a list of at most {MAX_SKILLS}")
+    if not all(isinstance(s, str) and 0 < len(s) <= 64 and s.isprintable() for s in skills):
+        raise AuthError("invalid token: each skill must be a printable string of 1 to 64")
+    return frozenset(skills)
 
 
 def turn_credentials(secret: str, sub: str, ttl_s: int, now: float) -> tuple[str, str]:

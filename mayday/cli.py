@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from mayday import __version__
 from mayday.auth import AuthError, Role, issue_token
 from mayday.gcpolicy import GcPolicy
+from mayday.jwks import KeyConfigError
 from mayday.logsafe import configure_logging
 from mayday.settings import Settings, SettingsError
 
@@ -23,7 +24,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         code: int = args.func(args)
-    except (SettingsError, AuthError) as exc:
+    except (SettingsError, AuthError, KeyConfigError) as exc:
         print(f"mayday: {exc}", file=sys.stderr)
         return 2
     return code
@@ -59,6 +60,11 @@ def _parser() -> argparse.ArgumentParser:
 def _token(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     skills = [s.strip() for s in args.skills.split(",") if s.strip()]
+    if not 0 < args.ttl <= settings.jwt_max_ttl_s:
+        raise SettingsError(
+            f"--ttl must be from 1 to {settings.jwt_max_ttl_s} s (MAYDAY_JWT_MAX_TTL_S): "
+            "the server refuses a token that expires later"
+        )
     print(
         issue_token(
             settings.jwt_secret,
@@ -68,6 +74,7 @@ def _token(args: argparse.Namespace) -> int:
             ttl_s=args.ttl,
             audience=settings.jwt_audience,
             skills=skills,
+            issuer=settings.jwt_issuer,
         )
     )
     return 0
@@ -76,7 +83,8 @@ def _token(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     configure_logging(args.log_level.upper())
     settings = Settings.from_env(host=args.host, port=args.port, redis_url=args.redis)
-    if not settings.jwt_secret:
+    # An integrator who signs every token in their own backend needs no shared secret.
+    if not settings.jwt_secret and not (settings.jwt_public_key or settings.jwks_file):
         if not args.dev:
             raise SettingsError("set MAYDAY_JWT_SECRET (or run with --dev to try it out)")
         settings = Settings.from_env(
@@ -121,8 +129,9 @@ def _print_dev_links(settings: Settings, base: str) -> None:
             role=role,
             sub=sub,
             name=name,
-            ttl_s=12 * 3600,
+            ttl_s=min(12 * 3600, settings.jwt_max_ttl_s),
             audience=settings.jwt_audience,
+            issuer=settings.jwt_issuer,
         )
         return f"{base}/{page}?token={token}"
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from mayday.routing.config import RouterConfig, SettingsError
+from mayday.security_settings import check_security, normal_origins
 
 WEB_ROOT = Path(__file__).resolve().parent.parent / "webclient"
 
@@ -53,9 +54,34 @@ class Settings(RouterConfig):
     # (docs/performance.md, benchmark 1 with --compress), for little gain on signaling.
     ws_compress: bool = False
     web_root: Path = field(default=WEB_ROOT)
+    # Security (issue 16; docs/security.md). Tokens: ``iss`` required and checked when
+    # set; clock skew allowed on exp, nbf and iat; no token may expire further ahead than
+    # the max TTL (a day: an advisor's shift with room to spare, and a stolen token's
+    # worst case). RS256/EdDSA keys of an integrator's backend: a PEM key or a JWKS file.
+    jwt_issuer: str = ""
+    jwt_leeway_s: int = 30
+    jwt_max_ttl_s: int = 86400
+    jwt_public_key: str = ""
+    jwks_file: str = ""
+    # Exact origins (scheme://host[:port]) a browser may call /ws and the APIs from; empty
+    # lets any through (the token is still needed).
+    allowed_origins: tuple[str, ...] = ()
+    # A connection must have sent a whole request head this long after it opened (or after
+    # the first byte of its next request); an idle keep-alive connection closes after
+    # ``http_idle_timeout_s``.
+    http_header_timeout_s: float = 10.0
+    http_idle_timeout_s: float = 75.0
+    # /metrics: open on the main port by default; "ops" needs an ops token or the scrape
+    # token; with ``metrics_port`` it is served on its own listener only.
+    metrics_auth: str = "none"
+    metrics_token: str = ""
+    metrics_host: str = ""
+    metrics_port: int | None = None
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        check_security(self)
+        object.__setattr__(self, "allowed_origins", normal_origins(self.allowed_origins))
         if self.gc_sweep_s < 1:
             raise SettingsError("gc_sweep_s must be at least 1 second")
         if self.max_frame_bytes < 1024:
@@ -86,8 +112,10 @@ def _parse(name: str, raw: str) -> Any:
             if not isinstance(servers, list) or not all(isinstance(s, dict) for s in servers):
                 raise SettingsError("MAYDAY_ICE_SERVERS must be a JSON list of objects")
             return tuple(servers)
-        if name in ("turn_urls", "topics"):
+        if name in ("turn_urls", "topics", "allowed_origins"):
             return tuple(u.strip() for u in raw.split(",") if u.strip())
+        if name == "metrics_port":
+            return int(raw)
         if name == "web_root":
             return Path(raw)
         if isinstance(default, bool):

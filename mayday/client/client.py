@@ -88,7 +88,11 @@ class MaydayClient:
             await http.close()
             raise
         client = cls(ws, http)
-        first: Hello | ErrorFrame = await client.next((Hello, ErrorFrame), timeout=timeout)
+        try:
+            first: Hello | ErrorFrame = await client.next((Hello, ErrorFrame), timeout=timeout)
+        except BaseException:
+            await client.close()  # no hello (the server died mid-handshake): close it all
+            raise
         if isinstance(first, ErrorFrame):
             await client.close()
             raise MaydayError(first.code, first.message)

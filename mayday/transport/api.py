@@ -6,8 +6,11 @@ import json
 
 from aiohttp import web
 
-from mayday.auth import AuthError, Identity, Role, verify_token
-from mayday.settings import Settings
+from mayday.auth import AuthError, Identity, Role, TokenVerifier
+
+# Built once by ``create_app`` from the settings: every token the server reads (the
+# WebSocket upgrade, the APIs) goes through it.
+VERIFIER = web.AppKey("verifier", TokenVerifier)
 
 _ERRORS: dict[int, type[web.HTTPException]] = {
     400: web.HTTPBadRequest,
@@ -23,9 +26,7 @@ def api_error(status: int, code: str, message: str) -> web.HTTPException:
     return _ERRORS[status](text=body, content_type="application/json")
 
 
-def caller(
-    request: web.Request, settings: Settings, roles: frozenset[Role], *, query_token: bool = False
-) -> Identity:
+def caller(request: web.Request, roles: frozenset[Role], *, query_token: bool = False) -> Identity:
     """The identity of ``Authorization: Bearer JWT`` (with ``query_token``, also of
     ``?token=``, for the CSV download link), in one of ``roles``; else 401 or 403."""
     header = request.headers.get("Authorization", "")
@@ -38,7 +39,7 @@ def caller(
     if not token:
         raise api_error(401, "unauthorized", "a token is needed in Authorization: Bearer")
     try:
-        identity = verify_token(token, settings.jwt_secret, settings.jwt_audience)
+        identity = request.app[VERIFIER].verify(token)
     except AuthError as exc:
         raise api_error(401, "unauthorized", str(exc)) from None
     if identity.role not in roles:

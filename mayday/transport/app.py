@@ -16,7 +16,7 @@ from typing import Any
 from aiohttp import WSMsgType, web
 from aiohttp.abc import AbstractAccessLogger
 
-from mayday.auth import AuthError, verify_token
+from mayday.auth import AuthError, TokenVerifier
 from mayday.metrics.alerts import AlertRules
 from mayday.metrics.labels import TopicLabels
 from mayday.metrics.monitor import Monitor
@@ -25,10 +25,13 @@ from mayday.protocol.errors import ErrorCode
 from mayday.protocol.messages import ErrorFrame
 from mayday.settings import Settings
 from mayday.transport import annotation_handlers, audit_api, handlers, ops_api
+from mayday.transport.api import VERIFIER
 from mayday.transport.backend import Backend, make_backend
 from mayday.transport.connection import Connection
+from mayday.transport.http_guard import GuardedSite
 from mayday.transport.registry import Registry
 from mayday.transport.server import SERVER, Clock, Server
+from mayday.transport.web_security import PAGE_HEADERS, add_security_headers, origin_guard
 from mayday.transport.wire import Wire
 
 log = logging.getLogger(__name__)
@@ -64,12 +67,16 @@ def make_monitor(settings: Settings, backend: Backend) -> Monitor:
 def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Application:
     """Build the application; the backend follows the settings (memory unless a Redis
     URL is set)."""
-    app = web.Application()
+    app = web.Application(middlewares=[origin_guard(settings.allowed_origins)])
     app[SETTINGS] = settings
+    app[VERIFIER] = TokenVerifier.from_settings(settings)
+    app.on_response_prepare.append(add_security_headers)
     app.cleanup_ctx.append(_server_ctx(clock or time.time))
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/ws", websocket)
-    ops_api.add_routes(app)
+    ops_api.add_routes(app, settings)
+    if settings.metrics_port is not None:
+        app.cleanup_ctx.append(ops_api.metrics_listener(settings, SafeAccessLogger))
     audit_api.add_routes(app)
     for path, name in PAGES.items():
         app.router.add_get(path, _page(settings, name))
@@ -101,10 +108,7 @@ def _page(settings: Settings, name: str) -> Any:
         path = settings.web_root / name
         if not path.is_file():
             raise web.HTTPNotFound(text=f"{name} is missing from {settings.web_root}")
-        # The page may be opened with ?token=...: its own requests must not carry that URL
-        # to anyone in a Referer header.
-        headers = {"Cache-Control": "no-cache", "Referrer-Policy": "no-referrer"}
-        return web.FileResponse(path, headers=headers)
+        return web.FileResponse(path, headers=PAGE_HEADERS)
 
     return page
 
@@ -120,9 +124,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     server = request.app[SERVER]
     settings = server.settings
     try:
-        identity = verify_token(
-            request.query.get("token", ""), settings.jwt_secret, settings.jwt_audience
-        )
+        identity = request.app[VERIFIER].verify(request.query.get("token", ""))
     except AuthError as exc:
         return await _refuse(request, str(exc))
     ws = web.WebSocketResponse(
@@ -187,9 +189,15 @@ class SafeAccessLogger(AbstractAccessLogger):
 
 async def start(settings: Settings, app: web.Application | None = None) -> web.AppRunner:
     """Start serving on ``settings.host:settings.port`` (port 0 picks a free one)."""
-    runner = web.AppRunner(app or create_app(settings), access_log_class=SafeAccessLogger)
+    runner = web.AppRunner(
+        app or create_app(settings),
+        access_log_class=SafeAccessLogger,
+        keepalive_timeout=settings.http_idle_timeout_s,
+    )
     await runner.setup()
-    site = web.TCPSite(runner, settings.host, settings.port)
+    site = GuardedSite(
+        runner, settings.host, settings.port, header_timeout_s=settings.http_header_timeout_s
+    )
     await site.start()
     return runner
 

@@ -21,7 +21,7 @@ async def session_audit(request: web.Request) -> web.Response:
     """Every control request, grant, denial, revoke, input (and refused input), and every
     pause and resume of screen sharing, oldest first, with the server's timestamps."""
     server = request.app[SERVER]
-    caller(request, server.settings, frozenset({Role.OPS}))
+    caller(request, frozenset({Role.OPS}))
     session_id = request.match_info["session_id"]
     entries = await server.boards.audit(session_id)
     session = await server.store.session(session_id)

@@ -1,31 +1,86 @@
-"""HTTP for ops: ``/metrics`` for Prometheus, and a JSON / CSV API for the ``ops`` role."""
+"""HTTP for ops: ``/metrics`` for Prometheus, and a JSON / CSV API for the ``ops`` role.
+
+``/metrics`` is open on the main port by default. ``MAYDAY_METRICS_AUTH=ops`` asks for
+an ops token, and ``MAYDAY_METRICS_TOKEN`` for a scrape token (or an ops token); with
+``MAYDAY_METRICS_PORT`` it is served on its own listener only (docs/security.md).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import csv
+import hmac
 import io
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from aiohttp import web
+from aiohttp.abc import AbstractAccessLogger
 
 from mayday.auth import Identity, Role
 from mayday.metrics.prom import CONTENT_TYPE
 from mayday.metrics.timeline import CSV_COLUMNS, csv_row, request_view
-from mayday.transport.api import api_error, caller
+from mayday.settings import Settings
+from mayday.transport.api import VERIFIER, api_error, caller
+from mayday.transport.http_guard import GuardedSite
 from mayday.transport.server import SERVER
+from mayday.transport.web_security import add_security_headers, origin_guard
 
 MAX_ROWS = 10_000
+# The listener of MAYDAY_METRICS_PORT, kept on the main app while it runs.
+METRICS_RUNNER = web.AppKey("metrics_runner", web.AppRunner)
 
 
-def add_routes(app: web.Application) -> None:
-    app.router.add_get("/metrics", metrics)
+def add_routes(app: web.Application, settings: Settings) -> None:
+    if settings.metrics_port is None:
+        app.router.add_get("/metrics", metrics)
     app.router.add_get("/api/ops/summary", summary)
     app.router.add_get("/api/ops/requests", requests)
 
 
+def metrics_listener(
+    settings: Settings, access_log_class: type[AbstractAccessLogger]
+) -> Callable[[web.Application], AsyncIterator[None]]:
+    """A ``cleanup_ctx`` that serves ``/metrics`` alone on ``MAYDAY_METRICS_HOST`` (the
+    main host unless set) and ``MAYDAY_METRICS_PORT``, as long as the main app runs."""
+
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        scrape = web.Application(middlewares=[origin_guard(settings.allowed_origins)])
+        scrape[SERVER], scrape[VERIFIER] = app[SERVER], app[VERIFIER]
+        scrape.on_response_prepare.append(add_security_headers)
+        scrape.router.add_get("/metrics", metrics)
+        runner = web.AppRunner(
+            scrape,
+            access_log_class=access_log_class,
+            keepalive_timeout=settings.http_idle_timeout_s,
+        )
+        await runner.setup()
+        host, port = settings.metrics_host or settings.host, settings.metrics_port or 0
+        timeout = settings.http_header_timeout_s
+        await GuardedSite(runner, host, port, header_timeout_s=timeout).start()
+        app[METRICS_RUNNER] = runner
+        yield
+        await runner.cleanup()
+
+    return ctx
+
+
+def _scraper(request: web.Request) -> None:
+    """Let the scrape through, or raise 401/403, as the settings ask."""
+    settings = request.app[SERVER].settings
+    if settings.metrics_auth == "none" and not settings.metrics_token:
+        return
+    header = request.headers.get("Authorization", "")
+    offered = header[7:].strip() if header.startswith("Bearer ") else ""
+    wanted = settings.metrics_token
+    if wanted and offered and hmac.compare_digest(offered.encode(), wanted.encode()):
+        return
+    caller(request, OPS)
+
+
 async def metrics(request: web.Request) -> web.Response:
     """Prometheus exposition of this process (scrape every process; see docs/metrics.md)."""
+    _scraper(request)
     server = request.app[SERVER]
     server.monitor.prom.set_queue(await server.store.summary(server.clock()))
     # Written in a thread: the registry takes its own locks, and the event loop keeps
@@ -38,7 +93,7 @@ OPS = frozenset({Role.OPS})
 
 
 def _ops(request: web.Request) -> Identity:
-    return caller(request, request.app[SERVER].settings, OPS, query_token=True)
+    return caller(request, OPS, query_token=True)
 
 
 async def summary(request: web.Request) -> web.Response:

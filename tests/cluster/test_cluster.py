@@ -136,8 +136,9 @@ async def test_claim_race_has_exactly_one_winner(
 async def test_a_node_killed_mid_run_strands_nothing(
     start_nodes: StartNodes, redis_server: RedisServer
 ) -> None:
-    """kill -9 of one node mid-run: its clients move on, no request is lost or stuck."""
-    settings = {"reservation_timeout_s": "2", "rate_limit_per_s": "1000"}
+    """kill -9 of one node mid-run: its clients move on, no request is lost or stuck. (These
+    clients reconnect without resuming; a short grace ends what they left behind.)"""
+    settings = {"reservation_timeout_s": "2", "rate_limit_per_s": "1000", "resume_grace_s": "2"}
     nodes = start_nodes(3, **settings, rate_limit_burst="1000")
     handled: list[str] = []
     advisors = [Roaming(nodes, "advisor", f"a{i}", i) for i in range(30)]

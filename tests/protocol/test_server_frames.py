@@ -23,6 +23,8 @@ from mayday.protocol.messages import (
     HelpOffer,
     HelpQueued,
     HelpWithdrawn,
+    PeerDisconnected,
+    PeerReconnected,
     QueueSummary,
     SessionEnded,
     SessionStarted,
@@ -44,6 +46,8 @@ EXAMPLES: list[Outbound] = [
         "ses_1", "req_1", {"id": "a1", "name": "Ada", "role": "advisor"}, "advisor", [], "user"
     ),
     SessionEnded("ses_1", "req_1", "ended", "user"),
+    PeerDisconnected("ses_1", 30.0),
+    PeerReconnected("ses_1", False),
     SignalRelayed("ses_1", "a1", "advisor", description={"type": "offer", "sdp": "v=0"}),
     SignalRelayed("ses_1", "a1", "advisor", candidate=None, has_candidate=True),
     QueueSummary(1, 2.5, 0, 1, 0, 3),
