@@ -7,6 +7,7 @@ import json
 from aiohttp import web
 
 from mayday.auth import AuthError, Identity, Role, verify_token
+from mayday.logsafe import bind_identity
 from mayday.settings import Settings
 
 _ERRORS: dict[int, type[web.HTTPException]] = {
@@ -41,6 +42,7 @@ def caller(
         identity = verify_token(token, settings.jwt_secret, settings.jwt_audience)
     except AuthError as exc:
         raise api_error(401, "unauthorized", str(exc)) from None
+    bind_identity(identity.role.value, identity.sub)
     if identity.role not in roles:
         wanted = " or ".join(sorted(r.value for r in roles))
         raise api_error(403, "forbidden", f"the {wanted} role is needed")
