@@ -24,7 +24,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
 _TOKEN_PARAM = re.compile(r"(token=)[^&\s\"']+", re.IGNORECASE)
-_BEARER = re.compile(r"(Bearer\s+)[^\s\"',;]+", re.IGNORECASE)
+_BEARER = re.compile(r"(Bearer\s+)(?!\[redacted)[^\s\"',;]+", re.IGNORECASE)
 _JWT = re.compile(r"eyJ[\w-]+\.[\w-]+\.[\w-]*")
 # C0 and C1 controls, DEL, and the two Unicode line breaks some viewers honour.
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
@@ -46,9 +46,9 @@ def redact(text: str, secrets: Iterable[str] = ()) -> str:
     for secret in secrets:
         if secret:
             text = text.replace(secret, "[redacted-secret]")
+    text = _JWT.sub("[redacted-jwt]", text)
     text = _TOKEN_PARAM.sub(r"\1[redacted]", text)
-    text = _BEARER.sub(r"\1[redacted]", text)
-    return _JWT.sub("[redacted-jwt]", text)
+    return _BEARER.sub(r"\1[redacted]", text)
 
 
 def escape(text: str) -> str:
