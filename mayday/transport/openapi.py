@@ -286,8 +286,8 @@ PATHS: dict[str, Any] = {
             ],
             "responses": {
                 "200": {"description": "the file", "content": {"*/*": {}}},
-                "403": _text("text/plain", "a folder, or outside the web root"),
-                "404": _text("text/plain", "no such file"),
+                "403": {"description": "a folder, or outside the web root"},
+                "404": {"description": "no such file"},
             },
         }
     },
