@@ -1,6 +1,6 @@
 """Every command of the README, run as pasted (tests/readme.py says what is substituted):
 the quick start, running it for real, Redis, the client library example and the
-commands quoted in the text. The wheel and systemd sections run in tests/test_wheel.py."""
+commands quoted in the text. The wheel and systemd sections run in tests/browser/test_wheel.py."""
 
 from __future__ import annotations
 
@@ -25,8 +25,8 @@ from tests.serving import clean_env, serve
 RUN_BY = {
     "Quick start": "test_make_run_serves_ready_links_and_stops_on_ctrl_c, test_make_test_is_ci",
     "Running it for real": "test_running_it_for_real, test_several_processes_share_redis",
-    "Install from a wheel": "tests/test_wheel.py",
-    "Run with systemd": "tests/test_wheel.py",
+    "Install from a wheel": "tests/browser/test_wheel.py",
+    "Run with systemd": "tests/browser/test_wheel.py",
     "Using the client library": "test_the_client_library_example_runs_as_pasted",
 }
 
