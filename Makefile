@@ -21,9 +21,9 @@ test: $(STAMP) system-deps
 	@[ webclient/node_modules/.package-lock.json -nt webclient/package-lock.json ] || npm ci --prefix webclient --no-audit --no-fund
 	$(BIN)/pytest
 
-## test-fast: the inner loop: everything but the browser, WebRTC and multi-process tests (Redis still runs)
+## test-fast: the inner loop: everything but the browser, WebRTC, multi-process and wheel tests (Redis still runs)
 test-fast: $(STAMP)
-	$(BIN)/pytest -m "not browser and not webrtc and not cluster" -q
+	$(BIN)/pytest -m "not browser and not webrtc and not cluster and not slow" -q
 
 system-deps:
 	@bash scripts/install-system-deps.sh

@@ -1,21 +1,27 @@
-"""``mayday serve`` runs the server; ``mayday token`` prints a signed token."""
+"""``mayday serve`` runs the server; ``mayday token`` prints a signed token;
+``mayday check-config`` prints the settings in force."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import gc
-import os
 import signal
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from mayday import __version__
+from mayday import __version__, webassets
 from mayday.auth import AuthError, Role, issue_token
 from mayday.gcpolicy import GcPolicy
 from mayday.jwks import KeyConfigError
 from mayday.logsafe import configure_logging
 from mayday.settings import Settings, SettingsError
+from mayday.settings_report import effective_lines, help_epilog, secret_values
+
+if TYPE_CHECKING:
+    from aiohttp import web
 
 DEV_SECRET = "mayday-dev-secret-do-not-use-in-production"
 
@@ -35,17 +41,27 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"mayday {__version__}")
     sub = parser.add_subparsers(required=True, metavar="COMMAND")
 
-    serve = sub.add_parser("serve", help="run the signaling server")
-    serve.add_argument("--host", help="address to bind (default 127.0.0.1)")
-    serve.add_argument("--port", type=int, help="port to bind (default 8080, 0 picks one)")
-    serve.add_argument("--redis", metavar="URL", help="share state through Redis at URL")
-    serve.add_argument(
-        "--dev",
-        action="store_true",
-        help="development mode: a built-in secret when none is set, and ready links printed",
+    serve = sub.add_parser(
+        "serve",
+        help="run the signaling server",
+        description="Run the signaling server.",
+        epilog=help_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    serve.add_argument("--log-level", default=os.environ.get("MAYDAY_LOG_LEVEL", "INFO"))
+    _server_flags(serve)
     serve.set_defaults(func=_serve)
+
+    check = sub.add_parser(
+        "check-config",
+        help="print the settings in force (secrets masked); exit 2 when one is bad",
+        description="Print the settings `mayday serve` would run with, secrets masked, "
+        "and exit non-zero (2) when one is bad, the secret is missing or the web pages "
+        "are incomplete.",
+        epilog=help_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _server_flags(check)
+    check.set_defaults(func=_check_config)
 
     token = sub.add_parser("token", help="print a token signed with MAYDAY_JWT_SECRET")
     token.add_argument("--role", required=True, choices=[r.value for r in Role])
@@ -80,24 +96,93 @@ def _token(args: argparse.Namespace) -> int:
     return 0
 
 
-def _serve(args: argparse.Namespace) -> int:
-    configure_logging(args.log_level.upper())
-    settings = Settings.from_env(host=args.host, port=args.port, redis_url=args.redis)
+def _server_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", help="address to bind (MAYDAY_HOST)")
+    parser.add_argument("--port", type=int, help="port to bind, 0 picks one (MAYDAY_PORT)")
+    parser.add_argument("--redis", metavar="URL", help="share state through Redis at URL")
+    parser.add_argument(
+        "--dev",
+        action="store_true",
+        help="development mode: a built-in secret when none is set, and ready links printed",
+    )
+    parser.add_argument("--log-level", help="DEBUG, INFO, WARNING or ERROR (MAYDAY_LOG_LEVEL)")
+    parser.add_argument(
+        "--api-only",
+        action="store_true",
+        default=None,
+        help="serve /ws and the HTTP API without the web pages (MAYDAY_API_ONLY)",
+    )
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    """The settings of ``serve`` and ``check-config``: variables, then flags; refuses what
+    the server could not run with (no secret, incomplete pages)."""
+    flags = {
+        "host": args.host,
+        "port": args.port,
+        "redis_url": args.redis,
+        "log_level": args.log_level,
+        "api_only": args.api_only,
+    }
+    settings = Settings.from_env(**flags)
     # An integrator who signs every token in their own backend needs no shared secret.
     if not settings.jwt_secret and not (settings.jwt_public_key or settings.jwks_file):
         if not args.dev:
             raise SettingsError("set MAYDAY_JWT_SECRET (or run with --dev to try it out)")
-        settings = Settings.from_env(
-            host=args.host, port=args.port, redis_url=args.redis, jwt_secret=DEV_SECRET
-        )
-    asyncio.run(_run(settings, dev=args.dev))
+        settings = Settings.from_env(**flags, jwt_secret=DEV_SECRET)
+    if not settings.api_only:
+        missing = webassets.problems(settings.web_root)
+        if missing:
+            raise SettingsError(
+                webassets.incomplete_message(settings.web_root, missing)
+                + f"\nrun `{webassets.FIX}` in the source checkout (or install a wheel, "
+                "which carries them), or start with --api-only to serve the API alone"
+            )
+    return settings
+
+
+def _check_config(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    for line in effective_lines(settings):
+        print(line)
+    print("# mayday serve would start with these settings", file=sys.stderr)
     return 0
 
 
-async def _run(settings: Settings, *, dev: bool) -> None:
-    from mayday.transport.app import bound_port, start
+def _serve(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    configure_logging(settings.log_level, settings.log_format, secret_values(settings))
+    try:
+        asyncio.run(_run(settings, dev=args.dev))
+    except ListenError as exc:
+        print(f"mayday: {exc}", file=sys.stderr)
+        return 1
+    return 0
 
-    runner = await start(settings)
+
+class ListenError(Exception):
+    """The server could not listen where it was told to."""
+
+
+async def _listen(settings: Settings) -> web.AppRunner:
+    from mayday.transport.app import start
+
+    try:
+        return await start(settings)
+    except OSError as exc:
+        where = f"{settings.host}:{settings.port}"
+        if exc.errno == errno.EADDRINUSE:
+            raise ListenError(
+                f"cannot listen on {where}: the port is already in use "
+                "(another server there? choose one with --port or MAYDAY_PORT)"
+            ) from None
+        raise ListenError(f"cannot listen on {where}: {exc.strerror or exc}") from None
+
+
+async def _run(settings: Settings, *, dev: bool) -> None:
+    from mayday.transport.app import bound_port
+
+    runner = await _listen(settings)
     # Everything made at start lives as long as the process: keep it out of every later
     # full collection, whose pause grows with the objects it has to walk.
     gc.collect()

@@ -11,8 +11,10 @@ from typing import Any
 
 from mayday.routing.config import RouterConfig, SettingsError
 from mayday.security_settings import check_security, normal_origins
+from mayday.webassets import default_root
 
-WEB_ROOT = Path(__file__).resolve().parent.parent / "webclient"
+# The pages packaged in the wheel, else those of the source checkout (mayday/webassets.py).
+WEB_ROOT = default_root()
 
 __all__ = ["Settings", "SettingsError"]
 
@@ -77,6 +79,9 @@ class Settings(RouterConfig):
     metrics_token: str = ""
     metrics_host: str = ""
     metrics_port: int | None = None
+    log_level: str = "INFO"
+    log_format: str = "plain"
+    api_only: bool = False
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -90,6 +95,7 @@ class Settings(RouterConfig):
             raise SettingsError("jwt_secret must be at least 32 bytes (HS256 key length)")
         if not 1 <= self.max_topic_labels <= 10_000:
             raise SettingsError("max_topic_labels must be from 1 to 10000")
+        _check_logging(self)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -127,3 +133,77 @@ def _parse(name: str, raw: str) -> Any:
     except (ValueError, json.JSONDecodeError) as exc:
         raise SettingsError(f"MAYDAY_{name.upper()}: {exc}") from exc
     return raw
+
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+LOG_FORMATS = ("plain", "json")
+
+
+def _check_logging(settings: Settings) -> None:
+    if settings.log_level.upper() not in LOG_LEVELS:
+        raise SettingsError(f"log_level must be one of {', '.join(LOG_LEVELS)}")
+    if settings.log_format not in LOG_FORMATS:
+        raise SettingsError(f'log_format must be "plain" or "json", not "{settings.log_format}"')
+
+
+# What each setting does, for ``mayday serve --help`` and ``mayday check-config``: one line
+# each, the variable and the default are added from the field. Every field of Settings
+# (and of RouterConfig) has one; tests/test_settings_help.py fails on a field without.
+SETTING_HELP: dict[str, str] = {
+    "resume_grace_s": "seconds a dropped socket's identity keeps its request, session and place",
+    "jwt_issuer": "when set, tokens must carry this iss (and mayday token writes it)",
+    "jwt_leeway_s": "clock skew allowed on exp, nbf and iat, in seconds",
+    "jwt_max_ttl_s": "no token may expire further ahead than this many seconds",
+    "jwt_public_key": "RS256/EdDSA public key of the integrator's backend: PEM text or a file",
+    "jwks_file": "a JWKS file of public keys, re-read when it changes (kid rotation)",
+    "allowed_origins": "exact browser origins allowed to call /ws and the APIs (comma list)",
+    "http_header_timeout_s": "seconds a connection has to send a whole request head",
+    "http_idle_timeout_s": "seconds an idle keep-alive connection stays open",
+    "metrics_auth": "none (open) or ops: /metrics needs an ops token or the scrape token",
+    "metrics_token": "a scrape token /metrics accepts when metrics_auth is ops",
+    "metrics_host": "address of a listener of its own for /metrics (with metrics_port)",
+    "metrics_port": "port of a listener of its own for /metrics; the main port then has none",
+    "routing_mode": "offer: each request reserved for one advisor at a time; claim: first wins",
+    "reservation_timeout_s": "seconds an offer holds before it moves to the next advisor",
+    "offerer": "who sends the first SDP offer in a session: advisor or user",
+    "ice_servers": "ICE servers given to both peers, a JSON list of RTCIceServer objects",
+    "turn_urls": "TURN server URLs (comma list); short-lived credentials from turn_secret",
+    "turn_secret": "shared secret of the TURN server (coturn use-auth-secret)",
+    "turn_ttl_s": "seconds the TURN credentials of a session are valid",
+    "default_handle_time_s": "handle time assumed for wait estimates before any is measured",
+    "request_ttl_s": "seconds a request waits for an advisor before it expires",
+    "history_limit": "finished requests the memory store keeps",
+    "history_ttl_s": "seconds Redis keeps a finished request",
+    "host": "address to bind",
+    "port": "port to bind (0 picks a free one)",
+    "jwt_secret": "HS256 secret that signs and checks tokens, at least 32 bytes (required)",
+    "jwt_audience": "the aud claim tokens must carry",
+    "redis_url": "share the queue and relay through Redis at this URL (empty: in memory)",
+    "max_frame_bytes": "largest client frame accepted, in UTF-8 bytes",
+    "outbound_queue_limit": "frames queued for one socket before it is cut off as slow",
+    "rate_limit_per_s": "frames per second one socket may send, on average",
+    "rate_limit_burst": "frames one socket may send at once",
+    "annotation_rate_per_s": "annotation and control frames per second, per advisor",
+    "annotation_burst": "annotation and control frames one advisor may send at once",
+    "summary_interval_s": "seconds between queue summaries to advisors and ops",
+    "sla_target_s": "time-to-advisor target, seconds",
+    "short_abandon_s": "users who give up sooner than this are short abandons, seconds",
+    "service_level_goal": "share of requests to answer within the target (0..1)",
+    "abandonment_max": "abandonment share above which an alert is raised (0..1)",
+    "alert_webhook_url": "URL that receives alert events as JSON (empty: none)",
+    "ops_interval_s": "seconds between ops views, alert checks and request expiry",
+    "position_interval_s": "seconds between queue position updates to waiting users",
+    "gc_sweep_s": "seconds between full sweeps of the garbage collector",
+    "max_topic_labels": "topics with a metric label of their own; the rest count as other",
+    "topics": "the topics with metric labels (comma list), instead of the first seen",
+    "ws_compress": "permessage-deflate for clients that offer it",
+    "web_root": "folder of the web pages (default: those in the package, or webclient/)",
+    "log_level": "DEBUG, INFO, WARNING or ERROR",
+    "log_format": "plain (one line a record) or json (one JSON object a line)",
+    "api_only": "serve the API and /ws without the web pages",
+}
+
+
+def is_secret(name: str) -> bool:
+    """Whether a setting's value must never be shown (check-config masks it)."""
+    return any(word in name for word in ("secret", "password", "private", "token"))

@@ -7,6 +7,7 @@ import json
 from aiohttp import web
 
 from mayday.auth import AuthError, Identity, Role, TokenVerifier
+from mayday.logsafe import bind_identity
 
 # Built once by ``create_app`` from the settings: every token the server reads (the
 # WebSocket upgrade, the APIs) goes through it.
@@ -42,6 +43,7 @@ def caller(request: web.Request, roles: frozenset[Role], *, query_token: bool = 
         identity = request.app[VERIFIER].verify(token)
     except AuthError as exc:
         raise api_error(401, "unauthorized", str(exc)) from None
+    bind_identity(identity.role.value, identity.sub)
     if identity.role not in roles:
         wanted = " or ".join(sorted(r.value for r in roles))
         raise api_error(403, "forbidden", f"the {wanted} role is needed")

@@ -17,6 +17,7 @@ from aiohttp import WSMsgType, web
 from aiohttp.abc import AbstractAccessLogger
 
 from mayday.auth import AuthError, TokenVerifier
+from mayday.logsafe import bind_identity
 from mayday.metrics.alerts import AlertRules
 from mayday.metrics.labels import TopicLabels
 from mayday.metrics.monitor import Monitor
@@ -24,7 +25,7 @@ from mayday.metrics.tally import Rules
 from mayday.protocol.errors import ErrorCode
 from mayday.protocol.messages import ErrorFrame
 from mayday.settings import Settings
-from mayday.transport import annotation_handlers, audit_api, handlers, ops_api
+from mayday.transport import annotation_handlers, audit_api, handlers, openapi, ops_api
 from mayday.transport.api import VERIFIER
 from mayday.transport.backend import Backend, make_backend
 from mayday.transport.connection import Connection
@@ -78,6 +79,9 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     if settings.metrics_port is not None:
         app.cleanup_ctx.append(ops_api.metrics_listener(settings, SafeAccessLogger))
     audit_api.add_routes(app)
+    openapi.add_routes(app, pages=not settings.api_only)
+    if settings.api_only:
+        return app
     for path, name in PAGES.items():
         app.router.add_get(path, _page(settings, name))
     if settings.web_root.is_dir():
@@ -127,6 +131,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
         identity = request.app[VERIFIER].verify(request.query.get("token", ""))
     except AuthError as exc:
         return await _refuse(request, str(exc))
+    bind_identity(identity.role.value, identity.sub)
     ws = web.WebSocketResponse(
         heartbeat=20.0, max_msg_size=HARD_FRAME_CAP, compress=settings.ws_compress
     )

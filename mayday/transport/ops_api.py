@@ -11,6 +11,7 @@ import asyncio
 import csv
 import hmac
 import io
+import math
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -111,16 +112,30 @@ async def requests(request: web.Request) -> web.StreamResponse:
     _ops(request)
     server = request.app[SERVER]
     query = request.query
-    try:
-        since = float(query.get("since", server.clock() - 86400))
-        limit = min(int(query.get("limit", 1000)), MAX_ROWS)
-    except ValueError:
-        raise api_error(400, "invalid_field", "since and limit must be numbers") from None
+    since, limit, fmt = _filters(query, server.clock())
     found = await server.store.recent_requests(since, limit)
     views = [v for v in map(request_view, found) if _matches(v, query)]
-    if query.get("format") == "csv":
+    if fmt == "csv":
         return _csv(views)
     return web.json_response({"requests": views, "count": len(views)})
+
+
+def _filters(query: Any, now: float) -> tuple[float, int, str]:
+    """``since``, ``limit`` and ``format`` of a requests query; 400 for any out of range
+    (as /api/openapi.json says)."""
+    try:
+        since = float(query.get("since", now - 86400))
+        limit = int(query.get("limit", 1000))
+    except ValueError:
+        raise api_error(400, "invalid_field", "since and limit must be numbers") from None
+    if not math.isfinite(since):
+        raise api_error(400, "invalid_field", "since must be a finite number")
+    if not 0 <= limit <= MAX_ROWS:
+        raise api_error(400, "invalid_field", f"limit must be from 0 to {MAX_ROWS}")
+    fmt = query.get("format", "json")
+    if fmt not in ("json", "csv"):
+        raise api_error(400, "invalid_field", 'format must be "json" or "csv"')
+    return since, limit, fmt
 
 
 def _matches(view: dict[str, Any], query: Any) -> bool:

@@ -19,6 +19,7 @@ from typing import Any
 from aiohttp import web
 
 from mayday import __version__
+from mayday.logsafe import frame_context
 from mayday.metrics.monitor import Monitor
 from mayday.protocol.envelope import byte_length_over, decode, frame_id, peek_id
 from mayday.protocol.errors import ErrorCode, ProtocolError
@@ -177,7 +178,9 @@ class Server:
             frame_id_ = frame_id(frame)
             check_frame_depth(text, frame)
             spec = self.registry.lookup(frame, conn.identity.role)
-            result = await spec.func(self, conn, spec.parse(frame))
+            message = spec.parse(frame)
+            with frame_context(_field(message, "request_id"), _field(message, "session_id")):
+                result = await spec.func(self, conn, message)
             if frame_id_ is not None:
                 conn.send(Ack(frame_id_, result or {}).to_frame())
         except ProtocolError as exc:
@@ -316,6 +319,12 @@ class Server:
         if summary.shape() != self._last_summary:
             self._last_summary = summary.shape()
             self.hub.broadcast(WATCHERS, summary.to_frame())
+
+
+def _field(message: object, name: str) -> str | None:
+    """A message's request or session id, for the log context (not every frame has one)."""
+    value = getattr(message, name, None)
+    return value if isinstance(value, str) else None
 
 
 SERVER = web.AppKey("server", Server)

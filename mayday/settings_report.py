@@ -1,0 +1,98 @@
+"""Settings as an operator reads them: the ``--help`` table and ``mayday check-config``.
+
+Both are generated from the fields of ``Settings`` and ``SETTING_HELP``, so a new field
+shows in both without being written twice. Secrets are never shown: a value of a
+setting named like one (``is_secret``) is masked, and so are the password and the path
+of a URL (a webhook URL is often a credential by itself).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import fields
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from mayday.settings import SETTING_HELP, Settings, is_secret
+
+MASK = "***"
+
+
+def env_name(name: str) -> str:
+    return f"MAYDAY_{name.upper()}"
+
+
+def env_value(value: Any) -> str:
+    """A value written as its ``MAYDAY_*`` variable takes it back."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, tuple):
+        if value and isinstance(value[0], dict):
+            return json.dumps(list(value), separators=(",", ":"))
+        return ",".join(str(v) for v in value)
+    if isinstance(value, Path):
+        return str(value)
+    return str(value)
+
+
+def help_epilog() -> str:
+    """Every setting with its variable, its default and what it does, for ``--help``."""
+    defaults = Settings()
+    lines = ["settings (flags above win over variables; variables over defaults):"]
+    for f in fields(Settings):
+        default = env_value(getattr(defaults, f.name)) or '""'
+        lines.append(f"  {env_name(f.name)} (default {default})")
+        lines.append(f"      {SETTING_HELP.get(f.name, '')}")
+    return "\n".join(lines)
+
+
+def shown(name: str, value: Any) -> str:
+    """The value of setting ``name`` as check-config prints it: secrets masked."""
+    text = env_value(value)
+    if not text:
+        return text
+    if is_secret(name):
+        return f"{MASK} (set, {len(text.encode())} bytes)"
+    if name.endswith("_url"):
+        return _masked_url(text)
+    return text
+
+
+def effective_lines(settings: Settings) -> list[str]:
+    """``MAYDAY_NAME=value`` for every setting in force, secrets masked."""
+    return [
+        f"{env_name(f.name)}={shown(f.name, getattr(settings, f.name))}" for f in fields(settings)
+    ]
+
+
+def secret_values(settings: Settings) -> list[str]:
+    """The configured values that must never reach a log: secrets and URL credentials."""
+    found = []
+    for f in fields(settings):
+        text = env_value(getattr(settings, f.name))
+        if not text:
+            continue
+        if is_secret(f.name):
+            found.append(text)
+        elif f.name.endswith("_url"):
+            parts = urlsplit(text)
+            found.extend(p for p in (parts.password, parts.query) if p)
+    return found
+
+
+def _masked_url(text: str) -> str:
+    parts = urlsplit(text)
+    if not parts.scheme or not parts.hostname:
+        return MASK
+    netloc = parts.hostname if parts.port is None else f"{parts.hostname}:{parts.port}"
+    if parts.username:
+        netloc = f"{parts.username}:{MASK}@{netloc}" if parts.password else f"{MASK}@{netloc}"
+    elif parts.password:
+        netloc = f":{MASK}@{netloc}"
+    # A Redis database number is harmless and useful; any other path may be a credential.
+    path = parts.path if parts.path.strip("/").isdigit() or parts.path in ("", "/") else "/" + MASK
+    query = f"?{MASK}" if parts.query else ""
+    return f"{parts.scheme}://{netloc}{path}{query}"
