@@ -22,6 +22,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/api/ops/summary", summary)
     app.router.add_get("/api/ops/requests", requests)
+    app.router.add_get("/api/ops/requests/{request_id}", one_request)
 
 
 async def metrics(request: web.Request) -> web.Response:
@@ -38,7 +39,7 @@ OPS = frozenset({Role.OPS})
 
 
 def _ops(request: web.Request) -> Identity:
-    return caller(request, request.app[SERVER].settings, OPS, query_token=True)
+    return caller(request, request.app[SERVER].settings, OPS)
 
 
 async def summary(request: web.Request) -> web.Response:
@@ -66,6 +67,16 @@ async def requests(request: web.Request) -> web.StreamResponse:
     if query.get("format") == "csv":
         return _csv(views)
     return web.json_response({"requests": views, "count": len(views)})
+
+
+async def one_request(request: web.Request) -> web.Response:
+    """One request's whole timeline, for the dashboard's drill-down."""
+    _ops(request)
+    request_id = request.match_info["request_id"]
+    found = await request.app[SERVER].store.request(request_id)
+    if found is None:
+        raise api_error(404, "not_found", f'no request "{request_id[:64]}"')
+    return web.json_response(request_view(found))
 
 
 def _matches(view: dict[str, Any], query: Any) -> bool:
