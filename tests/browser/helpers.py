@@ -232,11 +232,13 @@ async def axe_problems(page: Page) -> list[str]:
 VIEWPORTS = {"landscape": LANDSCAPE["viewport"], "portrait": PORTRAIT["viewport"]}
 
 
-async def in_both_orientations(page: Page, name: str, testids: tuple[str, ...] = ()) -> None:
+async def in_both_orientations(
+    page: Page, name: str, testids: tuple[str, ...] = (), *, scroll: bool = False
+) -> None:
     """Show the page at 1024 x 768 and at 768 x 1024 as its user would hold the screen: it
-    never scrolls sideways, each of ``testids`` lies within the screen, and a screenshot of
-    each is written to test-output/NAME-landscape.png and NAME-portrait.png. The page is
-    left in landscape."""
+    never scrolls sideways, each of ``testids`` lies within the screen (after scrolling it
+    into view, with ``scroll``: a long dashboard), and a screenshot of each is written to
+    test-output/NAME-landscape.png and NAME-portrait.png. The page is left in landscape."""
     OUTPUT.mkdir(exist_ok=True)
     for orientation in ("portrait", "landscape"):
         size = VIEWPORTS[orientation]
@@ -245,6 +247,8 @@ async def in_both_orientations(page: Page, name: str, testids: tuple[str, ...] =
         wide = await page.evaluate("() => document.documentElement.scrollWidth")
         assert wide <= size["width"], (name, orientation, wide)
         for testid in testids:
+            if scroll:
+                await page.get_by_test_id(testid).scroll_into_view_if_needed()
             box = await page.get_by_test_id(testid).bounding_box()
             assert box is not None, (name, orientation, testid)
             assert box["x"] >= 0 and box["x"] + box["width"] <= size["width"] + 0.5, (

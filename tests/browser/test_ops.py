@@ -142,7 +142,7 @@ async def test_dashboard_shows_a_finished_session(
 
     row = page.locator(f'[data-testid="ops-recent"] tr[data-request-id="{request_id}"]')
     await expect(row).to_contain_text("ended")
-    await expect(row).to_contain_text("adv-1")
+    await expect(row.locator("td.advisor")).to_have_text("Ada")  # the name, not the id
     await expect(row).to_contain_text("billing")
     to_advisor = shown_seconds(await row.locator("td").nth(6).inner_text())
     assert abs(to_advisor - view["time_to_advisor_s"]) <= SHOWN_PRECISION_S, (to_advisor, view)

@@ -166,8 +166,8 @@ async def screen_geometry(tablet: Page) -> tuple[float, float, float, float]:
 def blue_near(image: Image, x: float, y: float, reach: int = 4) -> bool:
     for dx in range(-reach, reach + 1):
         for dy in range(-reach, reach + 1):
-            r, g, b = image.pixel(round(x) + dx, round(y) + dy)
-            if abs(r - BOX_BLUE[0]) < 50 and abs(g - BOX_BLUE[1]) < 50 and abs(b - BOX_BLUE[2]) < 50:
+            pixel = image.pixel(round(x) + dx, round(y) + dy)
+            if all(abs(c - want) < 50 for c, want in zip(pixel, BOX_BLUE, strict=True)):
                 return True
     return False
 
@@ -184,9 +184,7 @@ async def expect_box_visible(tablet: Page, name: str, box: list[list[float]]) ->
     samples = [(x0 + (x1 - x0) * f, y) for f in (0.1, 0.5, 0.9) for y in (y0, y1)]
     samples += [(x, y0 + (y1 - y0) * f) for f in (0.1, 0.5, 0.9) for x in (x0, x1)]
     hidden = [
-        (nx, ny)
-        for nx, ny in samples
-        if not blue_near(image, left + nx * width, top + ny * height)
+        (nx, ny) for nx, ny in samples if not blue_near(image, left + nx * width, top + ny * height)
     ]
     assert hidden == [], (name, hidden)
 

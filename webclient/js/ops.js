@@ -46,6 +46,12 @@ const ui = {
   missedNote: $("missed-note"),
   topics: $("topics"),
   recent: $("recent"),
+  advisorTable: $("advisor-table"),
+  advisorTableNote: $("advisor-table-note"),
+  timeline: $("request-timeline"),
+  timelineTitle: $("timeline-title"),
+  timelineFacts: $("timeline-facts"),
+  timelineEvents: $("timeline-events"),
 };
 
 const WINDOW_SECONDS = { "5m": 300, "1h": 3600 };
@@ -124,8 +130,9 @@ function onUpdate(msg) {
   page.updatedAt = performance.now();
   history.add(msg);
   view.showQueue(msg.queue);
+  view.showAdvisors(msg.advisors ?? [], msg);
   view.showActiveAlerts(msg.alerts);
-  view.showRecent(msg.recent);
+  view.showRecent(msg.recent, openTimeline);
   render();
   if (page.state === "live") ui.status.textContent = liveText();
 }
@@ -143,6 +150,21 @@ function render() {
   view.showWindow(page.update, name);
   charts.show(history, name);
   updateCsvLink();
+}
+
+/** One request's whole timeline, asked for with the token in the header. */
+async function openTimeline(requestId) {
+  try {
+    const response = await fetch(`/api/ops/requests/${encodeURIComponent(requestId)}`, {
+      headers: { Authorization: `Bearer ${signaling.token}` },
+    });
+    if (!response.ok) throw new Error(`the server answered ${response.status}`);
+    view.showTimeline(await response.json());
+    if (!ui.timeline.open) ui.timeline.showModal();
+  } catch (err) {
+    console.warn("mayday: timeline not loaded", err);
+    ui.status.textContent = `Could not load the timeline: ${err.message}.`;
+  }
 }
 
 /** The CSV export of the chosen window's requests (the token goes in a header). */
