@@ -120,3 +120,15 @@ async def test_the_ops_dashboard(start_server: StartServer, browser: Browser) ->
     await axe_both(ops, "ops timeline", found)
     assert found == []
     assert pages.problems == []
+
+
+async def test_the_index_page(start_server: StartServer, browser: Browser) -> None:
+    """The page that links the others."""
+    h = await start_server()
+    pages = Pages(browser, h)
+    found: list[str] = []
+    index = await pages.open("/", LANDSCAPE)
+    await expect(index.locator("h1")).to_have_text("Mayday")
+    await axe_both(index, "index", found)
+    assert found == []
+    assert pages.problems == []
