@@ -217,7 +217,12 @@ function onMessage(msg) {
       if (msg.session_id === page.sessionId) setPaused(msg.paused);
       break;
     case "error":
-      console.warn(`mayday: server error ${msg.code}: ${msg.message}`);
+      // Candidates still in flight when a session ends are refused: expected, not a fault.
+      if (msg.code === "invalid_state" && page.sessionId === null) {
+        console.info(`mayday: late frame refused: ${msg.message}`);
+      } else {
+        console.warn(`mayday: server error ${msg.code}: ${msg.message}`);
+      }
       break;
     default:
       console.warn(`mayday: advisor console ignores unknown frame type "${msg.type}"`, msg);
