@@ -68,6 +68,9 @@ class Settings(RouterConfig):
     # Exact origins (scheme://host[:port]) a browser may call /ws and the APIs from; empty
     # lets any through (the token is still needed).
     allowed_origins: tuple[str, ...] = ()
+    # Origins (or "self") allowed to show the pages in a frame, e.g. an integrator's app
+    # that embeds the tablet page; none by default (frame-ancestors 'none').
+    frame_ancestors: tuple[str, ...] = ()
     # A connection must have sent a whole request head this long after it opened (or after
     # the first byte of its next request); an idle keep-alive connection closes after
     # ``http_idle_timeout_s``.
@@ -87,6 +90,9 @@ class Settings(RouterConfig):
         super().__post_init__()
         check_security(self)
         object.__setattr__(self, "allowed_origins", normal_origins(self.allowed_origins))
+        others = tuple(a for a in self.frame_ancestors if a != "self")
+        framing = ("self",) * (len(others) < len(self.frame_ancestors)) + normal_origins(others)
+        object.__setattr__(self, "frame_ancestors", framing)
         if self.gc_sweep_s < 1:
             raise SettingsError("gc_sweep_s must be at least 1 second")
         if self.max_frame_bytes < 1024:
@@ -118,7 +124,7 @@ def _parse(name: str, raw: str) -> Any:
             if not isinstance(servers, list) or not all(isinstance(s, dict) for s in servers):
                 raise SettingsError("MAYDAY_ICE_SERVERS must be a JSON list of objects")
             return tuple(servers)
-        if name in ("turn_urls", "topics", "allowed_origins"):
+        if name in ("turn_urls", "topics", "allowed_origins", "frame_ancestors"):
             return tuple(u.strip() for u in raw.split(",") if u.strip())
         if name == "metrics_port":
             return int(raw)
@@ -157,6 +163,7 @@ SETTING_HELP: dict[str, str] = {
     "jwt_public_key": "RS256/EdDSA public key of the integrator's backend: PEM text or a file",
     "jwks_file": "a JWKS file of public keys, re-read when it changes (kid rotation)",
     "allowed_origins": "exact browser origins allowed to call /ws and the APIs (comma list)",
+    "frame_ancestors": "origins (or self) that may show the pages in a frame (comma list)",
     "http_header_timeout_s": "seconds a connection has to send a whole request head",
     "http_idle_timeout_s": "seconds an idle keep-alive connection stays open",
     "metrics_auth": "none (open) or ops: /metrics needs an ops token or the scrape token",

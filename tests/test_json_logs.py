@@ -68,8 +68,11 @@ async def test_the_json_log_of_a_whole_help_request(tmp_path: Path) -> None:
             bearer = {"Authorization": f"Bearer {tokens['ops']}"}
             async with http.get(f"{server.base}/api/ops/summary", headers=bearer) as r:
                 assert r.status == 200
+            # A token in the address is refused (and must not reach the log either).
             csv_url = f"{server.base}/api/ops/requests?format=csv&token={tokens['ops']}"
             async with http.get(csv_url) as r:
+                assert r.status == 401
+            async with http.get(f"{server.base}/api/ops/requests?format=csv", headers=bearer) as r:
                 assert r.status == 200
         raw_request(server.base, f"GET /ws?token={tokens['user']} x HTTP/1.1\r\n\r\n".encode())
         assert server.stop() == 0

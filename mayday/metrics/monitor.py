@@ -17,7 +17,7 @@ from mayday.metrics.alerts import AlertLedger, AlertRules, changes
 from mayday.metrics.labels import TopicLabels
 from mayday.metrics.prom import PromMetrics
 from mayday.metrics.stats import ADVISORS, ByTopic, StatsStore
-from mayday.metrics.tally import Rules, Tally, measures, total
+from mayday.metrics.tally import Measures, Rules, Tally, measures, total
 from mayday.metrics.timeline import request_view
 from mayday.protocol.messages import QueueSummary
 from mayday.protocol.ops import OpsAlert, OpsUpdate
@@ -27,6 +27,9 @@ from mayday.stores.base import Store
 log = logging.getLogger(__name__)
 
 WINDOWS = {"5m": 300.0, "1h": 3600.0}
+# Rows of the ops advisor table: a live table longer than this is not read, and every
+# ops console gets it every second. The queue counts still count every advisor.
+MAX_ADVISOR_ROWS = 100
 
 
 class Monitor:
@@ -62,6 +65,7 @@ class Monitor:
         """Everything the ops dashboard shows: queue, advisors, measures by window, alerts."""
         windows = await self.windows(now)
         recent = await store.recent_requests(now - 3600, 20)
+        five = measures(total(windows["5m"].values()), self.rules)
         return OpsUpdate(
             time=now,
             target_s=self.rules.target_s,
@@ -79,9 +83,44 @@ class Monitor:
                 for name, by_topic in windows.items()
             },
             predicted=self.predicted(total(windows["1h"].values()), queue),
-            alerts=await self.ledger.active(),
+            alerts=await self.live_alerts(queue, five),
             recent=[_brief(request_view(r)) for r in recent],
+            advisors=await self.advisor_rows(store, now),
         )
+
+    async def live_alerts(self, queue: QueueSummary, recent: Measures) -> dict[str, Any]:
+        """The raised alerts, each with the message and value of now while it still holds
+        (``since`` stays the moment it was raised): the banner follows the live figure."""
+        active = await self.ledger.active()
+        holding = self.alert_rules.evaluate(queue.oldest_wait_s, queue.advisors_available, recent)
+        for alert in holding:
+            if alert.name in active:
+                active[alert.name] = {
+                    **active[alert.name],
+                    "message": alert.message,
+                    "value": alert.value,
+                }
+        return active
+
+    async def advisor_rows(self, store: Store, now: float) -> list[dict[str, Any]]:
+        """The advisor table: who is online, in which state since when, and today's calls,
+        declines and missed offers (UTC day)."""
+        today = await self.stats.advisor_day(now)
+        rows = []
+        for adv in await store.advisors(MAX_ADVISOR_ROWS):
+            counts = today.get(adv.id, {})
+            rows.append(
+                {
+                    "id": adv.id,
+                    "name": adv.name,
+                    "state": adv.status.value,
+                    "since": adv.status_since,
+                    "calls_today": int(counts.get("calls", 0)),
+                    "declines_today": int(counts.get("declines", 0)),
+                    "missed_offers_today": int(counts.get("missed_offers", 0)),
+                }
+            )
+        return rows
 
     def predicted(self, hour: Tally, queue: QueueSummary) -> dict[str, float | None]:
         """Erlang C for the last hour's load on the advisors online now."""
@@ -147,9 +186,19 @@ def _midnight_utc(now: float) -> float:
 
 
 def _brief(view: dict[str, Any]) -> dict[str, Any]:
-    keep = ("request_id", "topic", "outcome", "advisor", "requested_at")
+    keep = (
+        "request_id",
+        "topic",
+        "outcome",
+        "advisor",
+        "advisor_name",
+        "user_name",
+        "requested_at",
+        "end_reason",
+        "ended_by",
+    )
     brief = {k: view[k] for k in keep}
-    for k in ("time_to_accept_s", "time_to_advisor_s"):
+    for k in ("time_to_accept_s", "time_to_advisor_s", "duration_s"):
         v = view[k]
         brief[k] = None if v is None or math.isnan(v) else round(v, 3)
     return brief

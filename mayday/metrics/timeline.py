@@ -20,6 +20,11 @@ CSV_COLUMNS = (
     "time_to_advisor_s",
     "offers",
     "missed_offers",
+    # Added later, so appended: a spreadsheet reading the columns above keeps working.
+    "advisor_name",
+    "end_reason",
+    "ended_by",
+    "duration_s",
 )
 
 
@@ -37,6 +42,7 @@ def request_view(req: Request) -> dict[str, Any]:
         if entry.event in ("offer.accepted", "claimed"):
             advisor = entry.data.get("advisor")
     accepted = first.get("offer.accepted", first.get("claimed"))
+    call = _call(req)
     frame = req.first_frame_at
     closed = next(
         (first[s] for s in ("ended", "cancelled", "abandoned", "expired") if s in first), None
@@ -55,7 +61,35 @@ def request_view(req: Request) -> dict[str, Any]:
         "time_to_advisor_s": None if frame is None else frame - req.enqueued_at,
         "offers": offers,
         "missed_offers": sum(1 for o in offers if o["outcome"] == "timed_out"),
+        "user_name": req.user_name,
+        **call,
         "timeline": [{"t": e.t, "event": e.event, **e.data} for e in req.timeline],
+    }
+
+
+def _call(req: Request) -> dict[str, Any]:
+    """Who took the call (by name, as the session started), how it ended and how long it
+    lasted; None where the request had no session or it has not ended."""
+    started = next((e for e in req.timeline if e.event == "session.started"), None)
+    ended = next((e for e in req.timeline if e.event == "session.ended"), None)
+    return {
+        "advisor_name": None if started is None else started.data.get("advisor_name"),
+        "end_reason": None if ended is None else ended.data.get("reason"),
+        "ended_by": None if ended is None else ended.data.get("by"),
+        "duration_s": None if started is None or ended is None else ended.t - started.t,
+    }
+
+
+def history_item(req: Request) -> dict[str, Any]:
+    """One earlier request of a caller, as the advisor console shows it. ``note`` is where
+    the advisor's note on it goes once notes are stored (null until then)."""
+    return {
+        "request_id": req.id,
+        "requested_at": req.enqueued_at,
+        "topic": req.topic,
+        "outcome": req.state.value,
+        **_call(req),
+        "note": None,
     }
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from mayday.protocol.base import Outbound
@@ -22,6 +22,8 @@ class OpsUpdate(Outbound):
     predicted: dict[str, float | None]
     alerts: dict[str, dict[str, Any]]
     recent: list[dict[str, Any]]
+    # The advisors online, at most ``MAX_ADVISOR_ROWS`` (mayday/metrics/monitor.py).
+    advisors: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

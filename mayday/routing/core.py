@@ -30,6 +30,7 @@ from mayday.protocol.messages import (
 )
 from mayday.routing.config import RouterConfig
 from mayday.routing.events import (
+    AdvisorConnected,
     AdvisorStateSet,
     CancelTimer,
     Disconnected,
@@ -114,6 +115,7 @@ class Router:
             HelpRequested: self._on_help_requested,
             HelpCancelled: self._on_help_cancelled,
             AdvisorStateSet: self._on_advisor_state,
+            AdvisorConnected: self._on_advisor_connected,
             OfferAccepted: self._on_accept,
             OfferDeclined: self._on_decline,
             OfferExpired: self._on_offer_expired,
@@ -246,6 +248,14 @@ class Router:
         state = "available" if ev.available else "away"
         self._send("advisor", adv.id, AdvisorStateChanged(state=state, reason="requested"))
 
+    def _on_advisor_connected(self, ev: AdvisorConnected, now: float) -> None:
+        """Counted away until they choose (docs/protocol.md); nothing is sent."""
+        if ev.advisor_id in self.advisors:
+            return
+        adv = Advisor(ev.advisor_id, ev.name, ev.skills, idle_since=now, status_since=now)
+        self.advisors[adv.id] = adv
+        self._status_counts[adv.status] += 1
+
     def _on_accept(self, ev: OfferAccepted, now: float) -> None:
         if self._claim_mode:
             req, adv = self._claimable(ev.advisor_id, ev.request_id)
@@ -262,6 +272,7 @@ class Router:
         waited = now - req.enqueued_at
         self._out.append(Observe("time_to_accept", waited, req.topic or ""))
         self._out.append(Observe("outcome", waited, req.topic or "", "answered"))
+        self._out.append(Observe("answered_by", 1.0, "", adv.id))
         session = Session(
             id=ev.session_id,
             request_id=req.id,
@@ -277,7 +288,14 @@ class Router:
         adv.offer, adv.session_id = None, session.id
         self._set_request_state(req, RequestState.IN_SESSION, now)
         self._set_advisor_status(adv, AdvisorStatus.BUSY)
-        self._record(req, now, "session.started", session_id=session.id, advisor=adv.id)
+        self._record(
+            req,
+            now,
+            "session.started",
+            session_id=session.id,
+            advisor=adv.id,
+            advisor_name=adv.name,
+        )
         self._announce_session(session, req, adv, now)
 
     def _announce_session(self, session: Session, req: Request, adv: Advisor, now: float) -> None:
@@ -303,11 +321,13 @@ class Router:
         if self._claim_mode:
             req, adv = self._claimable(ev.advisor_id, ev.request_id)
             req.declined_by.add(adv.id)
+            self._out.append(Observe("declined", 1.0, "", adv.id))
             adv.claimable.discard(req.id)
             self._record(req, now, "claim.declined", advisor=adv.id)
             return
         req, adv = self._held_offer(ev.advisor_id, ev.request_id)
         req.declined_by.add(adv.id)
+        self._out.append(Observe("declined", 1.0, "", adv.id))
         self._withdraw_offer(adv, now, AdvisorStatus.AVAILABLE, outcome="declined")
 
     def _on_offer_expired(self, ev: OfferExpired, now: float) -> None:

@@ -32,6 +32,16 @@ class AdvisorStateSet:
 
 
 @dataclass(frozen=True)
+class AdvisorConnected:
+    """An advisor's socket opened: an advisor the router does not know yet is counted
+    ``away`` until they choose; one it knows (another tab, a reconnect) is unchanged."""
+
+    advisor_id: str
+    name: str
+    skills: frozenset[str]
+
+
+@dataclass(frozen=True)
 class OfferAccepted:
     advisor_id: str
     request_id: str
@@ -111,6 +121,7 @@ Event = (
     HelpRequested
     | HelpCancelled
     | AdvisorStateSet
+    | AdvisorConnected
     | OfferAccepted
     | OfferDeclined
     | OfferExpired
@@ -169,11 +180,12 @@ class Observe:
 
     ``metric`` is one of: ``time_to_accept`` and ``time_to_advisor`` (seconds
     since help was pressed), ``outcome`` (``label`` answered / cancelled /
-    abandoned / expired; value: seconds waited), ``missed_offer`` (``label``
-    the advisor; value 1), ``advisor_time`` (``label`` the status left;
-    value: seconds spent in it), ``drop`` (``label`` the role; value 1),
-    ``returned`` (``label`` the role; value: seconds away), ``grace_expired``
-    (``label`` the role; value 1). ``topic`` is the request's topic or "".
+    abandoned / expired; value: seconds waited), ``missed_offer``, ``answered_by``
+    and ``declined`` (``label`` the advisor; value 1), ``advisor_time`` (``label``
+    the status left; value: seconds spent in it), ``drop`` (``label`` the role;
+    value 1), ``returned`` (``label`` the role; value: seconds away),
+    ``grace_expired`` (``label`` the role; value 1). ``topic`` is the request's
+    topic or "".
     """
 
     metric: str

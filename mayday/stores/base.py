@@ -6,7 +6,7 @@ from typing import Protocol
 
 from mayday.protocol.messages import QueueSummary
 from mayday.routing.events import Effect, Event
-from mayday.routing.model import Request, Session
+from mayday.routing.model import Advisor, Request, Session
 
 
 class Store(Protocol):
@@ -34,6 +34,16 @@ class Store(Protocol):
 
     async def recent_requests(self, since: float, limit: int) -> list[Request]:
         """Requests made since ``since``, newest first, at most ``limit``."""
+        ...
+
+    async def user_requests(self, user_id: str, limit: int) -> list[Request]:
+        """The user's latest requests still kept, newest first, at most ``limit`` (20 at
+        most are remembered per user)."""
+        ...
+
+    async def advisors(self, limit: int) -> list[Advisor]:
+        """The advisors online (any state), by id, at most ``limit``: id, name, status
+        and status_since are filled in."""
         ...
 
     async def session(self, session_id: str) -> Session | None:

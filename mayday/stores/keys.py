@@ -81,10 +81,19 @@ class Keys:
         """STRING: the user's open request id."""
         return f"{self.prefix}user:{user_id}"
 
+    def user_requests(self, user_id: str) -> str:
+        """LIST of the user's latest 20 request ids, newest first (kept ``history_ttl_s``)."""
+        return f"{self.prefix}hist:{user_id}"
+
     # SLA tallies and alerts (mayday/metrics/).
     def stats(self, kind: str, slot: int) -> str:
         """HASH "topic|counter" -> sum, for one minute (kind "m") or hour ("h") slot."""
         return f"{self.prefix}stats:{kind}:{slot}"
+
+    def advisor_day(self, day: int) -> str:
+        """HASH "advisor|counter" -> count, for one UTC day (``day``: days since the epoch):
+        calls, declines and missed offers of each advisor, for the ops table."""
+        return f"{self.prefix}stats:a:{day}"
 
     @property
     def alerts(self) -> str:

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict, deque
+
 from mayday.protocol.messages import QueueSummary
 from mayday.routing.config import RouterConfig
 from mayday.routing.core import Router
-from mayday.routing.events import Effect, Event
-from mayday.routing.model import Request, Session
+from mayday.routing.events import Effect, Event, HelpRequested
+from mayday.routing.model import Advisor, Request, Session
+
+# Requests remembered per user, as the Redis store's user_requests list.
+USER_REQUESTS_KEPT = 20
 
 
 class MemoryStore:
@@ -14,9 +19,22 @@ class MemoryStore:
 
     def __init__(self, config: RouterConfig | None = None) -> None:
         self.router = Router(config)
+        # Each user's latest request ids, newest last; the users least recently heard of
+        # are forgotten past the router's history limit, so the index stays bounded.
+        self._by_user: OrderedDict[str, deque[str]] = OrderedDict()
 
     async def apply(self, event: Event, now: float) -> list[Effect]:
-        return self.router.handle(event, now)
+        effects = self.router.handle(event, now)
+        if isinstance(event, HelpRequested):
+            self._remember(event.user_id, event.request_id)
+        return effects
+
+    def _remember(self, user_id: str, request_id: str) -> None:
+        ids = self._by_user.pop(user_id, None) or deque(maxlen=USER_REQUESTS_KEPT)
+        ids.append(request_id)
+        self._by_user[user_id] = ids
+        while len(self._by_user) > self.router.config.history_limit:
+            self._by_user.popitem(last=False)
 
     async def position_updates(self, request_ids: list[str], now: float) -> list[Effect]:
         return self.router.position_updates(request_ids, now)
@@ -31,6 +49,17 @@ class MemoryStore:
                 break
             found.append(req)
         return found
+
+    async def user_requests(self, user_id: str, limit: int) -> list[Request]:
+        found = []
+        for request_id in reversed(self._by_user.get(user_id, ())):
+            req = self.router.requests.get(request_id)
+            if req is not None:
+                found.append(req)
+        return found[:limit]
+
+    async def advisors(self, limit: int) -> list[Advisor]:
+        return sorted(self.router.advisors.values(), key=lambda a: a.id)[:limit]
 
     async def session(self, session_id: str) -> Session | None:
         return self.router.session(session_id)

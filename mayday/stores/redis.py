@@ -21,6 +21,7 @@ from mayday.protocol.messages import QueueSummary, SessionStarted
 from mayday.routing.config import RouterConfig
 from mayday.routing.core import ice_servers_for
 from mayday.routing.events import (
+    AdvisorConnected,
     AdvisorStateSet,
     CancelTimer,
     Disconnected,
@@ -42,7 +43,15 @@ from mayday.routing.events import (
     StartTimer,
     Waiting,
 )
-from mayday.routing.model import Request, RequestState, Session, SessionState, TimelineEntry
+from mayday.routing.model import (
+    Advisor,
+    AdvisorStatus,
+    Request,
+    RequestState,
+    Session,
+    SessionState,
+    TimelineEntry,
+)
 from mayday.stores.keys import Keys
 from mayday.stores.scripts import Script, connect
 
@@ -50,6 +59,8 @@ SCRIPTS = (
     "help_request",
     "help_cancel",
     "advisor_state",
+    "advisor_connected",
+    "advisors",
     "accept",
     "decline",
     "offer_expired",
@@ -84,6 +95,10 @@ class RedisStore:
             AdvisorStateSet: lambda e: (
                 "advisor_state",
                 [e.advisor_id, e.name, json.dumps(sorted(e.skills)), "1" if e.available else "0"],
+            ),
+            AdvisorConnected: lambda e: (
+                "advisor_connected",
+                [e.advisor_id, e.name, json.dumps(sorted(e.skills))],
             ),
             OfferAccepted: lambda e: ("accept", [e.advisor_id, e.request_id, e.session_id]),
             OfferDeclined: lambda e: ("decline", [e.advisor_id, e.request_id]),
@@ -202,6 +217,23 @@ class RedisStore:
         )
         requests = [await self.request(str(request_id)) for request_id in found]
         return [r for r in requests if r is not None]
+
+    async def user_requests(self, user_id: str, limit: int) -> list[Request]:
+        found = await self.redis.lrange(self.keys.user_requests(user_id), 0, max(0, limit - 1))
+        requests = [await self.request(str(request_id)) for request_id in found]
+        return [r for r in requests if r is not None]
+
+    async def advisors(self, limit: int) -> list[Advisor]:
+        raw = json.loads(await self._run("advisors", 0.0, [limit]))
+        return [
+            Advisor(
+                id=a["id"],
+                name=a["name"],
+                status=AdvisorStatus(a["status"]),
+                status_since=float(a["since"]),
+            )
+            for a in raw
+        ]
 
     async def due_offers(self, now: float) -> list[OfferExpired]:
         """Offers past their expiry, whichever process made them (a dead one included)."""

@@ -27,16 +27,11 @@ def api_error(status: int, code: str, message: str) -> web.HTTPException:
     return _ERRORS[status](text=body, content_type="application/json")
 
 
-def caller(request: web.Request, roles: frozenset[Role], *, query_token: bool = False) -> Identity:
-    """The identity of ``Authorization: Bearer JWT`` (with ``query_token``, also of
-    ``?token=``, for the CSV download link), in one of ``roles``; else 401 or 403."""
+def caller(request: web.Request, roles: frozenset[Role]) -> Identity:
+    """The identity of ``Authorization: Bearer JWT``, in one of ``roles``; else 401 or 403.
+    Never a token in the address: it would land in proxy logs and the browser's history."""
     header = request.headers.get("Authorization", "")
-    if header.startswith("Bearer "):
-        token = header[7:].strip()
-    elif query_token:
-        token = request.query.get("token", "")
-    else:
-        token = ""
+    token = header[7:].strip() if header.startswith("Bearer ") else ""
     if not token:
         raise api_error(401, "unauthorized", "a token is needed in Authorization: Bearer")
     try:

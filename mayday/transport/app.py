@@ -32,7 +32,7 @@ from mayday.transport.connection import Connection
 from mayday.transport.http_guard import GuardedSite
 from mayday.transport.registry import Registry
 from mayday.transport.server import SERVER, Clock, Server
-from mayday.transport.web_security import PAGE_HEADERS, add_security_headers, origin_guard
+from mayday.transport.web_security import add_security_headers, origin_guard, page_headers
 from mayday.transport.wire import Wire
 
 log = logging.getLogger(__name__)
@@ -112,7 +112,7 @@ def _page(settings: Settings, name: str) -> Any:
         path = settings.web_root / name
         if not path.is_file():
             raise web.HTTPNotFound(text=f"{name} is missing from {settings.web_root}")
-        return web.FileResponse(path, headers=PAGE_HEADERS)
+        return web.FileResponse(path, headers=page_headers(settings.frame_ancestors))
 
     return page
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 from mayday.auth import Role
+from mayday.metrics.timeline import history_item
 from mayday.protocol.errors import ErrorCode, ProtocolError
 from mayday.protocol.messages import (
     AdvisorState,
@@ -17,6 +18,7 @@ from mayday.protocol.messages import (
     SignalRelayed,
 )
 from mayday.routing.events import (
+    AdvisorConnected,
     AdvisorStateSet,
     HelpCancelled,
     HelpRequested,
@@ -25,12 +27,15 @@ from mayday.routing.events import (
     OfferDeclined,
     SessionEndRequested,
 )
+from mayday.routing.model import Request, RequestState
 from mayday.transport.connection import Connection
-from mayday.transport.registry import Result, handler
+from mayday.transport.registry import Result, handler, on_attach
 from mayday.transport.services import Services
 
 PEERS = {Role.USER, Role.ADVISOR}
 EVERYONE = {Role.USER, Role.ADVISOR, Role.OPS}
+# Earlier requests of a caller shown to the advisor taking the call.
+HISTORY_SHOWN = 10
 
 
 def new_id(prefix: str) -> str:
@@ -56,6 +61,39 @@ async def advisor_state(server: Services, conn: Connection, msg: AdvisorState) -
     me = conn.identity
     await server.apply(AdvisorStateSet(me.sub, me.name, me.skills, msg.state == "available"))
     return None
+
+
+@on_attach
+async def advisor_connected(server: Services, conn: Connection) -> None:
+    """An advisor's console opened: counted ``away`` until they choose (docs/protocol.md)."""
+    me = conn.identity
+    if me.role is Role.ADVISOR:
+        await server.apply(AdvisorConnected(me.sub, me.name, me.skills))
+
+
+@handler("help.history", roles={Role.ADVISOR}, message=RequestRef)
+async def help_history(server: Services, conn: Connection, msg: RequestRef) -> Result:
+    """The earlier requests of the user behind a request this advisor was offered, may
+    claim, or is in a session for: newest first, with their outcomes."""
+    req = await server.store.request(msg.request_id)
+    if req is None:
+        raise ProtocolError(ErrorCode.NOT_FOUND, f'no request "{msg.request_id}"')
+    if not await _is_theirs(server, req, conn.identity.sub):
+        raise ProtocolError(
+            ErrorCode.FORBIDDEN, "only the advisor offered a request (or in its session) sees it"
+        )
+    found = await server.store.user_requests(req.user_id, HISTORY_SHOWN + 1)
+    earlier = [r for r in found if r.id != req.id][:HISTORY_SHOWN]
+    return {"request_id": req.id, "requests": [history_item(r) for r in earlier]}
+
+
+async def _is_theirs(server: Services, req: Request, advisor_id: str) -> bool:
+    if req.offered_to == advisor_id:
+        return True
+    if server.settings.routing_mode == "claim" and req.state is RequestState.QUEUED:
+        return True  # every free advisor is shown every waiting request
+    session = await server.store.session(req.session_id) if req.session_id else None
+    return session is not None and session.advisor_id == advisor_id
 
 
 @handler("help.accept", roles={Role.ADVISOR}, message=RequestRef)

@@ -123,7 +123,6 @@ def _text(media: str, description: str) -> dict[str, Any]:
 _UNAUTHORIZED = _json("Error", "no token, or a token refused (expired, wrong signature...)")
 _FORBIDDEN = _json("Error", "a valid token of another role")
 _OPS_ONLY: list[dict[str, list[str]]] = [{"bearer": []}]
-_OPS_OR_QUERY: list[dict[str, list[str]]] = [{"bearer": []}, {"queryToken": []}]
 
 
 def _page(name: str, who: str) -> dict[str, Any]:
@@ -190,7 +189,7 @@ PATHS: dict[str, Any] = {
             "summary": "The live ops view: queue, advisors, measures by window, alerts",
             "operationId": "ops_summary",
             "tags": ["ops"],
-            "security": _OPS_OR_QUERY,
+            "security": _OPS_ONLY,
             "responses": {
                 "200": _json("OpsUpdate", "the view now"),
                 "401": _UNAUTHORIZED,
@@ -203,7 +202,7 @@ PATHS: dict[str, Any] = {
             "summary": "Request timelines, newest first, as JSON or CSV",
             "operationId": "ops_requests",
             "tags": ["ops"],
-            "security": _OPS_OR_QUERY,
+            "security": _OPS_ONLY,
             "parameters": [
                 {
                     "name": "since",
@@ -232,6 +231,31 @@ PATHS: dict[str, Any] = {
                 "400": _json("Error", "since or limit is not a number in range"),
                 "401": _UNAUTHORIZED,
                 "403": _FORBIDDEN,
+            },
+        }
+    },
+    "/api/ops/requests/{request_id}": {
+        "get": {
+            "summary": "One request's view with its whole timeline",
+            "operationId": "ops_request",
+            "tags": ["ops"],
+            "security": _OPS_ONLY,
+            "parameters": [
+                {
+                    "name": "request_id",
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "string", "minLength": 1},
+                }
+            ],
+            "responses": {
+                "200": {
+                    "description": "the request",
+                    "content": {JSON: {"schema": {"type": "object"}}},
+                },
+                "401": _UNAUTHORIZED,
+                "403": _FORBIDDEN,
+                "404": _json("Error", "no such request"),
             },
         }
     },
@@ -317,7 +341,6 @@ def document(*, pages: bool = True) -> dict[str, Any]:
             "schemas": SCHEMAS,
             "securitySchemes": {
                 "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
-                "queryToken": {"type": "apiKey", "in": "query", "name": "token"},
             },
         },
     }

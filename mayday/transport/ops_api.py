@@ -28,6 +28,7 @@ from mayday.transport.server import SERVER
 from mayday.transport.web_security import add_security_headers, origin_guard
 
 MAX_ROWS = 10_000
+REQUEST_FILTERS = frozenset({"since", "limit", "outcome", "advisor", "format"})
 # The listener of MAYDAY_METRICS_PORT, kept on the main app while it runs.
 METRICS_RUNNER = web.AppKey("metrics_runner", web.AppRunner)
 
@@ -37,6 +38,7 @@ def add_routes(app: web.Application, settings: Settings) -> None:
         app.router.add_get("/metrics", metrics)
     app.router.add_get("/api/ops/summary", summary)
     app.router.add_get("/api/ops/requests", requests)
+    app.router.add_get("/api/ops/requests/{request_id}", one_request)
 
 
 def metrics_listener(
@@ -94,7 +96,7 @@ OPS = frozenset({Role.OPS})
 
 
 def _ops(request: web.Request) -> Identity:
-    return caller(request, OPS, query_token=True)
+    return caller(request, OPS)
 
 
 async def summary(request: web.Request) -> web.Response:
@@ -121,8 +123,12 @@ async def requests(request: web.Request) -> web.StreamResponse:
 
 
 def _filters(query: Any, now: float) -> tuple[float, int, str]:
-    """``since``, ``limit`` and ``format`` of a requests query; 400 for any out of range
-    (as /api/openapi.json says)."""
+    """``since``, ``limit`` and ``format`` of a requests query; 400 for any out of range,
+    or for a parameter the endpoint does not know (as /api/openapi.json says: a misspelt
+    filter must not silently return everything)."""
+    unknown = sorted(set(query) - REQUEST_FILTERS)
+    if unknown:
+        raise api_error(400, "invalid_field", f'unknown parameter "{unknown[0][:40]}"')
     try:
         since = float(query.get("since", now - 86400))
         limit = int(query.get("limit", 1000))
@@ -136,6 +142,16 @@ def _filters(query: Any, now: float) -> tuple[float, int, str]:
     if fmt not in ("json", "csv"):
         raise api_error(400, "invalid_field", 'format must be "json" or "csv"')
     return since, limit, fmt
+
+
+async def one_request(request: web.Request) -> web.Response:
+    """One request's whole timeline, for the dashboard's drill-down."""
+    _ops(request)
+    request_id = request.match_info["request_id"]
+    found = await request.app[SERVER].store.request(request_id)
+    if found is None:
+        raise api_error(404, "not_found", f'no request "{request_id[:64]}"')
+    return web.json_response(request_view(found))
 
 
 def _matches(view: dict[str, Any], query: Any) -> bool:

@@ -21,6 +21,24 @@ log = logging.getLogger(__name__)
 # The routes that read a token: a page on another site must not reach them with one.
 GUARDED_PREFIXES = ("/ws", "/api/", "/metrics")
 
+
+def content_security_policy(frame_ancestors: tuple[str, ...] = ()) -> str:
+    """The pages' policy; ``frame_ancestors`` are the origins (or ``self``) an integrator
+    lets frame the pages (MAYDAY_FRAME_ANCESTORS), none by default."""
+    ancestors = " ".join("'self'" if a == "self" else a for a in frame_ancestors) or "'none'"
+    return CONTENT_SECURITY_POLICY.replace("frame-ancestors 'none'", f"frame-ancestors {ancestors}")
+
+
+def page_headers(frame_ancestors: tuple[str, ...] = ()) -> dict[str, str]:
+    """The headers of a page, for these framing origins."""
+    headers = {**PAGE_HEADERS, "Content-Security-Policy": content_security_policy(frame_ancestors)}
+    if frame_ancestors == ("self",):
+        headers["X-Frame-Options"] = "SAMEORIGIN"
+    elif frame_ancestors:
+        del headers["X-Frame-Options"]  # it cannot name other origins; CSP does
+    return headers
+
+
 CONTENT_SECURITY_POLICY = "; ".join(
     (
         "default-src 'self'",

@@ -58,9 +58,22 @@ class Pages:
             f"/tablet?token={token}", TABLET, init_script=init_script, prepare=prepare
         )
 
-    async def advisor(self, sub: str = "adv-1", name: str = "Ada Advisor") -> Page:
+    async def advisor(
+        self,
+        sub: str = "adv-1",
+        name: str = "Ada Advisor",
+        *,
+        options: dict[str, Any] | None = None,
+        init_script: str | None = None,
+    ) -> Page:
         token = self.harness.token("advisor", sub, name=name)
-        return await self.open(f"/advisor?token={token}", DESKTOP)
+        return await self.open(
+            f"/advisor?token={token}", options or DESKTOP, init_script=init_script
+        )
+
+    async def ops(self, sub: str = "ops-1", name: str = "Olga Ops", **options: Any) -> Page:
+        token = self.harness.token("ops", sub, name=name)
+        return await self.open(f"/ops?token={token}", options or LANDSCAPE)
 
     async def open(
         self,
@@ -184,3 +197,72 @@ async def region_stats(page: Page, testid: str) -> ColourStats:
     """Measure the colours of one element as it is drawn on screen."""
     png = await page.get_by_test_id(testid).screenshot()
     return colour_stats(decode(png), step=2)
+
+
+# axe-core from webclient/node_modules (a dev dependency: the pages never load it).
+AXE = Path(__file__).resolve().parents[2] / "webclient" / "node_modules" / "axe-core" / "axe.min.js"
+PORTRAIT = {"viewport": {"width": 768, "height": 1024}, "has_touch": True}
+LANDSCAPE = {"viewport": {"width": 1024, "height": 768}}
+
+
+async def axe_problems(page: Page) -> list[str]:
+    """Serious and critical accessibility violations axe-core finds on the page as it is
+    now (WCAG 2.x A and AA rules and axe's best practices), one line each."""
+    if not AXE.exists():
+        raise AssertionError(f"{AXE} is missing: npm ci --prefix webclient")
+    if not await page.evaluate("() => typeof window.axe === 'object'"):
+        # Evaluated over the DevTools protocol, not as a <script>: the pages' own
+        # Content-Security-Policy refuses inline scripts, as it should.
+        await page.evaluate(AXE.read_text() + "\n;undefined")
+    found: list[dict[str, Any]] = await page.evaluate(
+        """async () => {
+          const result = await axe.run(document, { resultTypes: ["violations"] });
+          return result.violations.map((v) => ({
+            id: v.id, impact: v.impact, help: v.help,
+            nodes: v.nodes.map((n) => n.target.join(" ") + ": " + n.failureSummary),
+          }));
+        }"""
+    )
+    return [
+        f"{v['impact']} {v['id']} ({v['help']}): {node}"
+        for v in found
+        if v["impact"] in ("serious", "critical")
+        for node in v["nodes"]
+    ]
+
+
+VIEWPORTS = {"landscape": LANDSCAPE["viewport"], "portrait": PORTRAIT["viewport"]}
+
+
+async def in_both_orientations(
+    page: Page, name: str, testids: tuple[str, ...] = (), *, scroll: bool = False
+) -> None:
+    """Show the page at 1024 x 768 and at 768 x 1024 as its user would hold the screen: it
+    never scrolls sideways, each of ``testids`` lies within the screen (after scrolling it
+    into view, with ``scroll``: a long dashboard), and a screenshot of each is written to
+    test-output/NAME-landscape.png and NAME-portrait.png. The page is left in landscape."""
+    OUTPUT.mkdir(exist_ok=True)
+    for orientation in ("portrait", "landscape"):
+        size = VIEWPORTS[orientation]
+        await page.set_viewport_size(size)
+        await page.evaluate("() => new Promise((r) => requestAnimationFrame(() => r(null)))")
+        wide = await page.evaluate("() => document.documentElement.scrollWidth")
+        assert wide <= size["width"], (name, orientation, wide)
+        for testid in testids:
+            if scroll:
+                await page.get_by_test_id(testid).scroll_into_view_if_needed()
+            box = await page.get_by_test_id(testid).bounding_box()
+            assert box is not None, (name, orientation, testid)
+            assert box["x"] >= 0 and box["x"] + box["width"] <= size["width"] + 0.5, (
+                name,
+                orientation,
+                testid,
+                box,
+            )
+            assert box["y"] >= 0 and box["y"] + box["height"] <= size["height"] + 0.5, (
+                name,
+                orientation,
+                testid,
+                box,
+            )
+        await page.screenshot(path=OUTPUT / f"{name}-{orientation}.png")

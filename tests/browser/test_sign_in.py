@@ -91,13 +91,18 @@ async def test_refused_token_is_not_retried(start_server: StartServer, browser: 
 async def test_token_of_another_role_is_refused(
     start_server: StartServer, browser: Browser
 ) -> None:
-    """An advisor's token on the tablet page is refused by the page, which asks for another."""
+    """An advisor's token on the tablet page is refused in plain words (no role names), with
+    the way back; the access-code form stays out of the way until asked for."""
     h = await start_server()
     pages = Pages(browser, h)
     token = h.token("advisor", "adv-1", name="Ada")
     tablet = await pages.open(f"/tablet?token={token}", TABLET)
     await expect_state(tablet, "refused")
-    await expect_status(tablet, "advisor role")
+    await expect_status(tablet, "This link does not open the help page.")
+    await expect(tablet.get_by_test_id("status")).not_to_contain_text("role")
+    await expect(tablet.get_by_test_id("token-refused")).to_contain_text("open Help again")
+    await expect(tablet.get_by_test_id("sign-in")).to_be_hidden()
+    await tablet.get_by_text("I have an access code").tap()
     await expect(tablet.get_by_test_id("sign-in")).to_be_visible()
     assert await stored_token(tablet, "tablet") is None
     assert pages.problems == []

@@ -50,12 +50,14 @@ async def scripted_day() -> tuple[MemoryStats, list[Observe]]:
 
 
 async def test_the_core_observes_each_fact_once() -> None:
-    """Accepts, first frames (the repeated one ignored), outcomes and advisor time are observed."""
+    """Accepts (and who answered), first frames (the repeated one ignored), outcomes and
+    advisor time are observed."""
     _, seen = await scripted_day()
     kinds = [(o.metric, o.label, o.value) for o in seen if o.metric != "advisor_time"]
     assert kinds == [
         ("time_to_accept", "", 2.0),
         ("outcome", "answered", 2.0),
+        ("answered_by", "a1", 1.0),
         ("time_to_advisor", "", 4.0),
         ("drop", "user", 1.0),
         ("grace_expired", "user", 1.0),
@@ -63,8 +65,23 @@ async def test_the_core_observes_each_fact_once() -> None:
         ("outcome", "cancelled", 12.0),
         ("time_to_accept", "", 20.0),
         ("outcome", "answered", 20.0),
+        ("answered_by", "a1", 1.0),
         ("time_to_advisor", "", 23.0),
     ]
+
+
+async def test_each_advisors_day_is_counted_apart() -> None:
+    """Calls, declines and missed offers are counted per advisor and UTC day, and none of
+    them changes the topic tallies."""
+    stats, _ = await scripted_day()
+    assert await stats.advisor_day(30) == {"a1": {"calls": 2.0}}
+    await stats.record(
+        [Observe("declined", 1.0, "", "a2"), Observe("missed_offer", 1.0, "", "a2")], 40
+    )
+    assert (await stats.advisor_day(50))["a2"] == {"declines": 1.0, "missed_offers": 1.0}
+    assert await stats.advisor_day(86400 + 50) == {}
+    window = await stats.window(0, 59)
+    assert "a2" not in window and "a1" not in window
 
 
 async def test_measures_over_the_scripted_window() -> None:

@@ -62,6 +62,17 @@ EXAMPLES: list[Outbound] = [
     ControlInputRelayed("ses_1", "scroll", [0.5, 0.5], [0.0, 0.25]),
     ControlInputRelayed("ses_1", "tap", [0.5, 0.5]),
     OpsUpdate(1.0, 9.0, 0.8, {"waiting": 0}, {}, {}, {}, []),
+    OpsUpdate(
+        1.0,
+        9.0,
+        0.8,
+        {"waiting": 0},
+        {},
+        {},
+        {},
+        [],
+        [{"id": "a1", "name": "Ada", "state": "away"}],
+    ),
     OpsAlert("oldest_wait", "raised", "a user waited", 7.0, 1.0),
 ]
 

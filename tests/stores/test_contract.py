@@ -26,6 +26,7 @@ from mayday.protocol.messages import (
 )
 from mayday.routing.config import RouterConfig
 from mayday.routing.events import (
+    AdvisorConnected,
     AdvisorStateSet,
     CancelTimer,
     Disconnected,
@@ -35,6 +36,7 @@ from mayday.routing.events import (
     HelpCancelled,
     HelpRequested,
     MediaReported,
+    Observe,
     OfferAccepted,
     OfferDeclined,
     OfferExpired,
@@ -197,6 +199,56 @@ async def test_a_return_within_the_grace_resumes_the_session(store: Store) -> No
     assert sent(back, PeerReconnected) == [PeerReconnected("s1", True)]
     assert CancelTimer("grace:user:u1") in back
     assert await store.apply(GraceExpired("user", "u1", 1), 40.0) == []
+
+
+async def test_a_connected_advisor_is_away_until_they_choose(store: Store) -> None:
+    """An advisor whose console opened is counted away, with no frame sent; a second socket
+    changes nothing; their choice then counts; the listing names them; leaving forgets them
+    once the grace of their drop is over."""
+    assert await store.apply(AdvisorConnected("a1", "Ada", frozenset()), 1.0) == []
+    summary = await store.summary(1.5)
+    assert (summary.advisors_away, summary.advisors_available) == (1, 0)
+    await store.apply(AdvisorStateSet("a1", "Ada", frozenset(), True), 2.0)
+    assert await store.apply(AdvisorConnected("a1", "Ada", frozenset()), 3.0) == []
+    await store.apply(AdvisorConnected("a0", "Bo", frozenset({"wifi"})), 4.0)
+    summary = await store.summary(4.5)
+    assert (summary.advisors_away, summary.advisors_available) == (1, 1)
+    listed = [(a.id, a.name, a.status.value, a.status_since) for a in await store.advisors(10)]
+    assert listed == [("a0", "Bo", "away", 4.0), ("a1", "Ada", "available", 2.0)]
+    assert [a.id for a in await store.advisors(1)] == ["a0"]
+    await store.apply(Disconnected("advisor", "a0"), 5.0)
+    assert [a.id for a in await store.advisors(10)] == ["a0", "a1"]
+    await store.apply(GraceExpired("advisor", "a0", 1), 35.0)
+    assert [a.id for a in await store.advisors(10)] == ["a1"]
+    assert (await store.summary(35.5)).advisors_away == 0
+
+
+async def test_answers_and_declines_are_observed_per_advisor(store: Store) -> None:
+    """A decline and an accept each give an observation naming the advisor, and the
+    session's timeline entry carries the advisor's name."""
+    await store.apply(AdvisorStateSet("a1", "Ada", frozenset(), True), 1.0)
+    await store.apply(AdvisorStateSet("a2", "Bo", frozenset(), True), 1.5)
+    await store.apply(HelpRequested("u1", "Tab", "r1", HelpRequest()), 2.0)
+    declined = await store.apply(OfferDeclined("a1", "r1"), 3.0)
+    assert Observe("declined", 1.0, "", "a1") in declined
+    accepted = await store.apply(OfferAccepted("a2", "r1", "s1"), 4.0)
+    assert Observe("answered_by", 1.0, "", "a2") in accepted
+    request = await store.request("r1")
+    assert request is not None
+    [started] = [e for e in request.timeline if e.event == "session.started"]
+    assert started.data == {"session_id": "s1", "advisor": "a2", "advisor_name": "Bo"}
+
+
+async def test_a_users_requests_newest_first(store: Store) -> None:
+    """Each user's requests are listed newest first, bounded, without other users'."""
+    for n in range(3):
+        await store.apply(HelpRequested("u1", "Tab", f"r{n}", HelpRequest()), 1.0 + n)
+        await store.apply(HelpCancelled("u1", f"r{n}"), 1.5 + n)
+    await store.apply(HelpRequested("u2", "Other", "x1", HelpRequest()), 9.0)
+    assert [r.id for r in await store.user_requests("u1", 10)] == ["r2", "r1", "r0"]
+    assert [r.id for r in await store.user_requests("u1", 2)] == ["r2", "r1"]
+    assert [r.id for r in await store.user_requests("u2", 10)] == ["x1"]
+    assert await store.user_requests("nobody", 10) == []
 
 
 def _normal(effects: list[Effect]) -> list[Any]:

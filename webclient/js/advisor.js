@@ -1,11 +1,14 @@
 // The advisor console: go available, take an offered request, see the user's screen.
 
 import { Call } from "./call.js";
+import { CallerView, LocalNotes } from "./caller.js";
 import { DrawTools } from "./draw-tools.js";
 import { MuteButton } from "./mute.js";
 import { QueueSummary, formatSeconds } from "./queue-summary.js";
+import { Ringer } from "./ring.js";
 import { Gate, SignIn } from "./sign-in.js";
 import { Signaling } from "./signaling.js";
+import { StatusLine } from "./status-line.js";
 
 const $ = (id) => document.getElementById(id);
 const ui = {
@@ -15,15 +18,21 @@ const ui = {
   toggle: $("availability-toggle"),
   mute: $("mute-button"),
   end: $("end-button"),
+  timer: $("call-timer"),
   offer: $("offer"),
   offerUser: $("offer-user"),
   offerTopic: $("offer-topic"),
   offerWaited: $("offer-waited"),
   countdown: $("offer-countdown"),
+  warning: $("offer-warning"),
   accept: $("accept-button"),
   decline: $("decline-button"),
   claimList: $("claim-list"),
   claimItems: $("claim-items"),
+  caller: $("caller"),
+  wrapUp: $("wrap-up"),
+  wrapUpNote: $("wrap-up-note"),
+  wrapUpSkip: $("wrap-up-skip"),
   selfVideo: $("self-video"),
   screenVideo: $("screen-video"),
   audio: $("user-audio"),
@@ -33,22 +42,35 @@ const ui = {
   controlRequest: $("control-request"),
   controlStatus: $("control-status"),
   sharePaused: $("share-paused"),
+  mediaFailed: $("media-failed"),
 };
 const TOOL_NAMES = ["pen", "arrow", "box", "highlight", "laser", "tap", "undo", "clear"];
 
-// Which controls each state shows; everything not listed is hidden.
+// Which controls each state shows; everything not listed is hidden. The caller's context
+// and the wrap-up form also need something to show (see `setState`).
+const IN_CALL = ["mute", "end", "toolbar", "controlStatus", "caller", "timer"];
 const SHOWN = {
   offline: [],
   refused: [],
   unreachable: ["toggle"],
-  away: ["toggle"],
-  available: ["toggle"],
-  offered: ["offer"],
-  connecting: ["mute", "end", "toolbar", "controlStatus"],
-  connected: ["mute", "end", "toolbar", "controlStatus"],
-  ended: ["toggle"],
+  away: ["toggle", "caller", "wrapUp"],
+  available: ["toggle", "caller", "wrapUp"],
+  offered: ["offer", "caller"],
+  connecting: IN_CALL,
+  connected: IN_CALL,
+  failed: [...IN_CALL, "mediaFailed"],
+  ended: ["toggle", "caller", "wrapUp"],
 };
-const TOGGLED = ["toggle", "offer", "mute", "end", "toolbar", "controlStatus"];
+const TOGGLED = [
+  "toggle",
+  "offer",
+  "mute",
+  "end",
+  "toolbar",
+  "controlStatus",
+  "timer",
+  "mediaFailed",
+];
 // What the console says of co-pilot control, by consent state.
 const CONTROL_TEXT = {
   off: "Draw on the user's screen, or ask for control to tap for them.",
@@ -59,24 +81,39 @@ const CONTROL_TEXT = {
 };
 const CAN_REQUEST = new Set(["off", "denied", "revoked"]);
 const CAN_TOGGLE = new Set(["away", "available", "ended"]);
+const IN_SESSION = new Set(["connecting", "connected", "failed"]);
 const TIMED_OUT_TEXT = "You let an offer run out, so you were set away.";
+// Warn this long before an offer runs out (a third of a short reservation).
+const WARN_BEFORE_S = 5;
 
 const page = {
   state: "offline",
   wantsAvailable: false,
-  offer: null, // { request_id, timer }
+  offer: null, // { request_id, timer, warned }
   // Claim mode: every request this advisor may claim, by request id, in arrival order.
   // The oldest is shown in the offer card, the others in the claim list below it.
   claims: new Map(),
   call: null,
   sessionId: null,
+  requestId: null, // of the current or last call
+  callStarted: null, // performance.now() at session.started
+  callTimer: null,
   camera: null, // Promise<MediaStream>, opened once
   control: "off", // co-pilot consent in the current session
   paused: false, // the user paused screen sharing
+  mediaFailed: false,
+  wrapUp: null, // {callerId, requestId} of the call whose note is still to write
 };
 
+const statusLine = new StatusLine(ui.status);
 const queueSummary = new QueueSummary(ui.queue);
 const mute = new MuteButton(ui.mute);
+const ringer = new Ringer();
+const notes = new LocalNotes();
+const caller = new CallerView(
+  { root: ui.caller, facts: $("caller-facts"), history: $("caller-history"), notes: $("caller-notes") },
+  notes,
+);
 const signIn = new SignIn("advisor", ui.signIn);
 const gate = new Gate({
   signIn,
@@ -103,13 +140,17 @@ const tools = new DrawTools({
   },
 });
 
-function setState(state, text) {
+/** The one place the console changes state; `note` is a fading line of what just happened. */
+function setState(state, text, note = "") {
   if (state !== page.state) console.info(`mayday: advisor ${page.state} -> ${state}`);
   page.state = state;
   document.body.dataset.state = state;
-  if (text !== undefined) ui.status.textContent = text;
+  if (text !== undefined) statusLine.set(text, note);
   const shown = new Set(SHOWN[state]);
   for (const name of TOGGLED) ui[name].hidden = !shown.has(name);
+  ui.wrapUp.hidden = !(shown.has("wrapUp") && page.wrapUp !== null);
+  const showCaller = shown.has("caller") && (state === "offered" || IN_SESSION.has(state) || page.wrapUp);
+  ui.caller.hidden = !(showCaller && caller.caller !== null);
   ui.toggle.disabled = !CAN_TOGGLE.has(state);
   ui.toggle.setAttribute("aria-pressed", String(page.wantsAvailable));
   ui.toggle.textContent = page.wantsAvailable ? "Go away" : "Go available";
@@ -121,7 +162,7 @@ function idle(note = "") {
   const text = page.wantsAvailable
     ? "You are available. Requests will be offered to you here."
     : "You are away. Go available to take requests.";
-  setState(page.wantsAvailable ? "available" : "away", note ? `${note} ${text}` : text);
+  setState(page.wantsAvailable ? "available" : "away", text, note);
 }
 
 // ------------------------------------------------------------ the connection
@@ -184,7 +225,12 @@ function onMessage(msg) {
       if (msg.session_id === page.sessionId) setPaused(msg.paused);
       break;
     case "error":
-      console.warn(`mayday: server error ${msg.code}: ${msg.message}`);
+      // Candidates still in flight when a session ends are refused: expected, not a fault.
+      if (msg.code === "invalid_state" && page.sessionId === null) {
+        console.info(`mayday: late frame refused: ${msg.message}`);
+      } else {
+        console.warn(`mayday: server error ${msg.code}: ${msg.message}`);
+      }
       break;
     default:
       console.warn(`mayday: advisor console ignores unknown frame type "${msg.type}"`, msg);
@@ -242,41 +288,84 @@ function withdrawnText(reason) {
       return "The user left before you answered.";
     case "claimed":
       return "Another advisor claimed it first.";
+    case "expired":
+      return "The request waited too long and was closed.";
+    case "advisor_away":
+      return "You went away, so the offer went to another advisor.";
     default:
-      return `The offer was withdrawn (${reason}).`;
+      return "The offer was withdrawn.";
   }
 }
 
 function onEnded(msg) {
   if (msg.session_id !== page.sessionId) return;
+  const callerId = caller.caller?.id;
   endCall();
   let text = msg.by === "advisor" ? "You ended the call." : "The user ended the call.";
   if (msg.by === "user" && msg.reason === "disconnected") text = "The user's connection dropped.";
   if (msg.reason === "user_lost") text = "The user's connection dropped and did not come back.";
+  if (callerId) page.wrapUp = { callerId, requestId: msg.request_id };
+  ui.wrapUpNote.value = "";
   const next = page.wantsAvailable ? "You are available for the next request." : "You are away.";
-  setState("ended", `Call ended. ${text} ${next}`);
+  setState("ended", next, `Call ended. ${text}`);
 }
 
 // ------------------------------------------------------------ offers
 
 function showOffer(msg) {
   hideOffer();
+  stashWrapUp();
   const now = performance.now();
   // No expiry in claim mode: the request is open to every free advisor until one takes it.
   const expiresAt = msg.expires_in_s === null ? null : now + msg.expires_in_s * 1000;
+  const warnAt = msg.expires_in_s === null ? null : Math.min(WARN_BEFORE_S, msg.expires_in_s / 3);
   const waitingSince = now - msg.waited_s * 1000;
+  const offer = { request_id: msg.request_id, timer: null, warned: false };
   const tick = () => {
     ui.countdown.textContent = countdownText(expiresAt);
     ui.offerWaited.textContent = formatSeconds((performance.now() - waitingSince) / 1000);
+    if (expiresAt !== null && !offer.warned && secondsLeft(expiresAt) <= warnAt) warn(offer, expiresAt);
+    if (offer.warned) ui.warning.textContent = warningText(expiresAt);
   };
-  page.offer = { request_id: msg.request_id, timer: setInterval(tick, 250) };
+  offer.timer = setInterval(tick, 250);
+  page.offer = offer;
+  ui.warning.hidden = true;
   tick();
   ui.offerUser.textContent = msg.user.name;
   const about = [msg.topic, msg.language, ...(msg.skills || [])].filter(Boolean);
   ui.offerTopic.textContent = about.length ? about.join(" · ") : "No topic given";
   ui.accept.disabled = false;
   ui.decline.disabled = false;
+  caller.show(msg);
+  loadHistory(msg.request_id);
+  const what = [msg.topic, expiresAt === null ? "" : `answer within ${msg.expires_in_s} s`];
+  ringer.start(`Help request: ${msg.user.name}`, what.filter(Boolean).join(" · "));
   setState("offered", `${msg.user.name} needs help. Accept to start the call.`);
+}
+
+/** The last seconds of an offer: say what a timeout does, and ring faster. */
+function warn(offer, expiresAt) {
+  offer.warned = true;
+  ui.warning.textContent = warningText(expiresAt);
+  ui.warning.hidden = false;
+  ringer.hurry();
+}
+
+function warningText(expiresAt) {
+  const left = Math.ceil(secondsLeft(expiresAt));
+  return `${left} s left: answer now, or you will be set away.`;
+}
+
+async function loadHistory(requestId) {
+  try {
+    const ack = await signaling.call("help.history", { request_id: requestId });
+    if (page.offer?.request_id === requestId || page.requestId === requestId) {
+      caller.setHistory(ack.requests);
+    }
+  } catch (err) {
+    console.info("mayday: no history for this caller", err);
+    if (page.offer?.request_id === requestId || page.requestId === requestId) caller.setHistory(null);
+  }
 }
 
 // ------------------------------------------------------------ claim mode
@@ -314,6 +403,7 @@ function claimItem(claim) {
   const button = document.createElement("button");
   button.textContent = "Claim";
   button.dataset.testid = "claim-button";
+  button.setAttribute("aria-label", `Claim ${claim.user.name}'s request`);
   button.addEventListener("click", () => claimRequest(claim.request_id));
   item.append(label, button);
   return item;
@@ -326,7 +416,7 @@ async function claimRequest(requestId) {
   } catch (err) {
     page.claims.delete(requestId);
     ui.accept.disabled = ui.decline.disabled = false;
-    setState("offered", `Too late: ${err.message}.`);
+    setState("offered", statusLine.text, `Too late: ${err.message}.`);
     renderClaimList();
   }
 }
@@ -336,10 +426,11 @@ function nextOrIdle(requestId, note) {
   page.claims.delete(requestId);
   if (page.claims.size) {
     showClaims();
-    setState("offered", `${note} ${ui.offerUser.textContent} is also waiting.`);
+    setState("offered", `${ui.offerUser.textContent} is also waiting.`, note);
     return;
   }
   hideOffer();
+  caller.hide();
   renderClaimList();
   idle(note);
 }
@@ -350,30 +441,36 @@ function clearClaims() {
   ui.claimList.hidden = true;
 }
 
+function secondsLeft(expiresAt) {
+  return Math.max(0, (expiresAt - performance.now()) / 1000);
+}
+
 function countdownText(expiresAt) {
   if (expiresAt === null) return "open to every free advisor";
-  const left = Math.max(0, Math.ceil((expiresAt - performance.now()) / 1000));
-  return `answer within ${left} s`;
+  return `answer within ${Math.ceil(secondsLeft(expiresAt))} s`;
 }
 
 function hideOffer() {
   if (page.offer) clearInterval(page.offer.timer);
   page.offer = null;
+  ui.warning.hidden = true;
+  ringer.stop();
 }
 
-ui.accept.addEventListener("click", async () => {
-  if (!page.offer) return;
+async function accept() {
+  if (!page.offer || ui.accept.disabled) return;
   const requestId = page.offer.request_id;
   ui.accept.disabled = ui.decline.disabled = true;
+  ringer.stop();
   try {
     await signaling.call("help.accept", { request_id: requestId });
   } catch (err) {
     nextOrIdle(requestId, `Too late: ${err.message}.`);
   }
-});
+}
 
-ui.decline.addEventListener("click", async () => {
-  if (!page.offer) return;
+async function decline() {
+  if (!page.offer || ui.decline.disabled) return;
   const requestId = page.offer.request_id;
   nextOrIdle(requestId, "Declined; the request goes to another advisor.");
   try {
@@ -381,16 +478,40 @@ ui.decline.addEventListener("click", async () => {
   } catch (err) {
     console.info("mayday: decline refused", err);
   }
+}
+
+ui.accept.addEventListener("click", accept);
+ui.decline.addEventListener("click", decline);
+
+// A and D answer an offer from anywhere on the page, except while typing.
+document.addEventListener("keydown", (event) => {
+  if (page.state !== "offered" || event.repeat) return;
+  if (event.ctrlKey || event.metaKey || event.altKey) return;
+  if (event.target.closest?.("input, textarea, select, [contenteditable]")) return;
+  const key = event.key.toLowerCase();
+  if (key === "a") accept();
+  else if (key === "d") decline();
+  else return;
+  event.preventDefault();
 });
 
 // ------------------------------------------------------------ the call
 
 function startCall(started) {
   page.sessionId = started.session_id;
+  page.requestId = started.request_id;
+  page.mediaFailed = false;
   tools.setSession(started.session_id);
   page.control = "off";
   setPaused(false);
   mute.set(false);
+  if (caller.caller?.id !== started.peer.id) {
+    // A console that reconnected mid-call: what the session says of the caller.
+    caller.show({ user: started.peer, waited_s: 0, device: {} });
+    loadHistory(started.request_id);
+  }
+  caller.answered();
+  startTimer();
   setState("connecting", `Connecting to ${started.peer.name}…`);
   page.call = new Call({
     signaling,
@@ -404,6 +525,7 @@ function startCall(started) {
 }
 
 function onMediaState(state, name) {
+  if (page.mediaFailed) return; // the call cannot come back; only ending it helps
   switch (state) {
     case "first_frame":
       setState("connected", `In a call with ${name}. You see their screen; they see you.`);
@@ -412,27 +534,89 @@ function onMediaState(state, name) {
       setState("connecting", "The video connection is unstable. Reconnecting…");
       break;
     case "failed":
-      setState("connecting", "The video connection failed. End the call and ask the user to retry.");
+      mediaFailed(name);
       break;
     default:
       break;
   }
 }
 
+/** The media is gone: nothing on screen is live, so nothing may act on it. */
+function mediaFailed(name) {
+  page.mediaFailed = true;
+  tools.setEnabled(false);
+  ui.controlRequest.disabled = true;
+  ui.screenVideo.classList.add("stale");
+  ui.controlStatus.textContent = "Drawing and control are off: the video connection failed.";
+  setState("failed", `The video connection to ${name} failed. End the call; they can press Help again.`);
+}
+
+function startTimer() {
+  page.callStarted = performance.now();
+  const tick = () => {
+    ui.timer.textContent = `Call time ${clockText((performance.now() - page.callStarted) / 1000)}`;
+  };
+  clearInterval(page.callTimer);
+  page.callTimer = setInterval(tick, 1000);
+  tick();
+}
+
+function clockText(s) {
+  const whole = Math.max(0, Math.floor(s));
+  const mm = String(Math.floor(whole / 60) % 60).padStart(2, "0");
+  const ss = String(whole % 60).padStart(2, "0");
+  return whole >= 3600 ? `${Math.floor(whole / 3600)}:${mm}:${ss}` : `${mm}:${ss}`;
+}
+
 function endCall() {
   if (page.call) page.call.close();
   page.call = null;
   page.sessionId = null;
+  clearInterval(page.callTimer);
+  page.callTimer = null;
   tools.setSession(null);
   tools.setEnabled(false);
   ui.sharePaused.hidden = true;
+  ui.screenVideo.classList.remove("stale");
 }
+
+// ------------------------------------------------------------ the wrap-up note
+
+/** A note typed but not saved is never lost: an offer that interrupts keeps it. */
+function stashWrapUp() {
+  const text = ui.wrapUpNote.value.trim();
+  if (page.wrapUp && text) notes.save(page.wrapUp.callerId, page.wrapUp.requestId, text);
+  page.wrapUp = null;
+  ui.wrapUp.hidden = true;
+}
+
+ui.wrapUp.addEventListener("submit", (event) => {
+  event.preventDefault();
+  const text = ui.wrapUpNote.value.trim();
+  if (!page.wrapUp) return;
+  if (!text) {
+    ui.wrapUpNote.focus();
+    return;
+  }
+  const kept = notes.save(page.wrapUp.callerId, page.wrapUp.requestId, text);
+  page.wrapUp = null;
+  caller.hide();
+  setState(page.state);
+  statusLine.note(kept ? "Note saved." : "The note could not be kept in this browser.");
+});
+
+ui.wrapUpSkip.addEventListener("click", () => {
+  page.wrapUp = null;
+  caller.hide();
+  setState(page.state);
+});
 
 // ------------------------------------------------------------ drawing and control
 
 function setControl(state) {
   if (state !== page.control) console.info(`mayday: control ${page.control} -> ${state}`);
   page.control = state;
+  if (page.mediaFailed) return;
   ui.controlStatus.textContent = page.paused ? "The user paused screen sharing." : CONTROL_TEXT[state];
   ui.controlRequest.disabled = page.paused || !CAN_REQUEST.has(state);
   // Granted: ready to tap. Afterwards the tool stays, so a tap shows the server's refusal.
@@ -442,7 +626,7 @@ function setControl(state) {
 function setPaused(paused) {
   page.paused = paused;
   ui.sharePaused.hidden = !paused;
-  tools.setEnabled(page.sessionId !== null && !paused);
+  tools.setEnabled(page.sessionId !== null && !paused && !page.mediaFailed);
   setControl(page.control);
 }
 
@@ -497,11 +681,14 @@ async function firstMedia(choices) {
 
 ui.toggle.addEventListener("click", async () => {
   const state = page.wantsAvailable ? "away" : "available";
-  if (state === "available") openCamera();
+  if (state === "available") {
+    openCamera();
+    ringer.unlock(); // a click: the one moment a page may start sound
+  }
   try {
     await signaling.call("advisor.state", { state });
   } catch (err) {
-    ui.status.textContent = `Could not change availability: ${err.message}.`;
+    statusLine.note(`Could not change availability: ${err.message}.`);
   }
 });
 

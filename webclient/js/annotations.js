@@ -91,6 +91,28 @@ export class Drawing {
     this.paint();
   }
 
+  /**
+   * Where the drawing lies: one [x0, y0, x1, y1] box (normalised to the frame) per stroke
+   * and shape, padded for its line width and an arrow's head. The laser is left out: it
+   * fades by itself.
+   */
+  bounds() {
+    const boxes = [];
+    for (const stroke of this.strokes.values()) {
+      if (!stroke.points.length) continue;
+      const xs = stroke.points.map((p) => p[0]);
+      const ys = stroke.points.map((p) => p[1]);
+      const pad = stroke.width * 2 + (stroke.shape === "arrow" ? 0.03 : 0.005);
+      boxes.push([
+        Math.min(...xs) - pad,
+        Math.min(...ys) - pad,
+        Math.max(...xs) + pad,
+        Math.max(...ys) + pad,
+      ]);
+    }
+    return boxes;
+  }
+
   reset() {
     this.strokes.clear();
     this.laser = null;

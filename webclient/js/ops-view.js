@@ -15,6 +15,47 @@ const ALERT_TITLES = {
 
 // How long the banner says an alert recovered, once no other alert is active.
 const RECOVERY_SHOWN_MS = 60_000;
+// Advisor names seen, kept so that an advisor who went offline is still named.
+const NAMES_KEPT = 1000;
+
+const STATE_WORDS = {
+  available: "available",
+  reserved: "offered a request",
+  busy: "in a call",
+  away: "away",
+};
+
+/** Why and how a request ended, in a few words; "–" while it waits or lasts. */
+export function endReasonText(r) {
+  switch (r.outcome) {
+    case "ended":
+      return sessionEnd(r.end_reason, r.ended_by);
+    case "cancelled":
+      return "user cancelled";
+    case "abandoned":
+      return "user left while waiting";
+    case "expired":
+      return "expired in the queue";
+    case "in_session":
+      return "in a call";
+    default:
+      return "waiting";
+  }
+}
+
+// Ends that are no one's choice: shown as faults.
+const DROPPED_ENDS = new Set(["disconnected", "user_lost", "advisor_lost"]);
+
+function sessionEnd(reason, by) {
+  if (reason === "user_lost") return "user's connection dropped";
+  if (reason === "advisor_lost") return "advisor's connection dropped";
+  if (reason === "disconnected") {
+    return by === "advisor" ? "advisor's connection dropped" : "user's connection dropped";
+  }
+  if (reason === "advisor_ended") return "advisor ended it";
+  if (reason === "user_ended") return "user ended it";
+  return `${by === "advisor" ? "advisor" : "user"} ended it${reason ? ` (${reason})` : ""}`;
+}
 
 /** A duration in seconds as the dashboard shows it: "–" when unknown. */
 export function formatDuration(s) {
@@ -62,7 +103,67 @@ export class OpsView {
     this.target = null;
     this.alerts = new Map(); // name -> {message, since}
     this.lastRecovery = null; // {text, at: performance.now()}
+    this.advisors = []; // rows of the advisor table, each with `enteredAt` (performance.now())
+    this.names = new Map(); // advisor id -> name
     setInterval(() => this.tick(), 200);
+  }
+
+  /** An advisor's name where the dashboard has seen it, else the id. */
+  nameOf(id, fallback = null) {
+    return this.names.get(id) ?? fallback ?? id;
+  }
+
+  _learnName(id, name) {
+    if (!id || !name) return;
+    this.names.delete(id);
+    this.names.set(id, name);
+    if (this.names.size > NAMES_KEPT) this.names.delete(this.names.keys().next().value);
+  }
+
+  // ---------------------------------------------------------- advisors
+
+  /** The advisor table of one ops.update: who is online, in which state since when. */
+  showAdvisors(rows, update) {
+    const now = performance.now();
+    this.advisors = rows.map((row) => ({
+      ...row,
+      enteredAt: now - Math.max(0, update.time - row.since) * 1000,
+    }));
+    for (const row of rows) this._learnName(row.id, row.name);
+    const body = this.ui.advisorTable.tBodies[0];
+    const shown = [...this.advisors].sort(
+      (a, b) => a.name.localeCompare(b.name) || a.id.localeCompare(b.id),
+    );
+    body.replaceChildren();
+    for (const a of shown) {
+      const row = body.insertRow();
+      row.dataset.advisorId = a.id;
+      row.dataset.state = a.state;
+      cell(row, a.name);
+      cell(row, STATE_WORDS[a.state] ?? a.state, "state");
+      cell(row, "", "num since");
+      cell(row, String(a.calls_today), "num calls");
+      cell(row, String(a.declines_today), "num declines");
+      cell(row, String(a.missed_offers_today), `num missed${a.missed_offers_today ? " bad-count" : ""}`);
+    }
+    if (!shown.length) cell(body.insertRow(), "No advisor is online.", "quiet").colSpan = 6;
+    const q = update.queue;
+    const online =
+      q.advisors_available + q.advisors_reserved + q.advisors_busy + q.advisors_away;
+    const note = this.ui.advisorTableNote;
+    note.hidden = online <= rows.length;
+    note.textContent = `Showing ${rows.length} of the ${online} advisors online.`;
+    this._tickAdvisors();
+  }
+
+  _tickAdvisors() {
+    const now = performance.now();
+    for (const a of this.advisors) {
+      const td = this.ui.advisorTable.querySelector(
+        `tr[data-advisor-id="${CSS.escape(a.id)}"] td.since`,
+      );
+      if (td) td.textContent = formatWait((now - a.enteredAt) / 1000);
+    }
   }
 
   // ---------------------------------------------------------- the queue, now
@@ -90,6 +191,7 @@ export class OpsView {
     }
     judge(this.ui.tileOldest, level);
     this.renderBanner();
+    this._tickAdvisors();
   }
 
   // ---------------------------------------------------------- one window's measures
@@ -161,27 +263,131 @@ export class OpsView {
 
   // ---------------------------------------------------------- recent requests
 
-  showRecent(recent) {
+  /** @param {(requestId: string) => void} open shows one request's whole timeline */
+  showRecent(recent, open) {
     const body = this.ui.recent.tBodies[0];
+    const focused = document.activeElement?.closest?.("tr")?.dataset.requestId;
     body.replaceChildren();
     for (const r of recent) {
+      this._learnName(r.advisor, r.advisor_name);
       const row = body.insertRow();
       row.dataset.requestId = r.request_id;
       row.dataset.outcome = r.outcome;
       cell(row, clock(r.requested_at));
-      cell(row, r.request_id, "id");
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = "link";
+      button.dataset.testid = "request-open";
+      button.textContent = r.request_id;
+      button.setAttribute("aria-label", `Timeline of request ${r.request_id}`);
+      button.addEventListener("click", () => open(r.request_id));
+      row.insertCell().append(button);
       cell(row, r.topic || "–");
       cell(row, r.outcome, `outcome outcome-${r.outcome}`);
-      cell(row, r.advisor || "–");
+      cell(row, r.advisor ? this.nameOf(r.advisor, r.advisor_name) : "–", "advisor");
       cell(row, formatDuration(r.time_to_accept_s), "num");
       const toAdvisor = cell(row, formatDuration(r.time_to_advisor_s), "num");
       if (r.time_to_advisor_s !== null && this.target !== null && r.time_to_advisor_s > this.target) {
         toAdvisor.classList.add("bad");
       }
+      const end = cell(row, endReasonText(r), "end");
+      if (DROPPED_ENDS.has(r.end_reason)) end.classList.add("bad");
+      cell(row, formatDuration(r.duration_s), "num duration");
+      if (r.request_id === focused) button.focus(); // the table is redrawn every second
     }
     if (!recent.length) {
       const row = body.insertRow();
-      cell(row, "No requests in the last hour.", "quiet").colSpan = 7;
+      cell(row, "No requests in the last hour.", "quiet").colSpan = 9;
+    }
+  }
+
+  // ---------------------------------------------------------- one request's timeline
+
+  /** The whole timeline of one request (GET /api/ops/requests/{id}), in words. */
+  showTimeline(view) {
+    const ui = this.ui;
+    this._learnName(view.advisor, view.advisor_name);
+    ui.timelineTitle.textContent = `Request ${view.request_id}`;
+    const facts = [
+      ["User", view.user_name ? `${view.user_name} (${view.user_id})` : view.user_id],
+      ["Topic", view.topic || "–"],
+      ["Outcome", `${view.outcome} · ${endReasonText(view)}`],
+      ["Advisor", view.advisor ? this.nameOf(view.advisor, view.advisor_name) : "–"],
+      ["Time to accept", formatDuration(view.time_to_accept_s)],
+      ["Time to advisor", formatDuration(view.time_to_advisor_s)],
+      ["Call length", formatDuration(view.duration_s)],
+      ["Offers", `${view.offers.length} (${view.missed_offers} missed)`],
+    ];
+    ui.timelineFacts.replaceChildren(
+      ...facts.flatMap(([name, value]) => {
+        const dt = document.createElement("dt");
+        dt.textContent = name;
+        const dd = document.createElement("dd");
+        dd.textContent = value;
+        return [dt, dd];
+      }),
+    );
+    const start = view.requested_at;
+    ui.timelineEvents.replaceChildren(
+      ...view.timeline.map((entry) => {
+        const li = document.createElement("li");
+        li.dataset.event = entry.event;
+        const when = document.createElement("time");
+        when.textContent = entry.t === start ? clock(entry.t) : `+${formatDuration(entry.t - start)}`;
+        li.append(when, ` ${this.eventText(entry)}`);
+        return li;
+      }),
+    );
+  }
+
+  eventText(e) {
+    const who = e.advisor ? this.nameOf(e.advisor, e.advisor_name) : "an advisor";
+    const side = e.side === "advisor" ? "advisor" : "user";
+    switch (e.event) {
+      case "requested":
+        return `Requested${e.topic ? ` (topic ${e.topic})` : ""}`;
+      case "offered":
+        return `Offered to ${who} (offer ${e.offer_no})`;
+      case "offer.accepted":
+        return `Accepted by ${who}`;
+      case "offer.declined":
+        return `Declined by ${who}`;
+      case "offer.timed_out":
+        return `${who} let the offer run out and was set away`;
+      case "offer.withdrawn":
+        return `Offer to ${who} withdrawn`;
+      case "claimed":
+        return `Claimed by ${who}`;
+      case "claim.declined":
+        return `${who} passed on it`;
+      case "session.started":
+        return `Call started with ${who}`;
+      case "session.ended":
+        return `Call ended: ${sessionEnd(e.reason, e.by)}`;
+      case "media.first_frame":
+        return `First video frame on the ${side}'s side`;
+      case "user.dropped":
+        return "The user's connection dropped";
+      case "user.returned":
+        return `The user was back after ${formatDuration(e.after_s)}`;
+      case "advisor.dropped":
+        return `${who}'s connection dropped`;
+      case "advisor.returned":
+        return `${who} was back after ${formatDuration(e.after_s)}`;
+      case "grace.expired":
+        return `The ${side} did not come back in time`;
+      case "requeued":
+        return "Back at the head of the queue";
+      case "ended":
+      case "cancelled":
+      case "abandoned":
+      case "expired":
+        return `Closed: ${e.event}`;
+      default:
+        if (e.event.startsWith("media.")) {
+          return `Media ${e.event.slice(6).replace("_", " ")} on the ${side}'s side`;
+        }
+        return e.event;
     }
   }
 
@@ -230,11 +436,28 @@ export class OpsView {
       title.textContent = ALERT_TITLES[name] || name;
       const since = document.createElement("time");
       since.textContent = `since ${clock(alert.since)}`;
-      item.append(title, ` ${alert.message} `, since);
+      const message = document.createElement("span");
+      message.className = "alert-message";
+      message.dataset.alert = name;
+      message.textContent = ` ${this.liveMessage(name, alert)} `;
+      item.append(title, message, since);
       list.append(item);
     }
     this.ui.noAlerts.hidden = this.alerts.size > 0;
     this.renderBanner();
+  }
+
+  /**
+   * An alert's text as of now: the server sends each raised alert's message with the live
+   * value every update; the oldest wait grows between updates, so it is counted on here,
+   * as on its tile.
+   */
+  liveMessage(name, alert) {
+    if (name !== "oldest_wait" || this.oldestSince === null || this.target === null) {
+      return alert.message;
+    }
+    const wait = (performance.now() - this.oldestSince) / 1000;
+    return `a user has waited ${formatWait(wait)} with no advisor free; the target is ${formatDuration(this.target)}`;
   }
 
   renderBanner() {
@@ -244,13 +467,18 @@ export class OpsView {
     if (this.alerts.size) {
       state = "raised";
       text = [...this.alerts]
-        .map(([name, a]) => `${ALERT_TITLES[name] || name}: ${a.message}`)
+        .map(([name, a]) => `${ALERT_TITLES[name] || name}: ${this.liveMessage(name, a)}`)
         .join(" · ");
     } else if (this.lastRecovery && performance.now() - this.lastRecovery.at < RECOVERY_SHOWN_MS) {
       state = "cleared";
       text = this.lastRecovery.text;
     }
     if (banner.textContent !== text) banner.textContent = text;
+    for (const span of this.ui.activeAlerts.querySelectorAll(".alert-message")) {
+      const alert = this.alerts.get(span.dataset.alert);
+      const live = alert ? ` ${this.liveMessage(span.dataset.alert, alert)} ` : span.textContent;
+      if (span.textContent !== live) span.textContent = live;
+    }
     banner.dataset.state = state;
     banner.hidden = !text;
   }

@@ -46,6 +46,12 @@ const ui = {
   missedNote: $("missed-note"),
   topics: $("topics"),
   recent: $("recent"),
+  advisorTable: $("advisor-table"),
+  advisorTableNote: $("advisor-table-note"),
+  timeline: $("request-timeline"),
+  timelineTitle: $("timeline-title"),
+  timelineFacts: $("timeline-facts"),
+  timelineEvents: $("timeline-events"),
 };
 
 const WINDOW_SECONDS = { "5m": 300, "1h": 3600 };
@@ -124,8 +130,9 @@ function onUpdate(msg) {
   page.updatedAt = performance.now();
   history.add(msg);
   view.showQueue(msg.queue);
+  view.showAdvisors(msg.advisors ?? [], msg);
   view.showActiveAlerts(msg.alerts);
-  view.showRecent(msg.recent);
+  view.showRecent(msg.recent, openTimeline);
   render();
   if (page.state === "live") ui.status.textContent = liveText();
 }
@@ -145,16 +152,63 @@ function render() {
   updateCsvLink();
 }
 
-/** The CSV export of the chosen window's requests, signed with this page's token. */
-function updateCsvLink() {
-  if (!signaling.token) return;
+/** One request's whole timeline, asked for with the token in the header. */
+async function openTimeline(requestId) {
+  try {
+    const response = await fetch(`/api/ops/requests/${encodeURIComponent(requestId)}`, {
+      headers: { Authorization: `Bearer ${signaling.token}` },
+    });
+    if (!response.ok) throw new Error(`the server answered ${response.status}`);
+    view.showTimeline(await response.json());
+    if (!ui.timeline.open) ui.timeline.showModal();
+  } catch (err) {
+    console.warn("mayday: timeline not loaded", err);
+    ui.status.textContent = `Could not load the timeline: ${err.message}.`;
+  }
+}
+
+/** The CSV export of the chosen window's requests (the token goes in a header). */
+function csvUrl() {
   const params = new URLSearchParams({ format: "csv" });
   const now = page.update?.time;
   if (now !== undefined) params.set("since", String(Math.floor(windowStart(ui.window.value, now))));
-  params.set("token", signaling.token);
-  ui.csv.href = `/api/ops/requests?${params}`;
+  return `/api/ops/requests?${params}`;
+}
+
+function updateCsvLink() {
+  if (!signaling.token) return;
+  ui.csv.dataset.url = csvUrl();
   ui.csv.hidden = false;
 }
+
+/**
+ * Fetched with the token in the Authorization header and saved from a blob: a link
+ * with the token in its address would leave it in proxy logs and the history.
+ */
+async function downloadCsv() {
+  ui.csv.disabled = true;
+  try {
+    const response = await fetch(csvUrl(), {
+      headers: { Authorization: `Bearer ${signaling.token}` },
+    });
+    if (!response.ok) throw new Error(`the server answered ${response.status}`);
+    const url = URL.createObjectURL(await response.blob());
+    const link = document.createElement("a");
+    link.href = url;
+    link.download = `mayday-requests-${ui.window.value}.csv`;
+    document.body.append(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 10_000);
+  } catch (err) {
+    console.warn("mayday: CSV download failed", err);
+    ui.status.textContent = `Could not download the CSV: ${err.message}.`;
+  } finally {
+    ui.csv.disabled = false;
+  }
+}
+
+ui.csv.addEventListener("click", downloadCsv);
 
 function windowStart(name, now) {
   if (name in WINDOW_SECONDS) return now - WINDOW_SECONDS[name];

@@ -27,10 +27,10 @@ export class QueueSummary {
       this.oldestSince === null
         ? ""
         : `, oldest waiting ${formatSeconds((performance.now() - this.oldestSince) / 1000)}`;
-    const busy = s.advisors_busy + s.advisors_reserved;
+    // An advisor holding an offer is neither free nor in a call: counted on their own.
     this.element.textContent =
-      `Queue: ${people}${oldest} · advisors: ${s.advisors_available} free, ${busy} busy, ` +
-      `${s.advisors_away} away`;
+      `Queue: ${people}${oldest} · advisors: ${s.advisors_available} free, ` +
+      `${s.advisors_reserved} reserved, ${s.advisors_busy} busy, ${s.advisors_away} away`;
   }
 }
 

@@ -39,7 +39,9 @@ export class ScreenSource {
       stream = await navigator.mediaDevices.getDisplayMedia({ video: true, audio: false });
     } catch (err) {
       console.info("mayday: screen sharing refused", err);
-      return err.name === "NotAllowedError" ? "screen sharing was not allowed" : err.message;
+      return err.name === "NotAllowedError"
+        ? "screen sharing was not allowed"
+        : "this browser could not share it";
     }
     this.stopDisplay();
     this.display = stream;

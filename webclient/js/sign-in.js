@@ -108,9 +108,11 @@ export class Gate {
    * @param {string} o.thisPage ends "Token refused: it is for the … role"
    * @param {() => void} [o.leave] ends what the page was doing when the link drops
    * @param {() => void} [o.onWrongRole] extra tidying when a token has the wrong role
+   * @param {(why: string) => void} [o.onRefused] the page's own words and way back when
+   *   its token is refused (why: "refused" or "wrong_role"), instead of the token form
    */
   constructor(o) {
-    Object.assign(this, { leave: () => {}, onWrongRole: () => {} }, o);
+    Object.assign(this, { leave: () => {}, onWrongRole: () => {}, onRefused: null }, o);
     this.signaling = null; // set by the page: the Signaling takes this gate's onStatus
   }
 
@@ -127,6 +129,10 @@ export class Gate {
       case "refused":
         this.leave();
         this.signIn.forget();
+        if (this.onRefused) {
+          this.onRefused("refused");
+          break;
+        }
         this.setState("refused", `Token refused: ${detail.message}.`);
         this.askToken(`The server refused that token. Paste a new ${this.kind} token.`);
         break;
@@ -146,6 +152,10 @@ export class Gate {
     this.signaling.stop();
     this.signIn.forget();
     this.onWrongRole();
+    if (this.onRefused) {
+      this.onRefused("wrong_role");
+      return;
+    }
     this.setState("refused", `Token refused: it is for the ${role} role${this.thisPage}.`);
     this.askToken(`Paste ${this.article} ${this.kind} token.`);
   }

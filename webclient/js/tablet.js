@@ -4,6 +4,7 @@ import { Drawing } from "./annotations.js";
 import { Call } from "./call.js";
 import { runDemoScreen } from "./demo-screen.js";
 import { MuteButton } from "./mute.js";
+import { Pip } from "./pip.js";
 import { ScreenSource } from "./screen-source.js";
 import { Gate, SignIn } from "./sign-in.js";
 import { Signaling } from "./signaling.js";
@@ -19,7 +20,13 @@ const ui = {
   cancel: $("cancel-button"),
   mute: $("mute-button"),
   end: $("end-button"),
-  video: $("advisor-video"),
+  video: $("advisor-pip"),
+  advisorVideo: $("advisor-video"),
+  pauseBanner: $("share-paused-banner"),
+  refusedBox: $("token-refused"),
+  refusedText: $("token-refused-text"),
+  renew: $("token-renew"),
+  accessCode: $("access-code"),
   audio: $("advisor-audio"),
   screen: $("screen"),
   share: $("share-screen-button"),
@@ -53,6 +60,16 @@ const TOGGLED = ["position", "help", "cancel", "video", "mute", "end", "share", 
 const HELP_ENABLED = new Set(["ready", "ended", "advisor-left"]);
 const MICROPHONE_PATIENCE_MS = 4000;
 const READY_TEXT = "Need a hand? Press Help and an advisor joins you on video.";
+const RENEW_KEY = "mayday.renew.tablet";
+// Every refusal the server can give, in words for someone who is not a developer; the
+// server's own message is for the console log only.
+const HELP_ERRORS = {
+  invalid_state: "You already asked for help and your request is still open. Please wait, or cancel it first.",
+  rate_limited: "That was a lot of taps at once. Please wait a moment, then press Help again.",
+  not_connected: "The help service can't be reached right now. Please try again in a moment.",
+  timeout: "The help service did not answer in time. Please press Help again.",
+};
+const SOMETHING_WENT_WRONG = "Something went wrong on our side. Please press Help again.";
 
 const page = {
   state: "offline",
@@ -68,6 +85,15 @@ const page = {
 
 const demo = runDemoScreen(ui.screen, 15);
 const overlay = new Drawing(ui.overlay);
+const pip = new Pip({
+  box: ui.video,
+  frame: $("stage-frame"),
+  dock: $("pip-dock"),
+  screen: ui.screen,
+  move: $("pip-move"),
+  size: $("pip-size"),
+  strokeBoxes: () => overlay.bounds(),
+});
 const screen = new ScreenSource(ui.screen, onScreenChanged);
 const waitView = new WaitView(ui.position);
 const mute = new MuteButton(ui.mute);
@@ -81,6 +107,7 @@ const gate = new Gate({
   article: "a",
   thisPage: ", and this page is a tablet",
   leave: () => leave(),
+  onRefused: (why) => refused(why),
 });
 const signaling = new Signaling({
   onMessage,
@@ -97,6 +124,8 @@ function setState(state, text) {
   if (!ScreenSource.supported) shown.delete("share");
   for (const name of TOGGLED) ui[name].hidden = !shown.has(name);
   ui.help.disabled = !HELP_ENABLED.has(state);
+  if (state !== "refused") ui.refusedBox.hidden = true;
+  pip.update();
 }
 
 // ------------------------------------------------------------ server frames
@@ -131,11 +160,14 @@ function onMessage(msg) {
       if (msg.session_id === page.sessionId) ui.status.textContent = `${page.advisorName || "Your advisor"} is back.`;
       break;
     case "annotation":
-      if (msg.session_id === page.sessionId) overlay.apply(msg);
+      if (msg.session_id !== page.sessionId) break;
+      overlay.apply(msg);
+      if (msg.kind !== "laser") pip.update();
       break;
     case "annotation.snapshot":
       if (msg.session_id !== page.sessionId) break;
       overlay.load(msg.strokes);
+      pip.update();
       setPaused(msg.paused);
       setControl(msg.control);
       break;
@@ -149,7 +181,12 @@ function onMessage(msg) {
       if (msg.session_id === page.sessionId) setPaused(msg.paused);
       break;
     case "error":
-      console.warn(`mayday: server error ${msg.code}: ${msg.message}`);
+      // Candidates still in flight when a session ends are refused: expected, not a fault.
+      if (msg.code === "invalid_state" && page.sessionId === null) {
+        console.info(`mayday: late frame refused: ${msg.message}`);
+      } else {
+        console.warn(`mayday: server error ${msg.code}: ${msg.message}`);
+      }
       break;
     default:
       console.warn(`mayday: tablet ignores unknown frame type "${msg.type}"`, msg);
@@ -161,7 +198,8 @@ function onHello(msg) {
     gate.wrongRole(msg.role);
     return;
   }
-  ui.who.textContent = `${msg.name} (tablet)`;
+  ui.who.textContent = msg.name;
+  ui.accessCode.hidden = true;
   setState("ready", READY_TEXT);
 }
 
@@ -189,7 +227,7 @@ function closedText(outcome) {
     case "expired":
       return "Nobody could take your request in time. Please press Help again.";
     default:
-      return `Your request was closed (${outcome}). Press Help to ask again.`;
+      return "Your request was closed. Press Help to ask again.";
   }
 }
 
@@ -235,7 +273,7 @@ function startCall(started) {
     signaling,
     started,
     localStream: localMedia(),
-    remoteVideo: ui.video,
+    remoteVideo: ui.advisorVideo,
     remoteAudio: ui.audio,
     onState: (state) => onMediaState(state, started.peer.name),
   });
@@ -245,13 +283,13 @@ function startCall(started) {
 function onMediaState(state, name) {
   switch (state) {
     case "first_frame":
-      setState("connected", `You are talking with ${name}. They can see your screen.`);
+      setState("connected", callText());
       break;
     case "disconnected":
       setState("connecting", "The video connection is unstable. Reconnecting…");
       break;
     case "failed":
-      setState("connecting", "The video connection failed. You can end the call and try again.");
+      setState("connecting", "The video stopped working. Please end the call and press Help again.");
       break;
     default:
       break;
@@ -263,6 +301,7 @@ function endCall() {
   page.call = null;
   page.sessionId = null;
   overlay.reset();
+  pip.update();
   setControl("off");
   setPaused(false);
   // The real screen is shared for one call at most: the next one starts with the demo.
@@ -300,9 +339,7 @@ function onScreenChanged(source) {
   ui.share.textContent = source.sharingDisplay
     ? "Share the demo screen instead"
     : "Share my real screen";
-  ui.screenSource.textContent = source.sharingDisplay
-    ? "The advisor sees your real screen until this call ends."
-    : "During a call the advisor sees this demo screen.";
+  showPaused();
 }
 
 ui.share.addEventListener("click", async () => {
@@ -325,10 +362,10 @@ function setControl(state) {
   const name = page.advisorName || "The advisor";
   ui.prompt.hidden = state !== "requested";
   ui.banner.hidden = state !== "granted";
-  ui.bannerText.textContent = `${name} has control of your screen.`;
   document.getElementById("control-prompt-text").textContent =
     `${name} asks to control your screen. They will be able to tap and scroll for you ` +
     "until you press Stop.";
+  showPaused();
 }
 
 /** Paused, the advisor sees a still black picture, and cannot draw or tap. */
@@ -337,6 +374,35 @@ function setPaused(paused) {
   screen.track.enabled = !paused;
   ui.pause.setAttribute("aria-pressed", String(paused));
   ui.pause.textContent = paused ? "Resume sharing" : "Pause sharing";
+  showPaused();
+  if (page.state === "connected") setState("connected", callText());
+}
+
+/** Every line that speaks of what the advisor sees says the same while sharing is paused. */
+function showPaused() {
+  const name = page.advisorName || "The advisor";
+  const paused = page.paused && page.sessionId !== null;
+  ui.pauseBanner.hidden = !paused;
+  ui.pauseBanner.textContent = `Sharing paused: ${name} sees a dark screen and cannot draw or tap.`;
+  ui.bannerText.textContent = paused
+    ? `Sharing paused: ${name} cannot see or control your screen until you resume.`
+    : `${name} has control of your screen.`;
+  document.body.dataset.paused = String(paused);
+  if (paused) {
+    ui.screenSource.textContent = `Sharing is paused. Press Resume sharing to let ${name} see your screen again.`;
+  } else {
+    ui.screenSource.textContent = screen.sharingDisplay
+      ? "The advisor sees your real screen until this call ends."
+      : "During a call the advisor sees this demo screen.";
+  }
+}
+
+/** What the status says during a call. */
+function callText() {
+  const name = page.advisorName || "The advisor";
+  return page.paused
+    ? `Sharing paused. You are talking with ${name}; they can hear you but cannot see your screen.`
+    : `You are talking with ${name}. They can see your screen.`;
 }
 
 /** The advisor's tap or scroll, done on the demo screen (a real screen cannot be driven). */
@@ -357,6 +423,7 @@ async function consent(type) {
     await signaling.call(type, { session_id: page.sessionId });
   } catch (err) {
     console.info(`mayday: ${type} refused`, err);
+    ui.screenSource.textContent = "That did not work. Please try again.";
   }
 }
 
@@ -380,7 +447,8 @@ ui.help.addEventListener("click", async () => {
     });
     page.requestId ??= ack.request_id;
   } catch (err) {
-    setState("ready", `Could not ask for help: ${err.message}. Please try again.`);
+    console.info("mayday: help.request refused", err);
+    setState("ready", HELP_ERRORS[err.code] ?? SOMETHING_WENT_WRONG);
   }
 });
 
@@ -403,12 +471,77 @@ ui.end.addEventListener("click", async () => {
   }
 });
 
+// ------------------------------------------------------------ a refused link
+
+/**
+ * The link's token was refused (expired, or not a tablet's): say so in plain words and
+ * offer the way back the integrator set up: `?renew=/same-origin/path` in the tablet
+ * link (the button goes there, and the integrator sends the page back with a new
+ * token), or, in a frame, a `mayday.token-refused` message to the parent page, which
+ * may answer `{type: "mayday.token", token}`. See docs/protocol.md.
+ */
+function refused(why) {
+  ui.refusedText.textContent = "Please open Help again from your app: it will give this page a new link.";
+  setState(
+    "refused",
+    why === "wrong_role"
+      ? "This link does not open the help page."
+      : "This help link has expired or is no longer valid.",
+  );
+  const renew = renewUrl();
+  ui.renew.hidden = renew === null;
+  if (renew !== null) ui.refusedText.textContent = "Press the button to get a new link.";
+  ui.refusedBox.hidden = false;
+  ui.accessCode.hidden = false;
+  ui.accessCode.open = false;
+  if (window.parent !== window) window.parent.postMessage({ type: "mayday.token-refused", reason: why }, "*");
+  gate.askToken("Enter the access code you were given.");
+}
+
+/** The integrator's renewal address, from this link or an earlier one in this tab. */
+function renewUrl() {
+  let value = new URL(location.href).searchParams.get("renew");
+  try {
+    if (value) sessionStorage.setItem(RENEW_KEY, value);
+    else value = sessionStorage.getItem(RENEW_KEY);
+  } catch {
+    // No storage: only this link's own parameter counts.
+  }
+  if (!value) return null;
+  const url = new URL(value, location.href);
+  // Same origin only: a link must not send the user to a stranger's page.
+  if (url.origin !== location.origin) {
+    console.info("mayday: renew address ignored: not on this site", value);
+    return null;
+  }
+  return url.href;
+}
+
+ui.renew.addEventListener("click", () => {
+  const renew = renewUrl();
+  if (renew) location.assign(renew);
+});
+
+// A parent page (the integrator's app in a frame) may hand over a new token.
+window.addEventListener("message", (event) => {
+  if (event.source !== window.parent || window.parent === window) return;
+  const { type, token: fresh } = event.data ?? {};
+  if (type !== "mayday.token" || typeof fresh !== "string" || !fresh) return;
+  signIn.remember(fresh);
+  ui.refusedBox.hidden = true;
+  setState("offline", "Connecting to the help service…");
+  signaling.connect(fresh);
+});
+
 // ------------------------------------------------------------ start
 
+renewUrl(); // kept for this tab now: the address may change before a refusal
 const token = signIn.initial();
 if (token) {
   signaling.connect(token);
 } else {
   setState("offline", "Sign in to ask for help.");
-  gate.askToken("Paste a tablet (user) token: `mayday token --role user --sub tablet-1` prints one.");
+  ui.accessCode.hidden = false;
+  ui.accessCode.open = true;
+  gate.askToken("Enter the access code you were given.");
 }

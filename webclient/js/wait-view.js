@@ -6,6 +6,14 @@ export class WaitView {
   /** @param {HTMLElement} element where the text goes */
   constructor(element) {
     this.element = element;
+    // The estimate has its own element, so that it is found (and shown) whenever the
+    // server gives one.
+    this.place = document.createElement("span");
+    this.estimate = document.createElement("span");
+    this.estimate.dataset.testid = "wait-estimate";
+    this.estimate.className = "estimate";
+    this.waited = document.createElement("span");
+    element.replaceChildren(this.place, this.estimate, this.waited);
     this.queued = null; // the latest help.queued frame
     this.receivedAt = 0;
     this.askedAt = 0;
@@ -35,8 +43,13 @@ export class WaitView {
     if (!this.queued) return;
     const now = performance.now();
     const sinceFrame = (now - this.receivedAt) / 1000;
-    const waited = this.askedAt ? ` You have waited ${seconds((now - this.askedAt) / 1000)}.` : "";
-    this.element.textContent = waitText(this.queued, sinceFrame) + waited;
+    const { place, estimate } = waitText(this.queued, sinceFrame);
+    this.place.textContent = place;
+    this.estimate.textContent = estimate ? ` ${estimate}` : "";
+    this.estimate.hidden = !estimate;
+    this.waited.textContent = this.askedAt
+      ? ` You have waited ${seconds((now - this.askedAt) / 1000)}.`
+      : "";
   }
 }
 
@@ -52,15 +65,21 @@ export function noAdvisorText(queued) {
     : "No advisor who can take your request is free right now.";
 }
 
+/** Where the user is in line, and the estimate when the server gives one (counted down). */
 function waitText(queued, sinceFrame) {
   const { position, estimated_wait_s: estimate } = queued;
   const place = position === 1 ? "You are next in line." : `You are number ${position} in line.`;
-  if (queued.state === "offered") return `${place} An advisor is looking at your request.`;
-  if (estimate === null) return `${place} You keep your place until an advisor can take it.`;
+  if (queued.state === "offered") {
+    return { place: `${place} An advisor is looking at your request.`, estimate: "" };
+  }
+  if (estimate === null) {
+    return { place: `${place} You keep your place until an advisor can take it.`, estimate: "" };
+  }
   const left = estimate - sinceFrame;
-  if (left < 1) return `${place} An advisor should be with you any moment.`;
-  if (left < 90) return `${place} About ${Math.round(left)} seconds to wait.`;
-  return `${place} About ${Math.round(left / 60)} minutes to wait.`;
+  if (left < 1) return { place, estimate: "An advisor should be with you any moment." };
+  if (left < 90) return { place, estimate: `About ${Math.round(left)} seconds to wait.` };
+  const minutes = Math.round(left / 60);
+  return { place, estimate: `About ${minutes} minute${minutes === 1 ? "" : "s"} to wait.` };
 }
 
 function seconds(s) {

@@ -29,6 +29,7 @@ end
 local waited = now - tonumber(req.enqueued_at)
 observe("time_to_accept", waited, req.topic)
 observe("outcome", waited, req.topic, "answered")
+observe("answered_by", 1, "", adv.id)
 local ses = {id = session_id, request_id = req.id, user_id = req.user_id, advisor_id = adv.id,
              offerer = cfg.offerer, started_at = now, state = "active", ended_at = ""}
 save("ses", ses, "id", "request_id", "user_id", "advisor_id", "offerer", "started_at", "state", "ended_at")
@@ -39,7 +40,7 @@ save("req", req, "offered_to", "session_id")
 save("adv", adv, "offer", "session_id")
 set_request_state(req, "in_session")
 set_advisor_status(adv, "busy")
-record(req, "session.started", {session_id = ses.id, advisor = adv.id})
+record(req, "session.started", {session_id = ses.id, advisor = adv.id, advisor_name = adv.name})
 send("user", req.user_id, {type = "session.started", session_id = ses.id, request_id = req.id,
   offerer = ses.offerer, peer = {id = adv.id, name = adv.name, role = "advisor"}, role = "user"})
 send("advisor", adv.id, {type = "session.started", session_id = ses.id, request_id = req.id,

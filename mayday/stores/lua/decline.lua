@@ -17,6 +17,7 @@ local declined = cjson.decode(req.declined)
 declined[#declined + 1] = adv.id
 req.declined = cjson.encode(declined)
 save("req", req, "declined")
+observe("declined", 1, "", adv.id)
 if CLAIM then
   adv.claimable = list_without(adv.claimable, req.id)
   save("adv", adv, "claimable")

@@ -23,6 +23,10 @@ redis.call("ZADD", key("requests"), now, req.id)
 redis.call("ZREMRANGEBYSCORE", key("requests"), "-inf", now - cfg.history_ttl_s)
 touch(req.id)
 redis.call("SET", key("user", user_id), req.id)
+-- The user's latest requests, newest first, for the advisor's view of the caller.
+redis.call("LPUSH", key("hist", user_id), req.id)
+redis.call("LTRIM", key("hist", user_id), 0, 19)
+redis.call("EXPIRE", key("hist", user_id), cfg.history_ttl_s)
 local data = {topic = ask.topic ~= cjson.null and ask.topic or nil}
 data.skills = cjson.decode(ARGV[8])
 record(req, "requested", data)
