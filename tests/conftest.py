@@ -12,7 +12,7 @@ import pytest
 from redis.asyncio import Redis
 
 from mayday.auth import issue_token
-from mayday.client import MaydayClient
+from mayday.client import Backoff, MaydayClient
 from mayday.settings import Settings
 from mayday.transport.app import bound_port, create_app, start
 from mayday.transport.server import SERVER, Server
@@ -41,8 +41,12 @@ class Harness:
     def token(self, role: str, sub: str, **claims: Any) -> str:
         return issue_token(self.settings.jwt_secret, role=role, sub=sub, **claims)
 
-    async def client(self, role: str, sub: str, **claims: Any) -> MaydayClient:
-        c = await MaydayClient.connect(self.ws_url, self.token(role, sub, **claims))
+    async def client(
+        self, role: str, sub: str, *, reconnect: bool | Backoff = True, **claims: Any
+    ) -> MaydayClient:
+        c = await MaydayClient.connect(
+            self.ws_url, self.token(role, sub, **claims), reconnect=reconnect
+        )
         self.clients.append(c)
         return c
 

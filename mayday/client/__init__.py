@@ -5,7 +5,14 @@ async with await MaydayClient.connect(url, token) as client:
     started = await client.next(SessionStarted)
 """
 
-from mayday.client.client import MaydayClient, MaydayError, Unknown
+from mayday.client.client import (
+    Backoff,
+    LinkLost,
+    LinkRestored,
+    MaydayClient,
+    MaydayError,
+    Unknown,
+)
 from mayday.client.media import PatternVideoTrack
 from mayday.client.peer import MaydayPeer
 from mayday.protocol.annotations import (
@@ -38,6 +45,7 @@ __all__ = [
     "AdvisorStateChanged",
     "AnnotationRelayed",
     "AnnotationSnapshot",
+    "Backoff",
     "ControlInputRelayed",
     "ControlState",
     "ErrorFrame",
@@ -46,6 +54,8 @@ __all__ = [
     "HelpOffer",
     "HelpQueued",
     "HelpWithdrawn",
+    "LinkLost",
+    "LinkRestored",
     "MaydayClient",
     "MaydayError",
     "MaydayPeer",

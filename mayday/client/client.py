@@ -1,4 +1,12 @@
-"""A Mayday WebSocket client with typed events and request/response helpers."""
+"""A Mayday WebSocket client with typed events and request/response helpers.
+
+The client keeps its link by itself: when the socket drops it reconnects with
+backoff and jitter (``Backoff``), resumes with the last ``seq`` it got, drops
+any frame it already has, and sends again every ``call`` the server never
+answered. Its inbox tells the application what happened (``LinkLost``, then
+``LinkRestored`` with ``resumed`` true, or false when the server could not take
+up the old socket and sent the current state instead).
+"""
 
 from __future__ import annotations
 
@@ -7,8 +15,10 @@ import contextlib
 import itertools
 import json
 import logging
+import random
+import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, TypeVar
@@ -29,6 +39,9 @@ log = logging.getLogger(__name__)
 
 E = TypeVar("E")
 DEFAULT_TIMEOUT = 10.0
+# Close codes after which reconnecting cannot help: a refused or expired token, another
+# socket that resumed this one, too many sockets for this identity.
+FINAL_CLOSES = frozenset({4401, 4409, 4429})
 
 
 class MaydayError(Exception):
@@ -47,6 +60,43 @@ class Unknown:
     frame: dict[str, Any]
 
 
+@dataclass(frozen=True)
+class LinkLost:
+    """The socket dropped (``code`` the close code, 1006 when it just went away); the
+    client is reconnecting."""
+
+    code: int
+
+
+@dataclass(frozen=True)
+class LinkRestored:
+    """A new socket is up. ``resumed``: the server took up the old socket's frames (and
+    sent again what was missed); false: it could not, and sent the current state."""
+
+    resumed: bool
+    replayed: int
+    attempts: int
+    after_s: float
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """The reconnect schedule: ``first_s``, doubling up to ``max_s``, each delay times a
+    random factor in [1 - jitter, 1 + jitter] (so that the clients of a node that went
+    down do not all come back in the same millisecond); give up after ``give_up_s``."""
+
+    first_s: float = 0.2
+    max_s: float = 5.0
+    jitter: float = 0.5
+    give_up_s: float = 120.0
+
+    def delays(self, rng: random.Random) -> Iterator[float]:
+        delay = self.first_s
+        while True:
+            yield delay * rng.uniform(1 - self.jitter, 1 + self.jitter)
+            delay = min(self.max_s, delay * 2)
+
+
 def parse_frame(frame: dict[str, Any]) -> Any:
     """Turn a server frame into its typed event; unknown extra fields are ignored, and a
     type this version does not know comes back whole as ``Unknown``."""
@@ -55,48 +105,63 @@ def parse_frame(frame: dict[str, Any]) -> Any:
 
 
 class MaydayClient:
-    """One authenticated WebSocket to a Mayday server.
+    """One authenticated link to a Mayday server, over as many sockets as it takes.
 
     Frames that answer a ``call`` resolve it; ``signal`` frames go to a
     registered listener when there is one; everything else waits in an inbox
     that ``next`` reads in order.
     """
 
-    def __init__(self, ws: aiohttp.ClientWebSocketResponse, http: aiohttp.ClientSession) -> None:
-        self._ws, self._http = ws, http
+    def __init__(
+        self,
+        url: str,
+        token: str,
+        http: aiohttp.ClientSession,
+        *,
+        backoff: Backoff | None = Backoff(),
+        timeout: float = DEFAULT_TIMEOUT,
+    ) -> None:
+        self.url, self.token, self._http = url, token, http
+        self.backoff, self.timeout = backoff, timeout
+        self._ws: aiohttp.ClientWebSocketResponse | None = None
         self._ids = itertools.count(1)
-        self._pending: dict[int, asyncio.Future[Ack]] = {}
+        # Calls not yet answered, with their frame, to send again after a drop.
+        self._pending: dict[int, tuple[asyncio.Future[Ack], str]] = {}
         self._inbox: deque[Any] = deque(maxlen=10_000)
         self._arrived = asyncio.Condition()
         self._signal_listeners: dict[str, Callable[[SignalRelayed], None]] = {}
         self.last_seq = 0
         self.hello: Hello | None = None
-        self.closed = asyncio.Event()
-        self._reader = asyncio.create_task(self._read())
+        self.closed = asyncio.Event()  # closed for good: by close(), or given up
+        self.up = asyncio.Event()  # a socket is open and its hello read
+        self._closing = False
+        self._replay_left = 0
+        self._rng = random.Random()
+        self._reader: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
 
     @classmethod
     async def connect(
-        cls, url: str, token: str, *, timeout: float = DEFAULT_TIMEOUT
+        cls,
+        url: str,
+        token: str,
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        reconnect: bool | Backoff = True,
     ) -> MaydayClient:
-        """Open ``url`` (``ws://host:port/ws``) with ``token``; wait for the server's hello."""
-        http = aiohttp.ClientSession()
+        """Open ``url`` (``ws://host:port/ws``) with ``token``; wait for the server's hello.
+        With ``reconnect`` (a ``Backoff``, or True for the default one) the client keeps
+        its link through drops; with False a drop closes it."""
+        backoff = reconnect if isinstance(reconnect, Backoff) else Backoff() if reconnect else None
+        client = cls(url, token, aiohttp.ClientSession(), backoff=backoff, timeout=timeout)
         try:
-            ws = await http.ws_connect(
-                url, params={"token": token}, timeout=aiohttp.ClientWSTimeout(ws_close=timeout)
-            )
-        except BaseException:
-            await http.close()
-            raise
-        client = cls(ws, http)
-        try:
-            first: Hello | ErrorFrame = await client.next((Hello, ErrorFrame), timeout=timeout)
+            first = await client._open(resume=False)
         except BaseException:
             await client.close()  # no hello (the server died mid-handshake): close it all
             raise
         if isinstance(first, ErrorFrame):
             await client.close()
             raise MaydayError(first.code, first.message)
-        client.hello = first
         return client
 
     async def __aenter__(self) -> MaydayClient:
@@ -110,22 +175,145 @@ class MaydayClient:
     ) -> None:
         await self.close()
 
+    # ------------------------------------------------------------ the socket
+    async def _open(self, *, resume: bool) -> Hello | ErrorFrame:
+        """Open a socket (resuming the last one if asked) and read its first frame."""
+        params = {"token": self.token}
+        if resume and self.hello is not None and self.hello.resume_token:
+            params.update(resume=self.hello.resume_token, last_seq=str(self.last_seq))
+        ws = await self._http.ws_connect(
+            self.url, params=params, timeout=aiohttp.ClientWSTimeout(ws_close=self.timeout)
+        )
+        try:
+            msg = await ws.receive(timeout=self.timeout)
+            if msg.type is not aiohttp.WSMsgType.TEXT:
+                raise ConnectionError(f"no hello: socket {msg.type.name.lower()}")
+            raw = json.loads(msg.data)
+            first: Hello | ErrorFrame = parse_frame(raw)
+        except BaseException:
+            await ws.close()
+            raise
+        if isinstance(first, ErrorFrame):
+            await ws.close()
+            return first
+        self._start(ws, first, int(raw.get("seq", 0)))
+        return first
+
+    def _start(self, ws: aiohttp.ClientWebSocketResponse, hello: Hello, seq: int) -> None:
+        """A socket is up with this hello: take up its numbering, then read it. A fresh
+        stream's hello is 1; a resumed socket's repeats the number we had."""
+        self._ws, self.hello = ws, hello
+        self.last_seq = seq
+        self._replay_left = hello.replayed
+        self.up.set()
+        self._reader = asyncio.create_task(self._read(ws))
+        if not self._replay_left:
+            self._send_again()
+
+    async def _read(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        try:
+            async for msg in ws:
+                if msg.type is aiohttp.WSMsgType.TEXT:
+                    await self._dispatch(json.loads(msg.data))
+        finally:
+            if self._ws is ws:
+                self.up.clear()
+                self._lost(ws.close_code or 1006)
+
+    def _lost(self, code: int) -> None:
+        if self._closing or self.backoff is None or code in FINAL_CLOSES:
+            self._finish()
+            return
+        self._inbox.append(LinkLost(code))
+        self._spawn(self._reconnect())
+
+    async def _reconnect(self) -> None:
+        assert self.backoff is not None
+        started, attempts = time.monotonic(), 0
+        for delay in self.backoff.delays(self._rng):
+            if self._closing or time.monotonic() - started > self.backoff.give_up_s:
+                break
+            await asyncio.sleep(delay)
+            attempts += 1
+            try:
+                first = await self._open(resume=True)
+            except (OSError, aiohttp.ClientError, TimeoutError, ConnectionError) as exc:
+                log.info("mayday: reconnect attempt %d failed: %s", attempts, exc)
+                continue
+            if isinstance(first, ErrorFrame):  # the token was refused: no use trying on
+                break
+            restored = LinkRestored(
+                first.resumed, first.replayed, attempts, time.monotonic() - started
+            )
+            async with self._arrived:
+                self._inbox.append(restored)
+                self._arrived.notify_all()
+            return
+        self._finish()
+
+    def _finish(self) -> None:
+        """Closed for good: every waiting call and reader hears of it."""
+        self.closed.set()
+        for future, _ in self._pending.values():
+            if not future.done():
+                future.set_exception(ConnectionError("connection closed"))
+        self._spawn(self._wake_readers())
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _wake_readers(self) -> None:
+        async with self._arrived:
+            self._arrived.notify_all()
+
+    def _send_again(self) -> None:
+        """Every call the server has not answered goes out again on the new socket (the
+        old one may have lost it; a call the server was still handling when the socket
+        dropped can so arrive twice)."""
+        ws = self._ws
+        if ws is None:
+            return
+        for future, text in list(self._pending.values()):
+            if not future.done():
+                self._spawn(_send_quietly(ws, text))
+
     # ------------------------------------------------------------ sending
     async def send(self, type_: str, **fields: Any) -> None:
-        """Send a frame without waiting for an answer."""
-        await self._ws.send_str(json.dumps({"type": type_, **fields}))
+        """Send a frame without waiting for an answer (while the link is down, once it
+        is back; a frame sent just as a socket dies may be lost: use ``call`` for what
+        must arrive)."""
+        await self._send_text(json.dumps({"type": type_, **fields}))
 
     async def send_raw(self, text: str) -> None:
         """Send text as it is: for tests of what the server does with bad frames."""
-        await self._ws.send_str(text)
+        await self._send_text(text)
+
+    async def send_bytes(self, data: bytes) -> None:
+        """Send a binary frame: for tests (the server refuses them)."""
+        await self._link().send_bytes(data)
+
+    async def _send_text(self, text: str) -> None:
+        if not self.up.is_set() and not self.closed.is_set():
+            async with asyncio.timeout(self.timeout):
+                await self.up.wait()
+        await self._link().send_str(text)
+
+    def _link(self) -> aiohttp.ClientWebSocketResponse:
+        if self.closed.is_set() or self._ws is None:
+            raise ConnectionError("connection closed")
+        return self._ws
 
     async def call(self, type_: str, *, timeout: float = DEFAULT_TIMEOUT, **fields: Any) -> Ack:
-        """Send a frame with a fresh ``id``; return its ``ack`` or raise ``MaydayError``."""
+        """Send a frame with a fresh ``id``; return its ``ack`` or raise ``MaydayError``.
+        Sent again on a new socket if the link drops before the answer comes."""
         frame_id = next(self._ids)
+        text = json.dumps({"type": type_, "id": frame_id, **fields})
         future: asyncio.Future[Ack] = asyncio.get_running_loop().create_future()
-        self._pending[frame_id] = future
+        self._pending[frame_id] = (future, text)
         try:
-            await self.send(type_, id=frame_id, **fields)
+            await self._send_text(text)
             return await asyncio.wait_for(future, timeout)
         finally:
             self._pending.pop(frame_id, None)
@@ -168,21 +356,15 @@ class MaydayClient:
     def off_signal(self, session_id: str) -> None:
         self._signal_listeners.pop(session_id, None)
 
-    async def _read(self) -> None:
-        try:
-            async for msg in self._ws:
-                if msg.type is aiohttp.WSMsgType.TEXT:
-                    await self._dispatch(json.loads(msg.data))
-        finally:
-            self.closed.set()
-            for future in self._pending.values():
-                if not future.done():
-                    future.set_exception(ConnectionError("connection closed"))
-            async with self._arrived:
-                self._arrived.notify_all()
-
     async def _dispatch(self, frame: dict[str, Any]) -> None:
-        self.last_seq = frame.get("seq", self.last_seq)
+        seq = frame.get("seq", 0)
+        if seq <= self.last_seq:
+            return  # already had it (sent again after a resume)
+        self.last_seq = seq
+        if self._replay_left:
+            self._replay_left -= 1
+            if not self._replay_left:
+                self._send_again()
         event = parse_frame(frame)
         if self._resolve(event):
             return
@@ -195,9 +377,10 @@ class MaydayClient:
 
     def _resolve(self, event: Any) -> bool:
         if isinstance(event, Ack) or (isinstance(event, ErrorFrame) and event.id is not None):
-            future = self._pending.get(event.id)  # type: ignore[arg-type]
-            if future is None or future.done():
+            pending = self._pending.get(event.id)  # type: ignore[arg-type]
+            if pending is None or pending[0].done():
                 return False
+            future = pending[0]
             if isinstance(event, Ack):
                 future.set_result(event)
             else:
@@ -205,13 +388,28 @@ class MaydayClient:
             return True
         return False
 
+    async def drop(self) -> None:
+        """Cut the socket without a close frame, as a network failure would (tests and
+        load tests); the client then reconnects as it would after any drop."""
+        ws = self._ws
+        conn = None if ws is None else ws._conn
+        if conn is not None and conn.transport is not None:
+            conn.transport.abort()
+
     async def close(self, timeout: float = 5.0) -> None:
-        """Close the socket; a server that never answers the close is cut after ``timeout``."""
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._ws.close(), timeout)
-        self._reader.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._reader
+        """Close the link for good; a server that never answers the close is cut after
+        ``timeout``."""
+        self._closing = True
+        ws = self._ws
+        if ws is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(ws.close(), timeout)
+        for task in [self._reader, *self._tasks]:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self.closed.set()
         await self._http.close()
 
     # ------------------------------------------------------------ helpers
@@ -246,5 +444,11 @@ class MaydayClient:
         await self.send("media.state", **fields)
 
     async def signal(self, session_id: str, **payload: Any) -> None:
-        """Send ``description={...}`` or ``candidate={...}`` / ``candidate=None``."""
-        await self.send("signal", session_id=session_id, **payload)
+        """Send ``description={...}`` or ``candidate={...}`` / ``candidate=None``, as a
+        call: it is sent again if the link drops before the server took it."""
+        await self.call("signal", session_id=session_id, **payload)
+
+
+async def _send_quietly(ws: aiohttp.ClientWebSocketResponse, text: str) -> None:
+    with contextlib.suppress(ConnectionError, RuntimeError):
+        await ws.send_str(text)

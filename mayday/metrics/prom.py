@@ -52,6 +52,34 @@ class PromMetrics:
         self.advisor_seconds = Counter(
             "mayday_advisor_seconds", "Advisor time spent by state.", ["state"], registry=r
         )
+        self.drops = Counter(
+            "mayday_drops",
+            "Identities whose last socket closed without leaving.",
+            ["role"],
+            registry=r,
+        )
+        self.returns = Histogram(
+            "mayday_return_seconds",
+            "How long a dropped identity was away before it came back.",
+            ["role"],
+            buckets=(0.5, 1, 2, 3, 5, 10, 15, 20, 30, 60, float("inf")),
+            registry=r,
+        )
+        self.grace_expiries = Counter(
+            "mayday_grace_expiries",
+            "Dropped identities that did not come back in time.",
+            ["role"],
+            registry=r,
+        )
+        self.resumes = Counter(
+            "mayday_resumes",
+            "Sockets that asked to resume, by outcome.",
+            ["outcome"],
+            registry=r,
+        )
+        self.replayed_frames = Counter(
+            "mayday_replayed_frames", "Frames sent again to resumed sockets.", registry=r
+        )
         self.queue_depth = Gauge("mayday_queue_depth", "Requests waiting.", registry=r)
         self.oldest_wait = Gauge(
             "mayday_oldest_wait_seconds",
@@ -80,6 +108,17 @@ class PromMetrics:
             self.missed_offers.inc()
         elif ob.metric == "advisor_time":
             self.advisor_seconds.labels(ob.label).inc(max(0.0, ob.value))
+        elif ob.metric == "drop":
+            self.drops.labels(ob.label).inc()
+        elif ob.metric == "returned":
+            self.returns.labels(ob.label).observe(max(0.0, ob.value))
+        elif ob.metric == "grace_expired":
+            self.grace_expiries.labels(ob.label).inc()
+
+    def resumed(self, asked: bool, resumed: bool) -> None:
+        """A socket opened: count whether it asked to resume, and whether it could."""
+        if asked:
+            self.resumes.labels("resumed" if resumed else "resynced").inc()
 
     def set_queue(self, summary: QueueSummary) -> None:
         self.queue_depth.set(summary.waiting)

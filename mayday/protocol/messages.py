@@ -265,6 +265,13 @@ class Hello(Outbound):
     name: str
     server_version: str
     max_frame_bytes: int
+    # Single use: reconnect with ``?resume=TOKEN&last_seq=N`` to take up this socket's
+    # frames where they stopped (docs/protocol.md, "Resuming").
+    resume_token: str = ""
+    resumed: bool = False
+    # On a resumed socket: how many frames the server sends again right after this one.
+    replayed: int = 0
+    resume_grace_s: float = 0.0
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from mayday.auth import turn_credentials
+from mayday.protocol.base import Outbound
 from mayday.protocol.errors import ErrorCode, ProtocolError
 from mayday.protocol.messages import (
     AdvisorStateChanged,
@@ -151,6 +152,43 @@ class Router:
         return out
 
     # ------------------------------------------------------------ queries
+    def current_state(self, role: str, sub: str, now: float) -> list[Outbound]:
+        """What a socket that could not resume is told, so that its client can carry on:
+        a user's open request or live session; an advisor's presence, and their live
+        session, held offer or claimable requests. Changes nothing."""
+        if role == "user":
+            req = self.open_request_of(sub)
+            return [] if req is None else self._user_state(req, now)
+        adv = self.advisors.get(sub) if role == "advisor" else None
+        return [] if adv is None else self._advisor_state(adv, now)
+
+    def _user_state(self, req: Request, now: float) -> list[Outbound]:
+        if req.state.waiting:
+            position = self._rank.rank(req.seq)
+            estimate = self._estimate(req, position)
+            free = self._count(AdvisorStatus.AVAILABLE)
+            return [HelpQueued(req.id, position, estimate, req.state.value, free)]
+        session = self.sessions.get(req.session_id or "")
+        adv = self.advisors.get(session.advisor_id) if session else None
+        if session is None or adv is None:
+            return []
+        return [self._started(session, req, adv, "user", now)]
+
+    def _advisor_state(self, adv: Advisor, now: float) -> list[Outbound]:
+        presence = "available" if adv.wants_available else "away"
+        out: list[Outbound] = [AdvisorStateChanged(presence, "resync")]
+        if adv.session_id is not None:
+            session = self.sessions[adv.session_id]
+            req = self.requests[session.request_id]
+            out.append(self._started(session, req, adv, "advisor", now))
+        elif adv.offer is not None:
+            req = self.requests[adv.offer]
+            left = self.config.reservation_timeout_s - (now - (req.offered_at or now))
+            out.append(self._offer_frame(req, now, half_up(max(0.0, left), 3), "offer"))
+        for request_id in sorted(adv.claimable):
+            out.append(self._offer_frame(self.requests[request_id], now, None, "claim"))
+        return out
+
     def session(self, session_id: str) -> Session | None:
         return self.sessions.get(session_id)
 
@@ -299,22 +337,24 @@ class Router:
         self._announce_session(session, req, adv, now)
 
     def _announce_session(self, session: Session, req: Request, adv: Advisor, now: float) -> None:
-        base = {"session_id": session.id, "request_id": req.id, "offerer": session.offerer}
-        user_peer = {"id": adv.id, "name": adv.name, "role": "advisor"}
-        advisor_peer = {"id": req.user_id, "name": req.user_name, "role": "user"}
-        self._send(
-            "user",
-            req.user_id,
-            SessionStarted(
-                **base, peer=user_peer, ice_servers=self._ice(req.user_id, now), role="user"
-            ),
-        )
-        self._send(
-            "advisor",
-            adv.id,
-            SessionStarted(
-                **base, peer=advisor_peer, ice_servers=self._ice(adv.id, now), role="advisor"
-            ),
+        self._send("user", req.user_id, self._started(session, req, adv, "user", now))
+        self._send("advisor", adv.id, self._started(session, req, adv, "advisor", now))
+
+    def _started(
+        self, session: Session, req: Request, adv: Advisor, side: str, now: float
+    ) -> SessionStarted:
+        """``session.started`` as one side receives it, with its own ICE credentials."""
+        if side == "user":
+            peer, sub = {"id": adv.id, "name": adv.name, "role": "advisor"}, req.user_id
+        else:
+            peer, sub = {"id": req.user_id, "name": req.user_name, "role": "user"}, adv.id
+        return SessionStarted(
+            session_id=session.id,
+            request_id=req.id,
+            peer=peer,
+            offerer=session.offerer,
+            ice_servers=self._ice(sub, now),
+            role=side,
         )
 
     def _on_decline(self, ev: OfferDeclined, now: float) -> None:
@@ -597,7 +637,7 @@ class Router:
 
     def _offer(self, req: Request, adv: Advisor, now: float) -> None:
         req.offer_no += 1
-        req.offered_to, adv.offer = adv.id, req.id
+        req.offered_to, adv.offer, req.offered_at = adv.id, req.id, now
         self._set_request_state(req, RequestState.OFFERED, now)
         self._set_advisor_status(adv, AdvisorStatus.RESERVED)
         self._record(req, now, "offered", advisor=adv.id, offer_no=req.offer_no)

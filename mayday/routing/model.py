@@ -64,6 +64,7 @@ class Request:
     state: RequestState = RequestState.QUEUED
     seq: int = 0
     offered_to: str | None = None
+    offered_at: float | None = None
     offer_no: int = 0
     declined_by: set[str] = field(default_factory=set)
     session_id: str | None = None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from mayday.protocol.base import Outbound
 from mayday.protocol.messages import QueueSummary
 from mayday.routing.events import Effect, Event
 from mayday.routing.model import Advisor, Request, Session
@@ -44,6 +45,11 @@ class Store(Protocol):
     async def advisors(self, limit: int) -> list[Advisor]:
         """The advisors online (any state), by id, at most ``limit``: id, name, status
         and status_since are filled in."""
+        ...
+
+    async def current_state(self, role: str, sub: str, now: float) -> list[Outbound]:
+        """The frames that tell a socket of (role, sub) that could not resume where its
+        identity stands (``Router.current_state``); read-only."""
         ...
 
     async def session(self, session_id: str) -> Session | None:

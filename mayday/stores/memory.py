@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import OrderedDict, deque
 
+from mayday.protocol.base import Outbound
 from mayday.protocol.messages import QueueSummary
 from mayday.routing.config import RouterConfig
 from mayday.routing.core import Router
@@ -60,6 +61,9 @@ class MemoryStore:
 
     async def advisors(self, limit: int) -> list[Advisor]:
         return sorted(self.router.advisors.values(), key=lambda a: a.id)[:limit]
+
+    async def current_state(self, role: str, sub: str, now: float) -> list[Outbound]:
+        return self.router.current_state(role, sub, now)
 
     async def session(self, session_id: str) -> Session | None:
         return self.router.session(session_id)

@@ -70,6 +70,7 @@ SCRIPTS = (
     "session_end",
     "media",
     "summary",
+    "state",
     "reap",
     "positions",
     "request_expired",
@@ -140,6 +141,10 @@ class RedisStore:
 
     def _effects(self, raw: str, now: float) -> list[Effect]:
         return [self._effect(item, now) for item in json.loads(raw) if item["k"] != "reaped"]
+
+    async def current_state(self, role: str, sub: str, now: float) -> list[Outbound]:
+        effects = self._effects(await self._run("state", now, [role, sub]), now)
+        return [e.message for e in effects if isinstance(e, Send)]
 
     async def summary(self, now: float) -> QueueSummary:
         return QueueSummary(**json.loads(await self._run("summary", now, [])))

@@ -32,6 +32,7 @@ from mayday.transport.connection import Connection
 from mayday.transport.http_guard import GuardedSite
 from mayday.transport.registry import Registry
 from mayday.transport.server import SERVER, Clock, Server
+from mayday.transport.streams import Resume
 from mayday.transport.web_security import add_security_headers, origin_guard, page_headers
 from mayday.transport.wire import Wire
 
@@ -139,7 +140,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     conn = Connection(Wire(ws, request), identity, settings.outbound_queue_limit)
     handled = 0
     try:
-        await server.attach(conn)
+        await server.attach(conn, Resume.from_query(request.query))
         async for msg in ws:
             if msg.type is WSMsgType.TEXT:
                 await server.receive(conn, msg.data)

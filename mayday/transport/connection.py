@@ -12,6 +12,7 @@ import orjson
 from aiohttp import WSMsgType
 
 from mayday.auth import Identity
+from mayday.transport.streams import Stream
 from mayday.transport.wire import Wire
 
 log = logging.getLogger(__name__)
@@ -35,11 +36,6 @@ def encode(frame: dict[str, Any]) -> bytes:
     if not body.endswith(b"}") or body == b"{}":
         raise TypeError("a frame is a non-empty JSON object")
     return body
-
-
-def numbered(body: bytes, seq: int) -> bytes:
-    """``body`` with ``"seq": seq`` as its last field."""
-    return b'%s,"seq":%d}' % (body[:-1], seq)
 
 
 def mark_volatile(frame: dict[str, Any]) -> dict[str, Any]:
@@ -96,12 +92,25 @@ class Connection:
             max(1, queue_limit // 16) if volatile_limit is None else volatile_limit
         )
         self.dropped_volatile = 0
-        self.seq = 0
+        self.key = (identity.role.value, identity.sub)
+        # Numbers this socket's frames and keeps those worth sending again; the server
+        # gives it the stream it resumes, or a new one, when it attaches.
+        self.stream = Stream(self.key, "")
+        self.resumed = False
         self._queue: deque[bytes] = deque()
         self._flush_due = False
         self._writer: asyncio.Task[None] | None = None
         self._closing: tuple[int, str] | None = None
-        self.key = (identity.role.value, identity.sub)
+
+    def release_stream(self) -> None:
+        """Another socket resumed this one's stream: this one numbers on its own now (it
+        is being closed)."""
+        self.stream = Stream(self.key, "")
+
+    @property
+    def seq(self) -> int:
+        """The number of the last frame queued on this socket's stream."""
+        return self.stream.seq
 
     @property
     def queued(self) -> int:
@@ -115,8 +124,10 @@ class Connection:
         volatile = bool(frame.pop(VOLATILE_MARK, False)) or volatile
         return self.push(encode(frame), volatile)
 
-    def push(self, body: bytes, volatile: bool = False) -> bool:
-        """Queue an encoded frame (``encode``) with the next ``seq``; see ``send``."""
+    def push(self, body: bytes, volatile: bool = False, keep: bool | None = None) -> bool:
+        """Queue an encoded frame (``encode``) with the next ``seq``; see ``send``. The
+        stream keeps it for a resume unless ``keep`` is false (state that is sent again
+        anyway) or the frame is volatile."""
         if self._closing is not None:
             return False
         if volatile and len(self._queue) >= self.volatile_limit:
@@ -127,13 +138,22 @@ class Connection:
             log.warning("connection %s/%s: slow consumer, cutting off", *self.key)
             self.close(CLOSE_SLOW_CONSUMER, "slow consumer")
             return False
-        self.seq += 1
-        self._queue.append(numbered(body, self.seq))
+        self._queue.append(self.stream.number(body, not volatile if keep is None else keep))
+        self._queued()
+        return True
+
+    def push_numbered(self, data: bytes) -> None:
+        """Queue a frame that already carries its ``seq`` (a resumed socket's hello and
+        what it is sent again), ahead of anything new."""
+        if self._closing is None:
+            self._queue.append(data)
+            self._queued()
+
+    def _queued(self) -> None:
         if len(self._queue) >= FLUSH_AT and not self._writing():
             self._flush()
         else:
             self._wake()
-        return True
 
     def close(self, code: int, message: str) -> None:
         """Stop sending and close the socket from the writer task."""

@@ -6,6 +6,7 @@ from collections import defaultdict
 from typing import Any
 
 from mayday.transport.connection import VOLATILE_MARK, Connection, encode
+from mayday.transport.streams import StreamBook
 
 
 class Hub:
@@ -17,7 +18,8 @@ class Hub:
     what they are and not what the (many more) users are.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, streams: StreamBook | None = None) -> None:
+        self.streams = streams
         self._by_key: defaultdict[tuple[str, str], set[Connection]] = defaultdict(set)
         self._by_role: defaultdict[str, set[tuple[str, str]]] = defaultdict(set)
 
@@ -41,17 +43,24 @@ class Hub:
         return True
 
     def send(self, role: str, sub: str, frame: dict[str, Any]) -> int:
-        """Send ``frame`` to each connection of (role, sub); return how many took it.
+        """Send ``frame`` to each connection of (role, sub), and keep it in each parked
+        stream of theirs (a socket that dropped and may resume); return how many took it.
         Encoded once, before any socket numbers it (``TypeError`` if it cannot be)."""
-        conns = self._by_key.get((role, sub))
-        if not conns:
+        key = (role, sub)
+        conns = self._by_key.get(key)
+        parked = self.streams.parked(key) if self.streams is not None else []
+        if not conns and not parked:
             return 0
         volatile = bool(frame.get(VOLATILE_MARK, False))
         clean = {k: v for k, v in frame.items() if k != VOLATILE_MARK} if volatile else frame
         body = encode(clean)
         delivered = 0
-        for conn in conns:
+        for conn in conns or ():
             delivered += conn.push(body, volatile)
+        if not volatile:  # a laser move is stale by the time anyone resumes
+            for stream in parked:
+                stream.number(body)
+                delivered += 1
         return delivered
 
     def broadcast(self, roles: tuple[str, ...], frame: dict[str, Any]) -> int:
@@ -61,7 +70,8 @@ class Hub:
         for role in roles:
             for key in self._by_role.get(role, ()):
                 for conn in self._by_key[key]:
-                    delivered += conn.push(body)
+                    # State sent again every interval: not kept for a resume.
+                    delivered += conn.push(body, keep=False)
         return delivered
 
     def has_role(self, role: str) -> bool:

@@ -24,7 +24,7 @@ from mayday.metrics.monitor import Monitor
 from mayday.protocol.envelope import byte_length_over, decode, frame_id, peek_id
 from mayday.protocol.errors import ErrorCode, ProtocolError
 from mayday.protocol.fields import check_frame_depth
-from mayday.protocol.messages import Ack, ErrorFrame, Hello, HelpOffer
+from mayday.protocol.messages import Ack, ErrorFrame, Hello, HelpOffer, SessionStarted
 from mayday.routing.events import (
     CancelTimer,
     Disconnected,
@@ -44,13 +44,15 @@ from mayday.sessions.store import SessionsStore
 from mayday.settings import Settings
 from mayday.stores.base import Store
 from mayday.transport.backend import Backend
-from mayday.transport.connection import Connection, TokenBucket
+from mayday.transport.connection import Connection, TokenBucket, encode
 from mayday.transport.hub import Hub
 from mayday.transport.loops import every
 from mayday.transport.registry import Registry
 from mayday.transport.relay import Note, Outgoing, frame_parcel, note_parcel
 from mayday.transport.session_cache import SessionCache
+from mayday.transport.streams import Claim, Resume, StreamBook
 from mayday.transport.timers import Timers
+from mayday.transport.wire import numbered
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +60,8 @@ Clock = Callable[[], float]
 # Roles that see the whole queue: every advisor console and the ops dashboard.
 WATCHERS = ("advisor", "ops")
 BUCKETS_KEPT = 10_000
+# A resumed socket replaces the one it resumes, if that one is still open (half-open).
+CLOSE_REPLACED = 4409
 
 
 class Server:
@@ -77,7 +81,8 @@ class Server:
         self.registry = registry
         self._clock = clock
         self.relay = backend.relay
-        self.hub = Hub()
+        self.streams = StreamBook(settings.resume_grace_s)
+        self.hub = Hub(self.streams)
         self.timers = Timers()
         self.sessions = SessionCache()
         self._buckets: dict[Connection, TokenBucket] = {}
@@ -125,27 +130,84 @@ class Server:
         await self.backend.close()
 
     # ------------------------------------------------------------ connections
-    async def attach(self, conn: Connection) -> None:
+    async def attach(self, conn: Connection, resume: Resume | None = None) -> None:
+        """A new socket: its stream (the one it resumes, or a new one), its hello and what
+        it missed, or, when it asked to resume and could not, the current state."""
+        # No await until the socket is in the hub: nothing may be numbered for it before
+        # its hello (and what it is sent again), and nothing for its identity may be lost
+        # between the claim of its stream and its joining the hub.
+        claim = self._take_stream(conn, resume)
+        self._hello(conn, resume, claim)
         first_here = self.hub.add(conn)
-        if first_here:
-            await self.relay.joined(*conn.key)
+        if claim is not None and claim.replaced is not None:
+            claim.replaced.release_stream()
+            claim.replaced.close(CLOSE_REPLACED, "resumed on another socket")
         self._buckets[conn] = TokenBucket(
             self.settings.rate_limit_per_s, self.settings.rate_limit_burst
         )
-        me = conn.identity
-        hello = Hello(me.sub, me.role.value, me.name, __version__, self.settings.max_frame_bytes)
-        conn.send(hello.to_frame())
-        if me.role.value in WATCHERS:
-            conn.send((await self.store.summary(self.clock())).to_frame())
-        for hook in self.registry.attach_hooks:
-            await hook(self, conn)
-        if first_here and me.role.value in ("user", "advisor"):
+        if first_here:
+            await self.relay.joined(*conn.key)
+        role = conn.key[0]
+        if role in WATCHERS:
+            conn.push(encode((await self.store.summary(self.clock())).to_frame()), keep=False)
+        if first_here and role in ("user", "advisor"):
             # Back within the grace of a drop, if there was one (else nothing happens).
-            await self.apply(Reconnected(me.role.value, me.sub))
+            await self.apply(Reconnected(role, conn.key[1], resumed=claim is not None))
+        if claim is None:
+            for hook in self.registry.attach_hooks:
+                await hook(self, conn)
+            if resume is not None:
+                await self._resync(conn)
+
+    def _take_stream(self, conn: Connection, resume: Resume | None) -> Claim | None:
+        now = self.clock()
+        claim = None
+        if resume is not None:
+            claim = self.streams.claim(resume.token, conn.key, resume.last_seq, now)
+        self.monitor.prom.resumed(resume is not None, claim is not None)
+        conn.stream = self.streams.open(conn.key) if claim is None else claim.stream
+        conn.stream.conn, conn.resumed = conn, claim is not None
+        return claim
+
+    def _hello(self, conn: Connection, resume: Resume | None, claim: Claim | None) -> None:
+        me, s = conn.identity, self.settings
+        replay = [] if claim is None else claim.replay
+        hello = Hello(
+            me.sub,
+            me.role.value,
+            me.name,
+            __version__,
+            s.max_frame_bytes,
+            resume_token=conn.stream.token,
+            resumed=claim is not None,
+            replayed=len(replay),
+            resume_grace_s=s.resume_grace_s,
+        )
+        if claim is None or resume is None:
+            conn.push(encode(hello.to_frame()), keep=False)
+            return
+        # The hello of a resumed socket repeats the number the client has: it is outside
+        # the numbering, and the frames sent again follow from last_seq + 1.
+        conn.push_numbered(numbered(encode(hello.to_frame()), resume.last_seq))
+        for frame in replay:
+            conn.push_numbered(frame)
+        self.monitor.prom.replayed_frames.inc(len(replay))
+
+    async def _resync(self, conn: Connection) -> None:
+        """A socket that asked to resume and could not: where its identity stands, as the
+        store has it, and the shared screen of a live session."""
+        role, sub = conn.key
+        for message in await self.store.current_state(role, sub, self.clock()):
+            conn.send(message.to_frame())
+            if isinstance(message, SessionStarted):
+                conn.send((await self.boards.snapshot(message.session_id)).to_frame())
 
     async def detach(self, conn: Connection) -> None:
-        """Forget ``conn``; when it was the identity's last socket, the router hears of it."""
+        """Forget ``conn`` (its stream parked for a resume); when it was the identity's last
+        socket, the router hears of the drop."""
         self._buckets.pop(conn, None)
+        if conn.stream.conn is conn:  # not taken over by a socket that resumed it
+            self.streams.park(conn.stream, self.clock())
         if not self.hub.remove(conn):
             return
         role, sub = conn.key
@@ -304,6 +366,7 @@ class Server:
         """Expire requests past their time-to-live, evaluate the alerts, and give the ops
         consoles connected here a fresh view."""
         now = self.clock()
+        self.streams.expire(now)
         for request_id in await self.store.due_requests(now):
             await self.apply(RequestExpired(request_id))
         queue = await self.store.summary(now)

@@ -26,6 +26,11 @@ _LEN16 = struct.Struct("!BBH")
 _LEN64 = struct.Struct("!BBQ")
 
 
+def numbered(body: bytes, seq: int) -> bytes:
+    """``body`` (a frame's JSON object) with ``"seq": seq`` as its last field."""
+    return b'%s,"seq":%d}' % (body[:-1], seq)
+
+
 def text_frame(payload: bytes) -> bytes:
     """One unmasked, final text frame carrying ``payload`` (RFC 6455 section 5.2)."""
     n = len(payload)

@@ -29,8 +29,18 @@ async def still_alive(client: MaydayClient) -> None:
 async def test_hello_names_the_identity(mayday: Harness) -> None:
     """The first frame says who the token names, with seq 1."""
     client = await mayday.client("advisor", "a1", name="Ada")
-    assert client.hello == Hello(
-        sub="a1", role="advisor", name="Ada", server_version="0.1.0", max_frame_bytes=65536
+    hello = client.hello
+    assert hello is not None and len(hello.resume_token) >= 32
+    assert hello == Hello(
+        sub="a1",
+        role="advisor",
+        name="Ada",
+        server_version="0.1.0",
+        max_frame_bytes=65536,
+        resume_token=hello.resume_token,
+        resumed=False,
+        replayed=0,
+        resume_grace_s=30.0,
     )
     assert client.last_seq >= 1
 
@@ -98,7 +108,7 @@ async def test_rate_limited(start_server: StartServer) -> None:
 async def test_binary_frames_are_refused(mayday: Harness) -> None:
     """Binary frames get invalid_json; the socket stays open."""
     client = await mayday.client("user", "u1")
-    await client._ws.send_bytes(b"\x00\x01")
+    await client.send_bytes(b"\x00\x01")
     error = await client.next(ErrorFrame)
     assert error.code == "invalid_json"
     await still_alive(client)

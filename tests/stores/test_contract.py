@@ -14,6 +14,7 @@ from redis.asyncio import Redis
 
 from mayday.protocol.errors import ErrorCode, ProtocolError
 from mayday.protocol.messages import (
+    AdvisorStateChanged,
     HelpClosed,
     HelpOffer,
     HelpQueued,
@@ -51,7 +52,7 @@ from mayday.routing.model import RequestState, SessionState
 from mayday.stores import MemoryStore, Store
 from mayday.stores.redis import RedisStore
 from tests.redis_server import RedisServer
-from tests.routing.test_properties import Driver, history
+from tests.routing.test_properties import ADVISORS, USERS, Driver, history
 
 CONFIG = RouterConfig(
     reservation_timeout_s=15.0,
@@ -251,6 +252,30 @@ async def test_a_users_requests_newest_first(store: Store) -> None:
     assert await store.user_requests("nobody", 10) == []
 
 
+IDENTITIES = [("user", u) for u in USERS] + [("advisor", a) for a in ADVISORS]
+
+
+async def test_the_current_state_of_each_side(store: Store) -> None:
+    """What a socket that could not resume is told: the user's place in line or live
+    session, the advisor's presence and their session or held offer with the time left."""
+    assert await store.current_state("user", "u1", 1.0) == []
+    await store.apply(AdvisorStateSet("a1", "Ada", frozenset(), True), 1.0)
+    await store.apply(HelpRequested("u1", "Tab", "r1", HelpRequest()), 2.0)
+    await store.apply(HelpRequested("u2", "Bo", "r2", HelpRequest()), 3.0)
+    assert await store.current_state("user", "u2", 4.0) == [HelpQueued("r2", 2, 300.0, "queued", 0)]
+    [presence, offer] = await store.current_state("advisor", "a1", 6.0)
+    assert presence == AdvisorStateChanged("available", "resync")
+    assert isinstance(offer, HelpOffer)
+    assert (offer.request_id, offer.expires_in_s, offer.waited_s) == ("r1", 11.0, 4.0)
+    await store.apply(OfferAccepted("a1", "r1", "s1"), 7.0)
+    [started] = await store.current_state("user", "u1", 8.0)
+    assert isinstance(started, SessionStarted)
+    assert (started.session_id, started.role, started.peer["name"]) == ("s1", "user", "Ada")
+    assert started.ice_servers[0]["username"] == "3608:u1"  # fresh credentials
+    [_, mine] = await store.current_state("advisor", "a1", 8.0)
+    assert isinstance(mine, SessionStarted) and mine.peer["id"] == "u1"
+
+
 def _normal(effects: list[Effect]) -> list[Any]:
     return [(e.sub, e.message.to_frame()) if isinstance(e, Send) else e for e in effects]
 
@@ -280,6 +305,10 @@ async def _differential(ops: list[tuple[object, ...]], url: str, mode: str = "of
                 if s is memory:
                     driver.track_timers(effects)
             assert outcomes[0] == outcomes[1], f"{event} at {driver.now}"
+            for role, sub in IDENTITIES:
+                ours = [m.to_frame() for m in await memory.current_state(role, sub, driver.now)]
+                theirs = await redis_store.current_state(role, sub, driver.now)
+                assert ours == [m.to_frame() for m in theirs], f"state of {sub} after {event}"
             if isinstance(event, HelpRequested) and outcomes[0] != [ErrorCode.INVALID_STATE]:
                 driver.created.append(event.request_id)
         for request_id in driver.created:

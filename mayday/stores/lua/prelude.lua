@@ -175,8 +175,8 @@ end
 -- ------------------------------------------------------------ offers
 local function offer(req, adv)
   req.offer_no = tonumber(req.offer_no) + 1
-  req.offered_to, adv.offer = adv.id, req.id
-  save("req", req, "offer_no", "offered_to")
+  req.offered_to, adv.offer, req.offered_at = adv.id, req.id, now
+  save("req", req, "offer_no", "offered_to", "offered_at")
   save("adv", adv, "offer")
   set_request_state(req, "offered")
   set_advisor_status(adv, "reserved")
