@@ -118,6 +118,26 @@ class Keys:
         """STREAM of frames for clients connected to one node."""
         return f"{self.prefix}inbox:{node_id}"
 
+    # Parked streams: the numbered frames of a socket that closed, kept for the grace so
+    # that a socket on any node can resume it (mayday/transport/redis_streams.py). Under
+    # the one hash tag: a claim registers the new socket's location and a delivery finds
+    # parked streams in the same atomic step as the relay's.
+    def stream(self, stream_id: str) -> str:
+        """HASH role, sub, seq (last number), evicted_to, bytes of one parked stream."""
+        return f"{self.prefix}stream:{stream_id}"
+
+    def stream_frames(self, stream_id: str) -> str:
+        """LIST of "seq<TAB>frame JSON" kept in a parked stream, oldest first."""
+        return f"{self.prefix}frames:{stream_id}"
+
+    def resume_token(self, token: str) -> str:
+        """STRING: the parked stream a resume token names (single use)."""
+        return f"{self.prefix}resume:{token}"
+
+    def parked(self, role: str, sub: str) -> str:
+        """ZSET stream id -> parked at: the parked streams of (role, sub)."""
+        return f"{self.prefix}parked:{role}:{sub}"
+
     # Sessions' annotations, co-pilot control and audit (mayday/sessions/lua/ builds these
     # same names from the prefix).
     def board(self, session_id: str) -> str:

@@ -20,7 +20,9 @@ from mayday.settings import Settings
 from mayday.stores.base import Store
 from mayday.stores.memory import MemoryStore
 from mayday.stores.redis import RedisStore
+from mayday.transport.redis_streams import RedisStreamBook
 from mayday.transport.relay import NoRelay, RedisRelay, Relay
+from mayday.transport.streams import StreamBook, Streams
 
 
 @dataclass
@@ -32,6 +34,7 @@ class Backend:
     ledger: AlertLedger  # which alerts are raised
     admission: Admission  # which topics have a metric label
     relay: Relay  # the link to the other processes
+    streams: Streams  # where a closed socket's stream is kept for a resume
 
     async def close(self) -> None:
         await self.relay.close()
@@ -50,6 +53,7 @@ def make_backend(settings: Settings) -> Backend:
             ledger=MemoryLedger(),
             admission=LocalAdmission(),
             relay=NoRelay(),
+            streams=StreamBook(settings.resume_grace_s),
         )
     store = RedisStore.from_url(settings.redis_url, settings)
     redis, keys = store.redis, store.keys
@@ -61,4 +65,5 @@ def make_backend(settings: Settings) -> Backend:
         ledger=RedisLedger(redis, keys),
         admission=RedisAdmission(redis, keys.topics),
         relay=RedisRelay(store),
+        streams=RedisStreamBook(redis, keys, settings.resume_grace_s),
     )

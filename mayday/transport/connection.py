@@ -97,10 +97,34 @@ class Connection:
         # gives it the stream it resumes, or a new one, when it attaches.
         self.stream = Stream(self.key, "")
         self.resumed = False
+        # While its stream is being claimed (Redis): frames wait here, unnumbered, to be
+        # numbered after the hello and what is sent again.
+        self._held: list[tuple[bytes, bool, bool | None]] | None = None
         self._queue: deque[bytes] = deque()
         self._flush_due = False
         self._writer: asyncio.Task[None] | None = None
         self._closing: tuple[int, str] | None = None
+
+    def hold(self) -> None:
+        """Keep what is pushed unnumbered until ``release`` (the stream is not known yet)."""
+        self._held = []
+
+    def greet(self, body: bytes) -> None:
+        """Queue the hello of a new stream: first, ahead of anything held meanwhile."""
+        if self._held is not None:
+            self._held.insert(0, (body, False, False))
+        else:
+            self.push(body, keep=False)
+
+    @property
+    def holding(self) -> bool:
+        return self._held is not None
+
+    def release(self) -> None:
+        """Number and queue, in order, what was pushed while held."""
+        held, self._held = self._held or [], None
+        for body, volatile, keep in held:
+            self.push(body, volatile, keep)
 
     def release_stream(self) -> None:
         """Another socket resumed this one's stream: this one numbers on its own now (it
@@ -130,6 +154,9 @@ class Connection:
         anyway) or the frame is volatile."""
         if self._closing is not None:
             return False
+        if self._held is not None:
+            self._held.append((body, volatile, keep))
+            return True
         if volatile and len(self._queue) >= self.volatile_limit:
             # Dropped before numbering: the reader sees no gap in ``seq``.
             self.dropped_volatile += 1

@@ -6,7 +6,7 @@ from collections import defaultdict
 from typing import Any
 
 from mayday.transport.connection import VOLATILE_MARK, Connection, encode
-from mayday.transport.streams import StreamBook
+from mayday.transport.streams import Streams
 
 
 class Hub:
@@ -18,7 +18,7 @@ class Hub:
     what they are and not what the (many more) users are.
     """
 
-    def __init__(self, streams: StreamBook | None = None) -> None:
+    def __init__(self, streams: Streams | None = None) -> None:
         self.streams = streams
         self._by_key: defaultdict[tuple[str, str], set[Connection]] = defaultdict(set)
         self._by_role: defaultdict[str, set[tuple[str, str]]] = defaultdict(set)
@@ -29,6 +29,10 @@ class Hub:
         conns.add(conn)
         self._by_role[conn.key[0]].add(conn.key)
         return len(conns) == 1
+
+    def has(self, key: tuple[str, str]) -> bool:
+        """A socket of this identity is here."""
+        return bool(self._by_key.get(key))
 
     def remove(self, conn: Connection) -> bool:
         """Forget ``conn``; True if it was the identity's last connection."""
@@ -42,9 +46,11 @@ class Hub:
         self._by_role[conn.key[0]].discard(conn.key)
         return True
 
-    def send(self, role: str, sub: str, frame: dict[str, Any]) -> int:
+    def send(self, role: str, sub: str, frame: dict[str, Any], *, relayed: bool = False) -> int:
         """Send ``frame`` to each connection of (role, sub), and keep it in each parked
         stream of theirs (a socket that dropped and may resume); return how many took it.
+        A socket whose stream is being claimed in Redis takes only ``relayed`` frames (from
+        the inbox): a frame made here goes round through Redis for it (``holding``).
         Encoded once, before any socket numbers it (``TypeError`` if it cannot be)."""
         key = (role, sub)
         conns = self._by_key.get(key)
@@ -56,7 +62,8 @@ class Hub:
         body = encode(clean)
         delivered = 0
         for conn in conns or ():
-            delivered += conn.push(body, volatile)
+            if relayed or not conn.holding:
+                delivered += conn.push(body, volatile)
         if not volatile:  # a laser move is stale by the time anyone resumes
             for stream in parked:
                 stream.number(body)
@@ -73,6 +80,10 @@ class Hub:
                     # State sent again every interval: not kept for a resume.
                     delivered += conn.push(body, keep=False)
         return delivered
+
+    def holding(self, role: str, sub: str) -> bool:
+        """A socket of (role, sub) here waits for its stream to be claimed in Redis."""
+        return any(c.holding for c in self._by_key.get((role, sub), ()))
 
     def has_role(self, role: str) -> bool:
         return bool(self._by_role.get(role))

@@ -28,7 +28,9 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from mayday.routing.events import Effect, Event, SessionOver, Waiting
 from mayday.stores.redis import RedisStore
 from mayday.stores.scripts import Script
+from mayday.transport.connection import VOLATILE_MARK
 from mayday.transport.loops import every
+from mayday.transport.streams import KEEP_BYTES, KEEP_FRAMES
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +110,14 @@ def note_parcel(note: Note) -> dict[str, Any]:
         return {"note": {"k": "waiting", "user_id": note.user_id, "request_id": note.request_id}}
     fields = {"session_id": note.session_id, "user_id": note.user_id}
     return {"note": {"k": "session_over", **fields, "advisor_id": note.advisor_id}}
+
+
+def _flags(parcel: dict[str, Any]) -> str:
+    """One digit for deliver.lua: 1 if a parked stream keeps it (a frame, not a note nor a
+    laser move), plus 2 if it goes to this node's own inbox too (``loopback``)."""
+    frame = parcel.get("frame")
+    keep = frame is not None and not frame.get(VOLATILE_MARK)
+    return str(int(keep) + 2 * int(bool(parcel.get("loopback"))))
 
 
 def read_note(raw: dict[str, Any]) -> Note:
@@ -213,22 +223,27 @@ class RedisRelay:
     async def _deliver_batch(self, frames: list[Outgoing]) -> list[int]:
         # Each frame encoded on its own: one that cannot be (a server bug) counts as
         # delivered nowhere and does not fail the frames batched with it.
-        encoded: list[tuple[int, str, str]] = []
+        encoded: list[tuple[int, str, str, str]] = []
         for i, (role, sub, parcel) in enumerate(frames):
+            flag = _flags(parcel)
+            body = {k: v for k, v in parcel.items() if k != "loopback"}
             try:
-                item = orjson.dumps({"role": role, "sub": sub, **parcel}).decode()
+                # Key order matters: deliver.lua cuts the frame out after "role" and "sub".
+                item = orjson.dumps({"role": role, "sub": sub, **body}).decode()
             except TypeError:
                 log.exception("node %s: a %s frame could not be encoded", self.node_id, role)
                 continue
-            encoded.append((i, self.keys.location(role, sub), item))
+            encoded.append((i, self.keys.location(role, sub), item, flag))
         counts = [0] * len(frames)
         if not encoded:
             return counts
         # KEYS name the slot (one hash tag), so Redis Cluster routes the script.
-        args: list[str | int] = [self.keys.prefix, self.node_id, INBOX_MAX]
-        args += [item for _, _, item in encoded]
-        found = await self._deliver([key for _, key, _ in encoded], args)
-        for (i, _, _), n in zip(encoded, cast(list[int], found), strict=True):
+        flags = "".join(flag for *_, flag in encoded)
+        args: list[str | int] = [self.keys.prefix, self.node_id, INBOX_MAX, flags]
+        args += [KEEP_FRAMES, KEEP_BYTES]
+        args += [item for _, _, item, _ in encoded]
+        found = await self._deliver([key for _, key, _, _ in encoded], args)
+        for (i, _, _, _), n in zip(encoded, cast(list[int], found), strict=True):
             counts[i] = int(n)
         return counts
 

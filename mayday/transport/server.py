@@ -48,9 +48,9 @@ from mayday.transport.connection import Connection, TokenBucket, encode
 from mayday.transport.hub import Hub
 from mayday.transport.loops import every
 from mayday.transport.registry import Registry
-from mayday.transport.relay import Note, Outgoing, frame_parcel, note_parcel
+from mayday.transport.relay import REDIS_DOWN, Note, Outgoing, frame_parcel, note_parcel
 from mayday.transport.session_cache import SessionCache
-from mayday.transport.streams import Claim, Resume, StreamBook
+from mayday.transport.streams import Claim, Resume, Streams
 from mayday.transport.timers import Timers
 from mayday.transport.wire import numbered
 
@@ -81,7 +81,7 @@ class Server:
         self.registry = registry
         self._clock = clock
         self.relay = backend.relay
-        self.streams = StreamBook(settings.resume_grace_s)
+        self.streams: Streams = backend.streams
         self.hub = Hub(self.streams)
         self.timers = Timers()
         self.sessions = SessionCache()
@@ -133,20 +133,13 @@ class Server:
     async def attach(self, conn: Connection, resume: Resume | None = None) -> None:
         """A new socket: its stream (the one it resumes, or a new one), its hello and what
         it missed, or, when it asked to resume and could not, the current state."""
-        # No await until the socket is in the hub: nothing may be numbered for it before
-        # its hello (and what it is sent again), and nothing for its identity may be lost
-        # between the claim of its stream and its joining the hub.
-        claim = self._take_stream(conn, resume)
-        self._hello(conn, resume, claim)
-        first_here = self.hub.add(conn)
+        claim, first_here = await self._join(conn, resume)
         if claim is not None and claim.replaced is not None:
             claim.replaced.release_stream()
             claim.replaced.close(CLOSE_REPLACED, "resumed on another socket")
         self._buckets[conn] = TokenBucket(
             self.settings.rate_limit_per_s, self.settings.rate_limit_burst
         )
-        if first_here:
-            await self.relay.joined(*conn.key)
         role = conn.key[0]
         if role in WATCHERS:
             conn.push(encode((await self.store.summary(self.clock())).to_frame()), keep=False)
@@ -159,11 +152,39 @@ class Server:
             if resume is not None:
                 await self._resync(conn)
 
-    def _take_stream(self, conn: Connection, resume: Resume | None) -> Claim | None:
-        now = self.clock()
+    async def _join(self, conn: Connection, resume: Resume | None) -> tuple[Claim | None, bool]:
+        """Give the socket its stream and hello and put it in the hub; return the claim
+        (None: a new stream) and whether it is its identity's first socket here."""
+        # A claim in Redis registers the socket's location in the same step: the socket is
+        # in the hub before, holding frames unnumbered, so that every frame for its identity
+        # lands either in the parked stream (before) or in this node's inbox (after).
+        # Otherwise the location is registered first (a frame from another node then finds
+        # the socket, after its hello), and there is no await from the claim to the hub.
+        through_redis = resume is not None and self.streams.claim_registers
+        first_here = not self.hub.has(conn.key)
+        if through_redis:
+            conn.hold()
+            first_here = self.hub.add(conn)
+        elif first_here:
+            await self.relay.joined(*conn.key)
+        claim = await self._take_stream(conn, resume)
+        self._hello(conn, resume, claim)
+        if not through_redis:
+            first_here = self.hub.add(conn) and first_here
+        elif claim is None and first_here:
+            await self.relay.joined(*conn.key)
+        conn.release()
+        return claim, first_here
+
+    async def _take_stream(self, conn: Connection, resume: Resume | None) -> Claim | None:
         claim = None
         if resume is not None:
-            claim = self.streams.claim(resume.token, conn.key, resume.last_seq, now)
+            try:
+                claim = await self.streams.claim(
+                    resume.token, conn.key, resume.last_seq, self.clock(), self.relay.node_id
+                )
+            except REDIS_DOWN as exc:
+                log.warning("resume of %s/%s failed (%s): a new stream", *conn.key, exc)
         self.monitor.prom.resumed(resume is not None, claim is not None)
         conn.stream = self.streams.open(conn.key) if claim is None else claim.stream
         conn.stream.conn, conn.resumed = conn, claim is not None
@@ -184,7 +205,7 @@ class Server:
             resume_grace_s=s.resume_grace_s,
         )
         if claim is None or resume is None:
-            conn.push(encode(hello.to_frame()), keep=False)
+            conn.greet(encode(hello.to_frame()))
             return
         # The hello of a resumed socket repeats the number the client has: it is outside
         # the numbering, and the frames sent again follow from last_seq + 1.
@@ -207,7 +228,10 @@ class Server:
         socket, the router hears of the drop."""
         self._buckets.pop(conn, None)
         if conn.stream.conn is conn:  # not taken over by a socket that resumed it
-            self.streams.park(conn.stream, self.clock())
+            try:
+                await self.streams.park(conn.stream, self.clock())
+            except REDIS_DOWN as exc:
+                log.warning("could not park the stream of %s/%s (%s)", *conn.key, exc)
         if not self.hub.remove(conn):
             return
         role, sub = conn.key
@@ -312,8 +336,7 @@ class Server:
     ) -> None:
         if isinstance(effect, Send):
             frame = effect.message.to_frame()
-            self.deliver_local(effect.role, effect.sub, frame)
-            remote.append((effect.role, effect.sub, frame_parcel(frame)))
+            remote.append(self._send_here(effect.role, effect.sub, frame)[1])
         elif isinstance(effect, Observe):
             observations.append(effect)
         elif isinstance(effect, StartTimer):
@@ -339,12 +362,22 @@ class Server:
             self._waiting[note.user_id] = note.request_id
 
     async def deliver(self, role: str, sub: str, frame: dict[str, Any]) -> int:
-        delivered = self.deliver_local(role, sub, frame)
-        (elsewhere,) = await self.relay.send_many([(role, sub, frame_parcel(frame))])
-        return delivered + elsewhere
+        here, parcel = self._send_here(role, sub, frame)
+        (elsewhere,) = await self.relay.send_many([parcel])
+        return here + elsewhere
+
+    def _send_here(self, role: str, sub: str, frame: dict[str, Any]) -> tuple[int, Outgoing]:
+        """Send a frame made here to the sockets here, and the parcel for the relay (which
+        brings it back to this node for a socket whose stream is being claimed)."""
+        here = self.hub.send(role, sub, frame)
+        parcel = frame_parcel(frame)
+        if self.hub.holding(role, sub):
+            parcel["loopback"] = True
+        return here, (role, sub, parcel)
 
     def deliver_local(self, role: str, sub: str, frame: dict[str, Any]) -> int:
-        return self.hub.send(role, sub, frame)
+        """A frame from another node (or back from Redis) for the sockets here."""
+        return self.hub.send(role, sub, frame, relayed=True)
 
     def _expiry(self, timer: StartTimer) -> Callable[[], Any]:
         async def fire() -> None:

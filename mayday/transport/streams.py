@@ -40,6 +40,7 @@ class Socket(Protocol):
 class Stream:
     key: tuple[str, str]
     token: str
+    id: str = field(default_factory=lambda: secrets.token_hex(8))
     keep_frames: int = KEEP_FRAMES
     keep_bytes: int = KEEP_BYTES
     seq: int = 0
@@ -99,8 +100,35 @@ class Claim:
     replaced: Socket | None
 
 
+class Streams(Protocol):
+    """Where streams are parked and claimed: this process (``StreamBook``), or Redis
+    (``mayday.transport.redis_streams.RedisStreamBook``), where any node can claim them."""
+
+    grace_s: float
+    keep_frames: int
+    # True when claiming registers the socket's location (Redis): frames this node makes
+    # for an identity being claimed then go round through Redis (see Server.attach).
+    claim_registers: bool
+
+    def open(self, key: tuple[str, str]) -> Stream: ...
+
+    async def claim(
+        self, token: str, key: tuple[str, str], last_seq: int, now: float, node: str = ""
+    ) -> Claim | None: ...
+
+    async def park(self, stream: Stream, now: float) -> None: ...
+
+    def parked(self, key: tuple[str, str]) -> list[Stream]:
+        """The streams of ``key`` parked in this process, to number frames into."""
+        ...
+
+    def expire(self, now: float) -> None: ...
+
+
 class StreamBook:
     """The streams of this process, live and parked (the embedded backend's journal)."""
+
+    claim_registers = False
 
     def __init__(self, grace_s: float, keep_frames: int = KEEP_FRAMES) -> None:
         self.grace_s = grace_s
@@ -112,11 +140,13 @@ class StreamBook:
         self._expiry: deque[tuple[float, Stream]] = deque()
 
     def open(self, key: tuple[str, str]) -> Stream:
-        stream = Stream(key, _token(), keep_frames=self.keep_frames)
+        stream = Stream(key, new_token(), keep_frames=self.keep_frames)
         self._by_token[stream.token] = stream
         return stream
 
-    def claim(self, token: str, key: tuple[str, str], last_seq: int, now: float) -> Claim | None:
+    async def claim(
+        self, token: str, key: tuple[str, str], last_seq: int, now: float, node: str = ""
+    ) -> Claim | None:
         """Take over the stream of ``token`` for a new socket of ``key``; the token is used
         up either way (single use), and a new one is given to the stream."""
         self.expire(now)
@@ -130,11 +160,11 @@ class StreamBook:
         if replay is None:
             return None
         replaced, stream.conn = stream.conn, None
-        stream.token = _token()
+        stream.token = new_token()
         self._by_token[stream.token] = stream
         return Claim(stream, replay, replaced)
 
-    def park(self, stream: Stream, now: float) -> None:
+    async def park(self, stream: Stream, now: float) -> None:
         """Its socket closed: keep the stream for the grace, bounded per identity."""
         self.expire(now)
         stream.conn, stream.parked_at = None, now
@@ -172,5 +202,5 @@ class StreamBook:
         return len(self._by_token)
 
 
-def _token() -> str:
+def new_token() -> str:
     return secrets.token_urlsafe(24)

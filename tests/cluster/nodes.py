@@ -71,13 +71,16 @@ def token(role: str, sub: str) -> str:
 
 
 async def connect_any(nodes: list[Node], role: str, sub: str, first: int) -> MaydayClient:
-    """Connect to the first live node, starting at index ``first``; like a load balancer."""
+    """Connect to the first live node, starting at index ``first``; like a load balancer.
+    The client does not reconnect by itself: the caller moves it to another node."""
     for i in range(len(nodes)):
         node = nodes[(first + i) % len(nodes)]
         if not node.alive:
             continue
         with contextlib.suppress(OSError, asyncio.TimeoutError, MaydayError):
-            return await MaydayClient.connect(node.ws_url, token(role, sub), timeout=5)
+            return await MaydayClient.connect(
+                node.ws_url, token(role, sub), timeout=5, reconnect=False
+            )
     raise ConnectionError("no node would take the connection")
 
 

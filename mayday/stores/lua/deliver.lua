@@ -1,18 +1,61 @@
 -- KEYS: the location hash of each frame's (role, sub), in order.
--- ARGV: 1 prefix, 2 origin node, 3 inbox max length, then each frame's payload JSON.
--- Appends each frame to the inbox stream of every OTHER node holding a socket of its
--- (role, sub), frames in order; returns, per frame, how many nodes that was. No prelude.
-local P, origin, max = ARGV[1], ARGV[2], ARGV[3]
+-- ARGV: 1 prefix, 2 origin node, 3 inbox max length, 4 flags (one digit a parcel: 1 if
+-- a parked stream keeps it (a frame, not a note nor a laser move), plus 2 if it goes to
+-- the origin's own inbox too: a socket there is claiming a stream), 5 stream keep
+-- (frames), 6 stream keep (bytes), then each parcel's JSON
+-- ({"role":..,"sub":..,"frame":{...}} or {"role":..,"sub":..,"note":{...}}).
+-- Appends each parcel to the inbox stream of every OTHER node holding a socket of its
+-- (role, sub), parcels in order, and each kept frame to every parked stream of that
+-- identity (numbered there: a socket that resumes it gets them); returns, per parcel,
+-- how many nodes and parked streams took it. No prelude.
+local P, origin, max, flags = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local keep_frames, keep_bytes = tonumber(ARGV[5]), tonumber(ARGV[6])
+
+local function append(pkey, sid, frame)
+  local skey, fkey = P .. "stream:" .. sid, P .. "frames:" .. sid
+  if redis.call("EXISTS", skey) == 0 then  -- expired, listed by a set parked again since
+    redis.call("ZREM", pkey, sid)
+    return 0
+  end
+  local seq = redis.call("HINCRBY", skey, "seq", 1)
+  redis.call("RPUSH", fkey, seq .. "\t" .. frame)
+  local size = redis.call("HINCRBY", skey, "bytes", #frame)
+  while redis.call("LLEN", fkey) > keep_frames or size > keep_bytes do
+    local old = redis.call("LPOP", fkey)
+    if not old then break end
+    local tab = string.find(old, "\t", 1, true)
+    redis.call("HSET", skey, "evicted_to", string.sub(old, 1, tab - 1))
+    size = redis.call("HINCRBY", skey, "bytes", -(#old - tab))
+  end
+  return 1
+end
+
+local function flag(i) return tonumber(string.sub(flags, i, i)) end
+
+local function parked(i, payload)
+  if flag(i) % 2 ~= 1 then return 0 end
+  -- The identity's parked set is named like its location ("loc:role:sub"): no decoding.
+  local pkey = P .. "parked:" .. string.sub(KEYS[i], #P + 5)
+  local ids = redis.call("ZRANGE", pkey, 0, -1)
+  if #ids == 0 then return 0 end
+  -- The node writes {"role":..,"sub":..,"frame":FRAME}: the frame is what follows.
+  local at = string.find(payload, ',"frame":', 1, true)
+  local frame = string.sub(payload, at + 9, -2)
+  local took = 0
+  for _, sid in ipairs(ids) do took = took + append(pkey, sid, frame) end
+  return took
+end
+
 local counts = {}
 for i = 1, #KEYS do
-  local payload = ARGV[3 + i]
-  local sent = 0
+  local payload = ARGV[6 + i]
+  local sent, loopback = 0, flag(i) >= 2
   for _, node in ipairs(redis.call("HKEYS", KEYS[i])) do
-    if node ~= origin then
+    if node ~= origin or loopback then
       redis.call("XADD", P .. "inbox:" .. node, "MAXLEN", "~", max, "*", "f", payload)
       sent = sent + 1
     end
   end
-  counts[i] = sent
+  counts[i] = sent + parked(i, payload)
 end
 return counts

@@ -1,0 +1,98 @@
+"""Parked streams in Redis: a socket that closes on one node can be resumed on any node.
+
+A live stream stays in the memory of the node that holds its socket (numbering a
+frame costs no round trip). When the socket closes, ``park.lua`` writes the stream
+(its number, its kept frames, its resume token) to Redis for the grace period,
+and from then on the relay's ``deliver.lua`` numbers every frame for the identity
+into it. ``claim.lua`` gives it to a socket on any node and registers that node in
+the identity's location in the same step. A socket that resumes on the node whose old
+socket is still open (a half-open link the server has not yet seen die) takes the live
+stream over here, as on the embedded store. A node killed with ``kill -9`` parks
+nothing: its sockets' clients resume elsewhere with ``resumed: false`` and get the
+current state (docs/protocol.md, "Resuming").
+"""
+
+from __future__ import annotations
+
+from typing import cast
+
+from redis.asyncio import Redis
+
+from mayday.stores.keys import Keys
+from mayday.stores.scripts import Script
+from mayday.transport.streams import (
+    KEEP_BYTES,
+    KEEP_FRAMES,
+    PARKED_PER_IDENTITY,
+    Claim,
+    Stream,
+    new_token,
+)
+
+
+class RedisStreamBook:
+    claim_registers = True
+
+    def __init__(
+        self, redis: Redis, keys: Keys, grace_s: float, keep_frames: int = KEEP_FRAMES
+    ) -> None:
+        self.keys, self.grace_s, self.keep_frames = keys, grace_s, keep_frames
+        self._park = Script(redis, "park")
+        self._claim = Script(redis, "claim")
+        self._live: dict[str, Stream] = {}  # token -> a stream with a socket on this node
+
+    def open(self, key: tuple[str, str]) -> Stream:
+        stream = Stream(key, new_token(), keep_frames=self.keep_frames)
+        self._live[stream.token] = stream
+        return stream
+
+    def _take_live(self, token: str, key: tuple[str, str], last_seq: int) -> Claim | None:
+        stream = self._live.get(token)
+        if stream is None or stream.key != key or stream.conn is None:
+            return None
+        replay = stream.replay_after(last_seq)
+        del self._live[token]  # used up either way
+        if replay is None:
+            return None
+        replaced, stream.conn = stream.conn, None
+        stream.token = new_token()
+        self._live[stream.token] = stream
+        return Claim(stream, replay, replaced)
+
+    async def park(self, stream: Stream, now: float) -> None:
+        if self._live.get(stream.token) is stream:
+            del self._live[stream.token]
+        role, sub = stream.key
+        frames = [f"{seq}\t{body.decode()}" for seq, body in stream.kept]
+        args: list[str | int | float] = [self.keys.prefix, stream.id, role, sub, stream.token]
+        args += [stream.seq, stream.evicted_to, self.grace_s, now, PARKED_PER_IDENTITY]
+        stream.conn = None
+        await self._park([self.keys.stream(stream.id)], [*args, *frames])
+
+    async def claim(
+        self, token: str, key: tuple[str, str], last_seq: int, now: float, node: str = ""
+    ) -> Claim | None:
+        if token in self._live:
+            return self._take_live(token, key, last_seq)
+        role, sub = key
+        args = [self.keys.prefix, node, role, sub, token]
+        raw = cast(list[str], await self._claim([self.keys.location(role, sub)], args))
+        if not raw:
+            return None
+        stream = self.open(key)
+        stream.seq, stream.evicted_to = int(raw[0]), int(raw[1])
+        for entry in raw[2:]:
+            seq, body = entry.split("\t", 1)
+            stream.kept.append((int(seq), body.encode()))
+            stream.kept_size += len(body)
+        replay = stream.replay_after(last_seq)
+        return None if replay is None else Claim(stream, replay, None)
+
+    def parked(self, key: tuple[str, str]) -> list[Stream]:
+        return []  # numbered in Redis by deliver.lua
+
+    def expire(self, now: float) -> None:
+        return None  # the keys expire by themselves
+
+
+__all__ = ["KEEP_BYTES", "RedisStreamBook"]
