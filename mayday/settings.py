@@ -50,6 +50,7 @@ class Settings(RouterConfig):
     # seen); the rest count under "other". ``topics`` (MAYDAY_TOPICS, a comma list) fixes
     # the labels instead.
     max_topic_labels: int = 100
+    max_sockets_per_identity: int = 5
     topics: tuple[str, ...] = ()
     # permessage-deflate for clients that offer it (browsers do). Off by default, as in
     # PeerJS: it doubled the server's CPU per relayed frame and rules out batched writes
@@ -99,6 +100,8 @@ class Settings(RouterConfig):
             raise SettingsError("max_frame_bytes must be at least 1024")
         if self.jwt_secret and len(self.jwt_secret.encode()) < 32:
             raise SettingsError("jwt_secret must be at least 32 bytes (HS256 key length)")
+        if not 1 <= self.max_sockets_per_identity <= 1000:
+            raise SettingsError("max_sockets_per_identity must be from 1 to 1000")
         if not 1 <= self.max_topic_labels <= 10_000:
             raise SettingsError("max_topic_labels must be from 1 to 10000")
         _check_logging(self)
@@ -201,6 +204,8 @@ SETTING_HELP: dict[str, str] = {
     "ops_interval_s": "seconds between ops views, alert checks and request expiry",
     "position_interval_s": "seconds between queue position updates to waiting users",
     "gc_sweep_s": "seconds between full sweeps of the garbage collector",
+    "max_sockets_per_identity": "open sockets one identity may hold on one server process; "
+    "a new one past it is closed with 4429",
     "max_topic_labels": "topics with a metric label of their own; the rest count as other",
     "topics": "the topics with metric labels (comma list), instead of the first seen",
     "ws_compress": "permessage-deflate for clients that offer it",

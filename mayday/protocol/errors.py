@@ -17,6 +17,8 @@ class ErrorCode(enum.StrEnum):
     RATE_LIMITED = "rate_limited"
     TOO_LARGE = "too_large"
     INTERNAL_ERROR = "internal_error"
+    UNAUTHORIZED = "unauthorized"  # only before the hello, with close code 4401
+    TOO_MANY_SOCKETS = "too_many_sockets"  # only before the hello, with close code 4429
 
 
 class ProtocolError(Exception):

@@ -45,6 +45,7 @@ SETTINGS = web.AppKey("settings", Settings)
 HARD_FRAME_CAP = 1 << 20
 YIELD_EVERY = 64
 CLOSE_UNAUTHORIZED = 4401
+CLOSE_TOO_MANY = 4429
 PAGES = {
     "/": "index.html",
     "/tablet": "tablet.html",
@@ -133,6 +134,11 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     except AuthError as exc:
         return await _refuse(request, str(exc))
     bind_identity(identity.role.value, identity.sub)
+    resume = Resume.from_query(request.query)
+    if not server.room_for((identity.role.value, identity.sub), resume):
+        limit = settings.max_sockets_per_identity
+        why = f"at most {limit} open connections per identity; close one first"
+        return await _refuse(request, why, ErrorCode.TOO_MANY_SOCKETS, CLOSE_TOO_MANY)
     ws = web.WebSocketResponse(
         heartbeat=20.0, max_msg_size=HARD_FRAME_CAP, compress=settings.ws_compress
     )
@@ -140,7 +146,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     conn = Connection(Wire(ws, request), identity, settings.outbound_queue_limit)
     handled = 0
     try:
-        await server.attach(conn, Resume.from_query(request.query))
+        await server.attach(conn, resume)
         async for msg in ws:
             if msg.type is WSMsgType.TEXT:
                 await server.receive(conn, msg.data)
@@ -163,15 +169,22 @@ _BINARY_REFUSED = ErrorFrame(
 )
 
 
-async def _refuse(request: web.Request, reason: str) -> web.StreamResponse:
-    """Refuse a bad token: 401 for plain HTTP; for a WebSocket upgrade, open it and close
-    it at once with code 4401, because browsers hide an HTTP status from the page."""
+async def _refuse(
+    request: web.Request,
+    reason: str,
+    code: ErrorCode = ErrorCode.UNAUTHORIZED,
+    close: int = CLOSE_UNAUTHORIZED,
+) -> web.StreamResponse:
+    """Refuse a socket: a bad token (4401) or one too many (4429). Plain HTTP gets 401 or
+    429; a WebSocket upgrade is opened and closed at once with the code, because browsers
+    hide an HTTP status from the page."""
     ws = web.WebSocketResponse()
     if not ws.can_prepare(request).ok:
-        return web.json_response({"code": "unauthorized", "message": reason}, status=401)
+        status = 401 if close == CLOSE_UNAUTHORIZED else 429
+        return web.json_response({"code": code.value, "message": reason}, status=status)
     await ws.prepare(request)
-    await ws.send_json({**ErrorFrame("unauthorized", reason).to_frame(), "seq": 1})
-    await ws.close(code=CLOSE_UNAUTHORIZED, message=reason[:100].encode())
+    await ws.send_json({**ErrorFrame(code.value, reason).to_frame(), "seq": 1})
+    await ws.close(code=close, message=reason[:100].encode())
     return ws
 
 

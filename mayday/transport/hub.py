@@ -30,6 +30,10 @@ class Hub:
         self._by_role[conn.key[0]].add(conn.key)
         return len(conns) == 1
 
+    def count(self, key: tuple[str, str]) -> int:
+        """How many sockets of this identity are here."""
+        return len(self._by_key.get(key, ()))
+
     def has(self, key: tuple[str, str]) -> bool:
         """A socket of this identity is here."""
         return bool(self._by_key.get(key))

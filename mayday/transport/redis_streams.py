@@ -88,6 +88,10 @@ class RedisStreamBook:
         replay = stream.replay_after(last_seq)
         return None if replay is None else Claim(stream, replay, None)
 
+    def live_here(self, token: str) -> bool:
+        stream = self._live.get(token)
+        return stream is not None and stream.conn is not None
+
     def parked(self, key: tuple[str, str]) -> list[Stream]:
         return []  # numbered in Redis by deliver.lua
 

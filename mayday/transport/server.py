@@ -130,6 +130,13 @@ class Server:
         await self.backend.close()
 
     # ------------------------------------------------------------ connections
+    def room_for(self, key: tuple[str, str], resume: Resume | None) -> bool:
+        """Another socket of this identity may open here: it is under
+        ``max_sockets_per_identity``, or it resumes (and so replaces) one of them."""
+        if self.hub.count(key) < self.settings.max_sockets_per_identity:
+            return True
+        return resume is not None and self.streams.live_here(resume.token)
+
     async def attach(self, conn: Connection, resume: Resume | None = None) -> None:
         """A new socket: its stream (the one it resumes, or a new one), its hello and what
         it missed, or, when it asked to resume and could not, the current state."""

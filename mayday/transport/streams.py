@@ -118,6 +118,11 @@ class Streams(Protocol):
 
     async def park(self, stream: Stream, now: float) -> None: ...
 
+    def live_here(self, token: str) -> bool:
+        """The stream of ``token`` still has a socket in this process (a resume of it
+        replaces that socket)."""
+        ...
+
     def parked(self, key: tuple[str, str]) -> list[Stream]:
         """The streams of ``key`` parked in this process, to number frames into."""
         ...
@@ -176,6 +181,10 @@ class StreamBook:
 
     def parked(self, key: tuple[str, str]) -> list[Stream]:
         return self._parked.get(key, [])
+
+    def live_here(self, token: str) -> bool:
+        stream = self._by_token.get(token)
+        return stream is not None and stream.conn is not None
 
     def expire(self, now: float) -> None:
         """Forget streams parked longer than the grace."""
