@@ -22,7 +22,6 @@ ms at 2,000 sockets.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import gc
 import logging
 import time
@@ -51,8 +50,7 @@ class GcPolicy:
             gc.callbacks.remove(self._on_gc)
         if self._task is not None:
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await asyncio.gather(self._task, return_exceptions=True)  # passes our own cancel on
 
     def _on_gc(self, phase: str, info: dict[str, Any]) -> None:
         # Only a flag: the collector calls this from wherever the collection ran.

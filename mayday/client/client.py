@@ -139,6 +139,7 @@ class MaydayClient:
         self._rng = random.Random()
         self._reader: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._first_resume: tuple[str, int] | None = None
 
     @classmethod
     async def connect(
@@ -148,14 +149,18 @@ class MaydayClient:
         *,
         timeout: float = DEFAULT_TIMEOUT,
         reconnect: bool | Backoff = True,
+        resume: tuple[str, int] | None = None,
     ) -> MaydayClient:
         """Open ``url`` (``ws://host:port/ws``) with ``token``; wait for the server's hello.
         With ``reconnect`` (a ``Backoff``, or True for the default one) the client keeps
-        its link through drops; with False a drop closes it."""
+        its link through drops; with False a drop closes it. ``resume`` is (resume token,
+        last seq) of a link this identity had (another client, or a process that
+        restarted): the server takes it up, or sends the current state."""
         backoff = reconnect if isinstance(reconnect, Backoff) else Backoff() if reconnect else None
         client = cls(url, token, aiohttp.ClientSession(), backoff=backoff, timeout=timeout)
+        client._first_resume = resume
         try:
-            first = await client._open(resume=False)
+            first = await client._open(resume=resume is not None)
         except BaseException:
             await client.close()  # no hello (the server died mid-handshake): close it all
             raise
@@ -181,6 +186,8 @@ class MaydayClient:
         params = {"token": self.token}
         if resume and self.hello is not None and self.hello.resume_token:
             params.update(resume=self.hello.resume_token, last_seq=str(self.last_seq))
+        elif resume and self._first_resume is not None:
+            params.update(resume=self._first_resume[0], last_seq=str(self._first_resume[1]))
         ws = await self._http.ws_connect(
             self.url, params=params, timeout=aiohttp.ClientWSTimeout(ws_close=self.timeout)
         )
@@ -404,13 +411,16 @@ class MaydayClient:
         if ws is not None:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(ws.close(), timeout)
-        for task in [self._reader, *self._tasks]:
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-        self.closed.set()
-        await self._http.close()
+        tasks = [t for t in (self._reader, *self._tasks) if t is not None]
+        for task in tasks:
+            task.cancel()
+        # gather, not suppress(CancelledError): a close() that is itself cancelled (a
+        # timeout around it) must pass that on, not swallow it with its tasks' ones.
+        try:
+            await asyncio.gather(*tasks, return_exceptions=True)
+        finally:
+            self.closed.set()
+            await self._http.close()
 
     # ------------------------------------------------------------ helpers
     async def request_help(self, **ask: Any) -> HelpQueued:

@@ -70,7 +70,9 @@ def token(role: str, sub: str) -> str:
     return issue_token(SECRET, role=role, sub=sub, ttl_s=3600)
 
 
-async def connect_any(nodes: list[Node], role: str, sub: str, first: int) -> MaydayClient:
+async def connect_any(
+    nodes: list[Node], role: str, sub: str, first: int, resume: tuple[str, int] | None = None
+) -> MaydayClient:
     """Connect to the first live node, starting at index ``first``; like a load balancer.
     The client does not reconnect by itself: the caller moves it to another node."""
     for i in range(len(nodes)):
@@ -79,7 +81,7 @@ async def connect_any(nodes: list[Node], role: str, sub: str, first: int) -> May
             continue
         with contextlib.suppress(OSError, asyncio.TimeoutError, MaydayError):
             return await MaydayClient.connect(
-                node.ws_url, token(role, sub), timeout=5, reconnect=False
+                node.ws_url, token(role, sub), timeout=5, reconnect=False, resume=resume
             )
     raise ConnectionError("no node would take the connection")
 
