@@ -27,6 +27,7 @@ from mayday.transport.streams import (
     Claim,
     Stream,
     new_token,
+    take_over,
 )
 
 
@@ -50,14 +51,8 @@ class RedisStreamBook:
         stream = self._live.get(token)
         if stream is None or stream.key != key or stream.conn is None:
             return None
-        replay = stream.replay_after(last_seq)
         del self._live[token]  # used up either way
-        if replay is None:
-            return None
-        replaced, stream.conn = stream.conn, None
-        stream.token = new_token()
-        self._live[stream.token] = stream
-        return Claim(stream, replay, replaced)
+        return take_over(stream, last_seq, self._live)
 
     async def park(self, stream: Stream, now: float) -> None:
         if self._live.get(stream.token) is stream:

@@ -161,13 +161,7 @@ class StreamBook:
                 self._by_token[token] = stream
             return None
         self._unpark(stream)
-        replay = stream.replay_after(last_seq)
-        if replay is None:
-            return None
-        replaced, stream.conn = stream.conn, None
-        stream.token = new_token()
-        self._by_token[stream.token] = stream
-        return Claim(stream, replay, replaced)
+        return take_over(stream, last_seq, self._by_token)
 
     async def park(self, stream: Stream, now: float) -> None:
         """Its socket closed: keep the stream for the grace, bounded per identity."""
@@ -209,6 +203,18 @@ class StreamBook:
 
     def __len__(self) -> int:
         return len(self._by_token)
+
+
+def take_over(stream: Stream, last_seq: int, by_token: dict[str, Stream]) -> Claim | None:
+    """A new socket takes ``stream`` up after ``last_seq`` (None: more was missed than it
+    kept): the socket it had is handed back to be closed, and it gets a new token."""
+    replay = stream.replay_after(last_seq)
+    if replay is None:
+        return None
+    replaced, stream.conn = stream.conn, None
+    stream.token = new_token()
+    by_token[stream.token] = stream
+    return Claim(stream, replay, replaced)
 
 
 def new_token() -> str:
