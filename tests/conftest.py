@@ -54,6 +54,11 @@ class Harness:
 StartServer = Callable[..., Awaitable[Harness]]
 
 
+async def two_nodes(start_server: StartServer, url: str, **overrides: object) -> list[Harness]:
+    """Two server processes' worth of nodes on one Redis (in this process)."""
+    return [await start_server(redis_url=url, **overrides) for _ in range(2)]
+
+
 @pytest.fixture
 async def start_server() -> AsyncIterator[StartServer]:
     """Start a server with the given setting overrides; everything stops after the test."""

@@ -34,10 +34,6 @@ class Hub:
         """How many sockets of this identity are here."""
         return len(self._by_key.get(key, ()))
 
-    def has(self, key: tuple[str, str]) -> bool:
-        """A socket of this identity is here."""
-        return bool(self._by_key.get(key))
-
     def remove(self, conn: Connection) -> bool:
         """Forget ``conn``; True if it was the identity's last connection."""
         conns = self._by_key.get(conn.key)

@@ -47,13 +47,6 @@ class RedisStreamBook:
         self._live[stream.token] = stream
         return stream
 
-    def _take_live(self, token: str, key: tuple[str, str], last_seq: int) -> Claim | None:
-        stream = self._live.get(token)
-        if stream is None or stream.key != key or stream.conn is None:
-            return None
-        del self._live[token]  # used up either way
-        return take_over(stream, last_seq, self._live)
-
     async def park(self, stream: Stream, now: float) -> None:
         if self._live.get(stream.token) is stream:
             del self._live[stream.token]
@@ -67,21 +60,29 @@ class RedisStreamBook:
     async def claim(
         self, token: str, key: tuple[str, str], last_seq: int, now: float, node: str = ""
     ) -> Claim | None:
-        if token in self._live:
-            return self._take_live(token, key, last_seq)
+        live = self._live.get(token)
+        if live is not None:  # its socket is still open here (a half-open link)
+            if live.key != key:
+                return None  # someone else's token: theirs stays valid
+            del self._live[token]  # used up either way
+            return take_over(live, last_seq, self._live)
         role, sub = key
         args = [self.keys.prefix, node, role, sub, token]
         raw = cast(list[str], await self._claim([self.keys.location(role, sub)], args))
         if not raw:
             return None
-        stream = self.open(key)
+        stream = Stream(key, new_token(), keep_frames=self.keep_frames)
         stream.seq, stream.evicted_to = int(raw[0]), int(raw[1])
         for entry in raw[2:]:
             seq, body = entry.split("\t", 1)
-            stream.kept.append((int(seq), body.encode()))
-            stream.kept_size += len(body)
+            data = body.encode()
+            stream.kept.append((int(seq), data))
+            stream.kept_size += len(data)
         replay = stream.replay_after(last_seq)
-        return None if replay is None else Claim(stream, replay, None)
+        if replay is None:
+            return None
+        self._live[stream.token] = stream
+        return Claim(stream, replay, None)
 
     def live_here(self, token: str) -> bool:
         stream = self._live.get(token)

@@ -226,7 +226,9 @@ class RedisRelay:
         encoded: list[tuple[int, str, str, str]] = []
         for i, (role, sub, parcel) in enumerate(frames):
             flag = _flags(parcel)
-            body = {k: v for k, v in parcel.items() if k != "loopback"}
+            body = parcel
+            if "loopback" in parcel:  # for deliver.lua, not for the nodes that read it
+                body = {k: v for k, v in parcel.items() if k != "loopback"}
             try:
                 # Key order matters: deliver.lua cuts the frame out after "role" and "sub".
                 item = orjson.dumps({"role": role, "sub": sub, **body}).decode()

@@ -162,23 +162,26 @@ class Server:
     async def _join(self, conn: Connection, resume: Resume | None) -> tuple[Claim | None, bool]:
         """Give the socket its stream and hello and put it in the hub; return the claim
         (None: a new stream) and whether it is its identity's first socket here."""
-        # A claim in Redis registers the socket's location in the same step: the socket is
-        # in the hub before, holding frames unnumbered, so that every frame for its identity
-        # lands either in the parked stream (before) or in this node's inbox (after).
-        # Otherwise the location is registered first (a frame from another node then finds
-        # the socket, after its hello), and there is no await from the claim to the hub.
-        through_redis = resume is not None and self.streams.claim_registers
-        first_here = not self.hub.has(conn.key)
-        if through_redis:
-            conn.hold()
-            first_here = self.hub.add(conn)
-        elif first_here:
+        if resume is not None and self.streams.claim_registers:
+            return await self._join_by_claim(conn, resume)
+        # The location is registered first (a frame from another node then finds the
+        # socket, after its hello), and there is no await from the claim to the hub.
+        first_here = self.hub.count(conn.key) == 0
+        if first_here:
             await self.relay.joined(*conn.key)
         claim = await self._take_stream(conn, resume)
         self._hello(conn, resume, claim)
-        if not through_redis:
-            first_here = self.hub.add(conn) and first_here
-        elif claim is None and first_here:
+        return claim, self.hub.add(conn) and first_here
+
+    async def _join_by_claim(self, conn: Connection, resume: Resume) -> tuple[Claim | None, bool]:
+        """A claim in Redis registers the socket's location in the same step: the socket is
+        in the hub before, holding frames unnumbered, so that every frame for its identity
+        lands either in the parked stream (before) or in this node's inbox (after)."""
+        conn.hold()
+        first_here = self.hub.add(conn)
+        claim = await self._take_stream(conn, resume)
+        self._hello(conn, resume, claim)
+        if claim is None and first_here:
             await self.relay.joined(*conn.key)
         conn.release()
         return claim, first_here

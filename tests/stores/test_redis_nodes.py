@@ -18,12 +18,8 @@ from mayday.client import (
     Unknown,
 )
 from mayday.transport.relay import frame_parcel
-from tests.conftest import Harness, StartServer
+from tests.conftest import StartServer, two_nodes
 from tests.redis_server import RedisServer
-
-
-async def two_nodes(start_server: StartServer, url: str, **overrides: object) -> list[Harness]:
-    return [await start_server(redis_url=url, **overrides) for _ in range(2)]
 
 
 async def test_user_on_one_node_meets_advisor_on_another(

@@ -15,11 +15,7 @@ from mayday.client import (
     SessionStarted,
     SignalRelayed,
 )
-from tests.conftest import Harness, StartServer
-
-
-async def two_nodes(start_server: StartServer, url: str, **overrides: object) -> list[Harness]:
-    return [await start_server(redis_url=url, **overrides) for _ in range(2)]
+from tests.conftest import StartServer, two_nodes
 
 
 async def raw_hello(
