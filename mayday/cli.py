@@ -200,9 +200,20 @@ async def _run(settings: Settings, *, dev: bool) -> None:
         loop.add_signal_handler(sig, stop.set)
     try:
         await stop.wait()
+        await _drain(runner)
     finally:
         await gc_policy.close()
         await runner.cleanup()
+
+
+async def _drain(runner: web.AppRunner) -> None:
+    """SIGTERM or SIGINT: a clean stop (docs/deploy.md, "Rolling restart")."""
+    from mayday.transport.server import SERVER
+
+    server = runner.app[SERVER]
+    left = await server.drain()
+    if left:
+        print(f"mayday: {left} sockets still open after the drain; closing them", flush=True)
 
 
 def _print_dev_links(settings: Settings, base: str) -> None:

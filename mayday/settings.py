@@ -51,6 +51,11 @@ class Settings(RouterConfig):
     # the labels instead.
     max_topic_labels: int = 100
     max_sockets_per_identity: int = 5
+    # A clean stop (SIGTERM): each client is told to reconnect after a delay drawn from
+    # [0, drain_spread_s] (a node's clients do not all come back in the same moment),
+    # and the process exits once every socket closed or after drain_timeout_s.
+    drain_spread_s: float = 2.0
+    drain_timeout_s: float = 10.0
     topics: tuple[str, ...] = ()
     # permessage-deflate for clients that offer it (browsers do). Off by default, as in
     # PeerJS: it doubled the server's CPU per relayed frame and rules out batched writes
@@ -102,6 +107,8 @@ class Settings(RouterConfig):
             raise SettingsError("jwt_secret must be at least 32 bytes (HS256 key length)")
         if not 1 <= self.max_sockets_per_identity <= 1000:
             raise SettingsError("max_sockets_per_identity must be from 1 to 1000")
+        if not 0 <= self.drain_spread_s <= 60 or not 0 < self.drain_timeout_s <= 600:
+            raise SettingsError("drain_spread_s must be 0 to 60, drain_timeout_s 0 to 600")
         if not 1 <= self.max_topic_labels <= 10_000:
             raise SettingsError("max_topic_labels must be from 1 to 10000")
         _check_logging(self)
@@ -206,6 +213,8 @@ SETTING_HELP: dict[str, str] = {
     "gc_sweep_s": "seconds between full sweeps of the garbage collector",
     "max_sockets_per_identity": "open sockets one identity may hold on one server process; "
     "a new one past it is closed with 4429",
+    "drain_spread_s": "a stopping node tells each client to reconnect within this many seconds",
+    "drain_timeout_s": "seconds a stopping node waits for its sockets to close before exiting",
     "max_topic_labels": "topics with a metric label of their own; the rest count as other",
     "topics": "the topics with metric labels (comma list), instead of the first seen",
     "ws_compress": "permessage-deflate for clients that offer it",

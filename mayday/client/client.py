@@ -5,7 +5,8 @@ backoff and jitter (``Backoff``), resumes with the last ``seq`` it got, drops
 any frame it already has, and sends again every ``call`` the server never
 answered. Its inbox tells the application what happened (``LinkLost``, then
 ``LinkRestored`` with ``resumed`` true, or false when the server could not take
-up the old socket and sent the current state instead).
+up the old socket and sent the current state instead). A stopping node's
+``server.draining`` sets when the first attempt is made (``reconnect_in_s``).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from mayday.protocol.messages import (
     ErrorFrame,
     Hello,
     HelpQueued,
+    ServerDraining,
     SessionStarted,
     SignalRelayed,
 )
@@ -79,6 +81,16 @@ class LinkRestored:
     after_s: float
 
 
+@dataclass
+class _Call:
+    """A call waiting for its answer: its frame, and the socket it was last sent on (a
+    call is sent at most once on each socket)."""
+
+    future: asyncio.Future[Ack]
+    text: str
+    sent_on: aiohttp.ClientWebSocketResponse | None = None
+
+
 @dataclass(frozen=True)
 class Backoff:
     """The reconnect schedule: ``first_s``, doubling up to ``max_s``, each delay times a
@@ -125,8 +137,8 @@ class MaydayClient:
         self.backoff, self.timeout = backoff, timeout
         self._ws: aiohttp.ClientWebSocketResponse | None = None
         self._ids = itertools.count(1)
-        # Calls not yet answered, with their frame, to send again after a drop.
-        self._pending: dict[int, tuple[asyncio.Future[Ack], str]] = {}
+        # Calls not yet answered, to send again after a drop.
+        self._pending: dict[int, _Call] = {}
         self._inbox: deque[Any] = deque(maxlen=10_000)
         self._arrived = asyncio.Condition()
         self._signal_listeners: dict[str, Callable[[SignalRelayed], None]] = {}
@@ -140,6 +152,8 @@ class MaydayClient:
         self._reader: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._first_resume: tuple[str, int] | None = None
+        # From ``server.draining``: when the stopping node asked us to come back.
+        self._drain_hint: float | None = None
 
     @classmethod
     async def connect(
@@ -196,10 +210,14 @@ class MaydayClient:
             if msg.type is not aiohttp.WSMsgType.TEXT:
                 raise ConnectionError(f"no hello: socket {msg.type.name.lower()}")
             raw = json.loads(msg.data)
-            first: Hello | ErrorFrame = parse_frame(raw)
+            first: Hello | ErrorFrame | ServerDraining = parse_frame(raw)
         except BaseException:
             await ws.close()
             raise
+        if isinstance(first, ServerDraining):  # a stopping node: another one, or later
+            self._drain_hint = first.reconnect_in_s
+            await ws.close()
+            raise ConnectionError("server draining")
         if isinstance(first, ErrorFrame):
             await ws.close()
             return first
@@ -240,7 +258,8 @@ class MaydayClient:
         for delay in self.backoff.delays(self._rng):
             if self._closing or time.monotonic() - started > self.backoff.give_up_s:
                 break
-            await asyncio.sleep(delay)
+            hint, self._drain_hint = self._drain_hint, None
+            await asyncio.sleep(delay if hint is None else hint)
             attempts += 1
             try:
                 first = await self._open(resume=True)
@@ -261,9 +280,9 @@ class MaydayClient:
     def _finish(self) -> None:
         """Closed for good: every waiting call and reader hears of it."""
         self.closed.set()
-        for future, _ in self._pending.values():
-            if not future.done():
-                future.set_exception(ConnectionError("connection closed"))
+        for pending in self._pending.values():
+            if not pending.future.done():
+                pending.future.set_exception(ConnectionError("connection closed"))
         self._spawn(self._wake_readers())
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
@@ -282,9 +301,10 @@ class MaydayClient:
         ws = self._ws
         if ws is None:
             return
-        for future, text in list(self._pending.values()):
-            if not future.done():
-                self._spawn(_send_quietly(ws, text))
+        for pending in list(self._pending.values()):
+            if not pending.future.done() and pending.sent_on is not ws:
+                pending.sent_on = ws
+                self._spawn(_send_quietly(ws, pending.text))
 
     # ------------------------------------------------------------ sending
     async def send(self, type_: str, **fields: Any) -> None:
@@ -302,10 +322,13 @@ class MaydayClient:
         await self._link().send_bytes(data)
 
     async def _send_text(self, text: str) -> None:
+        await self._wait_up()
+        await self._link().send_str(text)
+
+    async def _wait_up(self) -> None:
         if not self.up.is_set() and not self.closed.is_set():
             async with asyncio.timeout(self.timeout):
                 await self.up.wait()
-        await self._link().send_str(text)
 
     def _link(self) -> aiohttp.ClientWebSocketResponse:
         if self.closed.is_set() or self._ws is None:
@@ -317,11 +340,15 @@ class MaydayClient:
         Sent again on a new socket if the link drops before the answer comes."""
         frame_id = next(self._ids)
         text = json.dumps({"type": type_, "id": frame_id, **fields})
-        future: asyncio.Future[Ack] = asyncio.get_running_loop().create_future()
-        self._pending[frame_id] = (future, text)
+        pending = _Call(asyncio.get_running_loop().create_future(), text)
+        self._pending[frame_id] = pending
         try:
-            await self._send_text(text)
-            return await asyncio.wait_for(future, timeout)
+            await self._wait_up()
+            ws = self._link()
+            if pending.sent_on is not ws:  # not yet sent again on a new socket
+                pending.sent_on = ws
+                await ws.send_str(text)
+            return await asyncio.wait_for(pending.future, timeout)
         finally:
             self._pending.pop(frame_id, None)
 
@@ -368,13 +395,19 @@ class MaydayClient:
         if seq <= self.last_seq:
             return  # already had it (sent again after a resume)
         self.last_seq = seq
+        await self._take(parse_frame(frame))
         if self._replay_left:
+            # The calls still unanswered once what was missed is in (an answer sent again
+            # resolves its call first) go out again.
             self._replay_left -= 1
             if not self._replay_left:
                 self._send_again()
-        event = parse_frame(frame)
+
+    async def _take(self, event: Any) -> None:
         if self._resolve(event):
             return
+        if isinstance(event, ServerDraining):
+            self._drain_hint = event.reconnect_in_s
         if isinstance(event, SignalRelayed) and event.session_id in self._signal_listeners:
             self._signal_listeners[event.session_id](event)
             return
@@ -385,9 +418,9 @@ class MaydayClient:
     def _resolve(self, event: Any) -> bool:
         if isinstance(event, Ack) or (isinstance(event, ErrorFrame) and event.id is not None):
             pending = self._pending.get(event.id)  # type: ignore[arg-type]
-            if pending is None or pending[0].done():
+            if pending is None or pending.future.done():
                 return False
-            future = pending[0]
+            future = pending.future
             if isinstance(event, Ack):
                 future.set_result(event)
             else:

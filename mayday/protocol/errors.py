@@ -19,6 +19,7 @@ class ErrorCode(enum.StrEnum):
     INTERNAL_ERROR = "internal_error"
     UNAUTHORIZED = "unauthorized"  # only before the hello, with close code 4401
     TOO_MANY_SOCKETS = "too_many_sockets"  # only before the hello, with close code 4429
+    DRAINING = "draining"  # plain HTTP to /ws of a stopping node (503)
 
 
 class ProtocolError(Exception):

@@ -256,6 +256,15 @@ class PeerReconnected(Outbound):
 
 
 @dataclass(frozen=True)
+class ServerDraining(Outbound):
+    """This node is stopping (a rolling restart): the socket closes with 1012 right after;
+    reconnect in ``reconnect_in_s`` with ``?resume=`` to take up where it left."""
+
+    TYPE: ClassVar[str] = "server.draining"
+    reconnect_in_s: float
+
+
+@dataclass(frozen=True)
 class Hello(Outbound):
     """First frame on every connection: who the server thinks you are."""
 

@@ -23,7 +23,7 @@ from mayday.metrics.labels import TopicLabels
 from mayday.metrics.monitor import Monitor
 from mayday.metrics.tally import Rules
 from mayday.protocol.errors import ErrorCode
-from mayday.protocol.messages import ErrorFrame
+from mayday.protocol.messages import ErrorFrame, ServerDraining
 from mayday.settings import Settings
 from mayday.transport import annotation_handlers, audit_api, handlers, openapi, ops_api
 from mayday.transport.api import VERIFIER
@@ -31,7 +31,7 @@ from mayday.transport.backend import Backend, make_backend
 from mayday.transport.connection import Connection
 from mayday.transport.http_guard import GuardedSite
 from mayday.transport.registry import Registry
-from mayday.transport.server import SERVER, Clock, Server
+from mayday.transport.server import CLOSE_RESTARTING, SERVER, Clock, Server
 from mayday.transport.streams import Resume
 from mayday.transport.web_security import add_security_headers, origin_guard, page_headers
 from mayday.transport.wire import Wire
@@ -46,6 +46,8 @@ HARD_FRAME_CAP = 1 << 20
 YIELD_EVERY = 64
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_TOO_MANY = 4429
+# What a refused socket's close code is in plain HTTP (a request without an upgrade).
+HTTP_STATUS = {CLOSE_UNAUTHORIZED: 401, CLOSE_TOO_MANY: 429, CLOSE_RESTARTING: 503}
 PAGES = {
     "/": "index.html",
     "/tablet": "tablet.html",
@@ -120,15 +122,23 @@ def _page(settings: Settings, name: str) -> Any:
 
 
 async def healthz(request: web.Request) -> web.Response:
+    """``ok``, or ``draining`` with 503 once a clean stop began (a balancer takes the node
+    out)."""
     server = request.app[SERVER]
     store = type(server.store).__name__
-    return web.json_response({"status": "ok", "store": store, "connections": len(server.hub)})
+    status = "draining" if server.draining else "ok"
+    body = {"status": status, "store": store, "connections": len(server.hub)}
+    return web.json_response(body, status=503 if server.draining else 200)
 
 
 async def websocket(request: web.Request) -> web.StreamResponse:
     """One client: authenticate from ``?token=``, then frames until either side closes."""
     server = request.app[SERVER]
     settings = server.settings
+    if server.draining:
+        later = ServerDraining(settings.drain_spread_s).to_frame()
+        why = "this node is stopping; reconnect to another"
+        return await _refuse(request, why, ErrorCode.DRAINING, CLOSE_RESTARTING, later)
     try:
         identity = request.app[VERIFIER].verify(request.query.get("token", ""))
     except AuthError as exc:
@@ -174,16 +184,19 @@ async def _refuse(
     reason: str,
     code: ErrorCode = ErrorCode.UNAUTHORIZED,
     close: int = CLOSE_UNAUTHORIZED,
+    frame: dict[str, Any] | None = None,
 ) -> web.StreamResponse:
-    """Refuse a socket: a bad token (4401) or one too many (4429). Plain HTTP gets 401 or
-    429; a WebSocket upgrade is opened and closed at once with the code, because browsers
-    hide an HTTP status from the page."""
+    """Refuse a socket: a bad token (4401), one too many (4429), a stopping node (1012).
+    Plain HTTP gets 401, 429 or 503; a WebSocket upgrade is opened and closed at once with
+    the code, after ``frame`` (an error by default), because browsers hide an HTTP status
+    from the page."""
     ws = web.WebSocketResponse()
     if not ws.can_prepare(request).ok:
-        status = 401 if close == CLOSE_UNAUTHORIZED else 429
-        return web.json_response({"code": code.value, "message": reason}, status=status)
+        body = {"code": code.value, "message": reason}
+        return web.json_response(body, status=HTTP_STATUS[close])
     await ws.prepare(request)
-    await ws.send_json({**ErrorFrame(code.value, reason).to_frame(), "seq": 1})
+    first = ErrorFrame(code.value, reason).to_frame() if frame is None else frame
+    await ws.send_json({**first, "seq": 1})
     await ws.close(code=close, message=reason[:100].encode())
     return ws
 

@@ -57,6 +57,7 @@ def make_backend(settings: Settings) -> Backend:
         )
     store = RedisStore.from_url(settings.redis_url, settings)
     redis, keys = store.redis, store.keys
+    relay = RedisRelay(store)
     return Backend(
         name="redis",
         store=store,
@@ -64,6 +65,6 @@ def make_backend(settings: Settings) -> Backend:
         stats=RedisStats(redis, rules, keys),
         ledger=RedisLedger(redis, keys),
         admission=RedisAdmission(redis, keys.topics),
-        relay=RedisRelay(store),
-        streams=RedisStreamBook(redis, keys, settings.resume_grace_s),
+        relay=relay,
+        streams=RedisStreamBook(redis, keys, settings.resume_grace_s, inbox=relay),
     )

@@ -97,6 +97,11 @@ class Connection:
         # gives it the stream it resumes, or a new one, when it attaches.
         self.stream = Stream(self.key, "")
         self.resumed = False
+        # A draining node stops handling this socket's frames (the client sends unanswered
+        # calls again on its next socket); ``idle`` is clear while one is being handled.
+        self.deaf = False
+        self.idle = asyncio.Event()
+        self.idle.set()
         # While its stream is being claimed (Redis): frames wait here, unnumbered, to be
         # numbered after the hello and what is sent again.
         self._held: list[tuple[bytes, bool, bool | None]] | None = None
@@ -182,11 +187,13 @@ class Connection:
         else:
             self._wake()
 
-    def close(self, code: int, message: str) -> None:
-        """Stop sending and close the socket from the writer task."""
+    def close(self, code: int, message: str, *, flush: bool = False) -> None:
+        """Stop sending and close the socket from the writer task, after what is queued
+        if ``flush`` (a stopping node's last word), else at once."""
         if self._closing is None:
             self._closing = (code, message)
-            self._queue.clear()
+            if not flush:
+                self._queue.clear()
             self._wake()
 
     async def wait_closed(self, timeout: float) -> None:

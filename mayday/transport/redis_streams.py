@@ -14,7 +14,7 @@ current state (docs/protocol.md, "Resuming").
 
 from __future__ import annotations
 
-from typing import cast
+from typing import Protocol, cast
 
 from redis.asyncio import Redis
 
@@ -31,13 +31,28 @@ from mayday.transport.streams import (
 )
 
 
+class Inbox(Protocol):
+    """This node's inbox reader (``RedisRelay``): its node and the last entry it handed
+    to the sockets here (batches are handed over without an await, so at any await this
+    is exact)."""
+
+    node_id: str
+    last_id: str
+
+
 class RedisStreamBook:
     claim_registers = True
 
     def __init__(
-        self, redis: Redis, keys: Keys, grace_s: float, keep_frames: int = KEEP_FRAMES
+        self,
+        redis: Redis,
+        keys: Keys,
+        grace_s: float,
+        keep_frames: int = KEEP_FRAMES,
+        inbox: Inbox | None = None,
     ) -> None:
         self.keys, self.grace_s, self.keep_frames = keys, grace_s, keep_frames
+        self.inbox = inbox
         self._park = Script(redis, "park")
         self._claim = Script(redis, "claim")
         self._live: dict[str, Stream] = {}  # token -> a stream with a socket on this node
@@ -54,6 +69,11 @@ class RedisStreamBook:
         frames = [f"{seq}\t{body.decode()}" for seq, body in stream.kept]
         args: list[str | int | float] = [self.keys.prefix, stream.id, role, sub, stream.token]
         args += [stream.seq, stream.evicted_to, self.grace_s, now, PARKED_PER_IDENTITY]
+        # Where this node's inbox reader is now: what it reads from here on for this
+        # identity, park.lua numbers into the stream (the socket is held: see Server).
+        inbox = self.inbox
+        args += [inbox.node_id, inbox.last_id] if inbox is not None else ["", "0-0"]
+        args += [stream.keep_frames, stream.keep_bytes]
         stream.conn = None
         await self._park([self.keys.stream(stream.id)], [*args, *frames])
 

@@ -226,12 +226,11 @@ class RedisRelay:
         encoded: list[tuple[int, str, str, str]] = []
         for i, (role, sub, parcel) in enumerate(frames):
             flag = _flags(parcel)
-            body = parcel
-            if "loopback" in parcel:  # for deliver.lua, not for the nodes that read it
-                body = {k: v for k, v in parcel.items() if k != "loopback"}
+            # "loopback" is for deliver.lua, not for the nodes that read the parcel.
+            kind = "frame" if "frame" in parcel else "note"
             try:
                 # Key order matters: deliver.lua cuts the frame out after "role" and "sub".
-                item = orjson.dumps({"role": role, "sub": sub, **body}).decode()
+                item = orjson.dumps({"role": role, "sub": sub, kind: parcel[kind]}).decode()
             except TypeError:
                 log.exception("node %s: a %s frame could not be encoded", self.node_id, role)
                 continue

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 import time
 from collections.abc import Callable
 from typing import Any
@@ -24,7 +25,14 @@ from mayday.metrics.monitor import Monitor
 from mayday.protocol.envelope import byte_length_over, decode, frame_id, peek_id
 from mayday.protocol.errors import ErrorCode, ProtocolError
 from mayday.protocol.fields import check_frame_depth
-from mayday.protocol.messages import Ack, ErrorFrame, Hello, HelpOffer, SessionStarted
+from mayday.protocol.messages import (
+    Ack,
+    ErrorFrame,
+    Hello,
+    HelpOffer,
+    ServerDraining,
+    SessionStarted,
+)
 from mayday.routing.events import (
     CancelTimer,
     Disconnected,
@@ -62,6 +70,9 @@ WATCHERS = ("advisor", "ops")
 BUCKETS_KEPT = 10_000
 # A resumed socket replaces the one it resumes, if that one is still open (half-open).
 CLOSE_REPLACED = 4409
+# A stopping node closes its sockets with "service restart" (RFC 6455): come back.
+CLOSE_RESTARTING = 1012
+DRAIN_PARKS_AT_ONCE = 64
 
 
 class Server:
@@ -91,6 +102,11 @@ class Server:
         self._loops: list[asyncio.Task[None]] = []
         # Set at shutdown: sockets closing then are not users leaving.
         self.stopping = False
+        # Set by a clean stop (``drain``): no new sockets, /healthz says so.
+        self.draining = False
+        # Sockets between the start of ``attach`` and the end of ``detach``.
+        self._attached = 0
+        self._all_detached = asyncio.Event()
         # Open waiting requests of the users connected here, for the position updates;
         # kept from the ``Waiting`` effects (this node's own, and relayed ones).
         self._waiting: dict[str, str] = {}
@@ -129,6 +145,51 @@ class Server:
         await self.timers.close()
         await self.backend.close()
 
+    async def drain(self, rng: random.Random | None = None) -> int:
+        """A clean stop: take no new sockets, tell each client here when to reconnect (to
+        another node, or to this one restarted), close its socket with 1012, and wait
+        until every socket went the way of a drop (stream parked for a resume, identity
+        in its grace), at most ``drain_timeout_s``. Returns the sockets left at the end."""
+        self.draining = True
+        spread, rng = self.settings.drain_spread_s, rng or random.Random()
+        conns = list(self.hub.all())
+        log.info("draining: %d sockets told to reconnect within %.1f s", len(conns), spread)
+        gate = asyncio.Semaphore(DRAIN_PARKS_AT_ONCE)
+        notices = [ServerDraining(round(rng.uniform(0, spread), 2)) for _ in conns]
+        await asyncio.gather(
+            *(self._drain_one(c, n, gate) for c, n in zip(conns, notices, strict=True))
+        )
+        if self._attached:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._all_detached.wait(), self.settings.drain_timeout_s)
+        return self._attached
+
+    async def _drain_one(
+        self, conn: Connection, notice: ServerDraining, gate: asyncio.Semaphore
+    ) -> None:
+        """Stop handling its frames, tell the client, park its stream while the socket
+        is still open, then close: the stream is parked before the client can hear of
+        the close and resume it elsewhere. The frame being handled finishes first: its
+        answer is then in the stream."""
+        conn.deaf = True
+        await conn.idle.wait()
+        conn.push(encode(notice.to_frame()), keep=False)  # not for the next node
+        async with gate:
+            await self._park(conn)
+        conn.close(CLOSE_RESTARTING, "server restarting", flush=True)
+
+    async def _park(self, conn: Connection) -> None:
+        """Park the socket's stream for a resume, unless a socket that resumed it took it
+        over. The socket holds from here: a frame made here for its identity no longer
+        numbers on it but goes round through Redis, into the parked stream."""
+        if conn.stream.conn is not conn:
+            return
+        conn.hold()
+        try:
+            await self.streams.park(conn.stream, self.clock())
+        except REDIS_DOWN as exc:
+            log.warning("could not park the stream of %s/%s (%s)", *conn.key, exc)
+
     # ------------------------------------------------------------ connections
     def room_for(self, key: tuple[str, str], resume: Resume | None) -> bool:
         """Another socket of this identity may open here: it is under
@@ -140,6 +201,8 @@ class Server:
     async def attach(self, conn: Connection, resume: Resume | None = None) -> None:
         """A new socket: its stream (the one it resumes, or a new one), its hello and what
         it missed, or, when it asked to resume and could not, the current state."""
+        self._attached += 1
+        self._all_detached.clear()
         claim, first_here = await self._join(conn, resume)
         if claim is not None and claim.replaced is not None:
             claim.replaced.release_stream()
@@ -236,12 +299,16 @@ class Server:
     async def detach(self, conn: Connection) -> None:
         """Forget ``conn`` (its stream parked for a resume); when it was the identity's last
         socket, the router hears of the drop."""
+        try:
+            await self._detach(conn)
+        finally:
+            self._attached -= 1
+            if not self._attached:
+                self._all_detached.set()
+
+    async def _detach(self, conn: Connection) -> None:
         self._buckets.pop(conn, None)
-        if conn.stream.conn is conn:  # not taken over by a socket that resumed it
-            try:
-                await self.streams.park(conn.stream, self.clock())
-            except REDIS_DOWN as exc:
-                log.warning("could not park the stream of %s/%s (%s)", *conn.key, exc)
+        await self._park(conn)
         if not self.hub.remove(conn):
             return
         role, sub = conn.key
@@ -256,6 +323,17 @@ class Server:
 
     # ------------------------------------------------------------ inbound
     async def receive(self, conn: Connection, text: str) -> None:
+        """Handle one text frame, unless the node is draining this socket (then it is not
+        answered: the client sends it again on the socket it resumes on)."""
+        if conn.deaf:
+            return
+        conn.idle.clear()
+        try:
+            await self._receive(conn, text)
+        finally:
+            conn.idle.set()
+
+    async def _receive(self, conn: Connection, text: str) -> None:
         """Handle one text frame; any refusal becomes an error frame, never an exception.
 
         The frame is charged to the sender's bucket and measured in bytes before it is
@@ -381,7 +459,10 @@ class Server:
         brings it back to this node for a socket whose stream is being claimed)."""
         here = self.hub.send(role, sub, frame)
         parcel = frame_parcel(frame)
-        if self.hub.holding(role, sub):
+        if not here or self.hub.holding(role, sub):
+            # No socket here took it: one may be registering here meanwhile (a claim,
+            # or a fresh socket between its location and the hub), and gets it back
+            # through this node's inbox instead of losing it.
             parcel["loopback"] = True
         return here, (role, sub, parcel)
 

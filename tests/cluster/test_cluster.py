@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Iterator
-from pathlib import Path
-from typing import Any, Protocol
+from collections.abc import Callable
+from typing import Any
 
 import pytest
-import redis as redis_sync
 
 from mayday.client import (
     AdvisorStateChanged,
@@ -22,31 +20,11 @@ from mayday.client import (
 )
 from mayday.routing.model import RequestState
 from mayday.stores.redis import RedisStore
+from tests.cluster.conftest import StartNodes
 from tests.cluster.nodes import Node, connect_any, gather_limited
 from tests.redis_server import RedisServer
 
 pytestmark = pytest.mark.cluster
-
-
-class StartNodes(Protocol):
-    def __call__(self, count: int, **settings: str) -> list[Node]: ...
-
-
-@pytest.fixture
-def start_nodes(redis_server: RedisServer, tmp_path: Path) -> Iterator[StartNodes]:
-    """Start server processes on the shared (emptied) redis-server; all stop after the test."""
-    with redis_sync.Redis.from_url(redis_server.url) as client:
-        client.flushall()
-    nodes: list[Node] = []
-
-    def start(count: int, **settings: str) -> list[Node]:
-        for _ in range(count):
-            nodes.append(Node(redis_server.url, tmp_path / f"node{len(nodes)}.log", **settings))
-        return list(nodes)
-
-    yield start
-    for node in nodes:
-        node.stop()
 
 
 async def advisor_loop(client: MaydayClient, accepted: list[str]) -> None:

@@ -10,8 +10,10 @@ import aiohttp
 import pytest
 
 from mayday.client import (
+    Ack,
     AnnotationSnapshot,
     Backoff,
+    ErrorFrame,
     HelpOffer,
     HelpQueued,
     LinkLost,
@@ -89,13 +91,17 @@ async def test_a_waiting_user_dropped_keeps_the_same_request_and_place(mayday: H
 
 
 async def test_a_call_lost_in_a_drop_is_sent_again(start_server: StartServer) -> None:
-    """A call sent while the socket is down goes out on the new socket and is answered."""
+    """A call sent while the socket is down goes out on the new socket, once, and is
+    answered (not also sent again with the calls the old socket left unanswered)."""
     h = await start_server()
     user = await h.client("user", "u1", reconnect=SLOW_BACK)
     await user.drop()
     await asyncio.sleep(0.05)
     queued = await user.request_help(topic="wifi")  # sent once the link is back
     assert queued.position == 1
+    await user.call("ping")  # after any second answer to the request
+    answers = [e for e in user.pending_events() if isinstance(e, Ack | ErrorFrame)]
+    assert answers == [], "the request was sent twice"
 
 
 async def test_a_failed_resume_gets_the_current_state(mayday: Harness) -> None:

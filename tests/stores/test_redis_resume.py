@@ -4,8 +4,10 @@ another, with what was sent meanwhile, once and in order."""
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 
 import aiohttp
+from redis.asyncio import Redis
 
 from mayday.client import (
     HelpOffer,
@@ -15,6 +17,9 @@ from mayday.client import (
     SessionStarted,
     SignalRelayed,
 )
+from mayday.stores.keys import Keys
+from mayday.stores.scripts import connect
+from mayday.transport.redis_streams import RedisStreamBook
 from tests.conftest import StartServer, two_nodes
 
 
@@ -135,3 +140,50 @@ async def test_a_half_open_socket_is_taken_over_on_its_node(
         closed = await old.receive()
         assert (closed.type, old.close_code) == (aiohttp.WSMsgType.CLOSE, 4409)
         await new.close()
+
+
+async def test_frames_on_their_way_through_the_inbox_at_park_go_into_the_stream(
+    redis_url: str,
+) -> None:
+    """The handover of park.lua: frames for the identity that reached the node's inbox
+    after the last entry its reader handed over are numbered into the parked stream,
+    after the snapshot, in order; others' frames, notes and laser moves are not."""
+    redis = connect(redis_url)
+    keys = Keys()
+    inbox = _Cursor("node-a", "0-0")
+    book = RedisStreamBook(redis, keys, grace_s=30, inbox=inbox)
+    try:
+        stream = book.open(("user", "u1"))
+        stream.number(b'{"type":"help.queued"}')
+        inbox.last_id = await _inbox_add(redis, keys, "user", "u1", {"type": "old"})
+        for parcel in (
+            ("user", "u1", {"type": "signal", "n": 1}),
+            ("user", "u2", {"type": "signal", "n": 9}),
+            ("user", "u1", {"type": "annotation", "_volatile": True}),
+            ("user", "u1", {"type": "signal", "n": 2}),
+        ):
+            await _inbox_add(redis, keys, *parcel)
+        await redis.xadd(keys.inbox("node-a"), {"f": json.dumps({"note": {"k": "waiting"}})})
+        await book.park(stream, now=0.0)
+        claim = await RedisStreamBook(redis, keys, grace_s=30).claim(
+            stream.token, ("user", "u1"), 1, 0.0, "node-b"
+        )
+        assert claim is not None
+        got = [json.loads(frame) for frame in claim.replay]
+        assert [(f["seq"], f.get("n")) for f in got] == [(2, 1), (3, 2)]
+    finally:
+        await redis.aclose()
+
+
+@dataclass
+class _Cursor:
+    node_id: str
+    last_id: str
+
+
+async def _inbox_add(
+    redis: Redis, keys: Keys, role: str, sub: str, frame: dict[str, object]
+) -> str:
+    """An entry as deliver.lua writes it (role, sub, then the frame); returns its id."""
+    payload = json.dumps({"role": role, "sub": sub, "frame": frame}, separators=(",", ":"))
+    return str(await redis.xadd(keys.inbox("node-a"), {"f": payload}))
