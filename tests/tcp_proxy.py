@@ -17,6 +17,7 @@ class TcpProxy:
         self.targets = list(targets)
         self.down: set[int] = set()
         self.black_hole = False
+        self.refusing = False  # new connections are reset at once, as a closed port does
         self.port = 0
         self._turn = itertools.count()
         self._server: asyncio.Server | None = None
@@ -54,6 +55,9 @@ class TcpProxy:
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         target = self._next_target()
+        if self.refusing:
+            writer.transport.abort()
+            return
         if target is None or self.black_hole:
             await self._hold(reader, writer)
             return

@@ -52,10 +52,11 @@ class Pages:
         *,
         init_script: str | None = None,
         prepare: Callable[[Page], Awaitable[None]] | None = None,
+        base: str | None = None,
     ) -> Page:
         token = self.harness.token("user", sub, name=name)
         return await self.open(
-            f"/tablet?token={token}", TABLET, init_script=init_script, prepare=prepare
+            f"/tablet?token={token}", TABLET, init_script=init_script, prepare=prepare, base=base
         )
 
     async def advisor(
@@ -82,8 +83,10 @@ class Pages:
         *,
         init_script: str | None = None,
         prepare: Callable[[Page], Awaitable[None]] | None = None,
+        base: str | None = None,
     ) -> Page:
-        """Open ``path``; ``prepare`` runs on the page before it loads (to route its socket)."""
+        """Open ``path`` (on the server, or at ``base``: a proxy in front of it);
+        ``prepare`` runs on the page before it loads (to route its socket)."""
         context = await self.browser.new_context(**options)
         if init_script:
             await context.add_init_script(init_script)
@@ -99,7 +102,7 @@ class Pages:
         page.on("websocket", lambda ws: self.sockets.append(where))
         if prepare:
             await prepare(page)
-        await page.goto(self.harness.http_url + path)
+        await page.goto((base or self.harness.http_url) + path)
         return page
 
 

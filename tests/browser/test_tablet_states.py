@@ -97,7 +97,7 @@ async def test_advisor_lost_when_console_closes_for_good(
     await advisor.context.close()
     await expect_status(tablet, "connection dropped; waiting for them to come back")
     await expect_state(tablet, "queued")
-    await expect_status(tablet, "Ada Advisor was disconnected; you are first in line")
+    await expect_status(tablet, "Your advisor was disconnected; you are first in line")
     await expect(tablet.get_by_test_id("advisor-video")).to_be_hidden()
     await expect(tablet.get_by_test_id("end-button")).to_be_hidden()
     await expect(tablet.get_by_test_id("cancel-button")).to_be_visible()

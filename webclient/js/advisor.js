@@ -6,7 +6,7 @@ import { DrawTools } from "./draw-tools.js";
 import { MuteButton } from "./mute.js";
 import { QueueSummary, formatSeconds } from "./queue-summary.js";
 import { Ringer } from "./ring.js";
-import { Gate, SignIn } from "./sign-in.js";
+import { Gate, SignIn, linkRestored } from "./sign-in.js";
 import { Signaling } from "./signaling.js";
 import { StatusLine } from "./status-line.js";
 
@@ -83,6 +83,7 @@ const CAN_REQUEST = new Set(["off", "denied", "revoked"]);
 const CAN_TOGGLE = new Set(["away", "available", "ended"]);
 const IN_SESSION = new Set(["connecting", "connected", "failed"]);
 const TIMED_OUT_TEXT = "You let an offer run out, so you were set away.";
+const NOT_LIVE = new Set(["offline", "unreachable", "refused"]);
 // Warn this long before an offer runs out (a third of a short reservation).
 const WARN_BEFORE_S = 5;
 
@@ -94,6 +95,7 @@ const page = {
   // The oldest is shown in the offer card, the others in the claim list below it.
   claims: new Map(),
   call: null,
+  started: null, // the session.started of the call, to start it anew
   sessionId: null,
   requestId: null, // of the current or last call
   callStarted: null, // performance.now() at session.started
@@ -124,10 +126,13 @@ const gate = new Gate({
   article: "an",
   thisPage: "; this is the advisor console",
   leave: () => leave(),
+  // The server keeps an advisor's presence and call through a drop of the socket.
+  live: () => !NOT_LIVE.has(page.state),
 });
 const signaling = new Signaling({
   onMessage,
   onStatus: (status, detail) => gate.onStatus(status, detail),
+  storageKey: "mayday.resume.advisor",
 });
 gate.signaling = signaling;
 const tools = new DrawTools({
@@ -207,7 +212,7 @@ function onMessage(msg) {
       }
       break;
     case "peer.reconnected":
-      if (msg.session_id === page.sessionId) ui.status.textContent = "The user is back.";
+      if (msg.session_id === page.sessionId) onPeerBack(msg);
       break;
     case "queue.summary":
       queueSummary.show(msg);
@@ -243,9 +248,26 @@ function onHello(msg) {
     return;
   }
   ui.who.textContent = `${msg.name} (advisor)`;
-  // The server forgets an advisor whose socket closed: say again what we were.
+  linkRestored();
+  if (msg.resumed && !NOT_LIVE.has(page.state)) {
+    statusLine.set(statusLine.text); // taken up where it was: nothing was lost
+    return;
+  }
+  // A new stream: what the console held is void; the server sends what is open.
+  leave();
+  // Past the grace the server forgot this advisor: say again what we were.
   if (page.wantsAvailable) signaling.send("advisor.state", { state: "available" });
   idle();
+}
+
+/** The user is back; without their state (a reload) the call starts anew. */
+function onPeerBack(msg) {
+  ui.status.textContent = "The user is back.";
+  if (msg.resumed === false && page.call) {
+    page.call.close();
+    page.call = newCall(page.started);
+    setState("connecting", `The user is back. Connecting to ${page.started.peer.name} again…`);
+  }
 }
 
 function onAdvisorState(msg) {
@@ -498,6 +520,8 @@ document.addEventListener("keydown", (event) => {
 // ------------------------------------------------------------ the call
 
 function startCall(started) {
+  if (page.call) page.call.close(); // the same session sent again: a new call
+  page.started = started;
   page.sessionId = started.session_id;
   page.requestId = started.request_id;
   page.mediaFailed = false;
@@ -513,7 +537,11 @@ function startCall(started) {
   caller.answered();
   startTimer();
   setState("connecting", `Connecting to ${started.peer.name}…`);
-  page.call = new Call({
+  page.call = newCall(started);
+}
+
+function newCall(started) {
+  const call = new Call({
     signaling,
     started,
     localStream: openCamera(),
@@ -521,7 +549,8 @@ function startCall(started) {
     remoteAudio: ui.audio,
     onState: (state) => onMediaState(state, started.peer.name),
   });
-  page.call.start();
+  call.start();
+  return call;
 }
 
 function onMediaState(state, name) {

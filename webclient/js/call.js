@@ -10,8 +10,16 @@
 // demo one) replace a track in place, without renegotiation. Candidates
 // trickle out one by one, then `candidate: null`; a full-SDP peer's
 // description already holds them.
+//
+// The call does not depend on the signaling socket once media flows: a drop of
+// the socket leaves it alone. When ICE is disconnected for 3 s, or fails, the
+// impolite side restarts it (`restartIce()`, a new offer through the same
+// session, answered under the same perfect-negotiation rules) and reports
+// `media.state` `connecting` with detail `ice_restart`.
 
 const REPORTED = new Set(["connecting", "connected", "disconnected", "failed"]);
+// ICE that stays disconnected this long (or fails) is restarted by the offerer.
+const ICE_RESTART_AFTER_MS = 3000;
 
 export class Call {
   /**
@@ -43,6 +51,7 @@ export class Call {
     this.lastReported = null;
     this.firstFrameSeen = false;
     this.closed = false;
+    this.restartTimer = null;
 
     this.pc.onnegotiationneeded = () => this._offer();
     this.pc.onicecandidate = ({ candidate }) => {
@@ -76,6 +85,7 @@ export class Call {
   close() {
     if (this.closed) return;
     this.closed = true;
+    clearTimeout(this.restartTimer);
     this.pc.close();
     this.remoteVideo.srcObject = null;
     this.remoteAudio.srcObject = null;
@@ -214,11 +224,32 @@ export class Call {
       this.lastReported = state;
       this._report(state);
     }
+    if (state === "failed") this._restartIce();
+    else if (state === "disconnected") this._restartIceLater();
+    else clearTimeout(this.restartTimer);
   }
 
-  _report(state) {
+  _restartIceLater() {
+    clearTimeout(this.restartTimer);
+    this.restartTimer = setTimeout(() => {
+      if (["disconnected", "failed"].includes(this.pc.connectionState)) this._restartIce();
+    }, ICE_RESTART_AFTER_MS);
+  }
+
+  /** The offerer asks for new ICE through the same session; the answerer waits for it. */
+  _restartIce() {
+    clearTimeout(this.restartTimer);
+    if (this.closed || this.polite) return;
+    console.info(`mayday: session ${this.sessionId}: restarting ICE`);
+    this._report("connecting", "ice_restart");
+    this.pc.restartIce();
+  }
+
+  _report(state, detail = undefined) {
     if (this.closed) return;
-    this.signaling.send("media.state", { session_id: this.sessionId, state });
+    const fields = { session_id: this.sessionId, state };
+    if (detail) fields.detail = detail;
+    this.signaling.send("media.state", fields);
     this.onState(state);
   }
 }

@@ -9,6 +9,14 @@
 import { unreachableText } from "./signaling.js";
 
 const STORAGE_PREFIX = "mayday.token.";
+export const RECONNECTING_TEXT = "Reconnecting…";
+const REPLACED_TEXT = "This page is open in another window, which took over. Reload to use it here.";
+const TOO_MANY_TEXT = "Too many help pages are open for this account. Close one, then reload this page.";
+
+/** The link is back (a hello came): the page says where it stands again. */
+export function linkRestored() {
+  delete document.body.dataset.link;
+}
 
 export class SignIn {
   /**
@@ -110,9 +118,12 @@ export class Gate {
    * @param {() => void} [o.onWrongRole] extra tidying when a token has the wrong role
    * @param {(why: string) => void} [o.onRefused] the page's own words and way back when
    *   its token is refused (why: "refused" or "wrong_role"), instead of the token form
+   * @param {() => boolean} [o.live] whether the page has something the server keeps
+   *   through a drop (a request, a call): then a drop only says "Reconnecting…"
    */
   constructor(o) {
-    Object.assign(this, { leave: () => {}, onWrongRole: () => {}, onRefused: null }, o);
+    const defaults = { leave: () => {}, onWrongRole: () => {}, onRefused: null, live: () => false };
+    Object.assign(this, defaults, o);
     this.signaling = null; // set by the page: the Signaling takes this gate's onStatus
   }
 
@@ -123,8 +134,19 @@ export class Gate {
         break;
       case "closed":
         if (detail.retryInMs === null) break; // closed on purpose
+        if (detail.resuming && this.live()) {
+          // The server keeps the request or the call through the grace, and the call's
+          // media does not go through this socket: carry on, say what happens.
+          document.body.dataset.link = "reconnecting";
+          this.status.textContent = RECONNECTING_TEXT;
+          break;
+        }
         this.leave();
         this.setState("unreachable", unreachableText(detail));
+        break;
+      case "replaced":
+        this.leave();
+        this.setState("offline", detail.code === 4429 ? TOO_MANY_TEXT : REPLACED_TEXT);
         break;
       case "refused":
         this.leave();

@@ -6,7 +6,7 @@ import { runDemoScreen } from "./demo-screen.js";
 import { MuteButton } from "./mute.js";
 import { Pip } from "./pip.js";
 import { ScreenSource } from "./screen-source.js";
-import { Gate, SignIn } from "./sign-in.js";
+import { Gate, SignIn, linkRestored } from "./sign-in.js";
 import { Signaling } from "./signaling.js";
 import { WaitView, noAdvisor, noAdvisorText } from "./wait-view.js";
 
@@ -58,6 +58,10 @@ const SHOWN = {
 };
 const TOGGLED = ["position", "help", "cancel", "video", "mute", "end", "share", "pause"];
 const HELP_ENABLED = new Set(["ready", "ended", "advisor-left"]);
+// What the server keeps through a drop of this page's socket.
+const LIVE = new Set(["requesting", "queued", "no-advisor", "offered", "connecting", "connected"]);
+const ADVISOR_AWAY_TEXT = "Your advisor's connection dropped; waiting for them to come back.";
+const ADVISOR_LOST_TEXT = "Your advisor was disconnected; you are first in line for the next advisor.";
 const MICROPHONE_PATIENCE_MS = 4000;
 const READY_TEXT = "Need a hand? Press Help and an advisor joins you on video.";
 const RENEW_KEY = "mayday.renew.tablet";
@@ -73,6 +77,8 @@ const SOMETHING_WENT_WRONG = "Something went wrong on our side. Please press Hel
 
 const page = {
   state: "offline",
+  stateText: "", // the status line of the state, shown again after a drop
+  started: null, // the session.started of the call, to start it anew
   advisorLost: null,
   requestId: null,
   call: null,
@@ -108,10 +114,12 @@ const gate = new Gate({
   thisPage: ", and this page is a tablet",
   leave: () => leave(),
   onRefused: (why) => refused(why),
+  live: () => LIVE.has(page.state),
 });
 const signaling = new Signaling({
   onMessage,
   onStatus: (status, detail) => gate.onStatus(status, detail),
+  storageKey: "mayday.resume.tablet",
 });
 gate.signaling = signaling;
 
@@ -119,7 +127,10 @@ function setState(state, text) {
   if (state !== page.state) console.info(`mayday: tablet ${page.state} -> ${state}`);
   page.state = state;
   document.body.dataset.state = state;
-  if (text !== undefined) ui.status.textContent = text;
+  if (text !== undefined) {
+    page.stateText = text;
+    ui.status.textContent = text;
+  }
   const shown = new Set(SHOWN[state]);
   if (!ScreenSource.supported) shown.delete("share");
   for (const name of TOGGLED) ui[name].hidden = !shown.has(name);
@@ -152,12 +163,10 @@ function onMessage(msg) {
       onEnded(msg);
       break;
     case "peer.disconnected":
-      if (msg.session_id === page.sessionId) {
-        ui.status.textContent = `${page.advisorName || "Your advisor"}'s connection dropped; waiting for them to come back.`;
-      }
+      if (msg.session_id === page.sessionId) ui.status.textContent = ADVISOR_AWAY_TEXT;
       break;
     case "peer.reconnected":
-      if (msg.session_id === page.sessionId) ui.status.textContent = `${page.advisorName || "Your advisor"} is back.`;
+      if (msg.session_id === page.sessionId) onPeerBack(msg);
       break;
     case "annotation":
       if (msg.session_id !== page.sessionId) break;
@@ -200,7 +209,24 @@ function onHello(msg) {
   }
   ui.who.textContent = msg.name;
   ui.accessCode.hidden = true;
+  linkRestored();
+  if (msg.resumed && LIVE.has(page.state)) {
+    ui.status.textContent = page.stateText; // taken up where it was: nothing was lost
+    return;
+  }
+  // A new stream: what the page held is void; the server sends what is open.
+  leave();
   setState("ready", READY_TEXT);
+}
+
+/** The advisor is back; without their state (a reload) the call starts anew. */
+function onPeerBack(msg) {
+  ui.status.textContent = `${page.advisorName || "Your advisor"} is back.`;
+  if (msg.resumed === false && page.call) {
+    page.call.close();
+    page.call = newCall(page.started);
+    setState("connecting", `${page.advisorName} is back. Connecting video again…`);
+  }
 }
 
 function onQueued(msg) {
@@ -210,7 +236,7 @@ function onQueued(msg) {
   document.body.dataset.requestId = msg.request_id;
   waitView.show(msg);
   if (page.advisorLost && msg.state === "queued") {
-    setState("queued", `${page.advisorLost} was disconnected; you are first in line for the next advisor.`);
+    setState("queued", ADVISOR_LOST_TEXT);
   } else if (msg.state === "offered") {
     setState("offered", "An advisor is being asked to take your call…");
   } else if (noAdvisor(msg)) {
@@ -238,7 +264,7 @@ function onEnded(msg) {
     // The request goes back to the head of the queue: keep it, wait for the next advisor.
     endCall();
     page.advisorLost = name;
-    setState("queued", `${name} was disconnected; you are first in line for the next advisor.`);
+    setState("queued", ADVISOR_LOST_TEXT);
     return;
   }
   leave();
@@ -265,11 +291,19 @@ function leave() {
 function startCall(started) {
   page.advisorLost = null;
   waitView.stop();
+  if (page.call) page.call.close(); // the same session sent again: a new call
   page.sessionId = started.session_id;
+  page.started = started;
+  page.requestId = started.request_id;
+  document.body.dataset.requestId = started.request_id;
   page.advisorName = started.peer.name;
   mute.set(false);
   setState("connecting", `${started.peer.name} is joining. Connecting video…`);
-  page.call = new Call({
+  page.call = newCall(started);
+}
+
+function newCall(started) {
+  const call = new Call({
     signaling,
     started,
     localStream: localMedia(),
@@ -277,7 +311,8 @@ function startCall(started) {
     remoteAudio: ui.audio,
     onState: (state) => onMediaState(state, started.peer.name),
   });
-  page.call.start();
+  call.start();
+  return call;
 }
 
 function onMediaState(state, name) {
