@@ -154,6 +154,11 @@ class TokenVerifier:
             clock=clock,
         )
 
+    def now(self) -> float:
+        """The time tokens are checked against (seconds since the epoch), which is also
+        the time an open socket's token runs out by."""
+        return self._clock()
+
     def verify(self, token: str) -> Identity:
         """The identity of a valid token; ``AuthError`` otherwise."""
         if not token:

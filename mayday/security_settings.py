@@ -13,6 +13,9 @@ from urllib.parse import urlsplit
 from mayday.routing.config import SettingsError
 
 MAX_LEEWAY_S = 300
+# A socket outlives its token by at most the grace: past ten minutes it would not be
+# ending with its token any more.
+MAX_EXPIRY_NOTICE_S, MAX_EXPIRY_GRACE_S = 3600, 600
 MIN_TTL_S, MAX_TTL_S = 60, 31 * 86400
 METRICS_AUTH = ("none", "ops")
 _DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -30,6 +33,10 @@ class SecuritySettings(Protocol):
     def jwt_public_key(self) -> str: ...
     @property
     def jwks_file(self) -> str: ...
+    @property
+    def token_expiry_notice_s(self) -> float: ...
+    @property
+    def token_expiry_grace_s(self) -> float: ...
     @property
     def http_header_timeout_s(self) -> float: ...
     @property
@@ -56,6 +63,14 @@ def _check_tokens(s: SecuritySettings) -> None:
         raise SettingsError(f"MAYDAY_JWT_MAX_TTL_S must be from {MIN_TTL_S} to {MAX_TTL_S}")
     if s.jwt_public_key and s.jwks_file:
         raise SettingsError("set MAYDAY_JWT_PUBLIC_KEY or MAYDAY_JWKS_FILE, not both")
+    if not 0 < s.token_expiry_notice_s <= MAX_EXPIRY_NOTICE_S:
+        raise SettingsError(
+            f"MAYDAY_TOKEN_EXPIRY_NOTICE_S must be above 0 and at most {MAX_EXPIRY_NOTICE_S}"
+        )
+    if not 0 <= s.token_expiry_grace_s <= MAX_EXPIRY_GRACE_S:
+        raise SettingsError(
+            f"MAYDAY_TOKEN_EXPIRY_GRACE_S must be from 0 to {MAX_EXPIRY_GRACE_S} seconds"
+        )
 
 
 def _check_http(s: SecuritySettings) -> None:

@@ -71,6 +71,11 @@ class Settings(RouterConfig):
     jwt_max_ttl_s: int = 86400
     jwt_public_key: str = ""
     jwks_file: str = ""
+    # An open socket ends with its token: ``auth.expiring`` this long before its exp, and a
+    # close with 4401 ``token_expiry_grace_s`` after it unless ``auth.refresh`` came with a
+    # new token (docs/protocol.md, "Token expiry and refresh").
+    token_expiry_notice_s: float = 60.0
+    token_expiry_grace_s: float = 30.0
     # Exact origins (scheme://host[:port]) a browser may call /ws and the APIs from; empty
     # lets any through (the token is still needed).
     allowed_origins: tuple[str, ...] = ()
@@ -172,6 +177,10 @@ SETTING_HELP: dict[str, str] = {
     "jwt_max_ttl_s": "no token may expire further ahead than this many seconds",
     "jwt_public_key": "RS256/EdDSA public key of the integrator's backend: PEM text or a file",
     "jwks_file": "a JWKS file of public keys, re-read when it changes (kid rotation)",
+    "token_expiry_notice_s": "seconds before a socket's token expires that it is sent "
+    "auth.expiring",
+    "token_expiry_grace_s": "seconds after its token's exp that a socket not refreshed with "
+    "auth.refresh is closed with 4401",
     "allowed_origins": "exact browser origins allowed to call /ws and the APIs (comma list)",
     "frame_ancestors": "origins (or self) that may show the pages in a frame (comma list)",
     "http_header_timeout_s": "seconds a connection has to send a whole request head",

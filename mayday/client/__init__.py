@@ -11,6 +11,7 @@ from mayday.client.client import (
     LinkRestored,
     MaydayClient,
     MaydayError,
+    RefreshToken,
     Unknown,
 )
 from mayday.client.media import PatternVideoTrack
@@ -25,6 +26,7 @@ from mayday.protocol.annotations import (
 from mayday.protocol.messages import (
     Ack,
     AdvisorStateChanged,
+    AuthExpiring,
     ErrorFrame,
     Hello,
     HelpClosed,
@@ -45,6 +47,7 @@ __all__ = [
     "AdvisorStateChanged",
     "AnnotationRelayed",
     "AnnotationSnapshot",
+    "AuthExpiring",
     "Backoff",
     "ControlInputRelayed",
     "ControlState",
@@ -65,6 +68,7 @@ __all__ = [
     "PeerDisconnected",
     "PeerReconnected",
     "QueueSummary",
+    "RefreshToken",
     "SessionEnded",
     "SessionStarted",
     "ShareState",

@@ -19,7 +19,7 @@ import logging
 import random
 import time
 from collections import deque
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, TypeVar
@@ -29,6 +29,7 @@ import aiohttp
 from mayday.protocol.frames import parse_server_frame
 from mayday.protocol.messages import (
     Ack,
+    AuthExpiring,
     ErrorFrame,
     Hello,
     HelpQueued,
@@ -40,6 +41,8 @@ from mayday.protocol.messages import (
 log = logging.getLogger(__name__)
 
 E = TypeVar("E")
+# The integrator's hook: a new token for the same sub and role, e.g. from their backend.
+RefreshToken = Callable[[], Awaitable[str]]
 DEFAULT_TIMEOUT = 10.0
 # Close codes after which reconnecting cannot help: a refused or expired token, another
 # socket that resumed this one, too many sockets for this identity.
@@ -132,9 +135,13 @@ class MaydayClient:
         *,
         backoff: Backoff | None = Backoff(),
         timeout: float = DEFAULT_TIMEOUT,
+        refresh_token: RefreshToken | None = None,
     ) -> None:
         self.url, self.token, self._http = url, token, http
         self.backoff, self.timeout = backoff, timeout
+        self._refresh_token = refresh_token
+        # From the last auth.refresh ack: when the token in use expires (epoch seconds).
+        self.expires_at: float | None = None
         self._ws: aiohttp.ClientWebSocketResponse | None = None
         self._ids = itertools.count(1)
         # Calls not yet answered, to send again after a drop.
@@ -164,14 +171,27 @@ class MaydayClient:
         timeout: float = DEFAULT_TIMEOUT,
         reconnect: bool | Backoff = True,
         resume: tuple[str, int] | None = None,
+        refresh_token: RefreshToken | None = None,
     ) -> MaydayClient:
         """Open ``url`` (``ws://host:port/ws``) with ``token``; wait for the server's hello.
         With ``reconnect`` (a ``Backoff``, or True for the default one) the client keeps
         its link through drops; with False a drop closes it. ``resume`` is (resume token,
         last seq) of a link this identity had (another client, or a process that
-        restarted): the server takes it up, or sends the current state."""
+        restarted): the server takes it up, or sends the current state.
+
+        ``refresh_token`` is an async callable that returns a new token for the same sub
+        and role: on ``auth.expiring`` the client awaits it, sends the token in
+        ``auth.refresh`` and reconnects with it from then on. Without it the server closes
+        the socket with 4401 once the token has run out, and the client is closed."""
         backoff = reconnect if isinstance(reconnect, Backoff) else Backoff() if reconnect else None
-        client = cls(url, token, aiohttp.ClientSession(), backoff=backoff, timeout=timeout)
+        client = cls(
+            url,
+            token,
+            aiohttp.ClientSession(),
+            backoff=backoff,
+            timeout=timeout,
+            refresh_token=refresh_token,
+        )
         client._first_resume = resume
         try:
             first = await client._open(resume=resume is not None)
@@ -408,6 +428,9 @@ class MaydayClient:
             return
         if isinstance(event, ServerDraining):
             self._drain_hint = event.reconnect_in_s
+        if isinstance(event, AuthExpiring) and self._refresh_token is not None:
+            # Not awaited here: its ack comes through this very reader.
+            self._spawn(self._refresh(self._refresh_token))
         if isinstance(event, SignalRelayed) and event.session_id in self._signal_listeners:
             self._signal_listeners[event.session_id](event)
             return
@@ -427,6 +450,20 @@ class MaydayClient:
                 future.set_exception(MaydayError(event.code, event.message, event.id))
             return True
         return False
+
+    async def _refresh(self, hook: RefreshToken) -> None:
+        """Hand the server a new token from the integrator's hook. A failure is logged
+        (never the token) and leaves the old deadline in force: the socket then closes
+        with 4401, as it would without a hook."""
+        try:
+            token = await hook()
+            ack = await self.call("auth.refresh", token=token)
+        except Exception as exc:  # the hook is the integrator's code: anything may come
+            why = exc if isinstance(exc, MaydayError) else type(exc).__name__
+            log.warning("mayday: token refresh failed: %s", why)
+            return
+        self.token = token
+        self.expires_at = ack.fields.get("expires_at")
 
     async def drop(self) -> None:
         """Cut the socket without a close frame, as a network failure would (tests and

@@ -17,6 +17,7 @@ from mayday.protocol.base import Outbound
 from mayday.protocol.messages import (
     Ack,
     AdvisorStateChanged,
+    AuthExpiring,
     ErrorFrame,
     Hello,
     HelpClosed,
@@ -49,6 +50,7 @@ SERVER_FRAMES: dict[str, type[Outbound]] = {
         PeerDisconnected,
         PeerReconnected,
         ServerDraining,
+        AuthExpiring,
         SignalRelayed,
         QueueSummary,
         AnnotationRelayed,

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Self
 
+from mayday.auth import MAX_TOKEN_CHARS
 from mayday.protocol.base import Outbound
 from mayday.protocol.errors import invalid_field
 from mayday.protocol.fields import choice, opt_str, req_str, small_object, str_list
@@ -158,6 +159,18 @@ class SessionEnd:
 
 
 @dataclass(frozen=True)
+class AuthRefresh:
+    """A new token for this socket, before its current one runs out."""
+
+    # Never shown: a message's repr may end up in a traceback.
+    token: str = field(repr=False)
+
+    @classmethod
+    def parse(cls, frame: Mapping[str, Any]) -> Self:
+        return cls(token=req_str(frame, "token", MAX_TOKEN_CHARS))
+
+
+@dataclass(frozen=True)
 class Ping:
     @classmethod
     def parse(cls, frame: Mapping[str, Any]) -> Self:
@@ -262,6 +275,17 @@ class ServerDraining(Outbound):
 
     TYPE: ClassVar[str] = "server.draining"
     reconnect_in_s: float
+
+
+@dataclass(frozen=True)
+class AuthExpiring(Outbound):
+    """This socket's token expires in ``expires_in_s``; send ``auth.refresh`` with a new one
+    or the socket is closed with 4401 ``grace_s`` after that. Not kept for a resume (the
+    next socket brings its own token)."""
+
+    TYPE: ClassVar[str] = "auth.expiring"
+    expires_in_s: float
+    grace_s: float
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ from mayday.transport import annotation_handlers, audit_api, handlers, openapi, 
 from mayday.transport.api import VERIFIER
 from mayday.transport.backend import Backend, make_backend
 from mayday.transport.connection import Connection
+from mayday.transport.expiry import CLOSE_UNAUTHORIZED
 from mayday.transport.http_guard import GuardedSite
 from mayday.transport.registry import Registry
 from mayday.transport.server import CLOSE_RESTARTING, SERVER, Clock, Server
@@ -44,7 +45,6 @@ SETTINGS = web.AppKey("settings", Settings)
 
 HARD_FRAME_CAP = 1 << 20
 YIELD_EVERY = 64
-CLOSE_UNAUTHORIZED = 4401
 CLOSE_TOO_MANY = 4429
 # What a refused socket's close code is in plain HTTP (a request without an upgrade).
 HTTP_STATUS = {CLOSE_UNAUTHORIZED: 401, CLOSE_TOO_MANY: 429, CLOSE_RESTARTING: 503}
@@ -98,7 +98,8 @@ def _server_ctx(clock: Clock) -> Any:
         settings = app[SETTINGS]
         backend = make_backend(settings)
         registry = Registry.from_modules(*HANDLER_MODULES)
-        server = Server(settings, backend, make_monitor(settings, backend), registry, clock)
+        monitor = make_monitor(settings, backend)
+        server = Server(settings, backend, monitor, registry, clock, verifier=app[VERIFIER])
         await server.start()
         app[SERVER] = server
         yield

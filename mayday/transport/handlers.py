@@ -9,6 +9,7 @@ from mayday.metrics.timeline import history_item
 from mayday.protocol.errors import ErrorCode, ProtocolError
 from mayday.protocol.messages import (
     AdvisorState,
+    AuthRefresh,
     HelpRequest,
     MediaState,
     Ping,
@@ -144,3 +145,10 @@ async def session_end(server: Services, conn: Connection, msg: SessionEnd) -> Re
 @handler("ping", roles=EVERYONE, message=Ping)
 async def ping(server: Services, conn: Connection, msg: Ping) -> Result:
     return {"time": server.clock()}
+
+
+@handler("auth.refresh", roles=EVERYONE, message=AuthRefresh)
+async def auth_refresh(server: Services, conn: Connection, msg: AuthRefresh) -> Result:
+    """A new token before this socket's runs out: its expiry applies from now on."""
+    identity = server.reauthorize(conn, msg.token)
+    return {"expires_at": identity.expires_at}

@@ -20,10 +20,11 @@ from typing import Any
 from aiohttp import web
 
 from mayday import __version__
+from mayday.auth import AuthError, Identity, TokenVerifier
 from mayday.logsafe import frame_context
 from mayday.metrics.monitor import Monitor
 from mayday.protocol.envelope import byte_length_over, decode, frame_id, peek_id
-from mayday.protocol.errors import ErrorCode, ProtocolError
+from mayday.protocol.errors import ErrorCode, ProtocolError, invalid_field
 from mayday.protocol.fields import check_frame_depth
 from mayday.protocol.messages import (
     Ack,
@@ -53,6 +54,7 @@ from mayday.settings import Settings
 from mayday.stores.base import Store
 from mayday.transport.backend import Backend
 from mayday.transport.connection import Connection, TokenBucket, encode
+from mayday.transport.expiry import TokenExpiry
 from mayday.transport.hub import Hub
 from mayday.transport.loops import every
 from mayday.transport.registry import Registry
@@ -85,8 +87,12 @@ class Server:
         monitor: Monitor,
         registry: Registry,
         clock: Clock = time.time,
+        *,
+        verifier: TokenVerifier | None = None,
     ) -> None:
         self._settings = settings
+        # Checks the tokens of auth.refresh, and times how long a socket's token has left.
+        self.verifier = verifier or TokenVerifier.from_settings(settings)
         self.backend = backend
         self.monitor = monitor
         self.registry = registry
@@ -97,6 +103,7 @@ class Server:
         self.timers = Timers()
         self.sessions = SessionCache()
         self._buckets: dict[Connection, TokenBucket] = {}
+        self._expiries: dict[Connection, TokenExpiry] = {}
         self._annotation_buckets: dict[str, TokenBucket] = {}
         self._last_summary: tuple[int, ...] | None = None
         self._loops: list[asyncio.Task[None]] = []
@@ -204,6 +211,7 @@ class Server:
         self._attached += 1
         self._all_detached.clear()
         claim, first_here = await self._join(conn, resume)
+        self._watch_expiry(conn)
         if claim is not None and claim.replaced is not None:
             claim.replaced.release_stream()
             claim.replaced.close(CLOSE_REPLACED, "resumed on another socket")
@@ -221,6 +229,31 @@ class Server:
                 await hook(self, conn)
             if resume is not None:
                 await self._resync(conn)
+
+    def _watch_expiry(self, conn: Connection) -> None:
+        """Time the socket's token, after its hello: a notice, then a close (expiry.py)."""
+        s = self.settings
+        expiry = TokenExpiry(
+            conn,
+            notice_s=s.token_expiry_notice_s,
+            grace_s=s.token_expiry_grace_s,
+            now=self.verifier.now,
+        )
+        self._expiries[conn] = expiry
+        expiry.arm()
+
+    def reauthorize(self, conn: Connection, token: str) -> Identity:
+        """``auth.refresh``: the socket's identity with the expiry of ``token``, a valid
+        token for the same sub and role. Refused with ``invalid_field`` (the token) or
+        ``forbidden`` (another identity); the socket and its old deadline stay."""
+        try:
+            fresh = self.verifier.verify(token)
+        except AuthError as exc:  # its message is safe to show: never the token
+            raise invalid_field("token", f"was refused: {exc}") from None
+        expiry = self._expiries.get(conn)
+        if expiry is None:
+            raise ProtocolError(ErrorCode.INVALID_STATE, "this socket is closing")
+        return expiry.refresh(fresh)
 
     async def _join(self, conn: Connection, resume: Resume | None) -> tuple[Claim | None, bool]:
         """Give the socket its stream and hello and put it in the hub; return the claim
@@ -308,6 +341,9 @@ class Server:
 
     async def _detach(self, conn: Connection) -> None:
         self._buckets.pop(conn, None)
+        expiry = self._expiries.pop(conn, None)
+        if expiry is not None:
+            expiry.cancel()
         await self._park(conn)
         if not self.hub.remove(conn):
             return

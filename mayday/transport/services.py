@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+from mayday.auth import Identity
 from mayday.routing.events import Event
 from mayday.routing.model import Session
 from mayday.sessions.store import SessionsStore
@@ -47,6 +48,11 @@ class Services(Protocol):
         """The active session ``session_id`` and the side the sender plays in it, or the
         refusal (``not_found``, ``forbidden``, ``invalid_state``). With ``side``, the sender
         must play that side. A copy kept on this node may answer, unless ``fresh``."""
+        ...
+
+    def reauthorize(self, conn: Connection, token: str) -> Identity:
+        """Take up the expiry of a new token for the socket's own sub and role, or refuse
+        it (``invalid_field``, ``forbidden``); returns the socket's identity."""
         ...
 
     def allow_annotation(self, advisor_id: str) -> bool:

@@ -17,6 +17,7 @@ from mayday.protocol.frames import SERVER_FRAMES
 from mayday.protocol.messages import (
     Ack,
     AdvisorStateChanged,
+    AuthExpiring,
     ErrorFrame,
     Hello,
     HelpClosed,
@@ -50,6 +51,7 @@ EXAMPLES: list[Outbound] = [
     PeerDisconnected("ses_1", 30.0),
     PeerReconnected("ses_1", False),
     ServerDraining(1.25),
+    AuthExpiring(59.5, 30.0),
     SignalRelayed("ses_1", "a1", "advisor", description={"type": "offer", "sdp": "v=0"}),
     SignalRelayed("ses_1", "a1", "advisor", candidate=None, has_candidate=True),
     QueueSummary(1, 2.5, 0, 1, 0, 3),
