@@ -8,6 +8,7 @@ import { QueueSummary, formatSeconds } from "./queue-summary.js";
 import { Ringer } from "./ring.js";
 import { Gate, SignIn, linkRestored } from "./sign-in.js";
 import { Signaling } from "./signaling.js";
+import { TokenRefresh } from "./token-refresh.js";
 import { StatusLine } from "./status-line.js";
 
 const $ = (id) => document.getElementById(id);
@@ -135,6 +136,13 @@ const signaling = new Signaling({
   storageKey: "mayday.resume.advisor",
 });
 gate.signaling = signaling;
+const tokenRefresh = new TokenRefresh({ signaling, signIn, page: "advisor" });
+// In a frame, the parent page answers `mayday.token-expiring` with a new token.
+window.addEventListener("message", (event) => {
+  if (event.source !== window.parent || window.parent === window) return;
+  const { type, token: fresh } = event.data ?? {};
+  if (type === "mayday.token" && typeof fresh === "string" && fresh) tokenRefresh.offer(fresh);
+});
 const tools = new DrawTools({
   layer: ui.layer,
   video: ui.screenVideo,
@@ -228,6 +236,9 @@ function onMessage(msg) {
       break;
     case "share.state":
       if (msg.session_id === page.sessionId) setPaused(msg.paused);
+      break;
+    case "auth.expiring":
+      tokenRefresh.onExpiring(msg);
       break;
     case "error":
       // Candidates still in flight when a session ends are refused: expected, not a fault.

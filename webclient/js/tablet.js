@@ -8,6 +8,7 @@ import { Pip } from "./pip.js";
 import { ScreenSource } from "./screen-source.js";
 import { Gate, SignIn, linkRestored } from "./sign-in.js";
 import { Signaling } from "./signaling.js";
+import { TokenRefresh } from "./token-refresh.js";
 import { WaitView, noAdvisor, noAdvisorText } from "./wait-view.js";
 
 const $ = (id) => document.getElementById(id);
@@ -122,6 +123,7 @@ const signaling = new Signaling({
   storageKey: "mayday.resume.tablet",
 });
 gate.signaling = signaling;
+const tokenRefresh = new TokenRefresh({ signaling, signIn, page: "tablet" });
 
 function setState(state, text) {
   if (state !== page.state) console.info(`mayday: tablet ${page.state} -> ${state}`);
@@ -188,6 +190,9 @@ function onMessage(msg) {
       break;
     case "share.state":
       if (msg.session_id === page.sessionId) setPaused(msg.paused);
+      break;
+    case "auth.expiring":
+      tokenRefresh.onExpiring(msg);
       break;
     case "error":
       // Candidates still in flight when a session ends are refused: expected, not a fault.
@@ -562,6 +567,10 @@ window.addEventListener("message", (event) => {
   if (event.source !== window.parent || window.parent === window) return;
   const { type, token: fresh } = event.data ?? {};
   if (type !== "mayday.token" || typeof fresh !== "string" || !fresh) return;
+  if (signaling.isOpen) {
+    tokenRefresh.offer(fresh); // a renewal before the old one expires
+    return;
+  }
   signIn.remember(fresh);
   ui.refusedBox.hidden = true;
   setState("offline", "Connecting to the help service…");
