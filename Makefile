@@ -55,6 +55,7 @@ bench: $(STAMP) system-deps
 	$(BIN)/python -m load_tests.relay --rounds 3 --compress
 	$(BIN)/python -m load_tests.routing
 	$(BIN)/python -m load_tests.connections --connections 10000
+	$(BIN)/python -m load_tests.reconnect_storm --sessions 2000
 	$(BIN)/python -m load_tests.simulator --seconds 180 --rate 4 --advisors 30 --handle-mean 6 \
 		--accept-delay 0.3 --target 2 --warmup 20 --media 2 \
 		--plot test-output/bench/simulator-latency.png --json test-output/bench/simulator.json

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import io
 import json
@@ -12,7 +13,7 @@ from dataclasses import replace
 import aiohttp
 import pytest
 
-from load_tests import payloads, routing
+from load_tests import payloads, reconnect_storm, routing
 from load_tests.common import SECRET, mayday_server, percentile
 from load_tests.latency import Latencies
 from load_tests.pairing import measure, run
@@ -270,3 +271,13 @@ def test_payloads_are_the_size_of_a_browser_call() -> None:
     stroke = payloads.stroke("s1", "g1", rng, 4)
     assert [f["kind"] for f in stroke] == ["stroke.begin"] + ["stroke.points"] * 4 + ["stroke.end"]
     assert payloads.annotation_key(stroke[2]) == ("g1", "stroke.points", 2)
+
+
+def test_reconnect_storm_benchmark_resumes_everyone_and_loses_nothing() -> None:
+    """A small storm: 20 sessions on a node stopped with SIGTERM, all back on the other
+    node with their streams, every session going on."""
+    result = asyncio.run(reconnect_storm.run(20, spread=0.5))
+    assert result.exit_code == 0
+    assert len(result.resumed_at) == result.resumed == result.clients == 40, result.failures
+    assert result.kept == 20
+    assert max(result.resumed_at) < 30  # within the grace

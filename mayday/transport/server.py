@@ -163,12 +163,15 @@ class Server:
         log.info("draining: %d sockets told to reconnect within %.1f s", len(conns), spread)
         gate = asyncio.Semaphore(DRAIN_PARKS_AT_ONCE)
         notices = [ServerDraining(round(rng.uniform(0, spread), 2)) for _ in conns]
-        await asyncio.gather(
-            *(self._drain_one(c, n, gate) for c, n in zip(conns, notices, strict=True))
-        )
-        if self._attached:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._all_detached.wait(), self.settings.drain_timeout_s)
+        try:
+            async with asyncio.timeout(self.settings.drain_timeout_s):
+                await asyncio.gather(
+                    *(self._drain_one(c, n, gate) for c, n in zip(conns, notices, strict=True))
+                )
+                if self._attached:
+                    await self._all_detached.wait()
+        except TimeoutError:
+            log.warning("drain: %d sockets still open after the timeout", self._attached)
         return self._attached
 
     async def _drain_one(
