@@ -152,3 +152,28 @@ async def test_a_lost_media_path_is_restarted_by_the_offerer(
     assert ("media.restarting", "user", "new_offer") in after(events, restart)
     lost = [e for c in (call.tablet, call.advisor) for e in c.pending_events()]
     assert not [e for e in lost if isinstance(e, LinkLost | SessionEnded)]
+
+
+async def test_a_tablet_that_lost_its_network_starts_the_call_anew_once_back(
+    start_server: StartServer, peers: list[MaydayPeer]
+) -> None:
+    """The tablet, which offers here, loses its network for 4 s mid-call (socket and media
+    path at once): its connection closes, the restart it makes RESTART_AFTER_S later waits
+    for the link, and once the link is back the advisor takes the new offer as the new
+    call and video flows both ways again."""
+    h = await start_server(offerer="user")
+    call = await start_call(h, peers, tablet_reconnect=Backoff(first_s=4.0, jitter=0.0))
+    await call.wait_frames(15)
+    await call.tablet.drop()
+    await cut_media(call.tab_peer)
+
+    await until(lambda: call.tab_peer.restarts == 1, timeout=RESTART_AFTER_S + 1)
+    assert not call.tablet.up.is_set(), "the restart should have come while the link was down"
+    assert (await call.tablet.next(LinkRestored, timeout=5)).resumed
+    await call.adv_peer.wait_connected()
+    await call.wait_frames(15)
+    assert (call.tab_peer.restarts, call.adv_peer.restarts) == (1, 1)
+    restart: Entry = ("media.restarting", "user", "connection_closed")
+    back = {("media.connected", "user", None), ("media.connected", "advisor", None)}
+    events = await media_timeline(h, call, lambda events: back <= set(after(events, restart)))
+    assert ("media.restarting", "advisor", "new_offer") in after(events, restart)
