@@ -149,6 +149,7 @@ class MaydayClient:
         self._inbox: deque[Any] = deque(maxlen=10_000)
         self._arrived = asyncio.Condition()
         self._signal_listeners: dict[str, Callable[[SignalRelayed], None]] = {}
+        self._watchers: dict[str, Callable[[Any], None]] = {}
         self.last_seq = 0
         self.hello: Hello | None = None
         self.closed = asyncio.Event()  # closed for good: by close(), or given up
@@ -410,6 +411,15 @@ class MaydayClient:
     def off_signal(self, session_id: str) -> None:
         self._signal_listeners.pop(session_id, None)
 
+    def watch(self, session_id: str, watcher: Callable[[Any], None]) -> None:
+        """Also hand ``watcher`` every other event of ``session_id`` as it arrives (peer
+        notices, ``session.started`` again after a resume that failed, ``session.ended``):
+        a peer connection follows them; the events stay in the inbox for ``next``."""
+        self._watchers[session_id] = watcher
+
+    def unwatch(self, session_id: str) -> None:
+        self._watchers.pop(session_id, None)
+
     async def _dispatch(self, frame: dict[str, Any]) -> None:
         seq = frame.get("seq", 0)
         if seq <= self.last_seq:
@@ -434,6 +444,9 @@ class MaydayClient:
         if isinstance(event, SignalRelayed) and event.session_id in self._signal_listeners:
             self._signal_listeners[event.session_id](event)
             return
+        watcher = self._watchers.get(getattr(event, "session_id", None) or "")
+        if watcher is not None:
+            watcher(event)
         async with self._arrived:
             self._inbox.append(event)
             self._arrived.notify_all()

@@ -25,6 +25,9 @@ MEDIA_STATES = (
     "disconnected",
     "failed",
     "closed",
+    # The offerer starts the call anew (ICE restart, or a new peer connection); the
+    # answerer takes the new offer. ``detail`` says why.
+    "restarting",
 )
 SDP_TYPES = ("offer", "answer", "pranswer", "rollback")
 MAX_SDP = 60_000
