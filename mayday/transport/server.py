@@ -224,14 +224,23 @@ class Server:
         role = conn.key[0]
         if role in WATCHERS:
             conn.push(encode((await self.store.summary(self.clock())).to_frame()), keep=False)
+        back = False
         if first_here and role in ("user", "advisor"):
-            # Back within the grace of a drop, if there was one (else nothing happens).
-            await self.apply(Reconnected(role, conn.key[1], resumed=claim is not None))
+            back = await self._returned(role, conn.key[1], resumed=claim is not None)
         if claim is None:
             for hook in self.registry.attach_hooks:
                 await hook(self, conn)
-            if resume is not None:
+            # Asked to resume and could not, or back from a drop without asking (an app
+            # that restarted and kept no token): where the identity stands.
+            if resume is not None or back:
                 await self._resync(conn)
+
+    async def _returned(self, role: str, sub: str, *, resumed: bool) -> bool:
+        """Back within the grace of a drop, if there was one (else the router does
+        nothing); True if there was."""
+        effects = await self.store.apply(Reconnected(role, sub, resumed=resumed), self.clock())
+        await self.execute(effects)
+        return bool(effects)
 
     def _watch_expiry(self, conn: Connection) -> None:
         """Time the socket's token, after its hello: a notice, then a close (expiry.py)."""

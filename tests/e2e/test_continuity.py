@@ -124,6 +124,30 @@ async def test_a_failed_resume_gets_the_current_state(mayday: Harness) -> None:
     assert snapshot["type"] == AnnotationSnapshot.TYPE and snapshot["seq"] == 3
 
 
+async def test_a_plain_return_from_a_drop_gets_the_current_state(mayday: Harness) -> None:
+    """An app that restarted and kept no token comes back with a plain connection within
+    the grace: it is a return, not a second tab, so it gets the live session again, and
+    the advisor hears that the user is back without their state."""
+    user, advisor, started = await in_session(mayday)
+    await user.close()
+    assert (await advisor.next(PeerDisconnected)).session_id == started.session_id
+    async with aiohttp.ClientSession() as http:
+        ws = await http.ws_connect(mayday.ws_url, params={"token": mayday.token("user", "u1")})
+        hello = json.loads((await ws.receive(timeout=5)).data)
+        again = json.loads((await ws.receive(timeout=5)).data)
+        back = await advisor.next(PeerReconnected)
+        second = await http.ws_connect(mayday.ws_url, params={"token": mayday.token("user", "u1")})
+        second_hello = json.loads((await second.receive()).data)
+        with pytest.raises(TimeoutError):  # a second tab: nothing but its hello
+            await second.receive(timeout=0.5)
+        await ws.close()
+        await second.close()
+    assert (hello["type"], hello["resumed"]) == ("hello", False)
+    assert again["type"] == "session.started" and again["session_id"] == started.session_id
+    assert back == PeerReconnected(started.session_id, False)
+    assert second_hello["type"] == "hello"
+
+
 async def test_a_resumed_socket_replaces_the_one_it_resumes(mayday: Harness) -> None:
     """A socket that resumes while the old one is still open (the client gave up on a
     half-open one) takes over its stream; the old one is closed with 4409."""

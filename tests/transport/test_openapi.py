@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
+from schemathesis import GenerationMode
 
 from mayday.auth import issue_token
 from mayday.settings import Settings
@@ -76,6 +77,12 @@ def test_the_live_server_keeps_to_its_document(case: Any, live: Served) -> None:
     """Each endpoint, called with generated parameters as each role and with no token
     (every case is sent four times), answers as documented: status, content type, body
     schema, and never a 5xx."""
+    if case.meta.generation.mode is GenerationMode.NEGATIVE:
+        # A negative case may be negative in its Authorization header: it goes as it was
+        # made (a role's token in its place made it a valid request, which the check then
+        # called "invalid data accepted", now and then, as the generator chose).
+        case.call_and_validate(base_url=live.base)
+        return
     for role in ROLES:
         case.call_and_validate(base_url=live.base, headers=headers(role))
 

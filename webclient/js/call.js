@@ -15,7 +15,7 @@
 // the socket leaves it alone. When ICE is disconnected for 3 s, or fails, the
 // impolite side restarts it (`restartIce()`, a new offer through the same
 // session, answered under the same perfect-negotiation rules) and reports
-// `media.state` `connecting` with detail `ice_restart`.
+// `media.state` `restarting` with detail `ice_disconnected` or `ice_failed`.
 
 const REPORTED = new Set(["connecting", "connected", "disconnected", "failed"]);
 // ICE that stays disconnected this long (or fails) is restarted by the offerer.
@@ -224,7 +224,7 @@ export class Call {
       this.lastReported = state;
       this._report(state);
     }
-    if (state === "failed") this._restartIce();
+    if (state === "failed") this._restartIce("ice_failed");
     else if (state === "disconnected") this._restartIceLater();
     else clearTimeout(this.restartTimer);
   }
@@ -232,16 +232,18 @@ export class Call {
   _restartIceLater() {
     clearTimeout(this.restartTimer);
     this.restartTimer = setTimeout(() => {
-      if (["disconnected", "failed"].includes(this.pc.connectionState)) this._restartIce();
+      if (["disconnected", "failed"].includes(this.pc.connectionState)) {
+        this._restartIce("ice_disconnected");
+      }
     }, ICE_RESTART_AFTER_MS);
   }
 
   /** The offerer asks for new ICE through the same session; the answerer waits for it. */
-  _restartIce() {
+  _restartIce(reason) {
     clearTimeout(this.restartTimer);
     if (this.closed || this.polite) return;
-    console.info(`mayday: session ${this.sessionId}: restarting ICE`);
-    this._report("connecting", "ice_restart");
+    console.info(`mayday: session ${this.sessionId}: restarting ICE (${reason})`);
+    this._report("restarting", reason);
     this.pc.restartIce();
   }
 
