@@ -17,11 +17,12 @@ from mayday.client import (
     LinkLost,
     LinkRestored,
     MaydayClient,
+    SessionEnded,
     SessionStarted,
     SignalRelayed,
 )
 from tests.cluster.conftest import StartNodes
-from tests.cluster.nodes import token
+from tests.cluster.nodes import Node, connect_any, token
 from tests.cluster.test_cluster import assert_nothing_left, close_all, stop_all
 from tests.redis_server import RedisServer
 from tests.tcp_proxy import TcpProxy
@@ -167,3 +168,66 @@ def _address(ws_url: str) -> tuple[str, int]:
     parts = urlsplit(ws_url)
     assert parts.hostname is not None and parts.port is not None
     return parts.hostname, parts.port
+
+
+async def test_kill_9_of_the_node_holding_both_peers_of_20_sessions_strands_none(
+    start_nodes: StartNodes, redis_server: RedisServer
+) -> None:
+    """kill -9 of the node where both peers of 20 live sessions are: every client comes
+    back on the other nodes with its resume token (the dead node parked nothing, so
+    `resumed: false` and the live session sent again), past the reaper's deadline every
+    session still goes on (a `signal` each way), and every request ends on purpose."""
+    nodes = start_nodes(3)
+    pairs: list[tuple[MaydayClient, MaydayClient, str]] = []
+    for i in range(20):
+        user = await MaydayClient.connect(nodes[0].ws_url, token("user", f"k{i}"), reconnect=False)
+        advisor = await MaydayClient.connect(
+            nodes[0].ws_url, token("advisor", f"ka{i}"), reconnect=False
+        )
+        asked = await user.request_help()
+        await advisor.set_available()
+        started = await advisor.accept((await advisor.next(HelpOffer)).request_id)
+        await user.next(SessionStarted)
+        pairs.append((user, advisor, started.session_id))
+        assert started.request_id == asked.request_id
+    nodes[0].kill()
+    moved = await asyncio.gather(
+        *(_back(nodes, client, i) for i, pair in enumerate(pairs) for client in pair[:2])
+    )
+    try:
+        for (user, advisor), (_, _, sid) in zip(
+            zip(moved[::2], moved[1::2], strict=True), pairs, strict=True
+        ):
+            for client in (user, advisor):
+                again = await client.next(SessionStarted)
+                assert again.session_id == sid
+        await asyncio.sleep(6)  # past the 5 s deadline: the dead node is reaped
+        for (user, advisor), (_, _, sid) in zip(
+            zip(moved[::2], moved[1::2], strict=True), pairs, strict=True
+        ):
+            await advisor.signal(sid, description={"type": "offer", "sdp": "v=0 after"})
+            assert (await user.next(SignalRelayed)).session_id == sid
+            await user.signal(sid, description={"type": "answer", "sdp": "v=0 back"})
+            assert (await advisor.next(SignalRelayed)).session_id == sid
+            assert not [e for e in user.pending_events() if isinstance(e, SessionEnded)]
+            await user.end_session(sid)
+        request_ids = {
+            started.request_id
+            for user, _ in zip(moved[::2], moved[1::2], strict=True)
+            for started in [await user.next(SessionEnded)]
+        }
+        await assert_nothing_left(redis_server.url, request_ids)
+    finally:
+        await close_all([*moved, *(c for pair in pairs for c in pair[:2])])
+
+
+async def _back(nodes: list[Node], old: MaydayClient, i: int) -> MaydayClient:
+    """The client of a dead node, reconnected to another with its resume token."""
+    assert old.hello is not None
+    resume = (old.hello.resume_token, old.last_seq)
+    role, sub = old.hello.role, old.hello.sub
+    with contextlib.suppress(Exception):
+        await old.close()
+    client = await connect_any(nodes, role, sub, 1 + i % 2, resume)
+    assert client.hello is not None and client.hello.resumed is False
+    return client
