@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from mayday.routing.config import RouterConfig, SettingsError
+from mayday.routing.hours import Hours
 from mayday.security_settings import check_security, normal_origins
 from mayday.webassets import default_root
 
@@ -57,6 +58,9 @@ class Settings(RouterConfig):
     drain_spread_s: float = 2.0
     drain_timeout_s: float = 10.0
     topics: tuple[str, ...] = ()
+    # Business hours (mayday/routing/hours.py), JSON; empty: always open. Outside them, or
+    # with nobody online who could take a request, help.queued says offline and back_at.
+    hours: str = ""
     # permessage-deflate for clients that offer it (browsers do). Off by default, as in
     # PeerJS: it doubled the server's CPU per relayed frame and rules out batched writes
     # (docs/performance.md, benchmark 1 with --compress), for little gain on signaling.
@@ -114,6 +118,7 @@ class Settings(RouterConfig):
             raise SettingsError("max_sockets_per_identity must be from 1 to 1000")
         if not 0 <= self.drain_spread_s <= 60 or not 0 < self.drain_timeout_s <= 600:
             raise SettingsError("drain_spread_s must be 0 to 60, drain_timeout_s 0 to 600")
+        Hours.parse(self.hours)  # a bad schedule stops the start with its reason
         if not 1 <= self.max_topic_labels <= 10_000:
             raise SettingsError("max_topic_labels must be from 1 to 10000")
         _check_logging(self)
@@ -225,6 +230,7 @@ SETTING_HELP: dict[str, str] = {
     "drain_spread_s": "a stopping node tells each client to reconnect within this many seconds",
     "drain_timeout_s": "seconds a stopping node waits for its sockets to close before exiting",
     "max_topic_labels": "topics with a metric label of their own; the rest count as other",
+    "hours": "business hours as JSON (timezone, weekly windows, dated exceptions); empty: always",
     "topics": "the topics with metric labels (comma list), instead of the first seen",
     "ws_compress": "permessage-deflate for clients that offer it",
     "web_root": "folder of the web pages (default: those in the package, or webclient/)",

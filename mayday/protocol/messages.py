@@ -193,6 +193,10 @@ class HelpQueued(Outbound):
     estimated_wait_s: float | None
     state: str
     advisors_available: int
+    # Outside business hours, or nobody online who could take it: say so, and when the
+    # next opening is (ISO 8601 UTC; None when unknown or within the hours).
+    offline: bool = False
+    back_at: str | None = None
 
 
 @dataclass(frozen=True)

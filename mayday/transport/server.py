@@ -15,6 +15,7 @@ import logging
 import random
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from aiohttp import web
@@ -23,6 +24,7 @@ from mayday import __version__
 from mayday.auth import AuthError, Identity, TokenVerifier
 from mayday.logsafe import frame_context
 from mayday.metrics.monitor import Monitor
+from mayday.protocol.base import Outbound
 from mayday.protocol.envelope import byte_length_over, decode, frame_id, peek_id
 from mayday.protocol.errors import ErrorCode, ProtocolError, invalid_field
 from mayday.protocol.fields import check_frame_depth
@@ -31,6 +33,7 @@ from mayday.protocol.messages import (
     ErrorFrame,
     Hello,
     HelpOffer,
+    HelpQueued,
     ServerDraining,
     SessionStarted,
 )
@@ -48,6 +51,7 @@ from mayday.routing.events import (
     StartTimer,
     Waiting,
 )
+from mayday.routing.hours import Hours, iso_utc
 from mayday.routing.model import Session, SessionState, check_peer
 from mayday.sessions.store import SessionsStore
 from mayday.settings import Settings
@@ -117,6 +121,7 @@ class Server:
         # Open waiting requests of the users connected here, for the position updates;
         # kept from the ``Waiting`` effects (this node's own, and relayed ones).
         self._waiting: dict[str, str] = {}
+        self.hours = Hours.parse(settings.hours)
 
     # ------------------------------------------------------------ services
     @property
@@ -337,7 +342,7 @@ class Server:
         store has it, and the shared screen of a live session."""
         role, sub = conn.key
         for message in await self.store.current_state(role, sub, self.clock()):
-            conn.send(message.to_frame())
+            conn.send(self.with_hours(message).to_frame())
             if isinstance(message, SessionStarted):
                 conn.send((await self.boards.snapshot(message.session_id)).to_frame())
 
@@ -471,7 +476,7 @@ class Server:
         self, effect: Effect, observations: list[Observe], remote: list[Outgoing]
     ) -> None:
         if isinstance(effect, Send):
-            frame = effect.message.to_frame()
+            frame = self.with_hours(effect.message).to_frame()
             remote.append(self._send_here(effect.role, effect.sub, frame)[1])
         elif isinstance(effect, Observe):
             observations.append(effect)
@@ -486,6 +491,19 @@ class Server:
             self.keep_note(effect)
             remote.append(("user", effect.user_id, note_parcel(effect)))
             remote.append(("advisor", effect.advisor_id, note_parcel(effect)))
+
+    def with_hours(self, message: Outbound) -> Outbound:
+        """A ``help.queued`` says whether anyone can answer: outside the business hours,
+        or with no online advisor who could take it (no estimate), it is ``offline``,
+        with the next opening in ``back_at`` when the hours know it."""
+        if not isinstance(message, HelpQueued):
+            return message
+        now = self.clock()
+        if self.hours.is_open(now):
+            if message.estimated_wait_s is not None or message.state != "queued":
+                return message
+            return replace(message, offline=True)
+        return replace(message, offline=True, back_at=iso_utc(self.hours.next_open(now)))
 
     def keep_note(self, note: Note) -> None:
         """Keep what an operation noted for identities connected here: a waiting request

@@ -11,6 +11,7 @@ from playwright.async_api import Browser, Page, WebSocketRoute, expect
 from mayday.client import HelpOffer, MaydayClient
 from tests.browser.helpers import Pages, expect_state, expect_status, start_call
 from tests.conftest import Harness, StartServer
+from tests.hours import closed_until_the_day_after_tomorrow
 
 pytestmark = pytest.mark.browser
 
@@ -51,6 +52,24 @@ async def test_no_advisor_online_then_cancel(start_server: StartServer, browser:
     position = tablet.get_by_test_id("queue-position")
     await expect(position).to_contain_text("You are next in line")
     await expect(position).not_to_contain_text("to wait")
+    await cancel(tablet)
+    assert pages.problems == []
+
+
+async def test_outside_business_hours_the_tablet_says_when_advisors_are_back(
+    start_server: StartServer, browser: Browser
+) -> None:
+    """Closed today and tomorrow (UTC): pressing Help says the advisors are away and the
+    day they are back, and the user keeps their place."""
+    hours, opens = closed_until_the_day_after_tomorrow()
+    h = await start_server(hours=hours)
+    pages = Pages(browser, h)
+    tablet = await pages.tablet()
+    await press_help(tablet)
+    await expect_state(tablet, "no-advisor")
+    await expect_status(tablet, "Our advisors are away right now. They are back")
+    day = await tablet.evaluate("at => new Date(at).toLocaleString([], {weekday: 'long'})", opens)
+    await expect_status(tablet, day)
     await cancel(tablet)
     assert pages.problems == []
 

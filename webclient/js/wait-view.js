@@ -53,13 +53,22 @@ export class WaitView {
   }
 }
 
-/** Whether nobody can take the request now: there is no honest estimate. */
+/** Whether nobody can take the request now: outside the business hours, or no honest
+ * estimate. */
 export function noAdvisor(queued) {
-  return queued.state === "queued" && queued.estimated_wait_s === null;
+  return queued.state === "queued" && (queued.offline === true || queued.estimated_wait_s === null);
 }
 
-/** One advisor-free sentence, or none online at all; for the status line. */
+/** Why nobody can answer, and when they are back if the server knows; for the status line. */
 export function noAdvisorText(queued) {
+  if (queued.back_at) {
+    const back = new Date(queued.back_at).toLocaleString([], {
+      weekday: "long",
+      hour: "2-digit",
+      minute: "2-digit",
+    });
+    return `Our advisors are away right now. They are back ${back}.`;
+  }
   return queued.advisors_available === 0
     ? "No advisor is online right now."
     : "No advisor who can take your request is free right now.";
