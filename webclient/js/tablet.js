@@ -8,7 +8,7 @@ import { Pip } from "./pip.js";
 import { ScreenSource } from "./screen-source.js";
 import { Gate, SignIn, linkRestored } from "./sign-in.js";
 import { Signaling } from "./signaling.js";
-import { TokenRefresh } from "./token-refresh.js";
+import { TokenRefresh, sameSiteAddress } from "./token-refresh.js";
 import { WaitView, noAdvisor, noAdvisorText } from "./wait-view.js";
 
 const $ = (id) => document.getElementById(id);
@@ -540,21 +540,7 @@ function refused(why) {
 
 /** The integrator's renewal address, from this link or an earlier one in this tab. */
 function renewUrl() {
-  let value = new URL(location.href).searchParams.get("renew");
-  try {
-    if (value) sessionStorage.setItem(RENEW_KEY, value);
-    else value = sessionStorage.getItem(RENEW_KEY);
-  } catch {
-    // No storage: only this link's own parameter counts.
-  }
-  if (!value) return null;
-  const url = new URL(value, location.href);
-  // Same origin only: a link must not send the user to a stranger's page.
-  if (url.origin !== location.origin) {
-    console.info("mayday: renew address ignored: not on this site", value);
-    return null;
-  }
-  return url.href;
+  return sameSiteAddress("renew", RENEW_KEY);
 }
 
 ui.renew.addEventListener("click", () => {

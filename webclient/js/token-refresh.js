@@ -21,7 +21,7 @@ export class TokenRefresh {
     this.signaling = signaling;
     this.signIn = signIn;
     this.key = `mayday.refresh.${page}`;
-    this.address = sameSiteAddress(this.key);
+    this.address = sameSiteAddress("refresh", this.key);
   }
 
   /** The server's notice: get a new token from the integrator. */
@@ -59,10 +59,13 @@ export class TokenRefresh {
   }
 }
 
-/** `refresh=` from this link, or an earlier one in this tab; null when none or when it
- * is on another site (a link must not make the page call a stranger). */
-function sameSiteAddress(key) {
-  let value = new URL(location.href).searchParams.get("refresh");
+/**
+ * An integrator's address given as `?PARAM=` in this link (kept for the tab under
+ * `key`), or an earlier link's; null when none, or when it is on another site: a link
+ * must not send the user, or the page's requests, to a stranger.
+ */
+export function sameSiteAddress(param, key) {
+  let value = new URL(location.href).searchParams.get(param);
   try {
     if (value) sessionStorage.setItem(key, value);
     else value = sessionStorage.getItem(key);
@@ -72,7 +75,7 @@ function sameSiteAddress(key) {
   if (!value) return null;
   const url = new URL(value, location.href);
   if (url.origin !== location.origin) {
-    console.info("mayday: refresh address ignored: not on this site", value);
+    console.info(`mayday: ${param} address ignored: not on this site`, value);
     return null;
   }
   return url.href;
