@@ -21,9 +21,7 @@ Opener = Callable[[], Store]
 
 
 @pytest.fixture(params=["memory", "redis"])
-async def open_store(
-    request: pytest.FixtureRequest, tmp_path: Path
-) -> AsyncIterator[Opener]:
+async def open_store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Opener]:
     """Opens a store on the same durable place each time it is called: the memory store on
     one notes file, the Redis store on one (emptied) redis-server."""
     opened: list[Store] = []
