@@ -66,6 +66,10 @@ class Settings(RouterConfig):
     # (docs/performance.md, benchmark 1 with --compress), for little gain on signaling.
     ws_compress: bool = False
     web_root: Path = field(default=WEB_ROOT)
+    # Where the memory store keeps what must outlive the process (the advisors' notes);
+    # unused with Redis, which keeps them itself. The default is per user, not the
+    # working directory, so `make run` from any folder finds the same notes again.
+    data_dir: Path = field(default_factory=lambda: default_data_dir())
     # Security (issue 16; docs/security.md). Tokens: ``iss`` required and checked when
     # set; clock skew allowed on exp, nbf and iat; no token may expire further ahead than
     # the max TTL (a day: an advisor's shift with room to spare, and a stolen token's
@@ -148,7 +152,7 @@ def _parse(name: str, raw: str) -> Any:
             return tuple(u.strip() for u in raw.split(",") if u.strip())
         if name == "metrics_port":
             return int(raw)
-        if name == "web_root":
+        if name in ("web_root", "data_dir"):
             return Path(raw)
         if isinstance(default, bool):
             return raw.lower() in ("1", "true", "yes")
@@ -159,6 +163,12 @@ def _parse(name: str, raw: str) -> Any:
     except (ValueError, json.JSONDecodeError) as exc:
         raise SettingsError(f"MAYDAY_{name.upper()}: {exc}") from exc
     return raw
+
+
+def default_data_dir() -> Path:
+    """``./mayday-data``: beside where the server is started (issue 12 names it), so
+    ``make run`` in the checkout keeps its data there; a service sets its own."""
+    return Path("mayday-data")
 
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -233,6 +243,8 @@ SETTING_HELP: dict[str, str] = {
     "hours": "business hours as JSON (timezone, weekly windows, dated exceptions); empty: always",
     "topics": "the topics with metric labels (comma list), instead of the first seen",
     "ws_compress": "permessage-deflate for clients that offer it",
+    "data_dir": "folder where the memory store keeps the advisors' notes (notes.sqlite3); "
+    "unused with redis_url",
     "web_root": "folder of the web pages (default: those in the package, or webclient/)",
     "log_level": "DEBUG, INFO, WARNING or ERROR",
     "log_format": "plain (one line a record) or json (one JSON object a line)",

@@ -60,14 +60,17 @@ async def two_nodes(start_server: StartServer, url: str, **overrides: object) ->
 
 
 @pytest.fixture
-async def start_server() -> AsyncIterator[StartServer]:
-    """Start a server with the given setting overrides; everything stops after the test."""
+async def start_server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[StartServer]:
+    """Start a server with the given setting overrides; everything stops after the test.
+    Its data directory is a fresh temporary one unless given: no test writes notes into
+    the home folder, nor reads another test's."""
     runners = []
     harnesses: list[Harness] = []
 
     async def _start(**overrides: Any) -> Harness:
         clock = overrides.pop("clock", None)
-        settings = Settings(**{"port": 0, "jwt_secret": SECRET, **overrides})
+        data_dir = overrides.pop("data_dir", None) or tmp_path_factory.mktemp("data")
+        settings = Settings(**{"port": 0, "jwt_secret": SECRET, "data_dir": data_dir, **overrides})
         app = create_app(settings, clock=clock)
         runner = await start(settings, app)
         runners.append(runner)

@@ -80,16 +80,16 @@ def _call(req: Request) -> dict[str, Any]:
     }
 
 
-def history_item(req: Request) -> dict[str, Any]:
-    """One earlier request of a caller, as the advisor console shows it. ``note`` is where
-    the advisor's note on it goes once notes are stored (null until then)."""
+def history_item(req: Request, note: dict[str, Any] | None = None) -> dict[str, Any]:
+    """One earlier request of a caller, as the advisor console shows it, with the advisor's
+    note on its call (``Note.shown``) or None."""
     return {
         "request_id": req.id,
         "requested_at": req.enqueued_at,
         "topic": req.topic,
         "outcome": req.state.value,
         **_call(req),
-        "note": None,
+        "note": note,
     }
 
 

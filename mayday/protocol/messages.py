@@ -32,6 +32,7 @@ MEDIA_STATES = (
 SDP_TYPES = ("offer", "answer", "pranswer", "rollback")
 MAX_SDP = 60_000
 MAX_CANDIDATE = 1_024
+MAX_NOTE_CHARS = 2_000  # one wrap-up note
 
 
 # ---------------------------------------------------------------- inbound
@@ -159,6 +160,21 @@ class SessionEnd:
             session_id=req_str(frame, "session_id", 64),
             reason=opt_str(frame, "reason", 64) or "ended",
         )
+
+
+@dataclass(frozen=True)
+class SessionNote:
+    """The advisor's wrap-up note on a session's call: trimmed, never blank."""
+
+    session_id: str
+    text: str
+
+    @classmethod
+    def parse(cls, frame: Mapping[str, Any]) -> Self:
+        text = req_str(frame, "text", MAX_NOTE_CHARS).strip()
+        if not text:
+            raise invalid_field("text", "must not be blank")
+        return cls(session_id=req_str(frame, "session_id", 64), text=text)
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from mayday.protocol.base import Outbound
 from mayday.protocol.messages import QueueSummary
 from mayday.routing.events import Effect, Event
 from mayday.routing.model import Advisor, Request, Session
+from mayday.stores.notes import Note
 
 
 class Store(Protocol):
@@ -40,6 +41,16 @@ class Store(Protocol):
     async def user_requests(self, user_id: str, limit: int) -> list[Request]:
         """The user's latest requests still kept, newest first, at most ``limit`` (20 at
         most are remembered per user)."""
+        ...
+
+    async def save_note(self, note: Note) -> None:
+        """Keep an advisor's note on a call, replacing an earlier one on the same request;
+        durable (Redis, or the memory store's file) when this returns."""
+        ...
+
+    async def user_notes(self, user_id: str, limit: int) -> list[Note]:
+        """The notes on the user's calls, newest call first, at most ``limit`` (the latest
+        ``NOTES_KEPT`` calls are kept, for ``history_ttl_s``)."""
         ...
 
     async def advisors(self, limit: int) -> list[Advisor]:

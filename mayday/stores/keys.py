@@ -85,6 +85,11 @@ class Keys:
         """LIST of the user's latest 20 request ids, newest first (kept ``history_ttl_s``)."""
         return f"{self.prefix}hist:{user_id}"
 
+    def notes(self, user_id: str) -> str:
+        """HASH request id -> JSON of the advisor's note on that call: the user's notes on
+        their latest 20 calls, kept ``history_ttl_s`` after the latest was written."""
+        return f"{self.prefix}notes:{user_id}"
+
     # SLA tallies and alerts (mayday/metrics/).
     def stats(self, kind: str, slot: int) -> str:
         """HASH "topic|counter" -> sum, for one minute (kind "m") or hour ("h") slot."""

@@ -10,6 +10,7 @@ from mayday.routing.config import RouterConfig
 from mayday.routing.core import Router
 from mayday.routing.events import Effect, Event, HelpRequested
 from mayday.routing.model import Advisor, Request, Session
+from mayday.stores.notes import Note, NoteFile
 
 # Requests remembered per user, as the Redis store's user_requests list.
 USER_REQUESTS_KEPT = 20
@@ -18,8 +19,13 @@ USER_REQUESTS_KEPT = 20
 class MemoryStore:
     """Every operation is one synchronous call into the router, so it is atomic by itself."""
 
-    def __init__(self, config: RouterConfig | None = None) -> None:
+    def __init__(
+        self, config: RouterConfig | None = None, *, notes: NoteFile | None = None
+    ) -> None:
         self.router = Router(config)
+        # Notes outlive the process in their file (the server gives one under its data
+        # directory); without one they are kept in this process only (tests, embedding).
+        self.notes = notes or NoteFile(None, self.router.config.history_ttl_s)
         # Each user's latest request ids, newest last; the users least recently heard of
         # are forgotten past the router's history limit, so the index stays bounded.
         self._by_user: OrderedDict[str, deque[str]] = OrderedDict()
@@ -59,6 +65,12 @@ class MemoryStore:
                 found.append(req)
         return found[:limit]
 
+    async def save_note(self, note: Note) -> None:
+        await self.notes.save(note)
+
+    async def user_notes(self, user_id: str, limit: int) -> list[Note]:
+        return await self.notes.of_user(user_id, limit)
+
     async def advisors(self, limit: int) -> list[Advisor]:
         return sorted(self.router.advisors.values(), key=lambda a: a.id)[:limit]
 
@@ -75,4 +87,4 @@ class MemoryStore:
         return self.router.summary(now)
 
     async def close(self) -> None:
-        return None
+        await self.notes.close()

@@ -53,6 +53,7 @@ from mayday.routing.model import (
     TimelineEntry,
 )
 from mayday.stores.keys import Keys
+from mayday.stores.notes import NOTES_KEPT, Note
 from mayday.stores.scripts import Script, connect
 
 SCRIPTS = (
@@ -89,6 +90,7 @@ class RedisStore:
         self.config = config or RouterConfig()
         self.keys = keys or Keys()
         self._scripts = {n: Script(redis, n, prelude="prelude") for n in SCRIPTS}
+        self._note_save = Script(redis, "note_save")
         self._cfg = self.config.lua_config()
         self._args: dict[type[Any], Callable[[Any], tuple[str, list[Any]]]] = {
             HelpRequested: _help_requested,
@@ -227,6 +229,23 @@ class RedisStore:
         found = await self.redis.lrange(self.keys.user_requests(user_id), 0, max(0, limit - 1))
         requests = [await self.request(str(request_id)) for request_id in found]
         return [r for r in requests if r is not None]
+
+    async def save_note(self, note: Note) -> None:
+        await self._note_save(
+            [self.keys.notes(note.user_id)],
+            [
+                note.request_id,
+                note.to_json(),
+                note.requested_at,
+                NOTES_KEPT,
+                self.config.history_ttl_s,
+            ],
+        )
+
+    async def user_notes(self, user_id: str, limit: int) -> list[Note]:
+        raw = await self.redis.hvals(self.keys.notes(user_id))
+        notes = sorted((Note.from_json(str(r)) for r in raw), key=lambda n: -n.requested_at)
+        return notes[:limit]
 
     async def advisors(self, limit: int) -> list[Advisor]:
         raw = json.loads(await self._run("advisors", 0.0, [limit]))

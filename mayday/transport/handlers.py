@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from mayday.auth import Role
 from mayday.metrics.timeline import history_item
@@ -15,6 +16,7 @@ from mayday.protocol.messages import (
     Ping,
     RequestRef,
     SessionEnd,
+    SessionNote,
     Signal,
     SignalRelayed,
 )
@@ -28,7 +30,8 @@ from mayday.routing.events import (
     OfferDeclined,
     SessionEndRequested,
 )
-from mayday.routing.model import Request, RequestState
+from mayday.routing.model import Request, RequestState, Session
+from mayday.stores.notes import NOTES_KEPT, Note
 from mayday.transport.connection import Connection
 from mayday.transport.registry import Result, handler, on_attach
 from mayday.transport.services import Services
@@ -37,6 +40,8 @@ PEERS = {Role.USER, Role.ADVISOR}
 EVERYONE = {Role.USER, Role.ADVISOR, Role.OPS}
 # Earlier requests of a caller shown to the advisor taking the call.
 HISTORY_SHOWN = 10
+# How long after its call ended the advisor may still write (or rewrite) its note.
+NOTE_WINDOW_S = 3600.0
 
 
 def new_id(prefix: str) -> str:
@@ -83,9 +88,22 @@ async def help_history(server: Services, conn: Connection, msg: RequestRef) -> R
         raise ProtocolError(
             ErrorCode.FORBIDDEN, "only the advisor offered a request (or in its session) sees it"
         )
+    return {"request_id": req.id, "requests": await _earlier(server, req)}
+
+
+async def _earlier(server: Services, req: Request) -> list[dict[str, Any]]:
+    """The caller's earlier requests with their notes; a noted call whose request is no
+    longer kept (the memory store restarted) is shown as it stood when noted."""
     found = await server.store.user_requests(req.user_id, HISTORY_SHOWN + 1)
-    earlier = [r for r in found if r.id != req.id][:HISTORY_SHOWN]
-    return {"request_id": req.id, "requests": [history_item(r) for r in earlier]}
+    notes = {n.request_id: n for n in await server.store.user_notes(req.user_id, NOTES_KEPT)}
+    notes.pop(req.id, None)
+    items = []
+    for earlier in (r for r in found if r.id != req.id):
+        note = notes.pop(earlier.id, None)
+        items.append(history_item(earlier, note.shown() if note else None))
+    items += [{**n.call, "note": n.shown()} for n in notes.values()]
+    items.sort(key=lambda item: -float(item["requested_at"]))
+    return items[:HISTORY_SHOWN]
 
 
 async def _is_theirs(server: Services, req: Request, advisor_id: str) -> bool:
@@ -95,6 +113,33 @@ async def _is_theirs(server: Services, req: Request, advisor_id: str) -> bool:
         return True  # every free advisor is shown every waiting request
     session = await server.store.session(req.session_id) if req.session_id else None
     return session is not None and session.advisor_id == advisor_id
+
+
+@handler("session.note", roles={Role.ADVISOR}, message=SessionNote)
+async def session_note(server: Services, conn: Connection, msg: SessionNote) -> Result:
+    """The wrap-up note of the advisor who had the call, during it or up to an hour after;
+    a later note on the same call replaces the earlier one."""
+    session = await server.store.session(msg.session_id)
+    if session is None:
+        raise ProtocolError(ErrorCode.NOT_FOUND, f'no session "{msg.session_id}"')
+    now = server.clock()
+    _check_note(session, conn.identity.sub, now)
+    req = await server.store.request(session.request_id)
+    if req is None:
+        raise ProtocolError(ErrorCode.NOT_FOUND, f'no request "{session.request_id}"')
+    me = conn.identity
+    note = Note(req.id, req.user_id, session.id, me.sub, me.name, msg.text, now, history_item(req))
+    await server.store.save_note(note)
+    return {"request_id": req.id, "written_at": now}
+
+
+def _check_note(session: Session, advisor_id: str, now: float) -> None:
+    if session.advisor_id != advisor_id:
+        raise ProtocolError(ErrorCode.FORBIDDEN, "only the advisor of the session notes its call")
+    if session.ended_at is not None and now - session.ended_at > NOTE_WINDOW_S:
+        raise ProtocolError(
+            ErrorCode.INVALID_STATE, "the call ended over an hour ago: its note is closed"
+        )
 
 
 @handler("help.accept", roles={Role.ADVISOR}, message=RequestRef)

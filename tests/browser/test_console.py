@@ -233,6 +233,46 @@ async def test_earlier_requests_and_the_wrap_up_note_come_back_with_the_caller(
     assert pages.problems == []
 
 
+async def test_a_saved_note_reaches_the_next_advisor_on_another_browser(
+    start_server: StartServer, browser: Browser
+) -> None:
+    """The wrap-up note Ada saves goes to the server (session.note): Bo, on a console in a
+    browser context of his own (no storage shared with Ada's), is offered the same caller's
+    next call and sees Ada's note, with her name, beside that call in the history."""
+    h = await start_server()
+    pages = Pages(browser, h)
+    ada = await console(pages, "adv-1", "Ada")
+    await go_available(ada)
+    user, _ = await offered(h, ada, topic="Printer")
+    await ada.get_by_test_id("accept-button").click()
+    started = await user.next(SessionStarted)
+    await expect_state(ada, "connecting")
+    await ada.get_by_test_id("end-button").click()
+    await user.next(SessionEnded)
+    await expect_state(ada, "ended")
+    await ada.get_by_test_id("wrap-up-note").fill("Paper tray 2 is worn; offered a visit.")
+    await ada.get_by_test_id("wrap-up-save").click()
+    await expect_status(ada, "Note saved.")
+    (kept,) = await h.server.store.user_notes("tab-1", 10)
+    assert (kept.request_id, kept.session_id, kept.advisor_name) == (
+        started.request_id,
+        started.session_id,
+        "Ada",
+    )
+    await ada.context.close()
+
+    bo = await console(pages, "adv-2", "Bo")
+    await go_available(bo)
+    await user.request_help(topic="Printer")
+    await expect_state(bo, "offered")
+    notes = bo.get_by_test_id("caller-notes")
+    await expect(notes.locator(f'p[data-request-id="{started.request_id}"]')).to_contain_text(
+        "(Ada): Paper tray 2 is worn; offered a visit."
+    )
+    await bo.screenshot(path="test-output/console-stored-note.png")
+    assert pages.problems == []
+
+
 async def test_after_a_media_failure_the_tools_are_off_and_the_console_says_what_to_do(
     start_server: StartServer, browser: Browser
 ) -> None:

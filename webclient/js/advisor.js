@@ -1,7 +1,7 @@
 // The advisor console: go available, take an offered request, see the user's screen.
 
 import { Call } from "./call.js";
-import { CallerView, LocalNotes } from "./caller.js";
+import { CallerView } from "./caller.js";
 import { DrawTools } from "./draw-tools.js";
 import { MuteButton } from "./mute.js";
 import { QueueSummary, formatSeconds } from "./queue-summary.js";
@@ -33,6 +33,7 @@ const ui = {
   caller: $("caller"),
   wrapUp: $("wrap-up"),
   wrapUpNote: $("wrap-up-note"),
+  wrapUpSave: $("wrap-up-save"),
   wrapUpSkip: $("wrap-up-skip"),
   selfVideo: $("self-video"),
   screenVideo: $("screen-video"),
@@ -105,18 +106,19 @@ const page = {
   control: "off", // co-pilot consent in the current session
   paused: false, // the user paused screen sharing
   mediaFailed: false,
-  wrapUp: null, // {callerId, requestId} of the call whose note is still to write
+  wrapUp: null, // {sessionId, requestId} of the call whose note is still to write
 };
 
 const statusLine = new StatusLine(ui.status);
 const queueSummary = new QueueSummary(ui.queue);
 const mute = new MuteButton(ui.mute);
 const ringer = new Ringer();
-const notes = new LocalNotes();
-const caller = new CallerView(
-  { root: ui.caller, facts: $("caller-facts"), history: $("caller-history"), notes: $("caller-notes") },
-  notes,
-);
+const caller = new CallerView({
+  root: ui.caller,
+  facts: $("caller-facts"),
+  history: $("caller-history"),
+  notes: $("caller-notes"),
+});
 const signIn = new SignIn("advisor", ui.signIn);
 const gate = new Gate({
   signIn,
@@ -337,7 +339,7 @@ function onEnded(msg) {
   let text = msg.by === "advisor" ? "You ended the call." : "The user ended the call.";
   if (msg.by === "user" && msg.reason === "disconnected") text = "The user's connection dropped.";
   if (msg.reason === "user_lost") text = "The user's connection dropped and did not come back.";
-  if (callerId) page.wrapUp = { callerId, requestId: msg.request_id };
+  if (callerId) page.wrapUp = { sessionId: msg.session_id, requestId: msg.request_id };
   ui.wrapUpNote.value = "";
   const next = page.wantsAvailable ? "You are available for the next request." : "You are away.";
   setState("ended", next, `Call ended. ${text}`);
@@ -622,27 +624,47 @@ function endCall() {
 
 // ------------------------------------------------------------ the wrap-up note
 
-/** A note typed but not saved is never lost: an offer that interrupts keeps it. */
+/** A note typed but not saved is never lost: an offer that interrupts sends it. */
 function stashWrapUp() {
   const text = ui.wrapUpNote.value.trim();
-  if (page.wrapUp && text) notes.save(page.wrapUp.callerId, page.wrapUp.requestId, text);
+  if (page.wrapUp && text) {
+    saveNote(page.wrapUp, text).catch((err) => {
+      statusLine.note(`The note on the last call could not be saved: ${err.message}.`);
+    });
+  }
   page.wrapUp = null;
   ui.wrapUp.hidden = true;
 }
 
-ui.wrapUp.addEventListener("submit", (event) => {
+/** The note goes to the server, which shows it to whoever takes this caller next. */
+function saveNote(wrapUp, text) {
+  return signaling.call("session.note", { session_id: wrapUp.sessionId, text });
+}
+
+ui.wrapUp.addEventListener("submit", async (event) => {
   event.preventDefault();
   const text = ui.wrapUpNote.value.trim();
-  if (!page.wrapUp) return;
+  const wrapUp = page.wrapUp;
+  if (!wrapUp) return;
   if (!text) {
     ui.wrapUpNote.focus();
     return;
   }
-  const kept = notes.save(page.wrapUp.callerId, page.wrapUp.requestId, text);
+  ui.wrapUpSave.disabled = true;
+  try {
+    await saveNote(wrapUp, text);
+  } catch (err) {
+    // The form stays, with the text, so the advisor can try again or skip.
+    statusLine.note(`The note could not be saved: ${err.message}. Try again, or skip it.`);
+    return;
+  } finally {
+    ui.wrapUpSave.disabled = false;
+  }
+  if (page.wrapUp !== wrapUp) return; // an offer came meanwhile and took the screen
   page.wrapUp = null;
   caller.hide();
   setState(page.state);
-  statusLine.note(kept ? "Note saved." : "The note could not be kept in this browser.");
+  statusLine.note("Note saved.");
 });
 
 ui.wrapUpSkip.addEventListener("click", () => {

@@ -1,23 +1,17 @@
 // Who the advisor is talking to: the caller's name, topic, language and device
 // fields as the tablet sent them, how long they waited, their earlier requests
-// with outcomes (`help.history`), and notes. The server has no notes yet (they
-// come with another issue: each earlier request carries `note: null` until
-// then), so the wrap-up notes an advisor writes are kept in this browser
-// (`LocalNotes`) and shown beside the server's when the caller asks again.
+// with outcomes and the advisors' wrap-up notes on them (`help.history`; the
+// notes are kept on the server, sent with `session.note`).
 
 import { formatSeconds } from "./queue-summary.js";
 
 const DEVICE_FIELDS_SHOWN = 12;
 const VALUE_SHOWN = 80;
-const NOTES_KEY = "mayday.notes";
-const NOTES_PER_CALLER = 20;
-const CALLERS_KEPT = 200;
 
 export class CallerView {
   /** @param {Record<string, HTMLElement>} el root, facts, history, notes */
-  constructor(el, notes) {
+  constructor(el) {
     this.el = el;
-    this.localNotes = notes;
     this.caller = null; // {id, name}
     this.items = [];
     this.waitingSince = null; // performance.now() when the caller pressed Help
@@ -80,19 +74,8 @@ export class CallerView {
   }
 
   _renderNotes() {
-    const notes = [];
-    for (const item of this.items) {
-      if (item.note) notes.push({ at: item.requested_at, text: item.note });
-    }
-    if (this.caller) notes.push(...this.localNotes.of(this.caller.id));
-    notes.sort((a, b) => b.at - a.at);
-    const shown = notes.map((n) => {
-      const p = document.createElement("p");
-      const when = document.createElement("time");
-      when.textContent = `${dateTime(n.at)}: `;
-      p.append(when, n.text);
-      return p;
-    });
+    // Newest call first, as `help.history` gives them.
+    const shown = this.items.filter((item) => item.note).map((item) => noteNode(item));
     if (!shown.length) {
       const none = document.createElement("p");
       none.className = "quiet";
@@ -162,6 +145,17 @@ function historyItem(item) {
   return li;
 }
 
+/** One stored note: when its call was, who wrote it, and the text as written. */
+function noteNode(item) {
+  const p = document.createElement("p");
+  p.dataset.requestId = item.request_id;
+  const when = document.createElement("time");
+  const by = item.note.advisor_name ? ` (${item.note.advisor_name})` : "";
+  when.textContent = `${dateTime(item.requested_at)}${by}: `;
+  p.append(when, item.note.text);
+  return p;
+}
+
 function factNodes(name, value) {
   const dt = document.createElement("dt");
   dt.textContent = name;
@@ -183,49 +177,4 @@ function dateTime(epochSeconds) {
     dateStyle: "medium",
     timeStyle: "short",
   });
-}
-
-/** Wrap-up notes kept in this browser, per caller, bounded, until the server keeps notes. */
-export class LocalNotes {
-  constructor(storage = safeLocalStorage()) {
-    this.storage = storage;
-  }
-
-  of(callerId) {
-    return this._all()[callerId] ?? [];
-  }
-
-  save(callerId, requestId, text) {
-    const all = this._all();
-    const kept = (all[callerId] ?? []).filter((n) => n.request_id !== requestId);
-    kept.push({ request_id: requestId, at: Date.now() / 1000, text });
-    delete all[callerId]; // re-inserted last: the callers least recently noted go first
-    all[callerId] = kept.slice(-NOTES_PER_CALLER);
-    const callers = Object.keys(all);
-    for (const old of callers.slice(0, Math.max(0, callers.length - CALLERS_KEPT))) delete all[old];
-    try {
-      this.storage?.setItem(NOTES_KEY, JSON.stringify(all));
-      return true;
-    } catch (err) {
-      console.warn("mayday: the note could not be kept in this browser", err);
-      return false;
-    }
-  }
-
-  _all() {
-    try {
-      const parsed = JSON.parse(this.storage?.getItem(NOTES_KEY) ?? "{}");
-      return parsed && typeof parsed === "object" ? parsed : {};
-    } catch {
-      return {};
-    }
-  }
-}
-
-function safeLocalStorage() {
-  try {
-    return window.localStorage;
-  } catch {
-    return null;
-  }
 }

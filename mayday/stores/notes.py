@@ -1,0 +1,135 @@
+"""Advisors' wrap-up notes on calls: what one is, and where the embedded store keeps them.
+
+A note is personal data about a caller, kept for the advisors who take that caller's
+next requests (``help.history``); who may read and write it is in docs/security.md.
+The Redis store keeps notes in Redis (``RedisStore.save_note``); the memory store in
+``NoteFile``, an SQLite file under the data directory, so that they survive a restart
+of the process like everything else the product stores for later.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+# Notes kept per caller, as the requests remembered per user: the oldest calls go first.
+NOTES_KEPT = 20
+NOTES_FILE = "notes.sqlite3"
+
+
+@dataclass(frozen=True)
+class Note:
+    """The advisor's note on one request's call; ``call`` is the call as it stood when the
+    note was written (``history_item`` without its note), shown once the request itself
+    is forgotten (the memory store after a restart)."""
+
+    request_id: str
+    user_id: str
+    session_id: str
+    advisor_id: str
+    advisor_name: str
+    text: str
+    written_at: float
+    call: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def requested_at(self) -> float:
+        return float(self.call.get("requested_at") or 0.0)
+
+    def shown(self) -> dict[str, Any]:
+        """The ``note`` of a ``help.history`` item."""
+        return {"text": self.text, "advisor_name": self.advisor_name, "written_at": self.written_at}
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, raw: str) -> Note:
+        return cls(**json.loads(raw))
+
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS notes (
+    request_id TEXT PRIMARY KEY,
+    user_id TEXT NOT NULL,
+    requested_at REAL NOT NULL,
+    written_at REAL NOT NULL,
+    body TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS notes_by_user ON notes (user_id, requested_at);
+CREATE INDEX IF NOT EXISTS notes_by_age ON notes (written_at);
+"""
+
+
+class NoteFile:
+    """Notes in one SQLite file (``path``), or in this process only when ``path`` is None.
+
+    The file is opened (and its folder made) at the first note read or written, so a
+    server that never sees a note touches no disk. SQLite, not a home-made log: a note
+    written again replaces the earlier one in place, two processes on one file cannot
+    corrupt it, and a write is on disk when ``save`` returns. The calls run in a thread,
+    one at a time (the lock), so a slow disk never stalls the event loop.
+    """
+
+    def __init__(self, path: Path | None, keep_s: float) -> None:
+        self.path = path
+        self.keep_s = keep_s
+        self._db: sqlite3.Connection | None = None
+        self._lock = asyncio.Lock()
+
+    async def save(self, note: Note) -> None:
+        """Keep ``note``, replacing an earlier one on the same request; forget the caller's
+        notes past the newest ``NOTES_KEPT`` calls and every note older than ``keep_s``."""
+        async with self._lock:
+            await asyncio.to_thread(self._save, note)
+
+    async def of_user(self, user_id: str, limit: int) -> list[Note]:
+        """The caller's notes, newest call first, at most ``limit``."""
+        async with self._lock:
+            return await asyncio.to_thread(self._of_user, user_id, limit)
+
+    async def close(self) -> None:
+        async with self._lock:
+            if self._db is not None:
+                self._db.close()
+                self._db = None
+
+    def _open(self) -> sqlite3.Connection:
+        if self._db is None:
+            target = ":memory:"
+            if self.path is not None:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                target = str(self.path)
+            db = sqlite3.connect(target, check_same_thread=False, isolation_level=None)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.executescript(_SCHEMA)
+            self._db = db
+        return self._db
+
+    def _save(self, note: Note) -> None:
+        db = self._open()
+        with db:  # one transaction: the note and the pruning it causes
+            db.execute("BEGIN IMMEDIATE")
+            db.execute(
+                "INSERT OR REPLACE INTO notes VALUES (?, ?, ?, ?, ?)",
+                (note.request_id, note.user_id, note.requested_at, note.written_at, note.to_json()),
+            )
+            db.execute(
+                "DELETE FROM notes WHERE user_id = ? AND request_id NOT IN (SELECT request_id"
+                " FROM notes WHERE user_id = ? ORDER BY requested_at DESC LIMIT ?)",
+                (note.user_id, note.user_id, NOTES_KEPT),
+            )
+            db.execute("DELETE FROM notes WHERE written_at < ?", (note.written_at - self.keep_s,))
+
+    def _of_user(self, user_id: str, limit: int) -> list[Note]:
+        if self._db is None and self.path is not None and not self.path.exists():
+            return []  # no note was ever written here: do not make the file to say so
+        rows = self._open().execute(
+            "SELECT body FROM notes WHERE user_id = ? ORDER BY requested_at DESC LIMIT ?",
+            (user_id, limit),
+        )
+        return [Note.from_json(body) for (body,) in rows]
