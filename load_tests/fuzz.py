@@ -186,7 +186,7 @@ async def _during(
 def _healthy(server: RunningServer) -> bool:
     try:
         with urllib.request.urlopen(server.base + "/healthz", timeout=5) as resp:
-            return resp.status == 200
+            return bool(resp.status == 200)
     except OSError:
         return False
 

@@ -360,7 +360,7 @@ def _set(frame: Any, path: tuple[Any, ...], value: Any) -> None:
     _get(frame, path[:-1])[path[-1]] = value
 
 
-def _some_path(rng: Rng, frame: Frame, want: type | tuple[type, ...] = object) -> tuple:
+def _some_path(rng: Rng, frame: Frame, want: type | tuple[type, ...] = object) -> tuple[Any, ...]:
     paths = [p for p in _leaves(frame) if isinstance(_get(frame, p), want)]
     if not paths:
         return (rng.choice(("extra", "session_id", "request_id", "state")),)
@@ -446,8 +446,9 @@ WIRE_MUTATIONS = ("binary", "invalid_utf8", "over_1mib")
 MUTATIONS = (*DICT_MUTATIONS, *TEXT_MUTATIONS, *WIRE_MUTATIONS)
 # How often each is drawn in a random stream: mostly plausible frames, so that handlers
 # run; the frames that close the socket rarely, because every one costs a reconnect.
-WEIGHTS = {m: 6 for m in DICT_MUTATIONS} | {m: 3 for m in TEXT_MUTATIONS}
-WEIGHTS |= {"valid": 14, "too_large": 1, "binary": 2, "invalid_utf8": 0.05, "over_1mib": 0.02}
+WEIGHTS: dict[str, float] = {m: 6.0 for m in DICT_MUTATIONS}
+WEIGHTS |= {m: 3.0 for m in TEXT_MUTATIONS}
+WEIGHTS |= {"valid": 14.0, "too_large": 1.0, "binary": 2.0, "invalid_utf8": 0.05, "over_1mib": 0.02}
 
 
 def dumps(frame: Any, rng: Rng) -> str:
