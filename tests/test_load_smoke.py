@@ -13,7 +13,7 @@ from dataclasses import replace
 import aiohttp
 import pytest
 
-from load_tests import payloads, reconnect_storm, routing
+from load_tests import fuzz, payloads, reconnect_storm, routing
 from load_tests.common import SECRET, mayday_server, percentile
 from load_tests.latency import Latencies
 from load_tests.pairing import measure, run
@@ -281,3 +281,16 @@ def test_reconnect_storm_benchmark_resumes_everyone_and_loses_nothing() -> None:
     assert len(result.resumed_at) == result.resumed == result.clients == 40, result.failures
     assert result.kept == 20
     assert max(result.resumed_at) < 30  # within the grace
+
+
+def test_fuzz_load_test_runs_a_short_bounded_run() -> None:
+    """Two seconds' worth of the fuzz load test: every frame sent, every answer documented,
+    no seq gap, the bystander relayed before and during, the server alive, RSS read."""
+    short = "--frames 3000 --processes 1 --cells 1 --rate 3000 --quiet-seconds 0.5"
+    args = fuzz.parse_args([*short.split(), "--settle-seconds", "0", "--max-seconds", "60"])
+    report = fuzz.run(args)
+    assert report.frames >= 3000
+    assert report.tally.violations == [] and report.bystander.violations == []
+    assert "internal_error" not in report.tally.codes
+    assert report.alive and report.processes_ok
+    assert report.quiet and report.during and report.rss_after_kib > 0
