@@ -190,6 +190,11 @@ TEMPLATES: dict[str, Callable[[Rng, Ids], Frame]] = {
         "session_id": ids.session_id(rng),
         "reason": "done",
     },
+    "session.note": lambda rng, ids: {
+        "type": "session.note",
+        "session_id": ids.session_id(rng),
+        "text": rng.choice(("Printer fixed.", "x" * 2000, "  ", "Wi-Fi ✓ 📶")),
+    },
     "ping": lambda rng, ids: {"type": "ping", "data": rng.choice(("x", 1, 2.5, None))},
     "auth.refresh": lambda rng, ids: {"type": "auth.refresh", "token": ids.token(rng)},
     "annotation": _annotation,

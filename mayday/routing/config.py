@@ -16,6 +16,11 @@ class SettingsError(ValueError):
     """A setting has a value the server cannot run with."""
 
 
+# At most this many media.state reports on one request's timeline (both stores): a client
+# that reports many times a second must not grow it, and the store, without bound.
+MEDIA_ENTRIES_KEPT = 64
+
+
 @dataclass(frozen=True)
 class RouterConfig:
     # "offer": each request is reserved for one advisor at a time. "claim": every free
@@ -56,4 +61,4 @@ class RouterConfig:
             for f in fields(RouterConfig)
             if isinstance(getattr(self, f.name), str | int | float) and f.name != "turn_secret"
         }
-        return json.dumps(scalars, sort_keys=True)
+        return json.dumps({**scalars, "media_kept": MEDIA_ENTRIES_KEPT}, sort_keys=True)

@@ -29,7 +29,7 @@ from mayday.protocol.messages import (
     SessionEnded,
     SessionStarted,
 )
-from mayday.routing.config import RouterConfig
+from mayday.routing.config import MEDIA_ENTRIES_KEPT, RouterConfig
 from mayday.routing.events import (
     AdvisorConnected,
     AdvisorStateSet,
@@ -553,7 +553,9 @@ class Router:
         req = self.requests.get(session.request_id)
         if req is None:
             return
-        self._record(req, now, f"media.{ev.state}", side=side, detail=ev.detail)
+        req.media_reports += 1
+        if req.media_reports <= MEDIA_ENTRIES_KEPT:
+            self._record(req, now, f"media.{ev.state}", side=side, detail=ev.detail)
         # Time-to-advisor: help pressed to the advisor's first frame on the tablet, once.
         if ev.state == "first_frame" and side == "user" and req.first_frame_at is None:
             req.first_frame_at = now

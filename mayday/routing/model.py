@@ -73,6 +73,7 @@ class Request:
     user_dropped_at: float | None = None
     user_drop_no: int = 0
     timeline: list[TimelineEntry] = field(default_factory=list)
+    media_reports: int = 0  # media.state reports received (MEDIA_ENTRIES_KEPT recorded)
     # (position, state, estimate) last told to the user, so updates go only on change.
     last_notice: tuple[int, str, float | None] | None = None
 

@@ -25,7 +25,7 @@ from mayday.protocol.messages import (
     SessionEnded,
     SessionStarted,
 )
-from mayday.routing.config import RouterConfig
+from mayday.routing.config import MEDIA_ENTRIES_KEPT, RouterConfig
 from mayday.routing.events import (
     AdvisorConnected,
     AdvisorStateSet,
@@ -113,6 +113,27 @@ async def test_request_offer_accept_end(store: Store) -> None:
     ]
     summary = await store.summary(10.0)
     assert (summary.waiting, summary.advisors_available) == (0, 1)
+
+
+async def test_a_requests_timeline_keeps_a_bounded_number_of_media_reports(
+    store: Store,
+) -> None:
+    """A client reporting media.state without end grows neither the timeline nor the
+    store past MEDIA_ENTRIES_KEPT reports; the session's end is still recorded, and the
+    first frame is still measured after the bound."""
+    await store.apply(AdvisorStateSet("a1", "Ada", frozenset(), True), 1.0)
+    await store.apply(HelpRequested("u1", "Tab", "r1", HelpRequest()), 2.0)
+    await store.apply(OfferAccepted("a1", "r1", "s1"), 3.0)
+    for i in range(MEDIA_ENTRIES_KEPT + 20):
+        await store.apply(MediaReported("advisor", "a1", "s1", "connected"), 4.0 + i / 100)
+    effects = await store.apply(MediaReported("user", "u1", "s1", "first_frame"), 5.0)
+    assert [e.metric for e in effects if isinstance(e, Observe)] == ["time_to_advisor"]
+    await store.apply(SessionEndRequested("advisor", "a1", "s1", "resolved"), 9.0)
+    request = await store.request("r1")
+    assert request is not None
+    media = [e for e in request.timeline if e.event.startswith("media.")]
+    assert len(media) == MEDIA_ENTRIES_KEPT
+    assert [e.event for e in request.timeline[-2:]] == ["session.ended", "ended"]
 
 
 @pytest.mark.parametrize(

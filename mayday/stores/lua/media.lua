@@ -2,7 +2,11 @@
 local ses, side = session_of_peer(ARGV[6], ARGV[4], ARGV[5])
 local req = load("req", ses.request_id)
 if req then
-  record(req, "media." .. ARGV[7], {side = side, detail = ARGV[8] ~= "" and ARGV[8] or nil})
+  -- At most cfg.media_kept reports on a request's timeline: a client that reports
+  -- fifty times a second must not grow it without bound (the core does the same).
+  if redis.call("HINCRBY", key("req", req.id), "media_n", 1) <= cfg.media_kept then
+    record(req, "media." .. ARGV[7], {side = side, detail = ARGV[8] ~= "" and ARGV[8] or nil})
+  end
   -- Time-to-advisor: help pressed to the advisor's first frame on the tablet, once.
   if ARGV[7] == "first_frame" and side == "user" and (req.first_frame_at or "") == "" then
     req.first_frame_at = now
