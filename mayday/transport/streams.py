@@ -56,7 +56,9 @@ class Stream:
         """The next number for ``body`` (a frame without its ``seq``), kept if asked."""
         self.seq += 1
         if keep:
-            self.kept.append((self.seq, body))
+            # A copy of its own size: orjson's bytes keep the 4 KiB buffer they were
+            # written in, and a stream keeps up to 256 frames for the whole grace.
+            self.kept.append((self.seq, bytes(memoryview(body))))
             self.kept_size += len(body)
             while len(self.kept) > self.keep_frames or self.kept_size > self.keep_bytes:
                 seq, old = self.kept.popleft()
