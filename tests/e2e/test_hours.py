@@ -11,8 +11,16 @@ from tests.hours import closed_until_the_day_after_tomorrow
 async def test_outside_the_hours_help_queued_says_offline_and_when_it_opens(
     start_server: StartServer,
 ) -> None:
+    await offline_until_opening(start_server)
+
+
+async def test_outside_the_hours_on_redis_too(start_server: StartServer, redis_url: str) -> None:
+    await offline_until_opening(start_server, redis_url=redis_url)
+
+
+async def offline_until_opening(start_server: StartServer, **overrides: object) -> None:
     hours, opens = closed_until_the_day_after_tomorrow()
-    h = await start_server(hours=hours)
+    h = await start_server(hours=hours, **overrides)
     advisor = await h.client("advisor", "a1")  # working late: it is still routed
     await advisor.call("advisor.state", state="away")
     user = await h.client("user", "u1")
