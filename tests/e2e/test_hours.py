@@ -21,7 +21,7 @@ async def test_outside_the_hours_on_redis_too(start_server: StartServer, redis_u
 async def offline_until_opening(start_server: StartServer, **overrides: object) -> None:
     hours, opens = closed_until_the_day_after_tomorrow()
     h = await start_server(hours=hours, **overrides)
-    advisor = await h.client("advisor", "a1")  # working late: it is still routed
+    advisor = await h.client("advisor", "a1")  # online, but away
     await advisor.call("advisor.state", state="away")
     user = await h.client("user", "u1")
     queued = await user.request_help()
