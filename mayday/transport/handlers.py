@@ -149,16 +149,26 @@ def _check_note(session: Session, advisor_id: str, now: float) -> None:
 
 @handler("message.leave", roles={Role.USER}, message=MessageLeave)
 async def message_leave(server: Services, conn: Connection, msg: MessageLeave) -> Result:
-    """A message for the advisors instead of a wait. The request it names closes first
-    (outcome ``message``): its refusals (``not_found``, ``forbidden``, ``invalid_state``)
-    come before anything is stored."""
+    """A message for the advisors instead of a wait; the request it names closes with
+    outcome ``message``. Every refusal comes before any change: the request is checked,
+    then the message stored (``rate_limited`` past the bound), then the request closed."""
     me = conn.identity
     if msg.request_id is not None:
-        await server.apply(HelpCancelled(me.sub, msg.request_id, RequestState.MESSAGE.value))
+        req = await server.store.request(msg.request_id)
+        if req is None:
+            raise ProtocolError(ErrorCode.NOT_FOUND, f'no request "{msg.request_id}"')
+        if req.user_id != me.sub:
+            raise ProtocolError(ErrorCode.FORBIDDEN, "request belongs to another user")
+        if not req.state.waiting:
+            raise ProtocolError(ErrorCode.INVALID_STATE, f"request is {req.state}, not waiting")
     left = Message(
         new_id("msg"), me.sub, me.name, msg.text, msg.contact, msg.request_id, server.clock()
     )
     await server.store.save_message(left)
+    if msg.request_id is not None:
+        # Race: an advisor may accept the request between the check and here; the close is
+        # then refused (invalid_state) and the message stays, answered like any other.
+        await server.apply(HelpCancelled(me.sub, msg.request_id, RequestState.MESSAGE.value))
     return {"message_id": left.id}
 
 

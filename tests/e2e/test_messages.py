@@ -187,6 +187,16 @@ async def test_refusals(msg_server: Harness) -> None:
     for _ in range(OPEN_PER_USER - 1):  # one is open already (the 2,000 characters)
         await user.call("message.leave", text="again")
     assert await refused(user, "message.leave", text="one more") == "rate_limited"
+    # A refused message leaves the request it named waiting.
+    waiting = await user.request_help()
+    refusal = await refused(user, "message.leave", text="more", request_id=waiting.request_id)
+    assert refusal == "rate_limited"
+    req = await h.server.store.request(waiting.request_id)
+    assert req is not None and req.state.waiting
+    await user.call("help.cancel", request_id=waiting.request_id)
+    assert await refused(user, "message.leave", text="x", request_id=waiting.request_id) == (
+        "invalid_state"
+    )
 
 
 async def test_the_http_list_refuses_users_strangers_and_bad_parameters(
