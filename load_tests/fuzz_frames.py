@@ -195,6 +195,21 @@ TEMPLATES: dict[str, Callable[[Rng, Ids], Frame]] = {
         "session_id": ids.session_id(rng),
         "text": rng.choice(("Printer fixed.", "x" * 2000, "  ", "Wi-Fi ✓ 📶")),
     },
+    "message.leave": lambda rng, ids: {
+        "type": "message.leave",
+        "text": rng.choice(("Printer jams.", "x" * 2000, "x" * 2001, "  ", "Wi-Fi ✓ 📶")),
+        "request_id": rng.choice((None, ids.request_id(rng))),
+        "contact": rng.choice((None, "+33 6 00 00 00 00", "x" * 201, 7)),
+    },
+    "message.reply": lambda rng, ids: {
+        "type": "message.reply",
+        "message_id": _pick_id(rng, [], [], "msg"),
+        "text": rng.choice(("Try turning it off and on.", "x" * 2001, "")),
+    },
+    "message.read": lambda rng, ids: {
+        "type": "message.read",
+        "message_id": _pick_id(rng, [], [], "msg"),
+    },
     "ping": lambda rng, ids: {"type": "ping", "data": rng.choice(("x", 1, 2.5, None))},
     "auth.refresh": lambda rng, ids: {"type": "auth.refresh", "token": ids.token(rng)},
     "annotation": _annotation,

@@ -28,6 +28,10 @@ CSV_COLUMNS = (
 )
 
 
+# The timeline events that close a request, whichever came first.
+CLOSINGS = ("ended", "cancelled", "abandoned", "expired", "message")
+
+
 def request_view(req: Request) -> dict[str, Any]:
     """The request's milestones, durations and offers, from its timeline."""
     first: dict[str, float] = {}
@@ -44,9 +48,7 @@ def request_view(req: Request) -> dict[str, Any]:
     accepted = first.get("offer.accepted", first.get("claimed"))
     call = _call(req)
     frame = req.first_frame_at
-    closed = next(
-        (first[s] for s in ("ended", "cancelled", "abandoned", "expired") if s in first), None
-    )
+    closed = next((first[s] for s in CLOSINGS if s in first), None)
     return {
         "request_id": req.id,
         "user_id": req.user_id,

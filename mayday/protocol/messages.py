@@ -33,6 +33,8 @@ SDP_TYPES = ("offer", "answer", "pranswer", "rollback")
 MAX_SDP = 60_000
 MAX_CANDIDATE = 1_024
 MAX_NOTE_CHARS = 2_000  # one wrap-up note
+MAX_MESSAGE_CHARS = 2_000  # a message left offline, or its reply
+MAX_CONTACT_CHARS = 200
 
 
 # ---------------------------------------------------------------- inbound
@@ -177,6 +179,54 @@ class SessionNote:
         return cls(session_id=req_str(frame, "session_id", 64), text=text)
 
 
+def _text(frame: Mapping[str, Any], max_len: int) -> str:
+    text = req_str(frame, "text", max_len).strip()
+    if not text:
+        raise invalid_field("text", "must not be blank")
+    return text
+
+
+@dataclass(frozen=True)
+class MessageLeave:
+    """A message for the advisors when nobody could answer; ``request_id`` is the user's
+    waiting request it replaces."""
+
+    text: str
+    request_id: str | None = None
+    contact: str | None = None
+
+    @classmethod
+    def parse(cls, frame: Mapping[str, Any]) -> Self:
+        return cls(
+            text=_text(frame, MAX_MESSAGE_CHARS),
+            request_id=opt_str(frame, "request_id", 64),
+            contact=opt_str(frame, "contact", MAX_CONTACT_CHARS),
+        )
+
+
+@dataclass(frozen=True)
+class MessageReply:
+    message_id: str
+    text: str
+
+    @classmethod
+    def parse(cls, frame: Mapping[str, Any]) -> Self:
+        return cls(
+            message_id=req_str(frame, "message_id", 64), text=_text(frame, MAX_MESSAGE_CHARS)
+        )
+
+
+@dataclass(frozen=True)
+class MessageRef:
+    """``message.read``: a message named by id."""
+
+    message_id: str
+
+    @classmethod
+    def parse(cls, frame: Mapping[str, Any]) -> Self:
+        return cls(message_id=req_str(frame, "message_id", 64))
+
+
 @dataclass(frozen=True)
 class AuthRefresh:
     """A new token for this socket, before its current one runs out."""
@@ -222,6 +272,18 @@ class HelpClosed(Outbound):
     TYPE: ClassVar[str] = "help.closed"
     request_id: str
     outcome: str
+
+
+@dataclass(frozen=True)
+class MessageReplied(Outbound):
+    """An advisor's reply to the user's message: at once, and after each ``hello`` until
+    the user sends ``message.read``. ``advisor`` is ``{id, name}``, ``at`` epoch seconds."""
+
+    TYPE: ClassVar[str] = "message.replied"
+    message_id: str
+    text: str
+    advisor: dict[str, str]
+    at: float
 
 
 @dataclass(frozen=True)

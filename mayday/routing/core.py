@@ -259,8 +259,9 @@ class Router:
             raise ProtocolError(ErrorCode.FORBIDDEN, "request belongs to another user")
         if not req.state.waiting:
             raise ProtocolError(ErrorCode.INVALID_STATE, f"request is {req.state}, not waiting")
-        self._leave_queue(req, RequestState.CANCELLED, now, withdraw_reason="cancelled")
-        self._send("user", req.user_id, HelpClosed(req.id, RequestState.CANCELLED.value))
+        outcome = RequestState(ev.outcome)
+        self._leave_queue(req, outcome, now, withdraw_reason="cancelled")
+        self._send("user", req.user_id, HelpClosed(req.id, outcome.value))
 
     # ------------------------------------------------------------ advisors
     def _on_advisor_state(self, ev: AdvisorStateSet, now: float) -> None:

@@ -19,8 +19,12 @@ class HelpRequested:
 
 @dataclass(frozen=True)
 class HelpCancelled:
+    """``help.cancel``, or ``message.leave`` naming the waiting request it replaces
+    (``outcome`` ``message``)."""
+
     user_id: str
     request_id: str
+    outcome: str = "cancelled"
 
 
 @dataclass(frozen=True)

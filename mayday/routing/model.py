@@ -17,6 +17,8 @@ class RequestState(enum.StrEnum):
     CANCELLED = "cancelled"
     ABANDONED = "abandoned"
     EXPIRED = "expired"
+    # The user left a message instead of waiting (``message.leave`` with its request id).
+    MESSAGE = "message"
 
     @property
     def waiting(self) -> bool:
@@ -28,7 +30,13 @@ class RequestState(enum.StrEnum):
 
 
 FINAL_STATES = frozenset(
-    {RequestState.ENDED, RequestState.CANCELLED, RequestState.ABANDONED, RequestState.EXPIRED}
+    {
+        RequestState.ENDED,
+        RequestState.CANCELLED,
+        RequestState.ABANDONED,
+        RequestState.EXPIRED,
+        RequestState.MESSAGE,
+    }
 )
 
 

@@ -8,6 +8,7 @@ from mayday.protocol.base import Outbound
 from mayday.protocol.messages import QueueSummary
 from mayday.routing.events import Effect, Event
 from mayday.routing.model import Advisor, Request, Session
+from mayday.stores.messages import Message, Reply
 from mayday.stores.notes import Note
 
 
@@ -51,6 +52,30 @@ class Store(Protocol):
     async def user_notes(self, user_id: str, limit: int) -> list[Note]:
         """The notes on the user's calls, newest call first, at most ``limit`` (the latest
         ``NOTES_KEPT`` calls are kept, for ``history_ttl_s``)."""
+        ...
+
+    async def save_message(self, message: Message) -> None:
+        """Keep a new message, durable when this returns; ``rate_limited`` when its user
+        already has ``OPEN_PER_USER`` open."""
+        ...
+
+    async def message(self, message_id: str) -> Message | None: ...
+
+    async def messages(self, state: str, limit: int) -> list[Message]:
+        """The messages ``open`` or ``answered``, oldest first, at most ``limit``."""
+        ...
+
+    async def reply_message(self, message_id: str, reply: Reply) -> Message:
+        """Store the first reply to a message and return the message with it: atomic on
+        every node; ``not_found``, or ``invalid_state`` when a reply is stored already."""
+        ...
+
+    async def mark_message_read(self, message_id: str, at: float) -> None:
+        """The user saw the reply: it is no longer shown at their connections."""
+        ...
+
+    async def unread_replies(self, user_id: str) -> list[Message]:
+        """The user's answered messages whose reply is not marked read, oldest first."""
         ...
 
     async def advisors(self, limit: int) -> list[Advisor]:

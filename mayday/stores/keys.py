@@ -90,6 +90,24 @@ class Keys:
         their latest 20 calls, kept ``history_ttl_s`` after the latest was written."""
         return f"{self.prefix}notes:{user_id}"
 
+    # Messages left when nobody could answer (mayday/stores/messages.py); no expiry.
+    def message(self, message_id: str) -> str:
+        """HASH ``body`` (the message JSON as left), ``reply`` (the reply JSON, set once:
+        ``HSETNX`` decides between two advisors), ``read_at``."""
+        return f"{self.prefix}msg:{message_id}"
+
+    def messages(self, state: str) -> str:
+        """ZSET message id -> left_at, of the messages in ``state`` (open, answered)."""
+        return f"{self.prefix}msgs:{state}"
+
+    def user_open_messages(self, user_id: str) -> str:
+        """SET of the user's open message ids (at most ``OPEN_PER_USER``)."""
+        return f"{self.prefix}msgs:user:{user_id}"
+
+    def user_unread(self, user_id: str) -> str:
+        """ZSET message id -> left_at, of the user's replies not yet marked read."""
+        return f"{self.prefix}msgs:unread:{user_id}"
+
     # SLA tallies and alerts (mayday/metrics/).
     def stats(self, kind: str, slot: int) -> str:
         """HASH "topic|counter" -> sum, for one minute (kind "m") or hour ("h") slot."""

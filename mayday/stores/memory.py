@@ -10,6 +10,7 @@ from mayday.routing.config import RouterConfig
 from mayday.routing.core import Router
 from mayday.routing.events import Effect, Event, HelpRequested
 from mayday.routing.model import Advisor, Request, Session
+from mayday.stores.messages import Message, MessageFile, Reply
 from mayday.stores.notes import Note, NoteFile
 
 # Requests remembered per user, as the Redis store's user_requests list.
@@ -20,12 +21,17 @@ class MemoryStore:
     """Every operation is one synchronous call into the router, so it is atomic by itself."""
 
     def __init__(
-        self, config: RouterConfig | None = None, *, notes: NoteFile | None = None
+        self,
+        config: RouterConfig | None = None,
+        *,
+        notes: NoteFile | None = None,
+        messages: MessageFile | None = None,
     ) -> None:
         self.router = Router(config)
         # Notes outlive the process in their file (the server gives one under its data
         # directory); without one they are kept in this process only (tests, embedding).
         self.notes = notes or NoteFile(None, self.router.config.history_ttl_s)
+        self.messages_file = messages or MessageFile(None)
         # Each user's latest request ids, newest last; the users least recently heard of
         # are forgotten past the router's history limit, so the index stays bounded.
         self._by_user: OrderedDict[str, deque[str]] = OrderedDict()
@@ -71,6 +77,24 @@ class MemoryStore:
     async def user_notes(self, user_id: str, limit: int) -> list[Note]:
         return await self.notes.of_user(user_id, limit)
 
+    async def save_message(self, message: Message) -> None:
+        await self.messages_file.save(message)
+
+    async def message(self, message_id: str) -> Message | None:
+        return await self.messages_file.get(message_id)
+
+    async def messages(self, state: str, limit: int) -> list[Message]:
+        return await self.messages_file.listed(state, limit)
+
+    async def reply_message(self, message_id: str, reply: Reply) -> Message:
+        return await self.messages_file.reply(message_id, reply)
+
+    async def mark_message_read(self, message_id: str, at: float) -> None:
+        await self.messages_file.mark_read(message_id, at)
+
+    async def unread_replies(self, user_id: str) -> list[Message]:
+        return await self.messages_file.unread(user_id)
+
     async def advisors(self, limit: int) -> list[Advisor]:
         return sorted(self.router.advisors.values(), key=lambda a: a.id)[:limit]
 
@@ -88,3 +112,4 @@ class MemoryStore:
 
     async def close(self) -> None:
         await self.notes.close()
+        await self.messages_file.close()

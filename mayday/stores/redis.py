@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import asdict, replace
 from typing import Any, cast
 
 from redis.asyncio import Redis
@@ -53,6 +54,7 @@ from mayday.routing.model import (
     TimelineEntry,
 )
 from mayday.stores.keys import Keys
+from mayday.stores.messages import OPEN_PER_USER, Message, Reply
 from mayday.stores.notes import NOTES_KEPT, Note
 from mayday.stores.scripts import Script, connect
 
@@ -91,10 +93,12 @@ class RedisStore:
         self.keys = keys or Keys()
         self._scripts = {n: Script(redis, n, prelude="prelude") for n in SCRIPTS}
         self._note_save = Script(redis, "note_save")
+        self._message_save = Script(redis, "message_save")
+        self._message_reply = Script(redis, "message_reply")
         self._cfg = self.config.lua_config()
         self._args: dict[type[Any], Callable[[Any], tuple[str, list[Any]]]] = {
             HelpRequested: _help_requested,
-            HelpCancelled: lambda e: ("help_cancel", [e.user_id, e.request_id]),
+            HelpCancelled: lambda e: ("help_cancel", [e.user_id, e.request_id, e.outcome]),
             AdvisorStateSet: lambda e: (
                 "advisor_state",
                 [e.advisor_id, e.name, json.dumps(sorted(e.skills)), "1" if e.available else "0"],
@@ -247,6 +251,59 @@ class RedisStore:
         notes = sorted((Note.from_json(str(r)) for r in raw), key=lambda n: -n.requested_at)
         return notes[:limit]
 
+    async def save_message(self, message: Message) -> None:
+        k = self.keys
+        await self._message_save(
+            [k.message(message.id), k.messages("open"), k.user_open_messages(message.user_id)],
+            [message.id, message.to_json(), message.left_at, OPEN_PER_USER],
+        )
+
+    async def message(self, message_id: str) -> Message | None:
+        raw = await self.redis.hgetall(self.keys.message(message_id))
+        return _message(raw) if raw else None
+
+    async def messages(self, state: str, limit: int) -> list[Message]:
+        if limit <= 0:
+            return []
+        ids = await self.redis.zrange(self.keys.messages(state), 0, limit - 1)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for message_id in ids:
+                pipe.hgetall(self.keys.message(str(message_id)))
+            found = await pipe.execute()
+        return [_message(raw) for raw in found if raw]
+
+    async def reply_message(self, message_id: str, reply: Reply) -> Message:
+        k = self.keys
+        # The user is only known from the message itself; a message id names one user for
+        # ever, so reading it before the script runs cannot race.
+        left = await self.message(message_id)
+        user_id = left.user_id if left else ""
+        body = await self._message_reply(
+            [
+                k.message(message_id),
+                k.messages("open"),
+                k.messages("answered"),
+                k.user_open_messages(user_id),
+                k.user_unread(user_id),
+            ],
+            [message_id, json.dumps(asdict(reply))],
+        )
+        return replace(Message.from_json(body), reply=reply)
+
+    async def mark_message_read(self, message_id: str, at: float) -> None:
+        left = await self.message(message_id)
+        if left is None or left.read_at is not None:
+            return
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hsetnx(self.keys.message(message_id), "read_at", at)
+            pipe.zrem(self.keys.user_unread(left.user_id), message_id)
+            await pipe.execute()
+
+    async def unread_replies(self, user_id: str) -> list[Message]:
+        ids = await self.redis.zrange(self.keys.user_unread(user_id), 0, -1)
+        found = [await self.message(str(message_id)) for message_id in ids]
+        return [m for m in found if m is not None and m.reply is not None]
+
     async def advisors(self, limit: int) -> list[Advisor]:
         raw = json.loads(await self._run("advisors", 0.0, [limit]))
         return [
@@ -289,6 +346,19 @@ class RedisStore:
 
     async def close(self) -> None:
         await self.redis.aclose()
+
+
+def _message(raw: dict[Any, Any]) -> Message:
+    """A message from its hash: the body as left, and the reply and read time added later."""
+    fields = {str(k): v for k, v in raw.items()}
+    message = Message.from_json(fields["body"])
+    reply = fields.get("reply")
+    read_at = fields.get("read_at")
+    return replace(
+        message,
+        reply=Reply(**json.loads(reply)) if reply else None,
+        read_at=float(read_at) if read_at is not None else None,
+    )
 
 
 def _help_requested(e: HelpRequested) -> tuple[str, list[Any]]:

@@ -25,7 +25,14 @@ from mayday.metrics.tally import Rules
 from mayday.protocol.errors import ErrorCode
 from mayday.protocol.messages import ErrorFrame, ServerDraining
 from mayday.settings import Settings
-from mayday.transport import annotation_handlers, audit_api, handlers, openapi, ops_api
+from mayday.transport import (
+    annotation_handlers,
+    audit_api,
+    handlers,
+    messages_api,
+    openapi,
+    ops_api,
+)
 from mayday.transport.api import VERIFIER
 from mayday.transport.backend import Backend, make_backend
 from mayday.transport.connection import Connection
@@ -83,6 +90,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     if settings.metrics_port is not None:
         app.cleanup_ctx.append(ops_api.metrics_listener(settings, SafeAccessLogger))
     audit_api.add_routes(app)
+    messages_api.add_routes(app)
     openapi.add_routes(app, pages=not settings.api_only)
     if settings.api_only:
         return app

@@ -13,6 +13,10 @@ from mayday.protocol.messages import (
     AuthRefresh,
     HelpRequest,
     MediaState,
+    MessageLeave,
+    MessageRef,
+    MessageReplied,
+    MessageReply,
     Ping,
     RequestRef,
     SessionEnd,
@@ -31,6 +35,7 @@ from mayday.routing.events import (
     SessionEndRequested,
 )
 from mayday.routing.model import Request, RequestState, Session
+from mayday.stores.messages import Message, Reply, no_message
 from mayday.stores.notes import NOTES_KEPT, Note
 from mayday.transport.connection import Connection
 from mayday.transport.registry import Result, handler, on_attach
@@ -140,6 +145,72 @@ def _check_note(session: Session, advisor_id: str, now: float) -> None:
         raise ProtocolError(
             ErrorCode.INVALID_STATE, "the call ended over an hour ago: its note is closed"
         )
+
+
+@handler("message.leave", roles={Role.USER}, message=MessageLeave)
+async def message_leave(server: Services, conn: Connection, msg: MessageLeave) -> Result:
+    """A message for the advisors instead of a wait; the request it names closes with
+    outcome ``message``. Every refusal comes before any change: the request is checked,
+    then the message stored (``rate_limited`` past the bound), then the request closed."""
+    me = conn.identity
+    if msg.request_id is not None:
+        req = await server.store.request(msg.request_id)
+        if req is None:
+            raise ProtocolError(ErrorCode.NOT_FOUND, f'no request "{msg.request_id}"')
+        if req.user_id != me.sub:
+            raise ProtocolError(ErrorCode.FORBIDDEN, "request belongs to another user")
+        if not req.state.waiting:
+            raise ProtocolError(ErrorCode.INVALID_STATE, f"request is {req.state}, not waiting")
+    left = Message(
+        new_id("msg"), me.sub, me.name, msg.text, msg.contact, msg.request_id, server.clock()
+    )
+    await server.store.save_message(left)
+    if msg.request_id is not None:
+        # Race: an advisor may accept the request between the check and here; the close is
+        # then refused (invalid_state) and the message stays, answered like any other.
+        await server.apply(HelpCancelled(me.sub, msg.request_id, RequestState.MESSAGE.value))
+    return {"message_id": left.id}
+
+
+@handler("message.reply", roles={Role.ADVISOR}, message=MessageReply)
+async def message_reply(server: Services, conn: Connection, msg: MessageReply) -> Result:
+    """The one reply to a message: the first advisor's wins, on any node; the user gets it
+    at once on every socket they have open, and at their next connections."""
+    me = conn.identity
+    reply = Reply(msg.text, me.sub, me.name, server.clock())
+    answered = await server.store.reply_message(msg.message_id, reply)
+    await server.deliver("user", answered.user_id, _replied(answered, reply).to_frame())
+    return {"message_id": answered.id, "at": reply.at}
+
+
+@handler("message.read", roles={Role.USER}, message=MessageRef)
+async def message_read(server: Services, conn: Connection, msg: MessageRef) -> Result:
+    """The user saw the reply: no more ``message.replied`` for it."""
+    found = await server.store.message(msg.message_id)
+    if found is None:
+        raise no_message(msg.message_id)
+    if found.user_id != conn.identity.sub:
+        raise ProtocolError(ErrorCode.FORBIDDEN, "the message was left by another user")
+    if found.reply is None:
+        raise ProtocolError(ErrorCode.INVALID_STATE, "the message has no reply yet")
+    await server.store.mark_message_read(found.id, server.clock())
+    return None
+
+
+@on_attach
+async def replies_for_new_socket(server: Services, conn: Connection) -> None:
+    """A user's connection opened: every reply they have not marked read, oldest first."""
+    me = conn.identity
+    if me.role is not Role.USER:
+        return
+    for answered in await server.store.unread_replies(me.sub):
+        if answered.reply is not None:
+            conn.send(_replied(answered, answered.reply).to_frame())
+
+
+def _replied(message: Message, reply: Reply) -> MessageReplied:
+    advisor = {"id": reply.advisor_id, "name": reply.advisor_name}
+    return MessageReplied(message.id, reply.text, advisor, reply.at)
 
 
 @handler("help.accept", roles={Role.ADVISOR}, message=RequestRef)

@@ -106,6 +106,40 @@ SCHEMAS: dict[str, Any] = {
             },
         },
     },
+    "Message": {
+        "type": "object",
+        "required": ["message_id", "state", "user", "text", "left_at", "reply", "read"],
+        "properties": {
+            "message_id": {"type": "string"},
+            "state": {"enum": ["open", "answered"]},
+            "user": {
+                "type": "object",
+                "properties": {"id": {"type": "string"}, "name": {"type": "string"}},
+            },
+            "text": {"type": "string"},
+            "contact": _STRING_OR_NULL,
+            "request_id": _STRING_OR_NULL,
+            "left_at": {"type": "number"},
+            "reply": {
+                "type": ["object", "null"],
+                "required": ["text", "advisor", "at"],
+                "properties": {
+                    "text": {"type": "string"},
+                    "advisor": {"type": "object"},
+                    "at": {"type": "number"},
+                },
+            },
+            "read": {"type": "boolean", "description": "the user marked the reply read"},
+        },
+    },
+    "Messages": {
+        "type": "object",
+        "required": ["messages", "count"],
+        "properties": {
+            "messages": {"type": "array", "items": {"$ref": "#/components/schemas/Message"}},
+            "count": {"type": "integer", "minimum": 0},
+        },
+    },
 }
 
 
@@ -278,6 +312,30 @@ PATHS: dict[str, Any] = {
                 "401": _UNAUTHORIZED,
                 "403": _FORBIDDEN,
                 "404": _json("Error", "no such session"),
+            },
+        }
+    },
+    "/api/messages": {
+        "get": {
+            "summary": "Messages users left when nobody could answer, oldest first",
+            "description": "For an advisor or ops token; a user token gets 403.",
+            "operationId": "messages",
+            "tags": ["advisors"],
+            "security": _OPS_ONLY,
+            "parameters": [
+                {"name": "state", "in": "query", "schema": {"enum": ["open", "answered"]}},
+                {
+                    "name": "limit",
+                    "in": "query",
+                    "schema": {"type": "integer", "minimum": 0, "maximum": 1000},
+                    "description": "at most this many (default 100)",
+                },
+            ],
+            "responses": {
+                "200": _json("Messages", "the messages"),
+                "400": _json("Error", "an unknown parameter, or state or limit out of range"),
+                "401": _UNAUTHORIZED,
+                "403": _FORBIDDEN,
             },
         }
     },

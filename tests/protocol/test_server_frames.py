@@ -24,6 +24,7 @@ from mayday.protocol.messages import (
     HelpOffer,
     HelpQueued,
     HelpWithdrawn,
+    MessageReplied,
     PeerDisconnected,
     PeerReconnected,
     QueueSummary,
@@ -43,6 +44,7 @@ EXAMPLES: list[Outbound] = [
     HelpClosed("req_1", "cancelled"),
     HelpOffer("req_1", 15.0, {"id": "u1", "name": "Tab"}, "wifi", "en", ["wifi"], {}, 1.5),
     HelpWithdrawn("req_1", "timeout"),
+    MessageReplied("msg_1", "Open tray 2.", {"id": "a1", "name": "Ada"}, 1_000_000.5),
     AdvisorStateChanged("away", "offer_timeout"),
     SessionStarted(
         "ses_1", "req_1", {"id": "a1", "name": "Ada", "role": "advisor"}, "advisor", [], "user"

@@ -40,6 +40,10 @@ const ui = {
   bannerText: $("control-banner-text"),
   revoke: $("control-revoke"),
   pause: $("share-pause"),
+  leaveMessage: $("leave-message"),
+  reply: $("message-reply"),
+  replyFrom: $("message-reply-from"),
+  replyText: $("message-reply-text"),
 };
 
 // Which controls each state shows; everything not listed is hidden.
@@ -88,6 +92,7 @@ const page = {
   microphone: null, // Promise<MediaStream | null>, opened at the first Help
   control: "off", // co-pilot consent in the current session
   paused: false, // screen sharing paused by the user
+  offline: false, // the last help.queued said nobody can answer: a message may be left
 };
 
 const demo = runDemoScreen(ui.screen, 15);
@@ -136,6 +141,7 @@ function setState(state, text) {
   const shown = new Set(SHOWN[state]);
   if (!ScreenSource.supported) shown.delete("share");
   for (const name of TOGGLED) ui[name].hidden = !shown.has(name);
+  ui.leaveMessage.hidden = !(state === "no-advisor" && page.offline);
   ui.help.disabled = !HELP_ENABLED.has(state);
   if (state !== "refused") ui.refusedBox.hidden = true;
   pip.update();
@@ -150,6 +156,9 @@ function onMessage(msg) {
       break;
     case "help.queued":
       onQueued(msg);
+      break;
+    case "message.replied":
+      showReply(msg);
       break;
     case "help.closed":
       forgetRequest();
@@ -237,6 +246,7 @@ function onPeerBack(msg) {
 function onQueued(msg) {
   if (page.sessionId !== null) return;
   page.requestId = msg.request_id;
+  page.offline = msg.offline === true;
   // Kept after the call: the reference a support person or a test asks for.
   document.body.dataset.requestId = msg.request_id;
   waitView.show(msg);
@@ -257,6 +267,8 @@ function closedText(outcome) {
       return "Request cancelled. Press Help whenever you need it.";
     case "expired":
       return "Nobody could take your request in time. Please press Help again.";
+    case "message":
+      return "Your message was sent. An advisor's reply will show here when you open Help.";
     default:
       return "Your request was closed. Press Help to ask again.";
   }
@@ -281,7 +293,20 @@ function onEnded(msg) {
   setState("ended", `Call ended. ${who} Press Help if you need more help.`);
 }
 
+/** An advisor's reply to a message this user left: shown, then marked read. */
+function showReply(msg) {
+  ui.replyFrom.textContent = `${msg.advisor.name} replied to your message:`;
+  ui.replyText.textContent = msg.text;
+  ui.reply.hidden = false;
+  ui.reply.dataset.messageId = msg.message_id;
+  signaling.call("message.read", { message_id: msg.message_id }).catch((err) => {
+    // Shown again at the next open: no harm.
+    console.info("mayday: message.read refused", err);
+  });
+}
+
 function forgetRequest() {
+  page.offline = false;
   page.requestId = null;
   waitView.stop();
 }
@@ -489,6 +514,29 @@ ui.help.addEventListener("click", async () => {
   } catch (err) {
     console.info("mayday: help.request refused", err);
     setState("ready", HELP_ERRORS[err.code] ?? SOMETHING_WENT_WRONG);
+  }
+});
+
+ui.leaveMessage.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const form = new FormData(ui.leaveMessage);
+  const text = String(form.get("text") || "").trim();
+  if (!text) return;
+  const fields = { text };
+  const contact = String(form.get("contact") || "").trim();
+  if (contact) fields.contact = contact;
+  if (page.requestId) fields.request_id = page.requestId;
+  try {
+    await signaling.call("message.leave", fields);
+    ui.leaveMessage.reset();
+    // The request it replaced is closed (help.closed, outcome message); without one:
+    if (page.state === "no-advisor") setState("ready", closedText("message"));
+  } catch (err) {
+    console.info("mayday: message.leave refused", err);
+    ui.status.textContent =
+      err.code === "rate_limited"
+        ? "You already left several messages. Please wait for a reply."
+        : "Your message could not be sent. Please try again.";
   }
 });
 

@@ -28,7 +28,7 @@ local function cancel_timer(name) out[#out + 1] = {k = "cancel", key = name} end
 local function blank(v) return v == nil or v == "" end
 
 local WAITING = {queued = true, offered = true}
-local FINAL = {ended = true, cancelled = true, abandoned = true, expired = true}
+local FINAL = {ended = true, cancelled = true, abandoned = true, expired = true, message = true}
 
 -- ------------------------------------------------------------ records
 local function load(kind, id)

@@ -1,0 +1,11 @@
+-- KEYS: 1 the message (HASH), 2 the open messages (ZSET), 3 the user's open messages (SET).
+-- ARGV: 1 message id, 2 message JSON, 3 left_at, 4 the most open messages a user may have.
+-- The count and the write are one step, so two sockets of one user cannot pass the bound.
+-- No prelude.
+if redis.call("SCARD", KEYS[3]) >= tonumber(ARGV[4]) then
+  return redis.error_reply("rate_limited:at most " .. ARGV[4] .. " messages may wait for a reply")
+end
+redis.call("HSET", KEYS[1], "body", ARGV[2])
+redis.call("ZADD", KEYS[2], ARGV[3], ARGV[1])
+redis.call("SADD", KEYS[3], ARGV[1])
+return 1
