@@ -10,14 +10,13 @@ that last night's messages are still there in the morning.
 
 from __future__ import annotations
 
-import asyncio
 import json
-import sqlite3
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from mayday.protocol.errors import ErrorCode, ProtocolError
+from mayday.stores.sqlite_file import SqliteFile
 
 MESSAGES_FILE = "messages.sqlite3"
 # Open (unanswered) messages one user may have at once: what one identity can make the
@@ -109,66 +108,36 @@ CREATE INDEX IF NOT EXISTS messages_by_user ON messages (user_id, state);
 """
 
 
-class MessageFile:
+class MessageFile(SqliteFile):
     """Messages in one SQLite file (``path``), or in this process only when ``path`` is
     None. Opened at the first use; calls run in a thread, one at a time (the lock), so
     the first reply to a message wins (``UPDATE ... WHERE state = 'open'``)."""
 
     def __init__(self, path: Path | None) -> None:
-        self.path = path
-        self._db: sqlite3.Connection | None = None
-        self._lock = asyncio.Lock()
+        super().__init__(path, _SCHEMA)
 
     async def save(self, message: Message) -> None:
         """Keep a new message; ``rate_limited`` when its user has too many open."""
-        async with self._lock:
-            await asyncio.to_thread(self._save, message)
+        await self.run(self._save, message)
 
     async def get(self, message_id: str) -> Message | None:
-        async with self._lock:
-            return await asyncio.to_thread(self._get, message_id)
+        return await self.run(self._get, message_id)
 
     async def listed(self, state: str, limit: int) -> list[Message]:
         """Messages in ``state``, oldest first, at most ``limit``."""
-        async with self._lock:
-            return await asyncio.to_thread(self._listed, state, limit)
+        return await self.run(self._listed, state, limit)
 
     async def reply(self, message_id: str, reply: Reply) -> Message:
         """Store the reply; ``not_found``, or ``invalid_state`` if one is stored already."""
-        async with self._lock:
-            return await asyncio.to_thread(self._reply, message_id, reply)
+        return await self.run(self._reply, message_id, reply)
 
     async def mark_read(self, message_id: str, at: float) -> None:
-        async with self._lock:
-            await asyncio.to_thread(self._mark_read, message_id, at)
+        await self.run(self._mark_read, message_id, at)
 
     async def unread(self, user_id: str) -> list[Message]:
         """The user's answered messages whose reply they have not marked read, oldest
         first."""
-        async with self._lock:
-            return await asyncio.to_thread(self._unread, user_id)
-
-    async def close(self) -> None:
-        async with self._lock:
-            if self._db is not None:
-                self._db.close()
-                self._db = None
-
-    def _open(self) -> sqlite3.Connection:
-        if self._db is None:
-            target = ":memory:"
-            if self.path is not None:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                target = str(self.path)
-            db = sqlite3.connect(target, check_same_thread=False, isolation_level=None)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.executescript(_SCHEMA)
-            self._db = db
-        return self._db
-
-    def _untouched(self) -> bool:
-        # Nothing was ever stored here: do not make the file to say so.
-        return self._db is None and self.path is not None and not self.path.exists()
+        return await self.run(self._unread, user_id)
 
     def _save(self, message: Message) -> None:
         db = self._open()

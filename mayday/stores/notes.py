@@ -9,12 +9,12 @@ of the process like everything else the product stores for later.
 
 from __future__ import annotations
 
-import asyncio
 import json
-import sqlite3
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+from mayday.stores.sqlite_file import SqliteFile
 
 # Notes kept per caller, as the requests remembered per user: the oldest calls go first.
 NOTES_KEPT = 20
@@ -65,7 +65,7 @@ CREATE INDEX IF NOT EXISTS notes_by_age ON notes (written_at);
 """
 
 
-class NoteFile:
+class NoteFile(SqliteFile):
     """Notes in one SQLite file (``path``), or in this process only when ``path`` is None.
 
     The file is opened (and its folder made) at the first note read or written, so a
@@ -76,39 +76,17 @@ class NoteFile:
     """
 
     def __init__(self, path: Path | None, keep_s: float) -> None:
-        self.path = path
+        super().__init__(path, _SCHEMA)
         self.keep_s = keep_s
-        self._db: sqlite3.Connection | None = None
-        self._lock = asyncio.Lock()
 
     async def save(self, note: Note) -> None:
         """Keep ``note``, replacing an earlier one on the same request; forget the caller's
         notes past the newest ``NOTES_KEPT`` calls and every note older than ``keep_s``."""
-        async with self._lock:
-            await asyncio.to_thread(self._save, note)
+        await self.run(self._save, note)
 
     async def of_user(self, user_id: str, limit: int) -> list[Note]:
         """The caller's notes, newest call first, at most ``limit``."""
-        async with self._lock:
-            return await asyncio.to_thread(self._of_user, user_id, limit)
-
-    async def close(self) -> None:
-        async with self._lock:
-            if self._db is not None:
-                self._db.close()
-                self._db = None
-
-    def _open(self) -> sqlite3.Connection:
-        if self._db is None:
-            target = ":memory:"
-            if self.path is not None:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                target = str(self.path)
-            db = sqlite3.connect(target, check_same_thread=False, isolation_level=None)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.executescript(_SCHEMA)
-            self._db = db
-        return self._db
+        return await self.run(self._of_user, user_id, limit)
 
     def _save(self, note: Note) -> None:
         db = self._open()
@@ -126,8 +104,8 @@ class NoteFile:
             db.execute("DELETE FROM notes WHERE written_at < ?", (note.written_at - self.keep_s,))
 
     def _of_user(self, user_id: str, limit: int) -> list[Note]:
-        if self._db is None and self.path is not None and not self.path.exists():
-            return []  # no note was ever written here: do not make the file to say so
+        if self._untouched():
+            return []
         rows = self._open().execute(
             "SELECT body FROM notes WHERE user_id = ? ORDER BY requested_at DESC LIMIT ?",
             (user_id, limit),
