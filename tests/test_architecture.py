@@ -16,13 +16,25 @@ def module_name(path: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
+def parse(source: str) -> ast.Module:
+    """``ast.parse``, tried again on CPython 3.11's spurious "AST constructor recursion
+    depth mismatch" SystemError (python/cpython#106905: its depth counter is shared, and
+    another thread of the test process can move it mid-parse)."""
+    for _ in range(2):
+        try:
+            return ast.parse(source)
+        except SystemError:
+            continue
+    return ast.parse(source)
+
+
 def imports() -> dict[str, set[str]]:
     """Every module of mayday and the mayday modules it imports, anywhere in its body."""
     names = {module_name(p) for p in ROOT.rglob("*.py")}
     graph: dict[str, set[str]] = {}
     for path in ROOT.rglob("*.py"):
         found: set[str] = set()
-        for node in ast.walk(ast.parse(path.read_text())):
+        for node in ast.walk(parse(path.read_text())):
             if isinstance(node, ast.ImportFrom) and node.module:
                 base = node.module
                 found.update(
