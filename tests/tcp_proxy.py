@@ -1,6 +1,6 @@
 """A small TCP proxy for tests: a load balancer in front of server nodes, and a link
-that can be cut for real (a reset, or a black hole that keeps the connection open and
-passes nothing), which ``context.set_offline`` cannot do to an open loopback socket."""
+that can be cut for real (reset, then new connections refused), which
+``context.set_offline`` cannot do to an open loopback socket."""
 
 from __future__ import annotations
 
@@ -16,7 +16,6 @@ class TcpProxy:
     def __init__(self, targets: list[tuple[str, int]]) -> None:
         self.targets = list(targets)
         self.down: set[int] = set()
-        self.black_hole = False
         self.refusing = False  # new connections are reset at once, as a closed port does
         self.port = 0
         self._turn = itertools.count()
@@ -58,8 +57,8 @@ class TcpProxy:
         if self.refusing:
             writer.transport.abort()
             return
-        if target is None or self.black_hole:
-            await self._hold(reader, writer)
+        if target is None:
+            writer.transport.abort()
             return
         try:
             up_reader, up_writer = await asyncio.open_connection(*target)
@@ -77,13 +76,6 @@ class TcpProxy:
             for w in link:
                 w.transport.abort()
 
-    async def _hold(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        """A black hole: the connection opens and nothing ever comes back."""
-        with contextlib.suppress(OSError):
-            while await reader.read(65536):
-                pass
-        writer.transport.abort()
-
     async def _pipe(
         self,
         src: asyncio.StreamReader,
@@ -92,8 +84,6 @@ class TcpProxy:
     ) -> None:
         with contextlib.suppress(OSError):
             while data := await src.read(65536):
-                if self.black_hole:
-                    continue  # swallowed: both ends still think the link is up
                 dst.write(data)
                 await dst.drain()
         for w in link:  # one side closed: so does the other
