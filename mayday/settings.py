@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -13,6 +13,8 @@ from mayday.routing.config import RouterConfig, SettingsError
 from mayday.routing.hours import Hours
 from mayday.security_settings import check_security, normal_origins
 from mayday.webassets import default_root
+from mayday.webhooks.endpoints import EndpointError, parse_endpoints
+from mayday.webhooks.schedule import RETRY_SCHEDULE_S
 
 # The pages packaged in the wheel, else those of the source checkout (mayday/webassets.py).
 WEB_ROOT = default_root()
@@ -43,7 +45,12 @@ class Settings(RouterConfig):
     short_abandon_s: float = 5.0
     service_level_goal: float = 0.8
     abandonment_max: float = 0.1
+    # The old form of the alert webhook: alert events only, unsigned (docs/webhooks.md).
     alert_webhook_url: str = ""
+    # Standard Webhooks endpoints, JSON [{url, secret, events}] (mayday/webhooks/), and
+    # the delays between attempts of one delivery (Svix's schedule by default).
+    webhooks: str = ""
+    webhook_retry_s: tuple[float, ...] = RETRY_SCHEDULE_S
     ops_interval_s: float = 1.0
     position_interval_s: float = 1.0
     gc_sweep_s: float = 600.0
@@ -123,6 +130,7 @@ class Settings(RouterConfig):
         if not 0 <= self.drain_spread_s <= 60 or not 0 < self.drain_timeout_s <= 600:
             raise SettingsError("drain_spread_s must be 0 to 60, drain_timeout_s 0 to 600")
         Hours.parse(self.hours)  # a bad schedule stops the start with its reason
+        _check_webhooks(self)
         if not 1 <= self.max_topic_labels <= 10_000:
             raise SettingsError("max_topic_labels must be from 1 to 10000")
         _check_logging(self)
@@ -143,17 +151,8 @@ class Settings(RouterConfig):
 def _parse(name: str, raw: str) -> Any:
     default = getattr(Settings(), name)
     try:
-        if name == "ice_servers":
-            servers = json.loads(raw)
-            if not isinstance(servers, list) or not all(isinstance(s, dict) for s in servers):
-                raise SettingsError("MAYDAY_ICE_SERVERS must be a JSON list of objects")
-            return tuple(servers)
-        if name in ("turn_urls", "topics", "allowed_origins", "frame_ancestors"):
-            return tuple(u.strip() for u in raw.split(",") if u.strip())
-        if name == "metrics_port":
-            return int(raw)
-        if name in ("web_root", "data_dir"):
-            return Path(raw)
+        if name in _PARSERS:
+            return _PARSERS[name](raw)
         if isinstance(default, bool):
             return raw.lower() in ("1", "true", "yes")
         if isinstance(default, int):
@@ -165,6 +164,31 @@ def _parse(name: str, raw: str) -> Any:
     return raw
 
 
+def _ice_servers(raw: str) -> tuple[dict[str, Any], ...]:
+    servers = json.loads(raw)
+    if not isinstance(servers, list) or not all(isinstance(s, dict) for s in servers):
+        raise SettingsError("MAYDAY_ICE_SERVERS must be a JSON list of objects")
+    return tuple(servers)
+
+
+def _comma_list(raw: str) -> tuple[str, ...]:
+    return tuple(u.strip() for u in raw.split(",") if u.strip())
+
+
+# Settings whose variable is not read by the type of their default.
+_PARSERS: dict[str, Callable[[str], Any]] = {
+    "ice_servers": _ice_servers,
+    "turn_urls": _comma_list,
+    "topics": _comma_list,
+    "allowed_origins": _comma_list,
+    "frame_ancestors": _comma_list,
+    "webhook_retry_s": lambda raw: tuple(float(u) for u in _comma_list(raw)),
+    "metrics_port": int,
+    "web_root": Path,
+    "data_dir": Path,
+}
+
+
 def default_data_dir() -> Path:
     """``./mayday-data``: beside where the server is started (issue 12 names it), so
     ``make run`` in the checkout keeps its data there; a service sets its own."""
@@ -173,6 +197,18 @@ def default_data_dir() -> Path:
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 LOG_FORMATS = ("plain", "json")
+
+
+def _check_webhooks(settings: Settings) -> None:
+    try:
+        parse_endpoints(settings.webhooks, settings.alert_webhook_url)
+    except EndpointError as exc:
+        raise SettingsError(str(exc)) from None
+    if (
+        not all(0 < d <= 86400 for d in settings.webhook_retry_s)
+        or len(settings.webhook_retry_s) > 20
+    ):
+        raise SettingsError("webhook_retry_s: at most 20 delays, each over 0 and at most a day")
 
 
 def _check_logging(settings: Settings) -> None:
@@ -231,7 +267,9 @@ SETTING_HELP: dict[str, str] = {
     "short_abandon_s": "users who give up sooner than this are short abandons, seconds",
     "service_level_goal": "share of requests to answer within the target (0..1)",
     "abandonment_max": "abandonment share above which an alert is raised (0..1)",
-    "alert_webhook_url": "URL that receives alert events as JSON (empty: none)",
+    "alert_webhook_url": "old form: URL that receives alert events as JSON, unsigned (empty: none)",
+    "webhooks": "Standard Webhooks endpoints as JSON [{url, secret, events}] (docs/webhooks.md)",
+    "webhook_retry_s": "seconds between a failed webhook delivery's attempts (comma list)",
     "ops_interval_s": "seconds between ops views, alert checks and request expiry",
     "position_interval_s": "seconds between queue position updates to waiting users",
     "gc_sweep_s": "seconds between full sweeps of the garbage collector",
@@ -254,4 +292,6 @@ SETTING_HELP: dict[str, str] = {
 
 def is_secret(name: str) -> bool:
     """Whether a setting's value must never be shown (check-config masks it)."""
-    return any(word in name for word in ("secret", "password", "private", "token"))
+    # The webhooks' JSON holds their secrets (and URLs that are often credentials).
+    words = ("secret", "password", "private", "token")
+    return name == "webhooks" or any(word in name for word in words)

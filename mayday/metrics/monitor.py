@@ -3,14 +3,11 @@ and alerts out."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import math
 from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from typing import Any
-
-import aiohttp
 
 from mayday.metrics import erlang
 from mayday.metrics.alerts import AlertLedger, AlertRules, changes
@@ -39,15 +36,12 @@ class Monitor:
         alert_rules: AlertRules,
         stats: StatsStore,
         ledger: AlertLedger,
-        webhook_url: str | None = None,
         topics: TopicLabels | None = None,
     ) -> None:
         self.rules, self.alert_rules = rules, alert_rules
         self.stats, self.ledger = stats, ledger
         self.topics = topics or TopicLabels()
         self.prom = PromMetrics(rules.target_s, alert_rules.service_level_goal)
-        self.webhook_url = webhook_url
-        self._posts: set[asyncio.Task[None]] = set()
 
     async def observe(self, observations: list[Observe], now: float) -> None:
         """Count each observation under its topic's bounded label (``TopicLabels``)."""
@@ -140,44 +134,18 @@ class Monitor:
         }
 
     async def check_alerts(self, queue: QueueSummary, now: float) -> list[OpsAlert]:
-        """Evaluate the alert rules; return (and post) the changes this process announced."""
+        """Evaluate the alert rules; return the changes this process announced (the server
+        tells the ops consoles and queues the ``alert.*`` webhooks)."""
         self.prom.set_queue(queue)
         recent = measures(total((await self.stats.window(now - 300, now)).values()), self.rules)
         holding = self.alert_rules.evaluate(queue.oldest_wait_s, queue.advisors_available, recent)
         events = await changes(self.alert_rules, self.ledger, holding, now)
         for event in events:
             log.warning("alert %s %s: %s", event.name, event.state, event.message)
-            self._post(event)
         return events
 
-    def _post(self, event: OpsAlert) -> None:
-        if not self.webhook_url:
-            return
-        task = asyncio.create_task(_post_json(self.webhook_url, event.to_frame()))
-        self._posts.add(task)
-        task.add_done_callback(self._posts.discard)
-
     async def close(self) -> None:
-        for task in list(self._posts):
-            task.cancel()
-        await asyncio.gather(*self._posts, return_exceptions=True)
-
-
-async def _post_json(url: str, body: dict[str, Any]) -> None:
-    """POST an alert; three tries, then give up with a log line (the alert stays on the page)."""
-    timeout = aiohttp.ClientTimeout(total=5)
-    for attempt in range(3):
-        try:
-            async with (
-                aiohttp.ClientSession(timeout=timeout) as http,
-                http.post(url, json=body) as r,
-            ):
-                if r.status < 500:
-                    return
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            log.warning("alert webhook failed (%s), attempt %d", type(exc).__name__, attempt + 1)
-        await asyncio.sleep(0.5 * 2**attempt)
-    log.error("alert webhook gave up after 3 attempts")
+        """Nothing to stop: alerts are posted by the webhook sender."""
 
 
 def _midnight_utc(now: float) -> float:

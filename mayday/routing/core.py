@@ -46,6 +46,7 @@ from mayday.routing.events import (
     OfferDeclined,
     OfferExpired,
     Reconnected,
+    RequestClosed,
     RequestExpired,
     Send,
     SessionEndRequested,
@@ -843,6 +844,8 @@ class Router:
             self._touched[req.id] = req
         if new.final:
             self._record(req, now, new.value)
+            if new is not RequestState.ENDED:
+                self._out.append(RequestClosed(req.id, req.user_id, new.value))
         if new in (RequestState.CANCELLED, RequestState.ABANDONED, RequestState.EXPIRED):
             self._out.append(Observe("outcome", now - req.enqueued_at, req.topic or "", new.value))
 

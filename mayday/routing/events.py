@@ -217,4 +217,15 @@ class SessionOver:
     advisor_id: str
 
 
-Effect = Send | StartTimer | CancelTimer | Observe | Waiting | SessionOver
+@dataclass(frozen=True)
+class RequestClosed:
+    """A request left the queue for good without a session: ``outcome`` cancelled,
+    abandoned, expired or message. Announced to the integrator (the ``help.closed``
+    webhook), whether or not the user is there to be told."""
+
+    request_id: str
+    user_id: str
+    outcome: str
+
+
+Effect = Send | StartTimer | CancelTimer | Observe | Waiting | SessionOver | RequestClosed

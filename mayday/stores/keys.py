@@ -108,6 +108,27 @@ class Keys:
         """ZSET message id -> left_at, of the user's replies not yet marked read."""
         return f"{self.prefix}msgs:unread:{user_id}"
 
+    # The webhook outbox (mayday/webhooks/redis_outbox.py).
+    def webhook(self, delivery_id: str) -> str:
+        """STRING: one delivery's JSON (pending; settled ones expire after 7 days)."""
+        return f"{self.prefix}wh:{delivery_id}"
+
+    @property
+    def webhooks_due(self) -> str:
+        """ZSET delivery id -> when it is due: the pending deliveries (a claimed one is due
+        again at its lease's end)."""
+        return f"{self.prefix}wh:due"
+
+    @property
+    def webhook_attempts(self) -> str:
+        """LIST of the latest 500 attempts' JSON, newest first."""
+        return f"{self.prefix}wh:attempts"
+
+    @property
+    def webhooks_disabled(self) -> str:
+        """HASH endpoint id -> JSON {at, status, url}: endpoints that answered 410."""
+        return f"{self.prefix}wh:disabled"
+
     # SLA tallies and alerts (mayday/metrics/).
     def stats(self, kind: str, slot: int) -> str:
         """HASH "topic|counter" -> sum, for one minute (kind "m") or hour ("h") slot."""

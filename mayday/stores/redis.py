@@ -37,6 +37,7 @@ from mayday.routing.events import (
     OfferDeclined,
     OfferExpired,
     Reconnected,
+    RequestClosed,
     RequestExpired,
     Send,
     SessionEndRequested,
@@ -170,6 +171,8 @@ class RedisStore:
             return Observe(item["metric"], float(item["value"]), item["topic"], item["label"])
         if item["k"] == "waiting":
             return Waiting(item["user_id"], item["request_id"])
+        if item["k"] == "closed":
+            return RequestClosed(item["request_id"], item["user_id"], item["outcome"])
         if item["k"] == "session_over":
             return SessionOver(item["session_id"], item["user_id"], item["advisor_id"])
         return Send(item["role"], item["sub"], self._message(item["m"], item["sub"], now))

@@ -32,6 +32,7 @@ from mayday.transport import (
     messages_api,
     openapi,
     ops_api,
+    webhooks_api,
 )
 from mayday.transport.api import VERIFIER
 from mayday.transport.backend import Backend, make_backend
@@ -72,8 +73,7 @@ def make_monitor(settings: Settings, backend: Backend) -> Monitor:
         abandonment_max=settings.abandonment_max,
     )
     topics = TopicLabels(settings.max_topic_labels, settings.topics, backend.admission)
-    webhook = settings.alert_webhook_url or None
-    return Monitor(rules, alert_rules, backend.stats, backend.ledger, webhook, topics)
+    return Monitor(rules, alert_rules, backend.stats, backend.ledger, topics)
 
 
 def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Application:
@@ -91,6 +91,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
         app.cleanup_ctx.append(ops_api.metrics_listener(settings, SafeAccessLogger))
     audit_api.add_routes(app)
     messages_api.add_routes(app)
+    webhooks_api.add_routes(app)
     openapi.add_routes(app, pages=not settings.api_only)
     if settings.api_only:
         return app

@@ -1,14 +1,17 @@
 """Where a server process keeps its state: chosen once, here, from the settings.
 
-The embedded default keeps everything in this process, but for the advisors' notes
-and the messages left offline, which it keeps in files under the data directory.
-With a Redis URL, the routing state, the shared screens, the SLA tallies, the alert ledger and the
-topic labels live in Redis, and the relay links this process to the others.
+The embedded default keeps everything in this process, but for the advisors' notes,
+the messages left offline and the webhook outbox, which it keeps in files under the
+data directory.
+With a Redis URL, the routing state, the shared screens, the SLA tallies, the alert
+ledger, the topic labels and the webhook outbox live in Redis, and the relay links this
+process to the others.
 Nothing else in the server asks which backend runs.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from mayday.metrics.alerts import AlertLedger, MemoryLedger, RedisLedger
@@ -26,6 +29,10 @@ from mayday.stores.redis import RedisStore
 from mayday.transport.redis_streams import RedisStreamBook
 from mayday.transport.relay import NoRelay, RedisRelay, Relay
 from mayday.transport.streams import StreamBook, Streams
+from mayday.webhooks.endpoints import parse_endpoints
+from mayday.webhooks.outbox import WEBHOOKS_FILE, Outbox, SqliteOutbox
+from mayday.webhooks.redis_outbox import RedisOutbox
+from mayday.webhooks.sender import Webhooks
 
 
 @dataclass
@@ -38,10 +45,18 @@ class Backend:
     admission: Admission  # which topics have a metric label
     relay: Relay  # the link to the other processes
     streams: Streams  # where a closed socket's stream is kept for a resume
+    outbox: Outbox  # webhook deliveries not yet taken, and the attempts
 
     async def close(self) -> None:
         await self.relay.close()
+        await self.outbox.close()
         await self.store.close()
+
+
+def make_webhooks(settings: Settings, outbox: Outbox, clock: Callable[[], float]) -> Webhooks:
+    """The webhook sender for the endpoints configured (none: it queues nothing)."""
+    endpoints = parse_endpoints(settings.webhooks, settings.alert_webhook_url)
+    return Webhooks(endpoints, outbox, clock, schedule=settings.webhook_retry_s)
 
 
 def make_backend(settings: Settings) -> Backend:
@@ -61,6 +76,7 @@ def make_backend(settings: Settings) -> Backend:
             admission=LocalAdmission(),
             relay=NoRelay(),
             streams=StreamBook(settings.resume_grace_s),
+            outbox=SqliteOutbox(settings.data_dir / WEBHOOKS_FILE),
         )
     store = RedisStore.from_url(settings.redis_url, settings)
     redis, keys = store.redis, store.keys
@@ -74,4 +90,5 @@ def make_backend(settings: Settings) -> Backend:
         admission=RedisAdmission(redis, keys.topics),
         relay=relay,
         streams=RedisStreamBook(redis, keys, settings.resume_grace_s, inbox=relay),
+        outbox=RedisOutbox(redis, keys),
     )

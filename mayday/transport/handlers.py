@@ -165,6 +165,7 @@ async def message_leave(server: Services, conn: Connection, msg: MessageLeave) -
         new_id("msg"), me.sub, me.name, msg.text, msg.contact, msg.request_id, server.clock()
     )
     await server.store.save_message(left)
+    await server.announce("message.left", _left_event(left))
     if msg.request_id is not None:
         # Race: an advisor may accept the request between the check and here; the close is
         # then refused (invalid_state) and the message stays, answered like any other.
@@ -180,7 +181,25 @@ async def message_reply(server: Services, conn: Connection, msg: MessageReply) -
     reply = Reply(msg.text, me.sub, me.name, server.clock())
     answered = await server.store.reply_message(msg.message_id, reply)
     await server.deliver("user", answered.user_id, _replied(answered, reply).to_frame())
+    advisor = {"id": me.sub, "name": me.name}
+    event = {
+        **_left_event(answered),
+        "reply": {"text": reply.text, "advisor": advisor, "at": reply.at},
+    }
+    await server.announce("message.replied", event)
     return {"message_id": answered.id, "at": reply.at}
+
+
+def _left_event(message: Message) -> dict[str, Any]:
+    """The ``data`` of the message webhooks: what the integrator's text or push needs."""
+    return {
+        "message_id": message.id,
+        "user": {"id": message.user_id, "name": message.user_name},
+        "text": message.text,
+        "contact": message.contact,
+        "request_id": message.request_id,
+        "left_at": message.left_at,
+    }
 
 
 @handler("message.read", roles={Role.USER}, message=MessageRef)

@@ -339,6 +339,57 @@ PATHS: dict[str, Any] = {
             },
         }
     },
+    "/api/webhooks/deliveries": {
+        "get": {
+            "summary": "Webhook endpoints, deliveries pending and the latest attempts",
+            "description": "Newest attempts first; URLs without query or credentials.",
+            "operationId": "webhook_deliveries",
+            "tags": ["ops"],
+            "security": _OPS_ONLY,
+            "parameters": [
+                {
+                    "name": "limit",
+                    "in": "query",
+                    "schema": {"type": "integer", "minimum": 0, "maximum": 500},
+                    "description": "at most this many attempts (default 100)",
+                }
+            ],
+            "responses": {
+                "200": {
+                    "description": "endpoints, pending count and attempts",
+                    "content": {JSON: {"schema": {"type": "object"}}},
+                },
+                "400": _json("Error", "limit is not a number in range"),
+                "401": _UNAUTHORIZED,
+                "403": _FORBIDDEN,
+            },
+        }
+    },
+    "/api/webhooks/endpoints/{endpoint_id}/enable": {
+        "post": {
+            "summary": "Send to an endpoint again after it answered 410",
+            "operationId": "webhook_enable",
+            "tags": ["ops"],
+            "security": _OPS_ONLY,
+            "parameters": [
+                {
+                    "name": "endpoint_id",
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "string", "minLength": 1},
+                }
+            ],
+            "responses": {
+                "200": {
+                    "description": "the endpoint and whether it was disabled",
+                    "content": {JSON: {"schema": {"type": "object"}}},
+                },
+                "401": _UNAUTHORIZED,
+                "403": _FORBIDDEN,
+                "404": _json("Error", "no such endpoint"),
+            },
+        }
+    },
     "/api/openapi.json": {
         "get": {
             "summary": "This document",

@@ -42,6 +42,7 @@ from mayday.routing.events import (
     Disconnected,
     Effect,
     Event,
+    HelpRequested,
     Observe,
     OfferDeclined,
     Reconnected,
@@ -56,7 +57,7 @@ from mayday.routing.model import Session, SessionState, check_peer
 from mayday.sessions.store import SessionsStore
 from mayday.settings import Settings
 from mayday.stores.base import Store
-from mayday.transport.backend import Backend
+from mayday.transport.backend import Backend, make_webhooks
 from mayday.transport.connection import Connection, TokenBucket, encode
 from mayday.transport.expiry import TokenExpiry
 from mayday.transport.hub import Hub
@@ -67,6 +68,7 @@ from mayday.transport.session_cache import SessionCache
 from mayday.transport.streams import Claim, Resume, Streams
 from mayday.transport.timers import Timers
 from mayday.transport.wire import numbered
+from mayday.webhooks import events as webhook_events
 
 log = logging.getLogger(__name__)
 
@@ -122,6 +124,7 @@ class Server:
         # kept from the ``Waiting`` effects (this node's own, and relayed ones).
         self._waiting: dict[str, str] = {}
         self.hours = Hours.parse(settings.hours)
+        self.webhooks = make_webhooks(settings, backend.outbox, clock)
 
     # ------------------------------------------------------------ services
     @property
@@ -142,6 +145,7 @@ class Server:
     # ------------------------------------------------------------ life
     async def start(self) -> None:
         await self.relay.start(self)
+        await self.webhooks.start()
         s = self.settings
         self._loops = [
             asyncio.create_task(every(s.summary_interval_s, self.publish_summary, "summary")),
@@ -154,6 +158,7 @@ class Server:
             loop.cancel()
         await asyncio.gather(*self._loops, return_exceptions=True)
         await self.monitor.close()
+        await self.webhooks.close()
         await self.timers.close()
         await self.backend.close()
 
@@ -445,7 +450,13 @@ class Server:
     # ------------------------------------------------------------ routing
     async def apply(self, event: Event) -> None:
         """Run one routing operation in the store and carry out its effects."""
-        await self.execute(await self.store.apply(event, self.clock()))
+        effects = await self.store.apply(event, self.clock())
+        if isinstance(event, HelpRequested):
+            await self.webhooks.emit(*webhook_events.requested(event))
+        await self.execute(effects)
+
+    async def announce(self, event_type: str, data: dict[str, Any]) -> None:
+        await self.webhooks.emit(event_type, data)
 
     async def execute(self, effects: list[Effect]) -> None:
         """Carry out every effect of one routing operation, in order. One that fails (a
@@ -466,6 +477,7 @@ class Server:
                     unsent.append(OfferDeclined(effect.sub, effect.message.request_id))
         # Every frame and note of one operation to the other nodes in one round trip.
         await self.relay.send_many(remote)
+        await self.webhooks.emit_many(webhook_events.announced(effects))
         if observations:
             await self.monitor.observe(observations, self.clock())
         for declined in unsent:
@@ -562,6 +574,7 @@ class Server:
         queue = await self.store.summary(now)
         for event in await self.monitor.check_alerts(queue, now):
             self.hub.broadcast(("ops",), event.to_frame())
+            await self.webhooks.emit(f"alert.{event.state}", event.to_frame())
         if self.hub.has_role("ops"):
             snapshot = await self.monitor.snapshot(self.store, queue, now)
             self.hub.broadcast(("ops",), snapshot.to_frame())

@@ -37,6 +37,11 @@ class Services(Protocol):
         """Run one routing operation and carry out its effects."""
         ...
 
+    async def announce(self, event_type: str, data: dict[str, Any]) -> None:
+        """Queue a webhook event (mayday/webhooks/endpoints.py ``EVENTS``) for the
+        integrator's endpoints that want it; durably queued when this returns."""
+        ...
+
     async def deliver(self, role: str, sub: str, frame: dict[str, Any]) -> int:
         """Send ``frame`` to every socket of (role, sub), on this node and the others;
         how many sockets here plus other nodes took it."""

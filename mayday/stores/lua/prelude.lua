@@ -69,7 +69,12 @@ local function set_request_state(req, state, at)
   end
   req.state = state
   save("req", req, "state")
-  if FINAL[state] then record(req, state, nil, t) end
+  if FINAL[state] then
+    record(req, state, nil, t)
+    if state ~= "ended" then
+      out[#out + 1] = {k = "closed", request_id = req.id, user_id = req.user_id, outcome = state}
+    end
+  end
   if WAITING[state] then touch(req.id) end
   if state == "cancelled" or state == "abandoned" or state == "expired" then
     observe("outcome", t - tonumber(req.enqueued_at), req.topic, state)
