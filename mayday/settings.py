@@ -51,6 +51,7 @@ class Settings(RouterConfig):
     # the delays between attempts of one delivery (Svix's schedule by default).
     webhooks: str = ""
     webhook_retry_s: tuple[float, ...] = RETRY_SCHEDULE_S
+    webhook_timeout_s: float = 15.0
     ops_interval_s: float = 1.0
     position_interval_s: float = 1.0
     gc_sweep_s: float = 600.0
@@ -270,6 +271,7 @@ SETTING_HELP: dict[str, str] = {
     "alert_webhook_url": "old form: URL that receives alert events as JSON, unsigned (empty: none)",
     "webhooks": "Standard Webhooks endpoints as JSON [{url, secret, events}] (docs/webhooks.md)",
     "webhook_retry_s": "seconds between a failed webhook delivery's attempts (comma list)",
+    "webhook_timeout_s": "seconds a webhook endpoint has to answer one attempt",
     "ops_interval_s": "seconds between ops views, alert checks and request expiry",
     "position_interval_s": "seconds between queue position updates to waiting users",
     "gc_sweep_s": "seconds between full sweeps of the garbage collector",

@@ -75,11 +75,23 @@ def secret_values(settings: Settings) -> list[str]:
         text = env_value(getattr(settings, f.name))
         if not text:
             continue
+        if f.name == "webhooks":
+            found.extend(_webhook_secrets(text))
         if is_secret(f.name):
             found.append(text)
         elif f.name.endswith("_url"):
             parts = urlsplit(text)
             found.extend(p for p in (parts.password, parts.query) if p)
+    return found
+
+
+def _webhook_secrets(raw: str) -> list[str]:
+    """Each endpoint's secret and the credentials in its URL (the settings checked them)."""
+    found = []
+    for item in json.loads(raw):
+        found.append(item["secret"])
+        parts = urlsplit(item["url"])
+        found.extend(p for p in (parts.password, parts.query) if p)
     return found
 
 

@@ -56,7 +56,13 @@ class Backend:
 def make_webhooks(settings: Settings, outbox: Outbox, clock: Callable[[], float]) -> Webhooks:
     """The webhook sender for the endpoints configured (none: it queues nothing)."""
     endpoints = parse_endpoints(settings.webhooks, settings.alert_webhook_url)
-    return Webhooks(endpoints, outbox, clock, schedule=settings.webhook_retry_s)
+    return Webhooks(
+        endpoints,
+        outbox,
+        clock,
+        schedule=settings.webhook_retry_s,
+        timeout_s=settings.webhook_timeout_s,
+    )
 
 
 def make_backend(settings: Settings) -> Backend:

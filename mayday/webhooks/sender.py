@@ -30,8 +30,6 @@ from mayday.webhooks.schedule import RETRY_SCHEDULE_S, retry_after_s, retry_dela
 log = logging.getLogger(__name__)
 
 TIMEOUT_S = 15.0
-# A claimed delivery is due again this long after the claim, should its node die.
-LEASE_S = TIMEOUT_S + 15.0
 IN_FLIGHT = 16
 POLL_S = 1.0
 
@@ -139,7 +137,8 @@ class Webhooks:
         if room <= 0:
             return 0
         self._disabled = await self.outbox.disabled()
-        due = await self.outbox.claim(self.clock(), LEASE_S, room)
+        # A claimed delivery is due again after twice the timeout, should this node die.
+        due = await self.outbox.claim(self.clock(), 2 * self.timeout_s, room)
         for delivery in due:
             task = asyncio.create_task(self._attempt(delivery))
             self._flying.add(task)
