@@ -35,12 +35,12 @@ def test_an_endpoint_is_read_with_its_key_and_events() -> None:
     [
         ("{", "not JSON"),
         ('{"url": "x"}', "JSON list"),
-        ('[{"url": "ftp://a/h", "secret": "%s"}]' % SECRET, "http or https"),
+        (f'[{{"url": "ftp://a/h", "secret": "{SECRET}"}}]', "http or https"),
         ('[{"url": "https://a/h", "secret": "abc"}]', "whsec_"),
         ('[{"url": "https://a/h", "secret": "whsec_!!"}]', "not base64"),
         ('[{"url": "https://a/h", "secret": "whsec_YWJj"}]', "24 to 64 bytes"),
-        ('[{"url": "https://a/h", "secret": "%s", "events": ["help.nope"]}]' % SECRET, "events"),
-        ('[{"url": "https://a/h", "secret": "%s", "extra": 1}]' % SECRET, "must be an object"),
+        (f'[{{"url": "https://a/h", "secret": "{SECRET}", "events": ["help.nope"]}}]', "events"),
+        (f'[{{"url": "https://a/h", "secret": "{SECRET}", "extra": 1}}]', "must be an object"),
     ],
 )
 def test_a_bad_endpoint_stops_the_start_with_its_reason(raw: str, reason: str) -> None:
