@@ -1,7 +1,7 @@
 """The advisor console's inbox of messages users left when nobody could answer, in Chromium:
 each open message with its reply box, the reply that reaches the user's next connection,
-two consoles replying to one message, the list fetched again when the panel opens, and the
-panel at 1024 x 768 and 768 x 1024 with no accessibility violation."""
+two consoles replying to one message, the list fetched again when the panel opens and
+every 30 s, and the panel at 1024 x 768 and 768 x 1024 with no accessibility violation."""
 
 from __future__ import annotations
 
@@ -198,4 +198,43 @@ async def test_the_inbox_fits_both_screens_and_passes_axe(
         await console.set_viewport_size(size)
         found += [f"{orientation}: {p}" for p in await axe_problems(console)]
     assert found == []
+    assert pages.problems == []
+
+
+async def test_the_list_is_fetched_every_30_s_and_finished_items_go(
+    start_server: StartServer, browser: Browser
+) -> None:
+    """With the page's clock under the test's control: a message left after the console
+    loaded, with the panel folded, is counted once 30 s have passed; its age moves on with
+    the clock; a sent item stays in the list for a minute and then goes."""
+    h = await start_server()
+    pages = Pages(browser, h)
+    context = await browser.new_context(viewport=VIEWPORTS["landscape"])
+    await context.clock.install()
+    console = await context.new_page()
+    console.on("pageerror", lambda exc: pages.problems.append(str(exc)))
+    await console.goto(f"{h.http_url}/advisor?token={h.token('advisor', 'adv-1', name='Ada')}")
+    await expect_state(console, "away")
+    await expect(console.get_by_test_id("inbox-count")).to_have_text("0")
+    message_id = await leave_message(h, "tab-1", "Tablet One", "Hello?")
+    await console.clock.run_for(20_000)
+    await expect(console.get_by_test_id("inbox-count")).to_have_text("0")
+    await console.clock.run_for(11_000)
+    await expect(console.get_by_test_id("inbox-count")).to_have_text("1")
+
+    await open_inbox(console)
+    shown = item(console, message_id)
+    await console.clock.run_for(90_000)
+    await expect(shown.locator("time")).to_have_text(re.compile(r"^2 min \d+ s ago$"))
+    await shown.get_by_test_id("inbox-reply-text").fill("Hi")
+    await shown.get_by_test_id("inbox-reply-send").click()
+    await expect(shown.get_by_test_id("inbox-item-state")).to_have_text("sent")
+    await console.clock.run_for(50_000)
+    await expect(shown).to_be_visible()
+    await console.clock.run_for(15_000)
+    await expect(shown).to_have_count(0)
+    await expect(console.get_by_text("No message is waiting for a reply.")).to_be_visible()
+    assert await console.evaluate(
+        "import('/static/js/inbox.js').then((m) => [7, 3725, 93600].map(m.formatAge))"
+    ) == ["7 s ago", "1 h 2 min ago", "1 d 2 h ago"]
     assert pages.problems == []

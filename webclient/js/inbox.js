@@ -65,7 +65,8 @@ export class Inbox {
   /** The open messages from the server, merged into what is shown. */
   async refresh() {
     const token = this.signaling.token;
-    if (!token) return;
+    // A refused or replaced link: the token is of no use until the advisor signs in again.
+    if (!token || this.signaling.stopped) return;
     const asked = ++this.asked;
     let body;
     try {
