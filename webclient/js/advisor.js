@@ -3,6 +3,7 @@
 import { Call } from "./call.js";
 import { CallerView } from "./caller.js";
 import { DrawTools } from "./draw-tools.js";
+import { Inbox } from "./inbox.js";
 import { MuteButton } from "./mute.js";
 import { QueueSummary, formatSeconds } from "./queue-summary.js";
 import { Ringer } from "./ring.js";
@@ -39,6 +40,7 @@ const ui = {
   screenVideo: $("screen-video"),
   audio: $("user-audio"),
   queue: $("queue-summary"),
+  inbox: $("inbox"),
   toolbar: $("toolbar"),
   layer: $("annotation-layer"),
   controlRequest: $("control-request"),
@@ -54,14 +56,14 @@ const IN_CALL = ["mute", "end", "toolbar", "controlStatus", "caller", "timer"];
 const SHOWN = {
   offline: [],
   refused: [],
-  unreachable: ["toggle"],
-  away: ["toggle", "caller", "wrapUp"],
-  available: ["toggle", "caller", "wrapUp"],
+  unreachable: ["toggle", "inbox"],
+  away: ["toggle", "caller", "wrapUp", "inbox"],
+  available: ["toggle", "caller", "wrapUp", "inbox"],
   offered: ["offer", "caller"],
   connecting: IN_CALL,
   connected: IN_CALL,
   failed: [...IN_CALL, "mediaFailed"],
-  ended: ["toggle", "caller", "wrapUp"],
+  ended: ["toggle", "caller", "wrapUp", "inbox"],
 };
 const TOGGLED = [
   "toggle",
@@ -72,6 +74,7 @@ const TOGGLED = [
   "controlStatus",
   "timer",
   "mediaFailed",
+  "inbox",
 ];
 // What the console says of co-pilot control, by consent state.
 const CONTROL_TEXT = {
@@ -138,6 +141,16 @@ const signaling = new Signaling({
   storageKey: "mayday.resume.advisor",
 });
 gate.signaling = signaling;
+// Hidden while an offer or a call needs the advisor; what was typed in it stays.
+const inbox = new Inbox({
+  root: ui.inbox,
+  count: $("inbox-count"),
+  countWord: $("inbox-count-word"),
+  list: $("inbox-items"),
+  empty: $("inbox-empty"),
+  note: $("inbox-note"),
+  signaling,
+});
 const tokenRefresh = new TokenRefresh({ signaling, signIn, page: "advisor" });
 // In a frame, the parent page answers `mayday.token-expiring` with a new token.
 window.addEventListener("message", (event) => {
@@ -262,6 +275,7 @@ function onHello(msg) {
   }
   ui.who.textContent = `${msg.name} (advisor)`;
   linkRestored();
+  inbox.start();
   if (msg.resumed && !NOT_LIVE.has(page.state)) {
     statusLine.set(statusLine.text); // taken up where it was: nothing was lost
     return;
