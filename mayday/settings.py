@@ -69,6 +69,9 @@ class Settings(RouterConfig):
     # Business hours (mayday/routing/hours.py), JSON; empty: always open. Outside them, or
     # with nobody online who could take a request, help.queued says offline and back_at.
     hours: str = ""
+    # A request that expires while its user is away (dropped, in the grace period) becomes
+    # a message in the advisors' inbox, so nobody who pressed Help is forgotten.
+    expired_to_message: bool = True
     # permessage-deflate for clients that offer it (browsers do). Off by default, as in
     # PeerJS: it doubled the server's CPU per relayed frame and rules out batched writes
     # (docs/performance.md, benchmark 1 with --compress), for little gain on signaling.
@@ -281,6 +284,8 @@ SETTING_HELP: dict[str, str] = {
     "drain_timeout_s": "seconds a stopping node waits for its sockets to close before exiting",
     "max_topic_labels": "topics with a metric label of their own; the rest count as other",
     "hours": "business hours as JSON (timezone, weekly windows, dated exceptions); empty: always",
+    "expired_to_message": "a request that expires while its user is away becomes a message "
+    "for the advisors (origin expired)",
     "topics": "the topics with metric labels (comma list), instead of the first seen",
     "ws_compress": "permessage-deflate for clients that offer it",
     "data_dir": "folder where the memory store keeps the advisors' notes (notes.sqlite3); "

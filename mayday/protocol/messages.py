@@ -272,6 +272,8 @@ class HelpClosed(Outbound):
     TYPE: ClassVar[str] = "help.closed"
     request_id: str
     outcome: str
+    # An expired request whose user is connected: offer them to leave a message instead.
+    leave_message: bool = False
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,7 @@ from mayday.routing.events import (
     Disconnected,
     Effect,
     Event,
+    ExpiredAway,
     GraceExpired,
     HelpCancelled,
     HelpRequested,
@@ -394,8 +395,16 @@ class Router:
             return
         if now - req.enqueued_at < self.config.request_ttl_s:
             return
+        away = req.user_dropped_at is not None
         self._leave_queue(req, RequestState.EXPIRED, now, withdraw_reason="expired")
-        self._send("user", req.user_id, HelpClosed(req.id, RequestState.EXPIRED.value))
+        # A user who is here is offered the message form; one who is away cannot be
+        # (the frame waits in their parked stream): a message is left for them.
+        closed = HelpClosed(req.id, RequestState.EXPIRED.value, leave_message=not away)
+        self._send("user", req.user_id, closed)
+        if away:
+            self._out.append(
+                ExpiredAway(req.id, req.user_id, req.user_name, req.topic, req.enqueued_at)
+            )
 
     # ------------------------------------------------------------ drops and returns
     def _on_disconnected(self, ev: Disconnected, now: float) -> None:

@@ -218,6 +218,20 @@ class SessionOver:
 
 
 @dataclass(frozen=True)
+class ExpiredAway:
+    """A request reached its time-to-live while its user was away (dropped, within the
+    grace period): nobody could offer them to leave a message. The node that applied
+    the expiry leaves one on their behalf when ``expired_to_message`` is on; only one
+    apply finds the request still waiting, so it is made once on every backend."""
+
+    request_id: str
+    user_id: str
+    user_name: str
+    topic: str | None
+    requested_at: float
+
+
+@dataclass(frozen=True)
 class RequestClosed:
     """A request left the queue for good without a session: ``outcome`` cancelled,
     abandoned, expired or message. Announced to the integrator (the ``help.closed``
@@ -228,4 +242,6 @@ class RequestClosed:
     outcome: str
 
 
-Effect = Send | StartTimer | CancelTimer | Observe | Waiting | SessionOver | RequestClosed
+Effect = (
+    Send | StartTimer | CancelTimer | Observe | Waiting | SessionOver | RequestClosed | ExpiredAway
+)

@@ -56,7 +56,8 @@ class Store(Protocol):
 
     async def save_message(self, message: Message) -> None:
         """Keep a new message, durable when this returns; ``rate_limited`` when its user
-        already has ``OPEN_PER_USER`` open."""
+        already has ``OPEN_PER_USER`` open. A message whose id is kept already is left as
+        it is (saving is idempotent)."""
         ...
 
     async def message(self, message_id: str) -> Message | None: ...

@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from mayday.protocol.errors import ErrorCode, ProtocolError
+from mayday.routing.events import ExpiredAway
+from mayday.routing.hours import iso_utc
 from mayday.stores.sqlite_file import SqliteFile
 
 MESSAGES_FILE = "messages.sqlite3"
@@ -46,6 +48,9 @@ class Message:
     left_at: float
     reply: Reply | None = None
     read_at: float | None = None
+    # "user": left with message.leave; "expired": made by the server for a request that
+    # expired while its user was away (``expired_message``).
+    origin: str = "user"
 
     @property
     def state(self) -> str:
@@ -68,6 +73,7 @@ class Message:
             "left_at": self.left_at,
             "reply": reply,
             "read": self.read_at is not None,
+            "origin": self.origin,
         }
 
     def to_json(self) -> str:
@@ -78,6 +84,26 @@ class Message:
         data = json.loads(raw)
         reply = data.pop("reply", None)
         return cls(**data, reply=Reply(**reply) if reply else None)
+
+
+def expired_message(away: ExpiredAway, at: float) -> Message:
+    """The message left for a user whose request expired while they were away. Its id is
+    the request's (``msg_`` + request id): however often it is saved, there is one."""
+    topic = away.topic or "none"
+    text = (
+        f"Pressed Help at {iso_utc(away.requested_at)}, topic {topic}; "
+        "nobody answered within the wait limit."
+    )
+    return Message(
+        f"msg_{away.request_id}",
+        away.user_id,
+        away.user_name,
+        text,
+        None,
+        away.request_id,
+        at,
+        origin="expired",
+    )
 
 
 def too_many_open() -> ProtocolError:
@@ -143,6 +169,9 @@ class MessageFile(SqliteFile):
         db = self._open()
         with db:  # one transaction: the count and the insert
             db.execute("BEGIN IMMEDIATE")
+            known = "SELECT 1 FROM messages WHERE message_id = ?"
+            if db.execute(known, (message.id,)).fetchone():
+                return  # saved before (a retry, or the one made for an expired request)
             (count,) = db.execute(
                 "SELECT COUNT(*) FROM messages WHERE user_id = ? AND state = 'open'",
                 (message.user_id,),

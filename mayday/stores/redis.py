@@ -28,6 +28,7 @@ from mayday.routing.events import (
     Disconnected,
     Effect,
     Event,
+    ExpiredAway,
     GraceExpired,
     HelpCancelled,
     HelpRequested,
@@ -175,6 +176,14 @@ class RedisStore:
             return RequestClosed(item["request_id"], item["user_id"], item["outcome"])
         if item["k"] == "session_over":
             return SessionOver(item["session_id"], item["user_id"], item["advisor_id"])
+        if item["k"] == "expired_away":
+            return ExpiredAway(
+                item["request_id"],
+                item["user_id"],
+                item["user_name"],
+                item["topic"],
+                float(item["requested_at"]),
+            )
         return Send(item["role"], item["sub"], self._message(item["m"], item["sub"], now))
 
     def _message(self, frame: dict[str, Any], sub: str, now: float) -> Outbound:

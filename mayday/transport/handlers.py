@@ -40,6 +40,7 @@ from mayday.stores.notes import NOTES_KEPT, Note
 from mayday.transport.connection import Connection
 from mayday.transport.registry import Result, handler, on_attach
 from mayday.transport.services import Services
+from mayday.webhooks.events import message_left
 
 PEERS = {Role.USER, Role.ADVISOR}
 EVERYONE = {Role.USER, Role.ADVISOR, Role.OPS}
@@ -165,7 +166,7 @@ async def message_leave(server: Services, conn: Connection, msg: MessageLeave) -
         new_id("msg"), me.sub, me.name, msg.text, msg.contact, msg.request_id, server.clock()
     )
     await server.store.save_message(left)
-    await server.announce("message.left", _left_event(left))
+    await server.announce("message.left", message_left(left))
     if msg.request_id is not None:
         # Race: an advisor may accept the request between the check and here; the close is
         # then refused (invalid_state) and the message stays, answered like any other.
@@ -183,23 +184,11 @@ async def message_reply(server: Services, conn: Connection, msg: MessageReply) -
     await server.deliver("user", answered.user_id, _replied(answered, reply).to_frame())
     advisor = {"id": me.sub, "name": me.name}
     event = {
-        **_left_event(answered),
+        **message_left(answered),
         "reply": {"text": reply.text, "advisor": advisor, "at": reply.at},
     }
     await server.announce("message.replied", event)
     return {"message_id": answered.id, "at": reply.at}
-
-
-def _left_event(message: Message) -> dict[str, Any]:
-    """The ``data`` of the message webhooks: what the integrator's text or push needs."""
-    return {
-        "message_id": message.id,
-        "user": {"id": message.user_id, "name": message.user_name},
-        "text": message.text,
-        "contact": message.contact,
-        "request_id": message.request_id,
-        "left_at": message.left_at,
-    }
 
 
 @handler("message.read", roles={Role.USER}, message=MessageRef)

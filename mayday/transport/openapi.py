@@ -108,7 +108,16 @@ SCHEMAS: dict[str, Any] = {
     },
     "Message": {
         "type": "object",
-        "required": ["message_id", "state", "user", "text", "left_at", "reply", "read"],
+        "required": [
+            "message_id",
+            "state",
+            "user",
+            "text",
+            "left_at",
+            "reply",
+            "read",
+            "origin",
+        ],
         "properties": {
             "message_id": {"type": "string"},
             "state": {"enum": ["open", "answered"]},
@@ -130,6 +139,11 @@ SCHEMAS: dict[str, Any] = {
                 },
             },
             "read": {"type": "boolean", "description": "the user marked the reply read"},
+            "origin": {
+                "enum": ["user", "expired"],
+                "description": "user: left with message.leave; expired: made by the server "
+                "for a request that expired while its user was away",
+            },
         },
     },
     "Messages": {

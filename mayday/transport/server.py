@@ -42,6 +42,7 @@ from mayday.routing.events import (
     Disconnected,
     Effect,
     Event,
+    ExpiredAway,
     HelpRequested,
     Observe,
     OfferDeclined,
@@ -57,6 +58,7 @@ from mayday.routing.model import Session, SessionState, check_peer
 from mayday.sessions.store import SessionsStore
 from mayday.settings import Settings
 from mayday.stores.base import Store
+from mayday.stores.messages import expired_message
 from mayday.transport.backend import Backend, make_webhooks
 from mayday.transport.connection import Connection, TokenBucket, encode
 from mayday.transport.expiry import TokenExpiry
@@ -468,7 +470,11 @@ class Server:
         observations: list[Observe] = []
         remote: list[Outgoing] = []
         unsent: list[OfferDeclined] = []
+        away: list[ExpiredAway] = []
         for effect in effects:
+            if isinstance(effect, ExpiredAway):
+                away.append(effect)
+                continue
             try:
                 self._carry_out(effect, observations, remote)
             except Exception:
@@ -480,6 +486,8 @@ class Server:
         await self.webhooks.emit_many(webhook_events.announced(effects))
         if observations:
             await self.monitor.observe(observations, self.clock())
+        for expired in away:
+            await self._leave_for(expired)
         for declined in unsent:
             with contextlib.suppress(ProtocolError):  # the offer moved on meanwhile
                 await self.apply(declined)
@@ -503,6 +511,23 @@ class Server:
             self.keep_note(effect)
             remote.append(("user", effect.user_id, note_parcel(effect)))
             remote.append(("advisor", effect.advisor_id, note_parcel(effect)))
+
+    async def _leave_for(self, away: ExpiredAway) -> None:
+        """A message for the advisors on behalf of a user whose request expired while they
+        were away (``MAYDAY_EXPIRED_TO_MESSAGE``). Only the node whose operation expired
+        the request gets this effect, so it is saved once. A user who already has
+        ``OPEN_PER_USER`` open messages is in the inbox already: it is left out."""
+        if not self.settings.expired_to_message:
+            return
+        left = expired_message(away, self.clock())
+        try:
+            await self.store.save_message(left)
+        except ProtocolError as exc:
+            log.info("request %s expired away: no message (%s)", away.request_id, exc.message)
+        except Exception:
+            log.exception("request %s expired away: its message was not saved", away.request_id)
+        else:
+            await self.announce("message.left", webhook_events.message_left(left))
 
     def with_hours(self, message: Outbound) -> Outbound:
         """A ``help.queued`` says whether anyone can answer: outside the business hours,

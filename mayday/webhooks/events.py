@@ -11,6 +11,7 @@ from typing import Any
 
 from mayday.protocol.messages import SessionEnded, SessionStarted
 from mayday.routing.events import Effect, HelpRequested, RequestClosed, Send
+from mayday.stores.messages import Message
 
 Event = tuple[str, dict[str, Any]]
 
@@ -25,6 +26,20 @@ def requested(ev: HelpRequested) -> Event:
         "skills": list(ask.skills),
     }
     return "help.requested", data
+
+
+def message_left(message: Message) -> dict[str, Any]:
+    """The ``data`` of the message webhooks: what the integrator's text or push needs;
+    ``origin`` ``expired`` for the one the server left for a user away."""
+    return {
+        "message_id": message.id,
+        "user": {"id": message.user_id, "name": message.user_name},
+        "text": message.text,
+        "contact": message.contact,
+        "request_id": message.request_id,
+        "left_at": message.left_at,
+        "origin": message.origin,
+    }
 
 
 def announced(effects: list[Effect]) -> list[Event]:

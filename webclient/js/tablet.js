@@ -60,15 +60,19 @@ const SHOWN = {
   connected: ["video", "mute", "end", "share", "pause"],
   "advisor-left": ["help", "share"],
   ended: ["help", "share"],
+  // Nobody answered within the time to live: Help again, or leave a message.
+  expired: ["help", "share"],
 };
 const TOGGLED = ["position", "help", "cancel", "video", "mute", "end", "share", "pause"];
-const HELP_ENABLED = new Set(["ready", "ended", "advisor-left"]);
+const HELP_ENABLED = new Set(["ready", "ended", "advisor-left", "expired"]);
 // What the server keeps through a drop of this page's socket.
 const LIVE = new Set(["requesting", "queued", "no-advisor", "offered", "connecting", "connected"]);
 const ADVISOR_AWAY_TEXT = "Your advisor's connection dropped; waiting for them to come back.";
 const ADVISOR_LOST_TEXT = "Your advisor was disconnected; you are first in line for the next advisor.";
 const MICROPHONE_PATIENCE_MS = 4000;
 const READY_TEXT = "Need a hand? Press Help and an advisor joins you on video.";
+const EXPIRED_TEXT =
+  "Nobody could take your request in time. Leave a message below, or press Help again.";
 const RENEW_KEY = "mayday.renew.tablet";
 // Every refusal the server can give, in words for someone who is not a developer; the
 // server's own message is for the console log only.
@@ -141,7 +145,7 @@ function setState(state, text) {
   const shown = new Set(SHOWN[state]);
   if (!ScreenSource.supported) shown.delete("share");
   for (const name of TOGGLED) ui[name].hidden = !shown.has(name);
-  ui.leaveMessage.hidden = !(state === "no-advisor" && page.offline);
+  ui.leaveMessage.hidden = !((state === "no-advisor" && page.offline) || state === "expired");
   ui.help.disabled = !HELP_ENABLED.has(state);
   if (state !== "refused") ui.refusedBox.hidden = true;
   pip.update();
@@ -162,7 +166,9 @@ function onMessage(msg) {
       break;
     case "help.closed":
       forgetRequest();
-      setState("ready", closedText(msg.outcome));
+      // An expired request whose user is here: the server offers the message form.
+      if (msg.leave_message === true) setState("expired", EXPIRED_TEXT);
+      else setState("ready", closedText(msg.outcome));
       break;
     case "session.started":
       startCall(msg);
@@ -529,8 +535,11 @@ ui.leaveMessage.addEventListener("submit", async (event) => {
   try {
     await signaling.call("message.leave", fields);
     ui.leaveMessage.reset();
-    // The request it replaced is closed (help.closed, outcome message); without one:
-    if (page.state === "no-advisor") setState("ready", closedText("message"));
+    // The request it replaced is closed (help.closed, outcome message); without one
+    // (none waiting, or the one that expired):
+    if (page.state === "no-advisor" || page.state === "expired") {
+      setState("ready", closedText("message"));
+    }
   } catch (err) {
     console.info("mayday: message.leave refused", err);
     ui.status.textContent =
