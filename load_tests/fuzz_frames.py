@@ -195,6 +195,12 @@ TEMPLATES: dict[str, Callable[[Rng, Ids], Frame]] = {
         "session_id": ids.session_id(rng),
         "text": rng.choice(("Printer fixed.", "x" * 2000, "  ", "Wi-Fi ✓ 📶")),
     },
+    "session.rate": lambda rng, ids: {
+        "type": "session.rate",
+        "session_id": ids.session_id(rng),
+        "score": rng.choice((1, 5, 0, 6, True, 4.0, "3")),
+        "comment": rng.choice((None, "Quick and kind.", "x" * 1001, "  ", 7)),
+    },
     "message.leave": lambda rng, ids: {
         "type": "message.leave",
         "text": rng.choice(("Printer jams.", "x" * 2000, "x" * 2001, "  ", "Wi-Fi ✓ 📶")),

@@ -69,6 +69,37 @@ def request_view(req: Request) -> dict[str, Any]:
     }
 
 
+# The fields of ``request_view``, in its order: a forgotten request has them all, null.
+VIEW_FIELDS = (
+    "request_id",
+    "user_id",
+    "topic",
+    "outcome",
+    "advisor",
+    "requested_at",
+    "accepted_at",
+    "first_frame_at",
+    "closed_at",
+    "time_to_accept_s",
+    "time_to_advisor_s",
+    "offers",
+    "missed_offers",
+    "user_name",
+    "advisor_name",
+    "end_reason",
+    "ended_by",
+    "duration_s",
+    "timeline",
+)
+
+
+def forgotten_view(request_id: str, user_id: str | None) -> dict[str, Any]:
+    """``request_view`` of a request no longer kept (the memory store after a restart)
+    that something kept about it still names: its id and its user's, the rest null."""
+    view: dict[str, Any] = dict.fromkeys(VIEW_FIELDS)
+    return {**view, "request_id": request_id, "user_id": user_id}
+
+
 def _call(req: Request) -> dict[str, Any]:
     """Who took the call (by name, as the session started), how it ended and how long it
     lasted; None where the request had no session or it has not ended."""

@@ -35,6 +35,8 @@ MAX_CANDIDATE = 1_024
 MAX_NOTE_CHARS = 2_000  # one wrap-up note
 MAX_MESSAGE_CHARS = 2_000  # a message left offline, or its reply
 MAX_CONTACT_CHARS = 200
+MAX_COMMENT_CHARS = 1_000  # the comment of a rating
+SCORES = range(1, 6)  # a rating's score: 1 (worst) to 5
 
 
 # ---------------------------------------------------------------- inbound
@@ -177,6 +179,38 @@ class SessionNote:
         if not text:
             raise invalid_field("text", "must not be blank")
         return cls(session_id=req_str(frame, "session_id", 64), text=text)
+
+
+@dataclass(frozen=True)
+class SessionRate:
+    """The user's rating of a session's call: a score from 1 to 5 and an optional comment,
+    trimmed of surrounding white space (a blank one is no comment)."""
+
+    session_id: str
+    score: int
+    comment: str | None = None
+
+    @classmethod
+    def parse(cls, frame: Mapping[str, Any]) -> Self:
+        score = frame.get("score")
+        # bool is an int in Python: ``true`` must not pass for a score of 1.
+        if isinstance(score, bool) or not isinstance(score, int) or score not in SCORES:
+            raise invalid_field("score", f"must be an integer from {SCORES[0]} to {SCORES[-1]}")
+        return cls(
+            session_id=req_str(frame, "session_id", 64), score=score, comment=_comment(frame)
+        )
+
+
+def _comment(frame: Mapping[str, Any]) -> str | None:
+    value = frame.get("comment")
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise invalid_field("comment", "must be a string")
+    comment = value.strip()
+    if len(comment) > MAX_COMMENT_CHARS:
+        raise invalid_field("comment", f"must be at most {MAX_COMMENT_CHARS} characters")
+    return comment or None
 
 
 def _text(frame: Mapping[str, Any], max_len: int) -> str:

@@ -10,6 +10,7 @@ from mayday.routing.events import Effect, Event
 from mayday.routing.model import Advisor, Request, Session
 from mayday.stores.messages import Message, Reply
 from mayday.stores.notes import Note
+from mayday.stores.ratings import Rating
 
 
 class Store(Protocol):
@@ -54,6 +55,21 @@ class Store(Protocol):
         ``NOTES_KEPT`` calls are kept, for ``history_ttl_s``)."""
         ...
 
+    async def note(self, request_id: str, user_id: str | None) -> Note | None:
+        """The note on this request's call, or None. The Redis store finds notes through
+        their user (``user_id``, None when not known: then it finds none)."""
+        ...
+
+    async def save_rating(self, rating: Rating) -> None:
+        """Keep the user's rating of a call, replacing an earlier one of the same request,
+        and put it on the request's timeline (event ``rated``, the earlier one taken off)
+        while that timeline is kept; durable when this returns. Kept ``history_ttl_s``."""
+        ...
+
+    async def rating(self, request_id: str) -> Rating | None:
+        """The rating of this request's call, or None."""
+        ...
+
     async def save_message(self, message: Message) -> None:
         """Keep a new message, durable when this returns; ``rate_limited`` when its user
         already has ``OPEN_PER_USER`` open. A message whose id is kept already is left as
@@ -64,6 +80,11 @@ class Store(Protocol):
 
     async def messages(self, state: str, limit: int) -> list[Message]:
         """The messages ``open`` or ``answered``, oldest first, at most ``limit``."""
+        ...
+
+    async def request_messages(self, request_id: str) -> list[Message]:
+        """The messages that name this request (``message.leave`` with its id), oldest
+        first."""
         ...
 
     async def reply_message(self, message_id: str, reply: Reply) -> Message:

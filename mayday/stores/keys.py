@@ -90,6 +90,12 @@ class Keys:
         their latest 20 calls, kept ``history_ttl_s`` after the latest was written."""
         return f"{self.prefix}notes:{user_id}"
 
+    def rating(self, request_id: str) -> str:
+        """HASH ``body`` (the user's rating JSON of the request's call), ``entry`` (its
+        ``rated`` timeline entry as pushed, so that a new rating takes it off); kept
+        ``history_ttl_s`` after it was written."""
+        return f"{self.prefix}rating:{request_id}"
+
     # Messages left when nobody could answer (mayday/stores/messages.py); no expiry.
     def message(self, message_id: str) -> str:
         """HASH ``body`` (the message JSON as left), ``reply`` (the reply JSON, set once:
@@ -99,6 +105,10 @@ class Keys:
     def messages(self, state: str) -> str:
         """ZSET message id -> left_at, of the messages in ``state`` (open, answered)."""
         return f"{self.prefix}msgs:{state}"
+
+    def request_messages(self, request_id: str) -> str:
+        """SET of the ids of the messages that name one request (the request's history)."""
+        return f"{self.prefix}msgs:req:{request_id}"
 
     def user_open_messages(self, user_id: str) -> str:
         """SET of the user's open message ids (at most ``OPEN_PER_USER``)."""

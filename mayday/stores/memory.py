@@ -12,6 +12,7 @@ from mayday.routing.events import Effect, Event, HelpRequested
 from mayday.routing.model import Advisor, Request, Session
 from mayday.stores.messages import Message, MessageFile, Reply
 from mayday.stores.notes import Note, NoteFile
+from mayday.stores.ratings import RATED, Rating, RatingFile
 
 # Requests remembered per user, as the Redis store's user_requests list.
 USER_REQUESTS_KEPT = 20
@@ -26,12 +27,14 @@ class MemoryStore:
         *,
         notes: NoteFile | None = None,
         messages: MessageFile | None = None,
+        ratings: RatingFile | None = None,
     ) -> None:
         self.router = Router(config)
         # Notes outlive the process in their file (the server gives one under its data
         # directory); without one they are kept in this process only (tests, embedding).
         self.notes = notes or NoteFile(None, self.router.config.history_ttl_s)
         self.messages_file = messages or MessageFile(None)
+        self.ratings = ratings or RatingFile(None, self.router.config.history_ttl_s)
         # Each user's latest request ids, newest last; the users least recently heard of
         # are forgotten past the router's history limit, so the index stays bounded.
         self._by_user: OrderedDict[str, deque[str]] = OrderedDict()
@@ -77,6 +80,22 @@ class MemoryStore:
     async def user_notes(self, user_id: str, limit: int) -> list[Note]:
         return await self.notes.of_user(user_id, limit)
 
+    async def note(self, request_id: str, user_id: str | None) -> Note | None:
+        return await self.notes.get(request_id)
+
+    async def save_rating(self, rating: Rating) -> None:
+        await self.ratings.save(rating)
+        # The timeline lives in the router's request, but a rating is no routing event: it
+        # changes nothing the router decides, so it is written here, after the file, and
+        # only while the router still keeps the request.
+        req = self.router.requests.get(rating.request_id)
+        if req is not None:
+            req.timeline[:] = [e for e in req.timeline if e.event != RATED]
+            req.timeline.append(rating.timeline_entry())
+
+    async def rating(self, request_id: str) -> Rating | None:
+        return await self.ratings.get(request_id)
+
     async def save_message(self, message: Message) -> None:
         await self.messages_file.save(message)
 
@@ -85,6 +104,9 @@ class MemoryStore:
 
     async def messages(self, state: str, limit: int) -> list[Message]:
         return await self.messages_file.listed(state, limit)
+
+    async def request_messages(self, request_id: str) -> list[Message]:
+        return await self.messages_file.of_request(request_id)
 
     async def reply_message(self, message_id: str, reply: Reply) -> Message:
         return await self.messages_file.reply(message_id, reply)
@@ -113,3 +135,4 @@ class MemoryStore:
     async def close(self) -> None:
         await self.notes.close()
         await self.messages_file.close()
+        await self.ratings.close()

@@ -131,6 +131,7 @@ CREATE TABLE IF NOT EXISTS messages (
 );
 CREATE INDEX IF NOT EXISTS messages_by_state ON messages (state, left_at);
 CREATE INDEX IF NOT EXISTS messages_by_user ON messages (user_id, state);
+CREATE INDEX IF NOT EXISTS messages_by_request ON messages (json_extract(body, '$.request_id'));
 """
 
 
@@ -164,6 +165,10 @@ class MessageFile(SqliteFile):
         """The user's answered messages whose reply they have not marked read, oldest
         first."""
         return await self.run(self._unread, user_id)
+
+    async def of_request(self, request_id: str) -> list[Message]:
+        """The messages that name this request, oldest first."""
+        return await self.run(self._of_request, request_id)
 
     def _save(self, message: Message) -> None:
         db = self._open()
@@ -237,5 +242,17 @@ class MessageFile(SqliteFile):
         rows = self._open().execute(
             "SELECT body FROM messages WHERE user_id = ? AND unread = 1 ORDER BY left_at",
             (user_id,),
+        )
+        return [Message.from_json(body) for (body,) in rows]
+
+    def _of_request(self, request_id: str) -> list[Message]:
+        if self._untouched():
+            return []
+        # The request id is read from the body (an index on that expression), not from a
+        # column: files written before this query existed need no migration.
+        rows = self._open().execute(
+            "SELECT body FROM messages WHERE json_extract(body, '$.request_id') = ?"
+            " ORDER BY left_at, message_id",
+            (request_id,),
         )
         return [Message.from_json(body) for (body,) in rows]

@@ -44,6 +44,16 @@ class Note:
         """The ``note`` of a ``help.history`` item."""
         return {"text": self.text, "advisor_name": self.advisor_name, "written_at": self.written_at}
 
+    def view(self) -> dict[str, Any]:
+        """The note as the request's history shows it to ops (``GET /api/requests/...``)."""
+        advisor = {"id": self.advisor_id, "name": self.advisor_name}
+        return {
+            "session_id": self.session_id,
+            "advisor": advisor,
+            "text": self.text,
+            "written_at": self.written_at,
+        }
+
     def to_json(self) -> str:
         return json.dumps(asdict(self), separators=(",", ":"))
 
@@ -88,6 +98,10 @@ class NoteFile(SqliteFile):
         """The caller's notes, newest call first, at most ``limit``."""
         return await self.run(self._of_user, user_id, limit)
 
+    async def get(self, request_id: str) -> Note | None:
+        """The note on the call of this request, or None."""
+        return await self.run(self._get, request_id)
+
     def _save(self, note: Note) -> None:
         db = self._open()
         with db:  # one transaction: the note and the pruning it causes
@@ -111,3 +125,13 @@ class NoteFile(SqliteFile):
             (user_id, limit),
         )
         return [Note.from_json(body) for (body,) in rows]
+
+    def _get(self, request_id: str) -> Note | None:
+        if self._untouched():
+            return None
+        row = (
+            self._open()
+            .execute("SELECT body FROM notes WHERE request_id = ?", (request_id,))
+            .fetchone()
+        )
+        return None if row is None else Note.from_json(row[0])

@@ -58,6 +58,7 @@ from mayday.routing.model import (
 from mayday.stores.keys import Keys
 from mayday.stores.messages import OPEN_PER_USER, Message, Reply
 from mayday.stores.notes import NOTES_KEPT, Note
+from mayday.stores.ratings import Rating
 from mayday.stores.scripts import Script, connect
 
 SCRIPTS = (
@@ -95,6 +96,7 @@ class RedisStore:
         self.keys = keys or Keys()
         self._scripts = {n: Script(redis, n, prelude="prelude") for n in SCRIPTS}
         self._note_save = Script(redis, "note_save")
+        self._rating_save = Script(redis, "rating_save")
         self._message_save = Script(redis, "message_save")
         self._message_reply = Script(redis, "message_reply")
         self._cfg = self.config.lua_config()
@@ -263,11 +265,39 @@ class RedisStore:
         notes = sorted((Note.from_json(str(r)) for r in raw), key=lambda n: -n.requested_at)
         return notes[:limit]
 
+    async def note(self, request_id: str, user_id: str | None) -> Note | None:
+        if user_id is None:
+            return None
+        raw = await self.redis.hget(self.keys.notes(user_id), request_id)
+        return None if raw is None else Note.from_json(str(raw))
+
+    async def save_rating(self, rating: Rating) -> None:
+        e = rating.timeline_entry()
+        await self._rating_save(
+            [self.keys.rating(rating.request_id), self.keys.timeline(rating.request_id)],
+            [rating.to_json(), json.dumps([e.t, e.event, e.data]), self.config.history_ttl_s],
+        )
+
+    async def rating(self, request_id: str) -> Rating | None:
+        raw = await self.redis.hget(self.keys.rating(request_id), "body")
+        return None if raw is None else Rating.from_json(str(raw))
+
     async def save_message(self, message: Message) -> None:
         k = self.keys
         await self._message_save(
-            [k.message(message.id), k.messages("open"), k.user_open_messages(message.user_id)],
-            [message.id, message.to_json(), message.left_at, OPEN_PER_USER],
+            [
+                k.message(message.id),
+                k.messages("open"),
+                k.user_open_messages(message.user_id),
+                k.request_messages(message.request_id or ""),
+            ],
+            [
+                message.id,
+                message.to_json(),
+                message.left_at,
+                OPEN_PER_USER,
+                message.request_id or "",
+            ],
         )
 
     async def message(self, message_id: str) -> Message | None:
@@ -283,6 +313,14 @@ class RedisStore:
                 pipe.hgetall(self.keys.message(str(message_id)))
             found = await pipe.execute()
         return [_message(raw) for raw in found if raw]
+
+    async def request_messages(self, request_id: str) -> list[Message]:
+        ids = await self.redis.smembers(self.keys.request_messages(request_id))
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for message_id in ids:
+                pipe.hgetall(self.keys.message(str(message_id)))
+            found = await pipe.execute()
+        return sorted((_message(raw) for raw in found if raw), key=lambda m: (m.left_at, m.id))
 
     async def reply_message(self, message_id: str, reply: Reply) -> Message:
         k = self.keys

@@ -1,8 +1,8 @@
 """Where a server process keeps its state: chosen once, here, from the settings.
 
 The embedded default keeps everything in this process, but for the advisors' notes,
-the messages left offline and the webhook outbox, which it keeps in files under the
-data directory.
+the users' ratings, the messages left offline and the webhook outbox, which it keeps
+in files under the data directory.
 With a Redis URL, the routing state, the shared screens, the SLA tallies, the alert
 ledger, the topic labels and the webhook outbox live in Redis, and the relay links this
 process to the others.
@@ -25,6 +25,7 @@ from mayday.stores.base import Store
 from mayday.stores.memory import MemoryStore
 from mayday.stores.messages import MESSAGES_FILE, MessageFile
 from mayday.stores.notes import NOTES_FILE, NoteFile
+from mayday.stores.ratings import RATINGS_FILE, RatingFile
 from mayday.stores.redis import RedisStore
 from mayday.transport.redis_streams import RedisStreamBook
 from mayday.transport.relay import NoRelay, RedisRelay, Relay
@@ -75,6 +76,7 @@ def make_backend(settings: Settings) -> Backend:
                 settings,
                 notes=NoteFile(settings.data_dir / NOTES_FILE, settings.history_ttl_s),
                 messages=MessageFile(settings.data_dir / MESSAGES_FILE),
+                ratings=RatingFile(settings.data_dir / RATINGS_FILE, settings.history_ttl_s),
             ),
             boards=MemorySessionsStore(),
             stats=MemoryStats(rules),

@@ -21,6 +21,7 @@ from mayday.protocol.messages import (
     RequestRef,
     SessionEnd,
     SessionNote,
+    SessionRate,
     Signal,
     SignalRelayed,
 )
@@ -37,6 +38,7 @@ from mayday.routing.events import (
 from mayday.routing.model import Request, RequestState, Session
 from mayday.stores.messages import Message, Reply, no_message
 from mayday.stores.notes import NOTES_KEPT, Note
+from mayday.stores.ratings import Rating
 from mayday.transport.connection import Connection
 from mayday.transport.registry import Result, handler, on_attach
 from mayday.transport.services import Services
@@ -46,7 +48,8 @@ PEERS = {Role.USER, Role.ADVISOR}
 EVERYONE = {Role.USER, Role.ADVISOR, Role.OPS}
 # Earlier requests of a caller shown to the advisor taking the call.
 HISTORY_SHOWN = 10
-# How long after its call ended the advisor may still write (or rewrite) its note.
+# How long after its call ended the advisor may still write (or rewrite) its note, and
+# the user rate it.
 NOTE_WINDOW_S = 3600.0
 
 
@@ -142,10 +145,40 @@ async def session_note(server: Services, conn: Connection, msg: SessionNote) -> 
 def _check_note(session: Session, advisor_id: str, now: float) -> None:
     if session.advisor_id != advisor_id:
         raise ProtocolError(ErrorCode.FORBIDDEN, "only the advisor of the session notes its call")
+    _check_wrap_up(session, now, "its note")
+
+
+def _check_wrap_up(session: Session, now: float, what: str) -> None:
+    """A call's wrap-up (the advisor's note, the user's rating) is open while the call runs
+    and ``NOTE_WINDOW_S`` after it ended."""
     if session.ended_at is not None and now - session.ended_at > NOTE_WINDOW_S:
         raise ProtocolError(
-            ErrorCode.INVALID_STATE, "the call ended over an hour ago: its note is closed"
+            ErrorCode.INVALID_STATE, f"the call ended over an hour ago: {what} is closed"
         )
+
+
+@handler("session.rate", roles={Role.USER}, message=SessionRate)
+async def session_rate(server: Services, conn: Connection, msg: SessionRate) -> Result:
+    """The user's rating of a call they had, during it or up to an hour after; a later
+    rating of the same request replaces the earlier one."""
+    session = await server.store.session(msg.session_id)
+    if session is None:
+        raise ProtocolError(ErrorCode.NOT_FOUND, f'no session "{msg.session_id}"')
+    if session.user_id != conn.identity.sub:
+        raise ProtocolError(ErrorCode.FORBIDDEN, "only the user of the session rates its call")
+    now = server.clock()
+    _check_wrap_up(session, now, "its rating")
+    rating = Rating(
+        session.request_id,
+        session.id,
+        session.user_id,
+        session.advisor_id,
+        msg.score,
+        msg.comment,
+        now,
+    )
+    await server.store.save_rating(rating)
+    return {"request_id": rating.request_id, "rating": rating.view()}
 
 
 @handler("message.leave", roles={Role.USER}, message=MessageLeave)

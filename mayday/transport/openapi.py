@@ -106,6 +106,46 @@ SCHEMAS: dict[str, Any] = {
             },
         },
     },
+    "RequestHistory": {
+        "type": "object",
+        "description": (
+            "The fields of RequestView (all null but request_id and user_id when the "
+            "request itself is no longer kept), and what was kept with it."
+        ),
+        "required": ["request_id", "user_id", "outcome", "timeline", "messages", "rating", "notes"],
+        "properties": {
+            "request_id": {"type": "string"},
+            "user_id": _STRING_OR_NULL,
+            "outcome": _STRING_OR_NULL,
+            "requested_at": _NUMBER_OR_NULL,
+            "timeline": {"type": ["array", "null"], "items": {"type": "object"}},
+            "messages": {"type": "array", "items": {"$ref": "#/components/schemas/Message"}},
+            "rating": {
+                "type": ["object", "null"],
+                "required": ["session_id", "advisor_id", "score", "comment", "rated_at"],
+                "properties": {
+                    "session_id": {"type": "string"},
+                    "advisor_id": {"type": "string"},
+                    "score": {"type": "integer", "minimum": 1, "maximum": 5},
+                    "comment": _STRING_OR_NULL,
+                    "rated_at": {"type": "number"},
+                },
+            },
+            "notes": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["session_id", "advisor", "text", "written_at"],
+                    "properties": {
+                        "session_id": {"type": "string"},
+                        "advisor": {"type": "object"},
+                        "text": {"type": "string"},
+                        "written_at": {"type": "number"},
+                    },
+                },
+            },
+        },
+    },
     "Message": {
         "type": "object",
         "required": [
@@ -304,6 +344,34 @@ PATHS: dict[str, Any] = {
                 "401": _UNAUTHORIZED,
                 "403": _FORBIDDEN,
                 "404": _json("Error", "no such request"),
+            },
+        }
+    },
+    "/api/requests/{request_id}": {
+        "get": {
+            "summary": "One request's history: timeline, messages, rating and notes",
+            "description": (
+                "For an ops token (advisor and user tokens get 403). A request the server "
+                "no longer keeps but whose rating, note or message is still stored (the "
+                "memory store after a restart) is returned with its own fields null; 404 "
+                "when nothing of it is kept."
+            ),
+            "operationId": "request_history",
+            "tags": ["ops"],
+            "security": _OPS_ONLY,
+            "parameters": [
+                {
+                    "name": "request_id",
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "string", "minLength": 1},
+                }
+            ],
+            "responses": {
+                "200": _json("RequestHistory", "the request's history"),
+                "401": _UNAUTHORIZED,
+                "403": _FORBIDDEN,
+                "404": _json("Error", "nothing is kept of such a request"),
             },
         }
     },

@@ -20,8 +20,10 @@ from aiohttp.abc import AbstractAccessLogger
 
 from mayday.auth import Identity, Role
 from mayday.metrics.prom import CONTENT_TYPE
-from mayday.metrics.timeline import CSV_COLUMNS, csv_row, request_view
+from mayday.metrics.timeline import CSV_COLUMNS, csv_row, forgotten_view, request_view
 from mayday.settings import Settings
+from mayday.stores.messages import Message
+from mayday.stores.ratings import Rating
 from mayday.transport.api import VERIFIER, api_error, caller
 from mayday.transport.http_guard import GuardedSite
 from mayday.transport.server import SERVER
@@ -39,6 +41,7 @@ def add_routes(app: web.Application, settings: Settings) -> None:
     app.router.add_get("/api/ops/summary", summary)
     app.router.add_get("/api/ops/requests", requests)
     app.router.add_get("/api/ops/requests/{request_id}", one_request)
+    app.router.add_get("/api/requests/{request_id}", request_history)
 
 
 def metrics_listener(
@@ -152,6 +155,45 @@ async def one_request(request: web.Request) -> web.Response:
     if found is None:
         raise api_error(404, "not_found", f'no request "{request_id[:64]}"')
     return web.json_response(request_view(found))
+
+
+async def request_history(request: web.Request) -> web.Response:
+    """One request's whole history: its view and timeline, the messages its user left for
+    it, the user's rating and the advisor's note. A request the store no longer keeps (the
+    memory store restarted) is still shown by what was kept about it, its own fields null;
+    404 only when nothing is."""
+    _ops(request)
+    request_id = request.match_info["request_id"]
+    store = request.app[SERVER].store
+    found = await store.request(request_id)
+    rating = await store.rating(request_id)
+    messages = await store.request_messages(request_id)
+    user_id = _user_of(found.user_id if found else None, rating, messages)
+    # Only the request's own user's messages: a message names a request its user gave.
+    messages = [m for m in messages if m.user_id == user_id]
+    note = await store.note(request_id, user_id)
+    if user_id is None and note is not None:
+        user_id = note.user_id
+    if found is None and rating is None and note is None and not messages:
+        raise api_error(404, "not_found", f'no request "{request_id[:64]}"')
+    view = request_view(found) if found else forgotten_view(request_id, user_id)
+    return web.json_response(
+        {
+            **view,
+            "messages": [m.view() for m in messages],
+            "rating": rating.view() if rating else None,
+            "notes": [note.view()] if note else [],
+        }
+    )
+
+
+def _user_of(known: str | None, rating: Rating | None, messages: list[Message]) -> str | None:
+    """The request's user: from the request, else from what was kept about it."""
+    if known is not None:
+        return known
+    if rating is not None:
+        return rating.user_id
+    return messages[0].user_id if messages else None
 
 
 def _matches(view: dict[str, Any], query: Any) -> bool:

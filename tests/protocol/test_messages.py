@@ -14,6 +14,7 @@ from mayday.protocol.messages import (
     Ping,
     RequestRef,
     SessionEnd,
+    SessionRate,
     Signal,
 )
 
@@ -77,6 +78,16 @@ BAD: list[tuple[Any, dict[str, Any], str]] = [
     (SessionEnd, {"session_id": ["s"]}, "session_id"),
     (SessionEnd, {"session_id": "s", "reason": 1}, "reason"),
     (Ping, {"data": {"a": 1}}, "data"),
+    (SessionRate, {"score": 5}, "session_id"),
+    (SessionRate, {"session_id": "s"}, "score"),
+    (SessionRate, {"session_id": "s", "score": 0}, "score"),
+    (SessionRate, {"session_id": "s", "score": 6}, "score"),
+    (SessionRate, {"session_id": "s", "score": True}, "score"),
+    (SessionRate, {"session_id": "s", "score": 4.0}, "score"),
+    (SessionRate, {"session_id": "s", "score": "3"}, "score"),
+    (SessionRate, {"session_id": "s", "score": None}, "score"),
+    (SessionRate, {"session_id": "s", "score": 3, "comment": 7}, "comment"),
+    (SessionRate, {"session_id": "s", "score": 3, "comment": "x" * 1001}, "comment"),
 ]
 
 
@@ -89,3 +100,15 @@ def test_bad_fields_are_refused_with_the_field_named(
         kind.parse(frame)
     assert refused.value.code is ErrorCode.INVALID_FIELD
     assert names in refused.value.message
+
+
+def test_session_rate_takes_a_score_and_a_trimmed_comment() -> None:
+    """Every score from 1 to 5 passes; the comment is trimmed, a blank one is none, and
+    1,000 characters once trimmed are accepted whole."""
+    for score in range(1, 6):
+        assert SessionRate.parse({"session_id": "s", "score": score}) == SessionRate("s", score)
+    rated = SessionRate.parse({"session_id": "s", "score": 4, "comment": "  Kind.\n"})
+    assert rated == SessionRate("s", 4, "Kind.")
+    assert SessionRate.parse({"session_id": "s", "score": 2, "comment": " \t "}).comment is None
+    longest = SessionRate.parse({"session_id": "s", "score": 5, "comment": f" {'é' * 1000} "})
+    assert longest.comment == "é" * 1000
