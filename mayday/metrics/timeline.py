@@ -70,27 +70,7 @@ def request_view(req: Request) -> dict[str, Any]:
 
 
 # The fields of ``request_view``, in its order: a forgotten request has them all, null.
-VIEW_FIELDS = (
-    "request_id",
-    "user_id",
-    "topic",
-    "outcome",
-    "advisor",
-    "requested_at",
-    "accepted_at",
-    "first_frame_at",
-    "closed_at",
-    "time_to_accept_s",
-    "time_to_advisor_s",
-    "offers",
-    "missed_offers",
-    "user_name",
-    "advisor_name",
-    "end_reason",
-    "ended_by",
-    "duration_s",
-    "timeline",
-)
+VIEW_FIELDS = (*CSV_COLUMNS[:13], "user_name", *CSV_COLUMNS[13:], "timeline")
 
 
 def forgotten_view(request_id: str, user_id: str | None) -> dict[str, Any]:
