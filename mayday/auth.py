@@ -24,6 +24,9 @@ ALGORITHM = HS256
 # anything is decoded.
 MAX_TOKEN_CHARS = 8192
 MAX_SKILLS = 32
+# A user's ``priority`` claim: an integer level, higher served sooner (0 by default).
+# Bounded so that no token can put its holder hours ahead of everyone.
+PRIORITY_MIN, PRIORITY_MAX = -10, 10
 # A display name may hold any printable text and bidi marks, but nothing that breaks a
 # line or drives a terminal: C0/C1 controls, DEL, and the Unicode line and paragraph
 # separators.
@@ -48,6 +51,8 @@ class Identity:
     role: Role
     name: str
     skills: frozenset[str] = field(default_factory=frozenset)
+    # The ``priority`` claim (users): it orders their requests in the queue.
+    priority: int = 0
     # The token's exp (seconds since the epoch): when a socket opened with it must end
     # or be refreshed. Not part of who the identity is.
     expires_at: float | None = field(default=None, compare=False)
@@ -64,9 +69,10 @@ def issue_token(
     skills: list[str] | None = None,
     now: float | None = None,
     issuer: str = "",
+    priority: int = 0,
 ) -> str:
     """Sign a token for ``sub`` in ``role`` that expires after ``ttl_s`` seconds (with
-    ``iss`` when ``issuer`` is given)."""
+    ``iss`` when ``issuer`` is given, and ``priority`` when it is not 0)."""
     if not secret:
         raise AuthError("no JWT secret configured (set MAYDAY_JWT_SECRET)")
     issued = int(time.time() if now is None else now)
@@ -82,6 +88,8 @@ def issue_token(
         claims["iss"] = issuer
     if skills:
         claims["skills"] = sorted(skills)
+    if priority:
+        claims["priority"] = _priority({"priority": priority})
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
 
 
@@ -271,7 +279,11 @@ def _identity(claims: dict[str, Any]) -> Identity:
     if _BREAKS.search(display):
         raise AuthError("invalid token: name must hold no control characters or line breaks")
     return Identity(
-        sub=sub, role=parsed_role, name=display[:128], skills=_skills(claims.get("skills", []))
+        sub=sub,
+        role=parsed_role,
+        name=display[:128],
+        skills=_skills(claims.get("skills", [])),
+        priority=_priority(claims),
     )
 
 
@@ -281,6 +293,18 @@ def _skills(skills: Any) -> frozenset[str]:
     if not all(isinstance(s, str) and 0 < len(s) <= 64 and s.isprintable() for s in skills):
         raise AuthError("invalid token: each skill must be a printable string of 1 to 64")
     return frozenset(skills)
+
+
+def _priority(claims: dict[str, Any]) -> int:
+    """The ``priority`` claim: an integer from PRIORITY_MIN to PRIORITY_MAX, 0 if absent.
+    Not a bool (JSON true is no level) nor a float, not even 1.0: a signer that writes
+    one has a bug worth hearing about."""
+    value = claims.get("priority", 0)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise AuthError("invalid token: priority must be an integer")
+    if not PRIORITY_MIN <= value <= PRIORITY_MAX:
+        raise AuthError(f"invalid token: priority must be from {PRIORITY_MIN} to {PRIORITY_MAX}")
+    return value
 
 
 def turn_credentials(secret: str, sub: str, ttl_s: int, now: float) -> tuple[str, str]:

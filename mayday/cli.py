@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from mayday import __version__, webassets
-from mayday.auth import AuthError, Role, issue_token
+from mayday.auth import PRIORITY_MAX, PRIORITY_MIN, AuthError, Role, issue_token
 from mayday.gcpolicy import GcPolicy
 from mayday.jwks import KeyConfigError
 from mayday.logsafe import configure_logging
@@ -69,6 +69,13 @@ def _parser() -> argparse.ArgumentParser:
     token.add_argument("--name", help="display name (default: the sub)")
     token.add_argument("--ttl", type=int, default=3600, help="seconds until it expires")
     token.add_argument("--skills", default="", help="comma-separated skills (advisors)")
+    token.add_argument(
+        "--priority",
+        type=int,
+        default=0,
+        help=f"queue priority of a user, {PRIORITY_MIN} to {PRIORITY_MAX}, higher served "
+        "sooner (default 0: no claim written)",
+    )
     token.set_defaults(func=_token)
     return parser
 
@@ -91,6 +98,7 @@ def _token(args: argparse.Namespace) -> int:
             audience=settings.jwt_audience,
             skills=skills,
             issuer=settings.jwt_issuer,
+            priority=args.priority,
         )
     )
     return 0

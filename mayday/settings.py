@@ -253,6 +253,8 @@ SETTING_HELP: dict[str, str] = {
     "turn_ttl_s": "seconds the TURN credentials of a session are valid",
     "default_handle_time_s": "handle time assumed for wait estimates before any is measured",
     "request_ttl_s": "seconds a request waits for an advisor before it expires",
+    "priority_step_s": "seconds of waiting one level of a user's priority claim is worth "
+    "in the queue order (0: arrival order only)",
     "history_limit": "finished requests the memory store keeps",
     "history_ttl_s": "seconds Redis keeps a finished request",
     "host": "address to bind",

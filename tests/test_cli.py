@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 
 import aiohttp
+import jwt
 import pytest
 
 from mayday.auth import Role, verify_token
@@ -33,6 +34,26 @@ def test_token_prints_a_verifiable_token() -> None:
     assert done.returncode == 0, done.stderr
     identity = verify_token(done.stdout.strip(), SECRET)
     assert (identity.sub, identity.role, identity.name) == ("a7", Role.ADVISOR, "Ada")
+
+
+def test_token_writes_the_priority_claim() -> None:
+    """``mayday token --priority`` writes the claim the server reads; out of range, it
+    exits 2 with the bounds and prints no token."""
+    done = mayday("token", "--role", "user", "--sub", "vip", "--priority", "3")
+    assert done.returncode == 0, done.stderr
+    assert verify_token(done.stdout.strip(), SECRET).priority == 3
+    plain = mayday("token", "--role", "user", "--sub", "u")
+    assert jwt.decode(plain.stdout.strip(), options={"verify_signature": False}).keys() == {
+        "sub",
+        "role",
+        "name",
+        "aud",
+        "iat",
+        "exp",
+    }
+    refused = mayday("token", "--role", "user", "--sub", "vip", "--priority", "11")
+    assert (refused.returncode, refused.stdout) == (2, "")
+    assert "priority must be from -10 to 10" in refused.stderr
 
 
 def test_token_without_secret_fails_clearly() -> None:

@@ -38,6 +38,8 @@ def test_settings_read_mayday_variables_and_flags_win() -> None:
         ({"MAYDAY_OFFERER": "both"}, "offerer"),
         ({"MAYDAY_TURN_URLS": "turn:a"}, "turn_secret"),
         ({"MAYDAY_JWT_SECRET": "tiny"}, "32 bytes"),
+        ({"MAYDAY_PRIORITY_STEP_S": "-1"}, "priority_step_s"),
+        ({"MAYDAY_PRIORITY_STEP_S": "3601"}, "priority_step_s"),
     ],
 )
 def test_bad_settings_are_refused_by_name(env: dict[str, str], message: str) -> None:

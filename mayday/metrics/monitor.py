@@ -161,6 +161,7 @@ def _brief(view: dict[str, Any]) -> dict[str, Any]:
         "advisor",
         "advisor_name",
         "user_name",
+        "priority",
         "requested_at",
         "end_reason",
         "ended_by",

@@ -64,6 +64,7 @@ def request_view(req: Request) -> dict[str, Any]:
         "offers": offers,
         "missed_offers": sum(1 for o in offers if o["outcome"] == "timed_out"),
         "user_name": req.user_name,
+        "priority": req.priority,
         **call,
         "timeline": [{"t": e.t, "event": e.event, **e.data} for e in req.timeline],
     }

@@ -34,6 +34,9 @@ class RouterConfig:
     turn_ttl_s: int = 3600
     default_handle_time_s: float = 300.0
     request_ttl_s: float = 900.0
+    # Each level of a user's priority claim counts as this many seconds of waiting more:
+    # the queue is ordered by enqueue time - priority * step (0: arrival order only).
+    priority_step_s: float = 60.0
     # How long a dropped identity keeps its place: its request, its session, its presence.
     resume_grace_s: float = 30.0
     # How many finished requests the memory store keeps; Redis keeps them for a time.
@@ -49,6 +52,8 @@ class RouterConfig:
             )
         if self.reservation_timeout_s <= 0:
             raise SettingsError("reservation_timeout_s must be positive")
+        if not 0 <= self.priority_step_s <= 3600:
+            raise SettingsError("priority_step_s must be from 0 to 3600")
         if not 0 < self.resume_grace_s <= 3600:
             raise SettingsError("resume_grace_s must be more than 0 and at most 3600")
         if self.turn_urls and not self.turn_secret:

@@ -68,7 +68,7 @@ from mayday.routing.model import (
     TimelineEntry,
     check_peer,
 )
-from mayday.routing.rank import RankIndex
+from mayday.routing.rank import RankedSet
 
 log = logging.getLogger(__name__)
 
@@ -96,14 +96,16 @@ class Router:
     def __init__(self, config: RouterConfig | None = None) -> None:
         self.config = config or RouterConfig()
         self.requests: dict[str, Request] = {}
-        # Waiting requests (queued or offered) in FIFO order of enqueue time.
+        # Waiting requests (queued or offered) in FIFO order of enqueue time: the order
+        # their time-to-live runs out in. They are served in ``_rank``'s order.
         self.queue: dict[str, Request] = {}
         self.advisors: dict[str, Advisor] = {}
         self.sessions: dict[str, Session] = {}
         self._open_request_of_user: dict[str, str] = {}
         self._finished: deque[str] = deque()
         self._handle_times: deque[float] = deque(maxlen=50)
-        self._rank = RankIndex()
+        # The waiting requests' order keys (``_order_key``), in the order they are served.
+        self._rank = RankedSet()
         self._seq = 0
         self._status_counts: Counter[AdvisorStatus] = Counter()
         # Free advisors by (idle since, id): a heap with lazy deletion, and each free
@@ -166,7 +168,7 @@ class Router:
 
     def _user_state(self, req: Request, now: float) -> list[Outbound]:
         if req.state.waiting:
-            position = self._rank.rank(req.seq)
+            position = self._rank.rank(self._order_key(req))
             estimate = self._estimate(req, position)
             free = self._count(AdvisorStatus.AVAILABLE)
             return [HelpQueued(req.id, position, estimate, req.state.value, free)]
@@ -221,7 +223,19 @@ class Router:
 
     def position_of(self, request_id: str) -> int | None:
         req = self.queue.get(request_id)
-        return None if req is None else self._rank.rank(req.seq)
+        return None if req is None else self._rank.rank(self._order_key(req))
+
+    def in_line(self) -> list[str]:
+        """The waiting requests' ids in the order they are served (priority, then age)."""
+        return [key[2] for key in self._rank]
+
+    def _order_key(self, req: Request) -> tuple[float, int, str]:
+        """A request's place in line: its enqueue time moved ahead ``priority_step_s`` per
+        level of priority, so a priority request goes ahead of those that came at most
+        that much earlier per level, and no one waits behind priority for ever; equal
+        times keep arrival order (``seq``). The Redis queue orders by the same score and
+        the same tiebreak (``queue_member`` in prelude.lua)."""
+        return (req.enqueued_at - req.priority * self.config.priority_step_s, req.seq, req.id)
 
     # ------------------------------------------------------------ users
     def _on_help_requested(self, ev: HelpRequested, now: float) -> None:
@@ -243,15 +257,19 @@ class Router:
             language=ask.language,
             skills=frozenset(ask.skills),
             device=dict(ask.device),
+            priority=ev.priority,
         )
         self.requests[req.id] = req
         self._seq += 1
         req.seq = self._seq
         self.queue[req.id] = req
-        self._rank.add(req.seq)
+        self._rank.add(self._order_key(req))
         self._touched[req.id] = req
         self._open_request_of_user[req.user_id] = req.id
-        self._record(req, now, "requested", topic=ask.topic, skills=sorted(ask.skills))
+        priority = req.priority or None  # on the timeline only when it is not the default
+        self._record(
+            req, now, "requested", topic=ask.topic, skills=sorted(ask.skills), priority=priority
+        )
         self._out.append(Waiting(req.user_id, req.id))
         log.info("request %s: new from user %s", req.id, req.user_id)
 
@@ -324,7 +342,7 @@ class Router:
         )
         self.sessions[session.id] = session
         del self.queue[req.id]
-        self._rank.remove(req.seq)
+        self._rank.remove(self._order_key(req))
         req.offered_to, req.session_id = None, session.id
         adv.offer, adv.session_id = None, session.id
         self._set_request_state(req, RequestState.IN_SESSION, now)
@@ -542,7 +560,7 @@ class Router:
         self.queue[req.id] = req
         # Back in enqueue order: it goes before everyone who came after it.
         self.queue = dict(sorted(self.queue.items(), key=lambda item: item[1].seq))
-        self._rank.add(req.seq)
+        self._rank.add(self._order_key(req))
         self._out.append(Waiting(req.user_id, req.id))
         self._record(req, now, "requeued", reason="advisor_lost")
 
@@ -637,8 +655,9 @@ class Router:
         if self._claim_mode:
             self._announce_claims(self._free_advisors(), now)
             return
-        # Offering changes states, never queue membership, so the queue is walked in place.
-        for req in self.queue.values():
+        # Offering changes states, never queue membership, so the line is walked in place.
+        for key in self._rank:
+            req = self.queue[key[2]]
             if req.state is not RequestState.QUEUED or req.user_dropped_at is not None:
                 continue
             adv = self._take_free(req)
@@ -679,7 +698,7 @@ class Router:
         """
         waiting = [
             r
-            for r in self.queue.values()
+            for r in (self.queue[key[2]] for key in self._rank)
             if r.state is RequestState.QUEUED and r.user_dropped_at is None
         ]
         for adv in free:
@@ -738,7 +757,7 @@ class Router:
         if self._claim_mode:
             self._withdraw_claims(req, withdraw_reason)
         del self.queue[req.id]
-        self._rank.remove(req.seq)
+        self._rank.remove(self._order_key(req))
         self._set_request_state(req, state, now if at is None else at)
         self._finish(req)
 
@@ -755,7 +774,7 @@ class Router:
     # ------------------------------------------------------------ queue notices
     def _notice(self, req: Request, now: float) -> None:
         """Tell the user where their request stands, if that changed since they last heard."""
-        position = self._rank.rank(req.seq)
+        position = self._rank.rank(self._order_key(req))
         estimate = self._estimate(req, position)
         notice = (position, req.state.value, estimate)
         if notice == req.last_notice:

@@ -15,6 +15,9 @@ class HelpRequested:
     user_name: str
     request_id: str
     ask: HelpRequest
+    # The user's token's ``priority`` claim, never a field of the frame: a client cannot
+    # raise its own.
+    priority: int = 0
 
 
 @dataclass(frozen=True)

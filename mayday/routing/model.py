@@ -69,6 +69,8 @@ class Request:
     language: str | None = None
     skills: frozenset[str] = frozenset()
     device: dict[str, Any] = field(default_factory=dict)
+    # From the user's token (``priority`` claim): higher is served sooner (core._order_key).
+    priority: int = 0
     state: RequestState = RequestState.QUEUED
     seq: int = 0
     offered_to: str | None = None

@@ -18,8 +18,20 @@ class Keys:
     # Routing state; the Lua scripts build these same names from the prefix.
     @property
     def queue(self) -> str:
-        """ZSET request id -> enqueue time: requests waiting (queued or offered)."""
+        """ZSET "arrival number|request id" -> enqueue time - priority * step: requests
+        waiting (queued or offered), in the order they are served (prelude.lua)."""
         return f"{self.prefix}queue"
+
+    @property
+    def queue_since(self) -> str:
+        """ZSET request id -> enqueue time: the same waiting requests, oldest first (their
+        time-to-live, the oldest wait)."""
+        return f"{self.prefix}queue_since"
+
+    @property
+    def queue_seq(self) -> str:
+        """STRING counter: the arrival number of the last request queued (built in Lua)."""
+        return f"{self.prefix}queue_seq"
 
     @property
     def free(self) -> str:

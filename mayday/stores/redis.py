@@ -227,6 +227,7 @@ class RedisStore:
             language=raw["language"] or None,
             skills=frozenset(json.loads(raw["skills"])),
             device=json.loads(raw["device"]) or {},
+            priority=int(raw.get("priority") or 0),
             state=RequestState(raw["state"]),
             offered_to=raw["offered_to"] or None,
             offer_no=int(raw["offer_no"]),
@@ -391,7 +392,9 @@ class RedisStore:
     async def due_requests(self, now: float) -> list[str]:
         """Waiting requests past their time-to-live, oldest first."""
         deadline = now - self.config.request_ttl_s
-        found = await self.redis.zrangebyscore(self.keys.queue, "-inf", deadline, start=0, num=100)
+        found = await self.redis.zrangebyscore(
+            self.keys.queue_since, "-inf", deadline, start=0, num=100
+        )
         return [str(request_id) for request_id in found]
 
     async def close(self) -> None:
@@ -422,6 +425,7 @@ def _help_requested(e: HelpRequested) -> tuple[str, list[Any]]:
             json.dumps(ask),
             json.dumps(sorted(set(e.ask.skills))),
             json.dumps(e.ask.device),
+            str(e.priority),
         ],
     )
 

@@ -63,8 +63,8 @@ class TokenExpiry:
 
     def refresh(self, fresh: Identity) -> Identity:
         """Take up the expiry of ``fresh``, the identity of a new valid token, and arm
-        again. Only the expiry changes: the socket keeps the name and skills it opened
-        with (routing already holds them). Another sub or role is refused and the old
+        again. Only the expiry changes: the socket keeps the name, skills and priority it
+        opened with (routing already holds them). Another sub or role is refused and the old
         deadline holds."""
         current = self._conn.identity
         if (fresh.sub, fresh.role) != (current.sub, current.role):

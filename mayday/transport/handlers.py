@@ -61,7 +61,7 @@ def new_id(prefix: str) -> str:
 async def help_request(server: Services, conn: Connection, msg: HelpRequest) -> Result:
     me = conn.identity
     request_id = new_id("req")
-    await server.apply(HelpRequested(me.sub, me.name, request_id, msg))
+    await server.apply(HelpRequested(me.sub, me.name, request_id, msg, me.priority))
     return {"request_id": request_id}
 
 

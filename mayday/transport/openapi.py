@@ -78,6 +78,7 @@ SCHEMAS: dict[str, Any] = {
             "time_to_advisor_s": _NUMBER_OR_NULL,
             "offers": {"type": "array", "items": {"type": "object"}},
             "missed_offers": {"type": "integer", "minimum": 0},
+            "priority": {"type": "integer", "minimum": -10, "maximum": 10},
             "timeline": {"type": "array", "items": {"type": "object"}},
         },
     },

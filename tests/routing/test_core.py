@@ -12,6 +12,7 @@ from mayday.protocol.messages import (
     HelpClosed,
     HelpOffer,
     HelpQueued,
+    HelpRequest,
     HelpWithdrawn,
     SessionEnded,
     SessionStarted,
@@ -22,6 +23,7 @@ from mayday.routing.events import (
     CancelTimer,
     Disconnected,
     HelpCancelled,
+    HelpRequested,
     MediaReported,
     Observe,
     OfferDeclined,
@@ -397,3 +399,15 @@ def test_claim_mode_advisor_coming_back_sees_the_waiting_queue(claims: Router) -
     away(claims, "a1", 4.0)
     again = available(claims, "a1", 5.0)
     assert [m.request_id for m in messages(again, HelpOffer, to="a1")] == ["r1", "r2"]
+
+
+def test_a_zero_priority_step_keeps_arrival_order() -> None:
+    """With MAYDAY_PRIORITY_STEP_S at 0 a priority claim changes nothing: first come,
+    first served; at 60 s the same claim puts the later request first."""
+    for step, first in ((0.0, "r1"), (60.0, "r2")):
+        router = Router(RouterConfig(priority_step_s=step))
+        router.handle(HelpRequested("u1", "U1", "r1", HelpRequest()), 1.0)
+        router.handle(HelpRequested("u2", "U2", "r2", HelpRequest(), priority=10), 2.0)
+        assert router.in_line()[0] == first
+        [offer] = messages(available(router, "a1", 3.0), HelpOffer, to="a1")
+        assert offer.request_id == first

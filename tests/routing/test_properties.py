@@ -35,9 +35,18 @@ from mayday.routing.model import AdvisorStatus, RequestState, SessionState
 USERS = [f"u{i}" for i in range(5)]
 ADVISORS = [f"a{i}" for i in range(4)]
 SKILLS = ["", "printer"]
+# Token priorities, mostly the default; with PRIORITY_STEP_S of 3 s and one op a second,
+# a priority request passes some of those waiting and not others.
+PRIORITIES = [0, 0, 0, 1, 2, -1]
+PRIORITY_STEP_S = 3.0
 
 op = st.one_of(
-    st.tuples(st.just("request"), st.sampled_from(USERS), st.sampled_from(SKILLS)),
+    st.tuples(
+        st.just("request"),
+        st.sampled_from(USERS),
+        st.sampled_from(SKILLS),
+        st.sampled_from(PRIORITIES),
+    ),
     st.tuples(st.just("cancel"), st.sampled_from(USERS)),
     st.tuples(st.just("state"), st.sampled_from(ADVISORS), st.booleans()),
     st.tuples(st.just("accept"), st.sampled_from(ADVISORS), st.booleans()),
@@ -57,7 +66,12 @@ op = st.one_of(
 opening = st.lists(
     st.one_of(
         st.tuples(st.just("state"), st.sampled_from(ADVISORS), st.just(True)),
-        st.tuples(st.just("request"), st.sampled_from(USERS), st.sampled_from(SKILLS)),
+        st.tuples(
+            st.just("request"),
+            st.sampled_from(USERS),
+            st.sampled_from(SKILLS),
+            st.sampled_from(PRIORITIES),
+        ),
     ),
     min_size=1,
     max_size=8,
@@ -100,9 +114,9 @@ class Driver:
         kind, *args = operation
         r = self.router
         if kind == "request":
-            user, skill = str(args[0]), str(args[1])
+            user, skill, priority = str(args[0]), str(args[1]), int(str(args[2]))
             ask = HelpRequest(skills=(skill,) if skill else ())
-            return HelpRequested(user, user, f"r{len(self.created)}", ask)
+            return HelpRequested(user, user, f"r{len(self.created)}", ask, priority)
         if kind == "cancel":
             req = r.open_request_of(str(args[0]))
             return HelpCancelled(str(args[0]), req.id) if req else None
@@ -192,8 +206,13 @@ def check_invariants(r: Router) -> None:
     assert len(claimed) == len(set(claimed)), "one request in two sessions"
     enqueued = [q.enqueued_at for q in r.queue.values()]
     assert enqueued == sorted(enqueued), "queue out of FIFO order"
-    for position, request_id in enumerate(r.queue, start=1):
-        assert r.position_of(request_id) == position, "rank index disagrees with the queue"
+    line = r.in_line()
+    assert sorted(line) == sorted(r.queue), "the line and the queue hold different requests"
+    step = r.config.priority_step_s
+    keys = [(r.queue[q].enqueued_at - r.queue[q].priority * step, r.queue[q].seq) for q in line]
+    assert keys == sorted(keys), "line out of priority-then-arrival order"
+    for position, request_id in enumerate(line, start=1):
+        assert r.position_of(request_id) == position, "rank index disagrees with the line"
     free = {a.id for a in r.advisors.values() if a.status is AdvisorStatus.AVAILABLE}
     assert set(r._free_key) == free, "free-advisor heap out of step"
     for status in AdvisorStatus:
@@ -202,8 +221,8 @@ def check_invariants(r: Router) -> None:
 
 
 def check_offers_in_fifo_order(r: Router, effects: list[Effect]) -> None:
-    """No request was passed over for an advisor who could have taken an older one."""
-    order = list(r.queue)
+    """No request was passed over for an advisor who could have taken one ahead of it."""
+    order = r.in_line()
     for effect in effects:
         if (
             isinstance(effect, Send)
@@ -236,7 +255,11 @@ def test_random_interleavings_keep_every_invariant(
     mode: str, ops: list[tuple[object, ...]]
 ) -> None:
     """No double offers, no advisor in two sessions, FIFO kept, and no request lost."""
-    driver = Driver(router=Router(RouterConfig(routing_mode=mode, request_ttl_s=5.0)))
+    driver = Driver(
+        router=Router(
+            RouterConfig(routing_mode=mode, request_ttl_s=5.0, priority_step_s=PRIORITY_STEP_S)
+        )
+    )
     for operation in ops:
         driver.run(operation)
     finals = {
@@ -256,7 +279,11 @@ def test_random_interleavings_keep_every_invariant(
 @given(ops=history)
 def test_draining_ends_every_request_on_purpose(mode: str, ops: list[tuple[object, ...]]) -> None:
     """After any history, users leaving and sessions ending close every request: none stuck."""
-    driver = Driver(router=Router(RouterConfig(routing_mode=mode, request_ttl_s=5.0)))
+    driver = Driver(
+        router=Router(
+            RouterConfig(routing_mode=mode, request_ttl_s=5.0, priority_step_s=PRIORITY_STEP_S)
+        )
+    )
     for operation in ops:
         driver.run(operation)
     for user in USERS:

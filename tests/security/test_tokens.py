@@ -197,6 +197,20 @@ def test_name_and_skills_are_bounded() -> None:
     assert "skills" in refusal(verifier(), hs256(skills=[f"s{i}" for i in range(33)]))
 
 
+@pytest.mark.parametrize("value", [-10, 0, 3, 10])
+def test_a_priority_claim_in_range_is_kept(value: int) -> None:
+    """An integer priority from -10 to 10 is the identity's; without the claim it is 0."""
+    assert verifier().verify(hs256(priority=value)).priority == value
+    assert verifier().verify(hs256()).priority == 0
+
+
+@pytest.mark.parametrize("value", [11, -11, 10**30, True, False, 1.0, 2.5, "3", None, [1]])
+def test_a_bad_priority_claim_refuses_the_token(value: Any) -> None:
+    """A priority out of range, a bool, a float (even 1.0), a string, null or a list
+    refuses the whole token, like any other bad claim."""
+    assert "priority must be" in refusal(verifier(), hs256(priority=value))
+
+
 @pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16", "utf-32", "utf-8-sig"])
 def test_claims_must_be_utf8(encoding: str) -> None:
     """Claims in UTF-16 or UTF-32 (which Python's JSON reader takes) or behind a byte order

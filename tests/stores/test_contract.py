@@ -52,7 +52,7 @@ from mayday.routing.model import RequestState, SessionState
 from mayday.stores import MemoryStore, Store
 from mayday.stores.redis import RedisStore
 from tests.redis_server import RedisServer
-from tests.routing.test_properties import ADVISORS, USERS, Driver, history
+from tests.routing.test_properties import ADVISORS, PRIORITY_STEP_S, USERS, Driver, history
 
 CONFIG = RouterConfig(
     reservation_timeout_s=15.0,
@@ -273,6 +273,67 @@ async def test_a_users_requests_newest_first(store: Store) -> None:
     assert await store.user_requests("nobody", 10) == []
 
 
+async def test_priority_moves_a_request_ahead_by_its_step_per_level(store: Store) -> None:
+    """At 60 s a level, a priority-1 request that came 30 s after a priority-0 one is ahead
+    of it and one that came 90 s after is behind it; equal keys keep arrival order whatever
+    the ids; positions, offers, the oldest wait and the time-to-live follow, on both stores."""
+    arrivals = [  # (at, user, request id, priority): keys 100, 70, 130, 130
+        (100.0, "u0", "p0", 0),
+        (130.0, "u1", "p1-30s-later", 1),
+        (130.0, "u3", "z-key-130-first", 0),
+        (190.0, "u2", "a-key-130-second", 1),
+    ]
+    for at, user, request_id, priority in arrivals:
+        await store.apply(HelpRequested(user, user, request_id, HelpRequest(), priority), at)
+    line = {"u1": 1, "u0": 2, "u3": 3, "u2": 4}
+    for user, position in line.items():
+        [queued] = await store.current_state("user", user, 195.0)
+        assert isinstance(queued, HelpQueued) and queued.position == position, user
+    summary = await store.summary(200.0)
+    assert (summary.waiting, summary.oldest_wait_s) == (4, 100.0)  # p0's wait, not the head's
+    assert await store.due_requests(134.0) == ["p0"]  # time-to-live counts from the press
+    offered = []
+    for n, at in enumerate((201.0, 202.0, 203.0, 204.0)):
+        effects = await store.apply(AdvisorStateSet(f"a{n}", "Ada", frozenset(), True), at)
+        offered += [m.request_id for m in sent(effects, HelpOffer)]
+    assert offered == ["p1-30s-later", "p0", "z-key-130-first", "a-key-130-second"]
+    request = await store.request("p1-30s-later")
+    assert request is not None and request.priority == 1
+    assert request.timeline[0].data == {"skills": [], "priority": 1}
+    plain = await store.request("p0")
+    assert plain is not None and plain.priority == 0 and plain.timeline[0].data == {"skills": []}
+
+
+async def test_priority_order_is_exact_at_epoch_times(store: Store) -> None:
+    """At real clock values the order keeps a difference of 10 microseconds between two
+    keys (beyond the 14 digits a Lua tostring keeps), on both stores."""
+    t = 1_800_000_000.0
+    await store.apply(HelpRequested("u0", "u0", "plain", HelpRequest()), t + 0.00002)
+    await store.apply(HelpRequested("u1", "u1", "vip", HelpRequest(), 1), t + 60.00001)
+    [queued] = await store.current_state("user", "u1", t + 61)
+    assert isinstance(queued, HelpQueued) and queued.position == 1
+
+
+async def test_a_request_back_from_a_lost_advisor_keeps_its_priority_place(store: Store) -> None:
+    """A priority request whose advisor is lost goes back ahead of the older plain request
+    it had passed and behind a later one of higher priority, as if it had never left."""
+    await store.apply(HelpRequested("u0", "u0", "old", HelpRequest()), 100.0)  # key 100
+    await store.apply(AdvisorStateSet("a1", "Ada", frozenset(), True), 101.0)
+    await store.apply(OfferDeclined("a1", "old"), 102.0)  # a1 is free, and will not take it
+    await store.apply(HelpRequested("u1", "u1", "vip", HelpRequest(), 2), 150.0)  # key 30
+    await store.apply(OfferAccepted("a1", "vip", "s1"), 151.0)
+    await store.apply(HelpRequested("u2", "u2", "top", HelpRequest(), 3), 155.0)  # key -25
+    await store.apply(Disconnected("advisor", "a1"), 160.0)
+    lost = await store.apply(GraceExpired("advisor", "a1", 1), 190.0)
+    assert [(m.request_id, m.position) for m in sent(lost, HelpQueued)] == [("vip", 2)]
+    [queued] = await store.current_state("user", "u0", 191.0)
+    assert isinstance(queued, HelpQueued) and queued.position == 3
+    offered = await store.apply(AdvisorStateSet("a2", "Bo", frozenset(), True), 192.0)
+    assert [m.request_id for m in sent(offered, HelpOffer)] == ["top"]
+    offered = await store.apply(AdvisorStateSet("a3", "Cy", frozenset(), True), 193.0)
+    assert [m.request_id for m in sent(offered, HelpOffer)] == ["vip"]
+
+
 IDENTITIES = [("user", u) for u in USERS] + [("advisor", a) for a in ADVISORS]
 
 
@@ -305,7 +366,7 @@ async def _differential(ops: list[tuple[object, ...]], url: str, mode: str = "of
     client = Redis.from_url(url)
     await client.flushall()
     await client.aclose()
-    config = replace(CONFIG, routing_mode=mode)
+    config = replace(CONFIG, routing_mode=mode, priority_step_s=PRIORITY_STEP_S)
     redis_store = RedisStore.from_url(url, config)
     memory = MemoryStore(config)
     driver = Driver(router=memory.router)

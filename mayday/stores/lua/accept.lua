@@ -33,7 +33,7 @@ observe("answered_by", 1, "", adv.id)
 local ses = {id = session_id, request_id = req.id, user_id = req.user_id, advisor_id = adv.id,
              offerer = cfg.offerer, started_at = now, state = "active", ended_at = ""}
 save("ses", ses, "id", "request_id", "user_id", "advisor_id", "offerer", "started_at", "state", "ended_at")
-redis.call("ZREM", key("queue"), req.id)
+dequeue(req)
 req.offered_to, req.session_id = "", ses.id
 adv.offer, adv.session_id = "", ses.id
 save("req", req, "offered_to", "session_id")

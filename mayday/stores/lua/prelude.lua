@@ -118,6 +118,46 @@ end
 
 local function user_ref(req) return {id = req.user_id, name = req.user_name} end
 
+-- ------------------------------------------------------------ the queue
+-- The twin of the core's _order_key. key("queue") is scored by the enqueue time moved
+-- ahead cfg.priority_step_s per level of priority, and Redis sorts equal scores by
+-- member: so the member is the request's arrival number, zero-padded to a fixed width,
+-- then its id ("000000000000042|req_..."). Among equal scores byte order is then arrival
+-- order, FIFO like the core's seq, whatever the ids. Folding the arrival number into the
+-- score instead would cost exactness: an epoch time in seconds already takes 31 of a
+-- double's 53 bits, and a sub-millisecond clock most of the rest. The score is computed
+-- from the exact time, as the core does, and kept on the request with %.17g (exact; a
+-- hash field written with tostring keeps 14 digits), so that both stores see the same
+-- order and a request back in line takes its very place again.
+-- key("queue_since") holds the same requests by enqueue time, for their time-to-live and
+-- the oldest wait, which the queue's score no longer tells.
+
+-- A member of the queue is "number|id"; one queued before the numbers is the bare id.
+local function queue_id(member) return string.match(member, "^%d+|(.*)$") or member end
+
+local function queue_member(req) return blank(req.queue_member) and req.id or req.queue_member end
+
+-- In line: at its place by score (a request back from a lost session keeps its score and
+-- its member; a new one's enqueued_at is still the exact number).
+local function enqueue(req)
+  if blank(req.queue_member) then
+    local score = tonumber(req.enqueued_at) - (tonumber(req.priority) or 0) * cfg.priority_step_s
+    req.queue_score = string.format("%.17g", score)
+    req.queue_member = string.format("%015d|%s", redis.call("INCR", key("queue_seq")), req.id)
+    save("req", req, "queue_score", "queue_member")
+  end
+  redis.call("ZADD", key("queue"), req.queue_score, req.queue_member)
+  redis.call("ZADD", key("queue_since"), req.enqueued_at, req.id)
+end
+
+local function dequeue(req)
+  redis.call("ZREM", key("queue"), queue_member(req))
+  redis.call("ZREM", key("queue_since"), req.id)
+end
+
+-- 1 is next: the request's rank in the order of service.
+local function queue_position(req) return redis.call("ZRANK", key("queue"), queue_member(req)) + 1 end
+
 local function offer_frame(req, expires, mode)
   return {
     type = "help.offer", request_id = req.id, expires_in_s = expires, user = user_ref(req),
@@ -142,8 +182,8 @@ end
 -- Claim mode: show every free advisor each waiting request they could take.
 local function announce_claims(free)
   local waiting = {}
-  for _, rid in ipairs(redis.call("ZRANGE", key("queue"), 0, -1)) do
-    local req = load("req", rid)
+  for _, member in ipairs(redis.call("ZRANGE", key("queue"), 0, -1)) do
+    local req = load("req", queue_id(member))
     if req.state == "queued" and blank(req.user_dropped_at) then waiting[#waiting + 1] = req end
   end
   for _, adv in ipairs(free) do
@@ -223,7 +263,7 @@ local function leave_queue(req, state, withdraw_reason, at)
     withdraw_offer(adv, back, withdraw_reason)
   end
   if CLAIM then withdraw_claims(req, withdraw_reason) end
-  redis.call("ZREM", key("queue"), req.id)
+  dequeue(req)
   set_request_state(req, state, at)
   finish(req)
 end
@@ -304,8 +344,8 @@ local function dispatch()
   local page, start = 200, 0
   while true do
     local ids = redis.call("ZRANGE", key("queue"), start, start + page - 1)
-    for _, rid in ipairs(ids) do
-      local req = load("req", rid)
+    for _, member in ipairs(ids) do
+      local req = load("req", queue_id(member))
       if req.state == "queued" and blank(req.user_dropped_at) then
         local adv = take_free(req)
         if adv then
@@ -353,7 +393,7 @@ end
 
 -- Tell the user where their request stands, if that changed since they last heard.
 local function notice(req)
-  local position = redis.call("ZRANK", key("queue"), req.id) + 1
+  local position = queue_position(req)
   local est = estimate(req, position)
   local text = position .. "|" .. req.state .. "|" .. tostring(est)
   if text == req.last_notice then return end
@@ -497,8 +537,9 @@ local function requeue(req, adv)
   save("req", req, "session_id", "declined")
   set_request_state(req, "queued")
   redis.call("SET", key("user", req.user_id), req.id)
-  -- Back in enqueue order: it goes before everyone who came after it.
-  redis.call("ZADD", key("queue"), tonumber(req.enqueued_at), req.id)
+  -- Back at its place in line (enqueue time, priority, arrival number): it goes before
+  -- everyone who came after it.
+  enqueue(req)
   out[#out + 1] = {k = "waiting", user_id = req.user_id, request_id = req.id}
   record(req, "requeued", {reason = "advisor_lost"})
 end

@@ -13,7 +13,7 @@ local function user_state()
   local req = open_request(sub)
   if not req then return end
   if WAITING[req.state] then
-    local position = redis.call("ZRANK", key("queue"), req.id) + 1
+    local position = queue_position(req)
     send("user", sub, {type = "help.queued", request_id = req.id, position = position,
       estimated_wait_s = estimate(req, position), state = req.state,
       advisors_available = count_status("available")})
