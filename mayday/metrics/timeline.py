@@ -71,7 +71,7 @@ def request_view(req: Request) -> dict[str, Any]:
 
 
 # The fields of ``request_view``, in its order: a forgotten request has them all, null.
-VIEW_FIELDS = (*CSV_COLUMNS[:13], "user_name", *CSV_COLUMNS[13:], "timeline")
+VIEW_FIELDS = (*CSV_COLUMNS[:13], "user_name", "priority", *CSV_COLUMNS[13:], "timeline")
 
 
 def forgotten_view(request_id: str, user_id: str | None) -> dict[str, Any]:
