@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -229,3 +230,38 @@ async def test_a_delivery_cut_short_is_sent_by_the_next_node(
         assert (attempt.attempt, attempt.outcome) == (1, "delivered")
     finally:
         await runner.cleanup()
+
+
+class Clock:
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_an_alert_is_announced_signed_to_a_standard_endpoint(
+    start_server: StartServer, backend: dict[str, Any], receiver: Receiver
+) -> None:
+    """The alert the old webhook got unsigned reaches a MAYDAY_WEBHOOKS endpoint as the
+    signed alert.raised and alert.cleared events, with the ops.alert frame as data."""
+    clock = Clock(time.time())
+    endpoint = hooks(receiver, events=["alert.raised", "alert.cleared"])
+    h = await start_server(webhooks=endpoint, ops_interval_s=3600.0, clock=clock, **backend)
+    user = await h.client("user", "u1")
+    await user.request_help()
+    clock.now += 9.5  # past the target with nobody free
+    await h.server.housekeeping()
+    ada = await h.client("advisor", "a1")
+    await ada.set_available()
+    await ada.accept((await ada.next(HelpOffer)).request_id)
+    await h.server.housekeeping()
+    got = await receiver.wait_for(2)
+    assert receiver.types() == ["alert.raised", "alert.cleared"]
+    assert all(r.verified for r in got)
+    raised = got[0].body["data"]
+    assert (raised["type"], raised["name"], raised["state"]) == (
+        "ops.alert",
+        "oldest_wait",
+        "raised",
+    )
