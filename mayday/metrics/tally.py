@@ -63,6 +63,10 @@ def increments(ob: Observe, rules: Rules) -> Tally:
         c["abandoned_within"] += float(ob.value <= rules.target_s)
     elif ob.metric == "outcome" and ob.label == "expired":
         c["expired"] += 1
+    elif ob.metric == "outcome" and ob.label == "message":
+        # Left a message instead of waiting: not answered, and not given up either (the
+        # request is answered later, by a reply); counted apart from both.
+        c["messages"] += 1
     elif ob.metric == "missed_offer":
         c["missed_offers"] += 1
     elif ob.metric == "advisor_time" and ob.label == "busy":
@@ -88,6 +92,7 @@ class Measures:
     abandoned: int
     short_abandoned: int
     expired: int
+    messages: int  # requests the user replaced by a message (``message.leave``)
     missed_offers: int
     service_level: float | None
     service_level_answered: float | None
@@ -120,6 +125,7 @@ def measures(sums: Mapping[str, float], rules: Rules) -> Measures:
         abandoned=int(abandoned),
         short_abandoned=int(short),
         expired=int(g("expired")),
+        messages=int(g("messages")),
         missed_offers=int(g("missed_offers")),
         service_level=_ratio(within + abandoned_within, answered + abandoned),
         service_level_answered=_ratio(within, answered + abandoned - short),

@@ -874,7 +874,12 @@ class Router:
             self._record(req, now, new.value)
             if new is not RequestState.ENDED:
                 self._out.append(RequestClosed(req.id, req.user_id, new.value))
-        if new in (RequestState.CANCELLED, RequestState.ABANDONED, RequestState.EXPIRED):
+        if new in (
+            RequestState.CANCELLED,
+            RequestState.ABANDONED,
+            RequestState.EXPIRED,
+            RequestState.MESSAGE,
+        ):
             self._out.append(Observe("outcome", now - req.enqueued_at, req.topic or "", new.value))
 
     def _track_free(self, adv: Advisor) -> None:

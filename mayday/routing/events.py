@@ -187,7 +187,7 @@ class Observe:
 
     ``metric`` is one of: ``time_to_accept`` and ``time_to_advisor`` (seconds
     since help was pressed), ``outcome`` (``label`` answered / cancelled /
-    abandoned / expired; value: seconds waited), ``missed_offer``, ``answered_by``
+    abandoned / expired / message; value: seconds waited), ``missed_offer``, ``answered_by``
     and ``declined`` (``label`` the advisor; value 1), ``advisor_time`` (``label``
     the status left; value: seconds spent in it), ``drop`` (``label`` the role;
     value 1), ``returned`` (``label`` the role; value: seconds away),

@@ -134,3 +134,17 @@ def test_percentile_edge_cases() -> None:
     assert percentile([0, 0, 4], edges, 0.5) == 2.0
     assert percentile([2, 2, 0], edges, 0.5) == pytest.approx(1.0)
     assert percentile([2, 2, 0], edges, 0.75) == pytest.approx(1.5)
+
+
+async def test_a_request_replaced_by_a_message_is_counted_apart() -> None:
+    """message.leave closing a request is observed as outcome message: counted in
+    ``messages``, and neither answered nor abandoned (service level and abandonment rate
+    unchanged)."""
+    router, stats = Router(RouterConfig()), MemoryStats(RULES)
+    effects = ask(router, "u1", "r1", 1) + router.handle(HelpCancelled("u1", "r1", "message"), 31)
+    obs = [e for e in effects if isinstance(e, Observe)]
+    assert [(o.metric, o.label, o.value) for o in obs] == [("outcome", "message", 30.0)]
+    await stats.record(obs, 31)
+    m = measures(total((await stats.window(0, 59)).values()), RULES)
+    assert (m.messages, m.answered, m.abandoned, m.expired) == (1, 0, 0, 0)
+    assert m.abandonment_rate is None and m.service_level is None

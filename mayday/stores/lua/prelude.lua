@@ -76,7 +76,7 @@ local function set_request_state(req, state, at)
     end
   end
   if WAITING[state] then touch(req.id) end
-  if state == "cancelled" or state == "abandoned" or state == "expired" then
+  if state == "cancelled" or state == "abandoned" or state == "expired" or state == "message" then
     observe("outcome", t - tonumber(req.enqueued_at), req.topic, state)
   end
 end
