@@ -67,11 +67,42 @@ async def test_outside_business_hours_the_tablet_says_when_advisors_are_back(
     tablet = await pages.tablet()
     await press_help(tablet)
     await expect_state(tablet, "no-advisor")
-    await expect_status(tablet, "Our advisors are away right now. They are back")
-    day = await tablet.evaluate("at => new Date(at).toLocaleString([], {weekday: 'long'})", opens)
-    await expect_status(tablet, day)
+    zone = await tablet.evaluate("Intl.DateTimeFormat().resolvedOptions().timeZone")
+    assert zone in ("UTC", "Etc/UTC"), zone  # the opening is midnight UTC, so local midnight
+    # The day after tomorrow at 00:00 is the end of tomorrow: not "Thursday 12:00 AM".
+    await expect_status(
+        tablet, "Our advisors are away right now. They are back tomorrow night at midnight."
+    )
+    assert opens.endswith("T00:00:00Z")
     await cancel(tablet)
     assert pages.problems == []
+
+
+@pytest.mark.parametrize(
+    ("now", "at", "said"),
+    [
+        ("2026-12-03T10:00", "2026-12-03T14:30", "today at 2:30 PM"),
+        ("2026-12-03T10:00", "2026-12-04T09:00", "tomorrow at 9:00 AM"),
+        ("2026-12-03T10:00", "2026-12-04T00:00", "tonight at midnight"),
+        ("2026-12-03T10:00", "2026-12-05T00:00", "tomorrow night at midnight"),
+        ("2026-12-03T10:00", "2026-12-07T09:00", "on Monday at 9:00 AM"),
+        ("2026-12-03T10:00", "2026-12-08T00:00", "on Monday night at midnight"),
+        ("2026-12-03T10:00", "2026-12-14T09:00", "on Monday, December 14 at 9:00 AM"),
+    ],
+)
+async def test_the_opening_is_said_as_a_person_would(
+    start_server: StartServer, browser: Browser, now: str, at: str, said: str
+) -> None:
+    """backText in the page (en-US): today, tomorrow, a weekday, a date; a midnight opening
+    is the night before, never "12:00 AM"."""
+    h = await start_server()
+    tablet = await Pages(browser, h).tablet()
+    text = await tablet.evaluate(
+        """async ([now, at]) => (await import("/static/js/wait-view.js"))
+            .backText(new Date(at), new Date(now))""",
+        [now, at],
+    )
+    assert text == said
 
 
 async def test_queue_states_follow_the_queue(start_server: StartServer, browser: Browser) -> None:

@@ -62,16 +62,39 @@ export function noAdvisor(queued) {
 /** Why nobody can answer, and when they are back if the server knows; for the status line. */
 export function noAdvisorText(queued) {
   if (queued.back_at) {
-    const back = new Date(queued.back_at).toLocaleString([], {
-      weekday: "long",
-      hour: "2-digit",
-      minute: "2-digit",
-    });
-    return `Our advisors are away right now. They are back ${back}.`;
+    return `Our advisors are away right now. They are back ${backText(new Date(queued.back_at))}.`;
   }
   return queued.advisors_available === 0
     ? "No advisor is online right now."
     : "No advisor who can take your request is free right now.";
+}
+
+const DAY_MS = 86_400_000;
+
+/**
+ * When the advisors are back, said as a person would: "today at 2:00 PM", "tomorrow at
+ * 9:00 AM", "on Friday at 9:00 AM", "on Friday 12 December at 9:00 AM". An opening at
+ * midnight belongs to the night before it ("tonight at midnight", "on Thursday night at
+ * midnight"), never "Friday 12:00 AM", which reads as the wrong end of Friday.
+ */
+export function backText(at, now = new Date()) {
+  const midnight = at.getHours() === 0 && at.getMinutes() === 0;
+  const day = midnight ? new Date(at.getTime() - 60_000) : at;
+  const days = Math.round((startOfDay(day) - startOfDay(now)) / DAY_MS);
+  const time = midnight
+    ? "at midnight"
+    : `at ${at.toLocaleTimeString([], { hour: "numeric", minute: "2-digit" })}`;
+  const night = midnight ? " night" : "";
+  if (days <= 0) return midnight ? `tonight ${time}` : `today ${time}`;
+  if (days === 1) return `tomorrow${night} ${time}`;
+  const weekday = day.toLocaleDateString([], { weekday: "long" });
+  if (days < 7) return `on ${weekday}${night} ${time}`;
+  const date = day.toLocaleDateString([], { weekday: "long", day: "numeric", month: "long" });
+  return `on ${date}${night} ${time}`;
+}
+
+function startOfDay(date) {
+  return new Date(date.getFullYear(), date.getMonth(), date.getDate()).getTime();
 }
 
 /** Where the user is in line, and the estimate when the server gives one (counted down). */
