@@ -93,7 +93,8 @@ class MemoryStore:
             found.append(req)
         if len(found) >= limit:
             return found  # the router holds the newest requests; the file only older ones
-        return self._merged(found, await self.history.file.recent(since, limit), limit)
+        pending = [r for r in self.history.pending.values() if r.enqueued_at >= since]
+        return self._merged(found, pending + await self.history.file.recent(since, limit), limit)
 
     async def user_requests(self, user_id: str, limit: int) -> list[Request]:
         found = []
@@ -103,19 +104,22 @@ class MemoryStore:
                 found.append(req)
         if len(found) >= limit:
             return found[:limit]
-        return self._merged(found, await self.history.file.of_user(user_id, limit), limit)
+        pending = [r for r in self.history.pending.values() if r.user_id == user_id]
+        kept = pending + await self.history.file.of_user(user_id, limit)
+        return self._merged(found, kept, limit)
 
     def _merged(self, held: list[Request], kept: list[Finished], limit: int) -> list[Request]:
-        """The requests the router holds and those only the file keeps (written before a
-        restart, or forgotten past the history limit), newest first, at most ``limit``."""
-        ids = {r.id for r in held}
-        found = held + [self._pending_or(row) for row in kept if row.request_id not in ids]
+        """The requests the router holds and those only the history keeps (written before
+        a restart, or forgotten past the history limit), newest first, at most ``limit``.
+        ``kept`` has the rows not yet written first: a row pending is newer (a rating)."""
+        seen = {r.id for r in held}
+        found = list(held)
+        for row in kept:
+            if row.request_id not in seen:
+                seen.add(row.request_id)
+                found.append(row.request())
         found.sort(key=lambda r: -r.enqueued_at)
         return found[:limit]
-
-    def _pending_or(self, row: Finished) -> Request:
-        """A request read from the file, or its newer row not yet written (a rating)."""
-        return self.history.pending.get(row.request_id, row).request()
 
     async def save_note(self, note: Note) -> None:
         await self.notes.save(note)
