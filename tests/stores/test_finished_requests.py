@@ -248,7 +248,7 @@ async def test_erasing_again_erases_nothing(open_store: Opener) -> None:
 async def test_a_user_with_a_request_open_is_not_erased(open_store: Opener) -> None:
     """While the user waits, or is in a call, the erase is refused with invalid_state and
     takes nothing; once the call ended it goes through."""
-    store, boards = open_store()
+    store, _ = open_store()
     await cancelled(store, "u1", "r_done", 50.0)
     await store.apply(HelpRequested("u1", "Tab", "r_wait", HelpRequest()), 100.0)
     with pytest.raises(ProtocolError) as refused:
