@@ -31,7 +31,8 @@ async def test_last_nights_requests_are_shown_after_a_restart(
     tmp_path: Any, start_args: list[str], clients: Clients
 ) -> None:
     """An answered call and a cancelled request made on one process are listed, shown one
-    by one with their timelines, and offered as the caller's history by the next one."""
+    by one with their timelines, offered as the caller's history by the next one, and
+    the call can still be rated there (within its hour), onto the kept timeline."""
     first = start(tmp_path, "first", start_args)
     with first:
         ada = await clients.connect(first, "advisor", "a1", "Ada")
@@ -69,9 +70,13 @@ async def test_last_nights_requests_are_shown_after_a_restart(
         status, history = await ops_get(second, f"/api/requests/{started.request_id}")
         assert status == 200 and history["timeline"] == answered["timeline"]
 
+        user = await clients.connect(second, "user", "u1", "Tab")
+        await user.call("session.rate", session_id=started.session_id, score=4)
+        _, rated = await ops_get(second, f"/api/requests/{started.request_id}")
+        assert [e["score"] for e in rated["timeline"] if e["event"] == "rated"] == [4]
+
         bo = await clients.connect(second, "advisor", "a2", "Bo")
         await bo.set_available()
-        user = await clients.connect(second, "user", "u1", "Tab")
         now = await user.request_help(topic="Printer")
         await bo.next(HelpOffer)
         ack = await bo.call("help.history", request_id=now.request_id)
