@@ -215,7 +215,16 @@ class HistoryWriter:
         self.pending: dict[str, Finished] = {}
         self._task: asyncio.Task[None] | None = None
 
+    @property
+    def durable(self) -> bool:
+        """Whether rows are kept at all. Without a file nothing would outlive the process:
+        the router's bounded history is all there is (tests, embedding), rather than a
+        second copy in memory without a bound."""
+        return self.file.path is not None
+
     def keep(self, row: Finished) -> None:
+        if not self.durable:
+            return
         self.pending[row.request_id] = row
         if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(self._write())

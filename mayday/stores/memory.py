@@ -65,7 +65,7 @@ class MemoryStore:
             req = self.router.requests.get(session.request_id) if session else None
         else:
             return
-        if req is not None and req.state.final:
+        if req is not None and req.state.final and self.history.durable:
             self._keep(req, now)
 
     def _keep(self, req: Request, finished_at: float) -> None:
@@ -144,7 +144,7 @@ class MemoryStore:
             req, session = row.request(), row.session()
         req.timeline[:] = [e for e in req.timeline if e.event != RATED]
         req.timeline.append(rating.timeline_entry())
-        if req.state.final:
+        if req.state.final and self.history.durable:
             # The finish time is the first row's: a rating does not make it live longer.
             session = session or (self.router.session(req.session_id) if req.session_id else None)
             prior = self.history.pending.get(req.id)
