@@ -14,7 +14,7 @@ import asyncio
 import json
 import logging
 import sqlite3
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -223,8 +223,14 @@ class HistoryWriter:
         return self.file.path is not None
 
     def keep(self, row: Finished) -> None:
+        """Write ``row`` soon, replacing the request's earlier one; its finish time stays
+        the first row's (here and in the file): a later entry does not make it live
+        longer."""
         if not self.durable:
             return
+        prior = self.pending.get(row.request_id)
+        if prior is not None:
+            row = replace(row, finished_at=prior.finished_at)
         self.pending[row.request_id] = row
         if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(self._write())

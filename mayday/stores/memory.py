@@ -8,7 +8,14 @@ from mayday.protocol.base import Outbound
 from mayday.protocol.messages import QueueSummary
 from mayday.routing.config import RouterConfig
 from mayday.routing.core import Router
-from mayday.routing.events import Effect, Event, HelpRequested, RequestClosed, SessionOver
+from mayday.routing.events import (
+    Effect,
+    Event,
+    HelpRequested,
+    MediaReported,
+    RequestClosed,
+    SessionOver,
+)
 from mayday.routing.model import Advisor, Request, Session
 from mayday.stores.erasure import Erased
 from mayday.stores.history import Finished, HistoryFile, HistoryWriter
@@ -50,27 +57,29 @@ class MemoryStore:
         effects = self.router.handle(event, now)
         if isinstance(event, HelpRequested):
             self._remember(event.user_id, event.request_id)
+        if isinstance(event, MediaReported):
+            # A peer's last reports (``closed``) often come after the call ended: they join
+            # the finished request's timeline, as on Redis, and so its row again.
+            self._keep_if_finished(self._request_of(event.session_id), now)
         for effect in effects:
-            self._keep_if_finished(effect, now)
+            if isinstance(effect, RequestClosed):
+                self._keep_if_finished(self.router.requests.get(effect.request_id), now)
+            elif isinstance(effect, SessionOver):
+                self._keep_if_finished(self._request_of(effect.session_id), now)
         return effects
 
-    def _keep_if_finished(self, effect: Effect, now: float) -> None:
-        """A request that reached a final state goes to the history file. The effects say
-        which: ``RequestClosed`` (cancelled, abandoned, expired, message) and the
-        ``SessionOver`` of an ended request (a session closed for a requeue is not)."""
-        if isinstance(effect, RequestClosed):
-            req = self.router.requests.get(effect.request_id)
-        elif isinstance(effect, SessionOver):
-            session = self.router.sessions.get(effect.session_id)
-            req = self.router.requests.get(session.request_id) if session else None
-        else:
-            return
-        if req is not None and req.state.final and self.history.durable:
-            self._keep(req, now)
+    def _request_of(self, session_id: str) -> Request | None:
+        session = self.router.sessions.get(session_id)
+        return self.router.requests.get(session.request_id) if session else None
 
-    def _keep(self, req: Request, finished_at: float) -> None:
+    def _keep_if_finished(self, req: Request | None, now: float) -> None:
+        """A request in a final state goes to the history file. The effects say when one
+        gets there: ``RequestClosed`` (cancelled, abandoned, expired, message) and the
+        ``SessionOver`` of an ended request (a session closed for a requeue is not)."""
+        if req is None or not req.state.final or not self.history.durable:
+            return
         session = self.router.session(req.session_id) if req.session_id else None
-        self.history.keep(Finished.of(req, session, finished_at))
+        self.history.keep(Finished.of(req, session, now))
 
     def _remember(self, user_id: str, request_id: str) -> None:
         ids = self._by_user.pop(user_id, None) or deque(maxlen=USER_REQUESTS_KEPT)
@@ -145,11 +154,8 @@ class MemoryStore:
         req.timeline[:] = [e for e in req.timeline if e.event != RATED]
         req.timeline.append(rating.timeline_entry())
         if req.state.final and self.history.durable:
-            # The finish time is the first row's: a rating does not make it live longer.
             session = session or (self.router.session(req.session_id) if req.session_id else None)
-            prior = self.history.pending.get(req.id)
-            finished_at = prior.finished_at if prior else rating.rated_at
-            self.history.keep(Finished.of(req, session, finished_at))
+            self.history.keep(Finished.of(req, session, rating.rated_at))
 
     async def rating(self, request_id: str) -> Rating | None:
         return await self.ratings.get(request_id)

@@ -20,6 +20,7 @@ from mayday.routing.events import (
     AdvisorStateSet,
     HelpCancelled,
     HelpRequested,
+    MediaReported,
     OfferAccepted,
     SessionEndRequested,
 )
@@ -155,6 +156,22 @@ async def test_a_rating_after_a_restart_joins_the_kept_timeline(open_store: Open
     found = await third.request(request_id)
     assert found is not None
     assert [(e.event, e.data) for e in found.timeline[-1:]] == [("rated", {"score": 5})]
+
+
+async def test_a_media_report_after_the_end_is_kept_on_the_timeline(open_store: Opener) -> None:
+    """A peer's last media.state (closed) that arrives after the call ended is on the
+    timeline a store opened afresh reads back, after the end entries."""
+    store, boards = open_store()
+    request_id, session_id = await ended_call(store, boards, "u1", 1)
+    await store.apply(MediaReported("user", "u1", session_id, "closed", None), 170.0)
+    await store.close()
+    again, _ = open_store()
+    found = await again.request(request_id)
+    assert found is not None
+    assert [(e.event, e.data) for e in found.timeline[-2:]] == [
+        ("ended", {}),
+        ("media.closed", {"side": "user"}),
+    ]
 
 
 async def test_the_newest_requests_come_first_across_the_restart(open_store: Opener) -> None:
