@@ -3,9 +3,10 @@
 The Redis store keeps a finished request (its hash, its timeline, its session) in Redis
 for ``history_ttl_s``. The memory store keeps it in the router while it runs, and writes
 it here, to an SQLite file under the data directory, once it is finished (and again when
-a later entry, a rating, joins its timeline), so that ops and the advisors still read
-last night's requests after a restart. Written off the routing path: the store hands
-the rows to ``HistoryWriter``, which writes them in the background, a batch at a time.
+a later entry, a rating or a late media report, joins its timeline), so that ops and the
+advisors still read last night's requests after a restart. Written off the routing path:
+the store hands the rows to ``HistoryWriter``, which writes them in the background, a
+batch at a time.
 """
 
 from __future__ import annotations
