@@ -290,8 +290,8 @@ SETTING_HELP: dict[str, str] = {
     "for the advisors (origin expired)",
     "topics": "the topics with metric labels (comma list), instead of the first seen",
     "ws_compress": "permessage-deflate for clients that offer it",
-    "data_dir": "folder where the memory store keeps the advisors' notes (notes.sqlite3); "
-    "unused with redis_url",
+    "data_dir": "folder where the memory store keeps finished requests, notes, ratings, "
+    "messages and the webhook outbox (*.sqlite3); unused with redis_url",
     "web_root": "folder of the web pages (default: those in the package, or webclient/)",
     "log_level": "DEBUG, INFO, WARNING or ERROR",
     "log_format": "plain (one line a record) or json (one JSON object a line)",

@@ -59,6 +59,7 @@ from mayday.routing.events import (
     offer_timer,
 )
 from mayday.routing.model import (
+    USER_BUSY,
     Advisor,
     AdvisorStatus,
     Request,
@@ -199,6 +200,23 @@ class Router:
     def open_request_of(self, user_id: str) -> Request | None:
         request_id = self._open_request_of_user.get(user_id)
         return self.requests.get(request_id) if request_id else None
+
+    def forget_user(self, user_id: str) -> tuple[list[Request], list[Session]]:
+        """Forget the user's finished requests and sessions (their data is erased); those
+        forgotten. ``invalid_state`` while the user has a request open: a waiting request
+        or a live call is not taken from under them."""
+        if user_id in self._open_request_of_user:
+            raise ProtocolError(ErrorCode.INVALID_STATE, USER_BUSY)
+        requests = [r for r in self.requests.values() if r.user_id == user_id]
+        sessions = [s for s in self.sessions.values() if s.user_id == user_id]
+        for req in requests:
+            del self.requests[req.id]
+        for session in sessions:
+            del self.sessions[session.id]
+        if requests:
+            ids = {r.id for r in requests}
+            self._finished = deque(r for r in self._finished if r not in ids)
+        return requests, sessions
 
     def summary(self, now: float) -> QueueSummary:
         head = next(iter(self.queue.values()), None)

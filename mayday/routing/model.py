@@ -40,6 +40,10 @@ FINAL_STATES = frozenset(
 )
 
 
+# Why a user's data is not erased now (``DELETE /api/users/{user_id}``, both stores).
+USER_BUSY = "the user has a request open: cancel or end it first"
+
+
 class AdvisorStatus(enum.StrEnum):
     AWAY = "away"
     AVAILABLE = "available"

@@ -67,6 +67,7 @@ class RedisSessionsStore:
         self._scripts = {
             n: Script(redis, n, package="mayday.sessions", prelude="board") for n in SCRIPTS
         }
+        self._erase = Script(redis, "erase", package="mayday.sessions")
 
     async def _run(self, name: str, session: Session | str, now: float, *args: Any) -> Any:
         sid = session if isinstance(session, str) else session.id
@@ -159,3 +160,9 @@ class RedisSessionsStore:
     async def session_of(self, role: str, sub: str) -> str | None:
         found = await self.redis.get(self.keys.board_of(role, sub))
         return None if found is None else str(found)
+
+    async def erase(self, user_id: str, session_ids: tuple[str, ...]) -> int:
+        if not session_ids:
+            return 0
+        argv = [self.keys.prefix, user_id, *session_ids]
+        return int(await self._erase([self.keys.board(session_ids[0])], argv))

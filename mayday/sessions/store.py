@@ -82,6 +82,11 @@ class SessionsStore(Protocol):
         """The latest session of (role, sub) that has annotation or control state."""
         ...
 
+    async def erase(self, user_id: str, session_ids: tuple[str, ...]) -> int:
+        """Erase these sessions of the user (the user's data is erased): their audit logs
+        and shared screens; how many audit entries there were."""
+        ...
+
 
 def control_entry(action: ControlAction, by: str, now: float, old: ConsentState) -> AuditEntry:
     return AuditEntry(now, f"control.{action}", by, action.side, {"from": old.value})
@@ -202,6 +207,15 @@ class MemorySessionsStore:
 
     async def session_of(self, role: str, sub: str) -> str | None:
         return self._of.get((role, sub))
+
+    async def erase(self, user_id: str, session_ids: tuple[str, ...]) -> int:
+        entries = 0
+        for session_id in session_ids:
+            entries += len(self._audit.pop(session_id, ()))
+            self._boards.pop(session_id, None)
+        gone = set(session_ids)
+        self._of = {k: s for k, s in self._of.items() if s not in gone}
+        return entries
 
     def _record(self, session_id: str, entry: AuditEntry) -> None:
         self._audit.setdefault(session_id, []).append(entry)

@@ -8,6 +8,7 @@ from mayday.protocol.base import Outbound
 from mayday.protocol.messages import QueueSummary
 from mayday.routing.events import Effect, Event
 from mayday.routing.model import Advisor, Request, Session
+from mayday.stores.erasure import Erased
 from mayday.stores.messages import Message, Reply
 from mayday.stores.notes import Note
 from mayday.stores.ratings import Rating
@@ -116,6 +117,13 @@ class Store(Protocol):
 
     async def request(self, request_id: str) -> Request | None:
         """The request with this id and its timeline, or None once forgotten."""
+        ...
+
+    async def erase_user(self, user_id: str) -> Erased:
+        """Erase the user's finished requests (timelines and sessions too), their messages
+        (replies too), the notes about them and their ratings; how many of each. Refused
+        with ``invalid_state`` (``USER_BUSY``) while the user has a request open (waiting
+        or in a session), atomically with the erase. Erasing again erases nothing."""
         ...
 
     async def summary(self, now: float) -> QueueSummary:

@@ -8,8 +8,17 @@ from mayday.protocol.base import Outbound
 from mayday.protocol.messages import QueueSummary
 from mayday.routing.config import RouterConfig
 from mayday.routing.core import Router
-from mayday.routing.events import Effect, Event, HelpRequested
+from mayday.routing.events import (
+    Effect,
+    Event,
+    HelpRequested,
+    MediaReported,
+    RequestClosed,
+    SessionOver,
+)
 from mayday.routing.model import Advisor, Request, Session
+from mayday.stores.erasure import Erased
+from mayday.stores.history import Finished, HistoryFile, HistoryWriter
 from mayday.stores.messages import Message, MessageFile, Reply
 from mayday.stores.notes import Note, NoteFile
 from mayday.stores.ratings import RATED, Rating, RatingFile
@@ -28,6 +37,7 @@ class MemoryStore:
         notes: NoteFile | None = None,
         messages: MessageFile | None = None,
         ratings: RatingFile | None = None,
+        history: HistoryFile | None = None,
     ) -> None:
         self.router = Router(config)
         # Notes outlive the process in their file (the server gives one under its data
@@ -35,6 +45,10 @@ class MemoryStore:
         self.notes = notes or NoteFile(None, self.router.config.history_ttl_s)
         self.messages_file = messages or MessageFile(None)
         self.ratings = ratings or RatingFile(None, self.router.config.history_ttl_s)
+        # Finished requests, written in the background when they finish: the router keeps
+        # them only while this process runs (and only its latest ``history_limit``).
+        ttl = self.router.config.history_ttl_s
+        self.history = HistoryWriter(history or HistoryFile(None, ttl))
         # Each user's latest request ids, newest last; the users least recently heard of
         # are forgotten past the router's history limit, so the index stays bounded.
         self._by_user: OrderedDict[str, deque[str]] = OrderedDict()
@@ -43,7 +57,29 @@ class MemoryStore:
         effects = self.router.handle(event, now)
         if isinstance(event, HelpRequested):
             self._remember(event.user_id, event.request_id)
+        if isinstance(event, MediaReported):
+            # A peer's last reports (``closed``) often come after the call ended: they join
+            # the finished request's timeline, as on Redis, and so its row again.
+            self._keep_if_finished(self._request_of(event.session_id), now)
+        for effect in effects:
+            if isinstance(effect, RequestClosed):
+                self._keep_if_finished(self.router.requests.get(effect.request_id), now)
+            elif isinstance(effect, SessionOver):
+                self._keep_if_finished(self._request_of(effect.session_id), now)
         return effects
+
+    def _request_of(self, session_id: str) -> Request | None:
+        session = self.router.sessions.get(session_id)
+        return self.router.requests.get(session.request_id) if session else None
+
+    def _keep_if_finished(self, req: Request | None, now: float) -> None:
+        """A request in a final state goes to the history file. The effects say when one
+        gets there: ``RequestClosed`` (cancelled, abandoned, expired, message) and the
+        ``SessionOver`` of an ended request (a session closed for a requeue is not)."""
+        if req is None or not req.state.final or not self.history.durable:
+            return
+        session = self.router.session(req.session_id) if req.session_id else None
+        self.history.keep(Finished.of(req, session, now))
 
     def _remember(self, user_id: str, request_id: str) -> None:
         ids = self._by_user.pop(user_id, None) or deque(maxlen=USER_REQUESTS_KEPT)
@@ -64,7 +100,10 @@ class MemoryStore:
             if req.enqueued_at < since or len(found) >= limit:
                 break
             found.append(req)
-        return found
+        if len(found) >= limit:
+            return found  # the router holds the newest requests; the file only older ones
+        pending = [r for r in self.history.pending.values() if r.enqueued_at >= since]
+        return self._merged(found, pending + await self.history.file.recent(since, limit), limit)
 
     async def user_requests(self, user_id: str, limit: int) -> list[Request]:
         found = []
@@ -72,6 +111,23 @@ class MemoryStore:
             req = self.router.requests.get(request_id)
             if req is not None:
                 found.append(req)
+        if len(found) >= limit:
+            return found[:limit]
+        pending = [r for r in self.history.pending.values() if r.user_id == user_id]
+        kept = pending + await self.history.file.of_user(user_id, limit)
+        return self._merged(found, kept, limit)
+
+    def _merged(self, held: list[Request], kept: list[Finished], limit: int) -> list[Request]:
+        """The requests the router holds and those only the history keeps (written before
+        a restart, or forgotten past the history limit), newest first, at most ``limit``.
+        ``kept`` has the rows not yet written first: a row pending is newer (a rating)."""
+        seen = {r.id for r in held}
+        found = list(held)
+        for row in kept:
+            if row.request_id not in seen:
+                seen.add(row.request_id)
+                found.append(row.request())
+        found.sort(key=lambda r: -r.enqueued_at)
         return found[:limit]
 
     async def save_note(self, note: Note) -> None:
@@ -86,12 +142,20 @@ class MemoryStore:
     async def save_rating(self, rating: Rating) -> None:
         await self.ratings.save(rating)
         # The timeline lives in the router's request, but a rating is no routing event: it
-        # changes nothing the router decides, so it is written here, after the file, and
-        # only while the router still keeps the request.
+        # changes nothing the router decides, so it is written here, after the file: on
+        # the router's request, or on the one the history file kept (after a restart).
         req = self.router.requests.get(rating.request_id)
-        if req is not None:
-            req.timeline[:] = [e for e in req.timeline if e.event != RATED]
-            req.timeline.append(rating.timeline_entry())
+        session = None
+        if req is None:
+            row = await self._finished(rating.request_id)
+            if row is None:
+                return
+            req, session = row.request(), row.session()
+        req.timeline[:] = [e for e in req.timeline if e.event != RATED]
+        req.timeline.append(rating.timeline_entry())
+        if req.state.final and self.history.durable:
+            session = session or (self.router.session(req.session_id) if req.session_id else None)
+            self.history.keep(Finished.of(req, session, rating.rated_at))
 
     async def rating(self, request_id: str) -> Rating | None:
         return await self.ratings.get(request_id)
@@ -124,15 +188,49 @@ class MemoryStore:
         return self.router.current_state(role, sub, now)
 
     async def session(self, session_id: str) -> Session | None:
-        return self.router.session(session_id)
+        found = self.router.session(session_id)
+        if found is not None:
+            return found
+        row = next((r for r in self.history.pending.values() if r.session_id == session_id), None)
+        row = row or await self.history.file.of_session(session_id)
+        return row.session() if row else None
 
     async def request(self, request_id: str) -> Request | None:
-        return self.router.requests.get(request_id)
+        found = self.router.requests.get(request_id)
+        if found is not None:
+            return found
+        row = await self._finished(request_id)
+        return row.request() if row else None
+
+    async def _finished(self, request_id: str) -> Finished | None:
+        """The history row of a request the router no longer holds: pending, or written."""
+        return self.history.pending.get(request_id) or await self.history.file.get(request_id)
+
+    async def erase_user(self, user_id: str) -> Erased:
+        # The router's check and forgetting come first, in one synchronous step: a request
+        # the user opens after it is not theirs to lose. The rows still pending are
+        # dropped; a batch being written is written before the deletes (the file's lock
+        # serves its calls in order).
+        held, sessions = self.router.forget_user(user_id)
+        self._by_user.pop(user_id, None)
+        self.history.drop_user(user_id)
+        kept = await self.history.file.erase_user(user_id)
+        requests = {r.id for r in held} | {r.request_id for r in kept}
+        session_ids = {s.id for s in sessions} | {r.session_id for r in kept if r.session_id}
+        return Erased(
+            requests=len(requests),
+            messages=await self.messages_file.erase_user(user_id),
+            notes=await self.notes.erase_user(user_id),
+            ratings=await self.ratings.erase_user(user_id),
+            session_ids=tuple(sorted(session_ids)),
+        )
 
     async def summary(self, now: float) -> QueueSummary:
         return self.router.summary(now)
 
     async def close(self) -> None:
+        await self.history.flush()
+        await self.history.file.close()
         await self.notes.close()
         await self.messages_file.close()
         await self.ratings.close()

@@ -143,6 +143,10 @@ class MessageFile(SqliteFile):
     def __init__(self, path: Path | None) -> None:
         super().__init__(path, _SCHEMA)
 
+    async def erase_user(self, user_id: str) -> int:
+        """Delete every message of the user (their data is erased); how many there were."""
+        return await self.run(self._delete_user, "messages", user_id)
+
     async def save(self, message: Message) -> None:
         """Keep a new message; ``rate_limited`` when its user has too many open."""
         await self.run(self._save, message)

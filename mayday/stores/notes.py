@@ -89,6 +89,10 @@ class NoteFile(SqliteFile):
         super().__init__(path, _SCHEMA)
         self.keep_s = keep_s
 
+    async def erase_user(self, user_id: str) -> int:
+        """Delete every note of the user (their data is erased); how many there were."""
+        return await self.run(self._delete_user, "notes", user_id)
+
     async def save(self, note: Note) -> None:
         """Keep ``note``, replacing an earlier one on the same request; forget the caller's
         notes past the newest ``NOTES_KEPT`` calls and every note older than ``keep_s``."""

@@ -77,6 +77,10 @@ class RatingFile(SqliteFile):
         super().__init__(path, _SCHEMA)
         self.keep_s = keep_s
 
+    async def erase_user(self, user_id: str) -> int:
+        """Delete every rating of the user (their data is erased); how many there were."""
+        return await self.run(self._delete_user, "ratings", user_id)
+
     async def save(self, rating: Rating) -> None:
         """Keep ``rating``, replacing an earlier one of the same request; forget every
         rating older than ``keep_s``."""

@@ -47,6 +47,7 @@ from mayday.routing.events import (
     Waiting,
 )
 from mayday.routing.model import (
+    USER_BUSY,
     Advisor,
     AdvisorStatus,
     Request,
@@ -55,8 +56,9 @@ from mayday.routing.model import (
     SessionState,
     TimelineEntry,
 )
+from mayday.stores.erasure import Erased
 from mayday.stores.keys import Keys
-from mayday.stores.messages import OPEN_PER_USER, Message, Reply
+from mayday.stores.messages import MESSAGE_STATES, OPEN_PER_USER, Message, Reply
 from mayday.stores.notes import NOTES_KEPT, Note
 from mayday.stores.ratings import Rating
 from mayday.stores.scripts import Script, connect
@@ -99,6 +101,7 @@ class RedisStore:
         self._rating_save = Script(redis, "rating_save")
         self._message_save = Script(redis, "message_save")
         self._message_reply = Script(redis, "message_reply")
+        self._user_erase = Script(redis, "user_erase")
         self._cfg = self.config.lua_config()
         self._args: dict[type[Any], Callable[[Any], tuple[str, list[Any]]]] = {
             HelpRequested: _help_requested,
@@ -355,6 +358,75 @@ class RedisStore:
         found = [await self.message(str(message_id)) for message_id in ids]
         return [m for m in found if m is not None and m.reply is not None]
 
+    async def erase_user(self, user_id: str) -> Erased:
+        k = self.keys
+        # Requests and messages are not indexed by user past the latest 20 requests and
+        # the open or unread messages: the candidates are read from the indexes of all of
+        # them, a chunk at a time (never one long command), and the script erases those
+        # that are the user's, rechecked inside it.
+        requests = await self._of_user(k.requests, k.request, "user_id", str, user_id)
+        requests |= set(map(str, await self.redis.lrange(k.user_requests(user_id), 0, -1)))
+        messages: set[str] = set()
+        for state in MESSAGE_STATES:
+            index = k.messages(state)
+            messages |= await self._of_user(index, k.message, "body", _body_user, user_id)
+        messages |= set(map(str, await self.redis.smembers(k.user_open_messages(user_id))))
+        messages |= set(map(str, await self.redis.zrange(k.user_unread(user_id), 0, -1)))
+        raw = await self._user_erase(
+            [k.queue],
+            [
+                k.prefix,
+                user_id,
+                json.dumps(sorted(requests)),
+                json.dumps(sorted(messages)),
+                USER_BUSY,
+            ],
+        )
+        erased = json.loads(raw)
+        return Erased(
+            requests=int(erased["requests"]),
+            messages=int(erased["messages"]),
+            notes=int(erased["notes"]),
+            ratings=int(erased["ratings"]),
+            session_ids=tuple(sorted(erased["session_ids"] or ())),
+        )
+
+    async def _of_user(
+        self,
+        index: str,
+        key_of: Callable[[str], str],
+        field: str,
+        user_of: Callable[[str], str],
+        user_id: str,
+    ) -> set[str]:
+        """The members of ``index`` (a ZSET of ids) whose record's ``field`` names
+        ``user_id`` (``user_of`` reads it), read a chunk at a time (ZSCAN: an id kept all
+        along is seen, whatever is added or removed meanwhile)."""
+        found: set[str] = set()
+        chunk: list[str] = []
+        async for member, _ in self.redis.zscan_iter(index, count=500):
+            chunk.append(str(member))
+            if len(chunk) >= 500:
+                found |= await self._owned(chunk, key_of, field, user_of, user_id)
+                chunk = []
+        return found | await self._owned(chunk, key_of, field, user_of, user_id)
+
+    async def _owned(
+        self,
+        ids: list[str],
+        key_of: Callable[[str], str],
+        field: str,
+        user_of: Callable[[str], str],
+        user_id: str,
+    ) -> set[str]:
+        if not ids:
+            return set()
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for one in ids:
+                pipe.hget(key_of(one), field)
+            values = await pipe.execute()
+        return {i for i, v in zip(ids, values, strict=True) if v and user_of(v) == user_id}
+
     async def advisors(self, limit: int) -> list[Advisor]:
         raw = json.loads(await self._run("advisors", 0.0, [limit]))
         return [
@@ -399,6 +471,10 @@ class RedisStore:
 
     async def close(self) -> None:
         await self.redis.aclose()
+
+
+def _body_user(body: str) -> str:
+    return str(json.loads(body).get("user_id"))
 
 
 def _message(raw: dict[Any, Any]) -> Message:

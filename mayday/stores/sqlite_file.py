@@ -1,4 +1,5 @@
-"""One SQLite file of the embedded store (notes, messages): what survives a restart.
+"""One SQLite file of the embedded store (notes, messages, ratings, requests): what
+survives a restart.
 
 The file is opened (and its folder made) at the first use, so a server that never
 stores anything touches no disk; with ``path`` None it lives in this process only
@@ -34,6 +35,13 @@ class SqliteFile:
             if self._db is not None:
                 self._db.close()
                 self._db = None
+
+    def _delete_user(self, table: str, user_id: str) -> int:
+        """Delete the user's rows of ``table`` (their data is erased); how many there were."""
+        if self._untouched():
+            return 0
+        query = f"DELETE FROM {table} WHERE user_id = ?"  # table: a name of our schema
+        return self._open().execute(query, (user_id,)).rowcount
 
     def _open(self) -> sqlite3.Connection:
         if self._db is None:

@@ -18,6 +18,7 @@ _ERRORS: dict[int, type[web.HTTPException]] = {
     401: web.HTTPUnauthorized,
     403: web.HTTPForbidden,
     404: web.HTTPNotFound,
+    409: web.HTTPConflict,
 }
 
 

@@ -32,6 +32,7 @@ from mayday.transport import (
     messages_api,
     openapi,
     ops_api,
+    users_api,
     webhooks_api,
 )
 from mayday.transport.api import VERIFIER
@@ -91,6 +92,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
         app.cleanup_ctx.append(ops_api.metrics_listener(settings, SafeAccessLogger))
     audit_api.add_routes(app)
     messages_api.add_routes(app)
+    users_api.add_routes(app)
     webhooks_api.add_routes(app)
     openapi.add_routes(app, pages=not settings.api_only)
     if settings.api_only:
@@ -212,14 +214,15 @@ async def _refuse(
 
 
 class SafeAccessLogger(AbstractAccessLogger):
-    """Logs method, path (never the query string, which carries tokens), status and time."""
+    """Logs method, path (never the query string, which carries tokens; nor the id of a
+    user whose data is erased), status and time."""
 
     def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
         self.logger.info(
             "%s %s %s %d %.1fms",
             request.remote,
             request.method,
-            request.path,
+            users_api.logged_path(request.path),
             response.status,
             time * 1000,
         )

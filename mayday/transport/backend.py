@@ -1,8 +1,8 @@
 """Where a server process keeps its state: chosen once, here, from the settings.
 
-The embedded default keeps everything in this process, but for the advisors' notes,
-the users' ratings, the messages left offline and the webhook outbox, which it keeps
-in files under the data directory.
+The embedded default keeps everything in this process, but for the finished requests
+with their timelines, the advisors' notes, the users' ratings, the messages left offline
+and the webhook outbox, which it keeps in files under the data directory.
 With a Redis URL, the routing state, the shared screens, the SLA tallies, the alert
 ledger, the topic labels and the webhook outbox live in Redis, and the relay links this
 process to the others.
@@ -22,6 +22,7 @@ from mayday.sessions.redis_store import RedisSessionsStore
 from mayday.sessions.store import MemorySessionsStore, SessionsStore
 from mayday.settings import Settings
 from mayday.stores.base import Store
+from mayday.stores.history import HISTORY_FILE, HistoryFile
 from mayday.stores.memory import MemoryStore
 from mayday.stores.messages import MESSAGES_FILE, MessageFile
 from mayday.stores.notes import NOTES_FILE, NoteFile
@@ -77,6 +78,7 @@ def make_backend(settings: Settings) -> Backend:
                 notes=NoteFile(settings.data_dir / NOTES_FILE, settings.history_ttl_s),
                 messages=MessageFile(settings.data_dir / MESSAGES_FILE),
                 ratings=RatingFile(settings.data_dir / RATINGS_FILE, settings.history_ttl_s),
+                history=HistoryFile(settings.data_dir / HISTORY_FILE, settings.history_ttl_s),
             ),
             boards=MemorySessionsStore(),
             stats=MemoryStats(rules),

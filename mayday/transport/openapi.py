@@ -107,6 +107,22 @@ SCHEMAS: dict[str, Any] = {
             },
         },
     },
+    "Erased": {
+        "type": "object",
+        "required": ["user_id", "erased"],
+        "properties": {
+            "user_id": {"type": "string"},
+            "erased": {
+                "type": "object",
+                "description": "how many of each kind were erased (0 each on a second call)",
+                "required": ["requests", "messages", "notes", "ratings", "audit_entries"],
+                "properties": {
+                    kind: {"type": "integer", "minimum": 0}
+                    for kind in ("requests", "messages", "notes", "ratings", "audit_entries")
+                },
+            },
+        },
+    },
     "RequestHistory": {
         "type": "object",
         "description": (
@@ -373,6 +389,37 @@ PATHS: dict[str, Any] = {
                 "401": _UNAUTHORIZED,
                 "403": _FORBIDDEN,
                 "404": _json("Error", "nothing is kept of such a request"),
+            },
+        }
+    },
+    "/api/users/{user_id}": {
+        "delete": {
+            "summary": "Erase one user's data: requests, timelines, messages, notes, audit",
+            "description": (
+                "For an ops token (advisor and user tokens get 403). Erases the user's "
+                "finished requests with their timelines and sessions, their messages with "
+                "the replies, the advisors' notes about them, their ratings and the audit "
+                "logs of their sessions, on every node. Webhook deliveries already queued "
+                "are not recalled. 409 while the user has a request open (waiting or in a "
+                "call): cancel or end it first. Idempotent: a second call erases nothing."
+            ),
+            "operationId": "erase_user",
+            "tags": ["ops"],
+            "security": _OPS_ONLY,
+            "parameters": [
+                {
+                    "name": "user_id",
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "string", "minLength": 1, "maxLength": 128},
+                }
+            ],
+            "responses": {
+                "200": _json("Erased", "what was erased"),
+                "400": _json("Error", "user_id is longer than 128"),
+                "401": _UNAUTHORIZED,
+                "403": _FORBIDDEN,
+                "409": _json("Error", "invalid_state: the user has a request open"),
             },
         }
     },

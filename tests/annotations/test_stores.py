@@ -328,3 +328,31 @@ def test_random_histories_give_identical_answers(
     """Hypothesis drives both stores with the same random events under small limits: the same
     answers and refusals, then the same snapshot, audit log and peer index."""
     asyncio.run(_differential(ops, redis_server.url))
+
+
+async def test_erasing_a_users_sessions_takes_their_audit_and_screen(store: SessionsStore) -> None:
+    """Erasing the user's session drops its audit log, its drawing and the user's pointer
+    to it (on Redis every board key, stroke points too), counts the audit entries, and
+    leaves other sessions alone; a second erase counts nothing."""
+    other = Session("ses_2", "req_2", "u2", "a1", "advisor", 1000.0)
+    if isinstance(store, RedisSessionsStore):
+        await store.redis.hset(
+            Keys().session(other.id), mapping={"id": other.id, "state": "active"}
+        )
+    for session in (SESSION, other):
+        fields = {"stroke_id": "s1", **PEN, "points": [[0.1, 0.2]]}
+        begin = Annotation.parse({"session_id": session.id, "kind": "stroke.begin", **fields})
+        assert await store.annotate(session, begin, 1.0)
+        await store.share(session, True, session.user_id, 2.0)
+        await store.share(session, False, session.user_id, 3.0)
+    assert await store.session_of("user", "u1") == SESSION.id
+    assert await store.erase("u1", (SESSION.id,)) == 2
+    assert await store.audit(SESSION.id) == []
+    assert (await store.snapshot(SESSION.id)).to_frame()["strokes"] == []
+    assert await store.session_of("user", "u1") is None
+    assert len(await store.audit(other.id)) == 2
+    assert len((await store.snapshot(other.id)).to_frame()["strokes"]) == 1
+    if isinstance(store, RedisSessionsStore):
+        left = [k async for k in store.redis.scan_iter(match="*ses_1*")]
+        assert left == [Keys().session(SESSION.id)]  # the routing's record is not the board's
+    assert await store.erase("u1", (SESSION.id,)) == 0

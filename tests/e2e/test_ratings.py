@@ -6,6 +6,8 @@ code, and the socket stays open after each."""
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +15,8 @@ import pytest
 from redis.asyncio import Redis
 
 from mayday.client import HelpOffer, HelpQueued, MaydayClient, MaydayError, SessionStarted
+from mayday.stores import MemoryStore
+from mayday.stores.history import HISTORY_FILE
 from mayday.transport.handlers import NOTE_WINDOW_S
 from tests.conftest import Harness, StartServer
 from tests.e2e.test_console_data import Clock, ended_call, ops_get
@@ -211,10 +215,10 @@ async def test_the_history_is_for_ops_only_and_404_for_an_unknown_request(
 async def test_a_forgotten_request_still_shows_what_was_kept(
     start_server: StartServer, tmp_path: Path, clock: Clock
 ) -> None:
-    """A server started afresh on the same data directory (the memory store forgot the
-    request) still returns the rating and the note of it, with the request's own fields
-    null but its user's id (from the note alone too); a request nothing was kept of is 404
-    there."""
+    """A server started afresh on the same data directory whose history no longer keeps
+    the request (past its time to keep, or a folder from before history.sqlite3) still
+    returns the rating and the note of it, with the request's own fields null but its
+    user's id (from the note alone too); a request nothing was kept of is 404 there."""
     first = await start_server(data_dir=tmp_path, clock=clock)
     ada = await first.client("advisor", "a1", name="Ada")
     await ada.set_available()
@@ -227,6 +231,11 @@ async def test_a_forgotten_request_still_shows_what_was_kept(
     await user.call("session.rate", session_id=session_id, score=3, comment="OK.")
     await ada.call("session.note", session_id=session_id, text="Paper tray.")
     _, kept_body = await history(first, request_id)
+    store = first.server.store
+    assert isinstance(store, MemoryStore)
+    await store.history.flush()
+    with contextlib.closing(sqlite3.connect(tmp_path / HISTORY_FILE)) as db, db:
+        db.execute("DELETE FROM requests")
 
     again = await start_server(data_dir=tmp_path, clock=clock)
     assert await again.server.store.request(request_id) is None

@@ -21,8 +21,7 @@ async def test_a_rating_is_in_the_requests_history_after_a_restart(
     tmp_path: Path, start_args: list[str], clients: Clients
 ) -> None:
     """A call rated and noted on one server process is shown with its rating and note by
-    the process started after it; on Redis the request itself is still there, with its
-    rated entry, while the memory store shows it with its own fields null."""
+    the process started after it, the request itself with its rated entry too."""
     first = start(tmp_path, "first", start_args)
     with first:
         ada = await clients.connect(first, "advisor", "a1", "Ada")
@@ -51,8 +50,5 @@ async def test_a_rating_is_in_the_requests_history_after_a_restart(
         second.stop()
     assert body["rating"]["score"] == 4 and body["rating"]["comment"] == "Kind."
     assert [n["text"] for n in body["notes"]] == ["Paper tray."]
-    if "--redis" in start_args:
-        assert body["outcome"] == "ended"
-        assert [e["score"] for e in body["timeline"] if e["event"] == "rated"] == [4]
-    else:
-        assert body["outcome"] is None and body["user_id"] == "u1"
+    assert body["outcome"] == "ended" and body["user_id"] == "u1"
+    assert [e["score"] for e in body["timeline"] if e["event"] == "rated"] == [4]
