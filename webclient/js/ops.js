@@ -6,6 +6,7 @@
 // `ops.alert` when an alert is raised or cleared.
 
 import { History, OpsCharts } from "./ops-charts.js";
+import { OpsFeedback } from "./ops-feedback.js";
 import { OpsView, WINDOW_TITLES } from "./ops-view.js";
 import { Gate, SignIn } from "./sign-in.js";
 import { Signaling } from "./signaling.js";
@@ -52,6 +53,14 @@ const ui = {
   timelineTitle: $("timeline-title"),
   timelineFacts: $("timeline-facts"),
   timelineEvents: $("timeline-events"),
+  messagesOpen: $("messages-open"),
+  messagesNote: $("messages-note"),
+  messagesOldest: $("messages-oldest"),
+  messagesOldestNote: $("messages-oldest-note"),
+  ratingsAverage: $("ratings-average"),
+  ratingsAverageNote: $("ratings-average-note"),
+  ratingsCount: $("ratings-count"),
+  ratingsCountNote: $("ratings-count-note"),
 };
 
 const WINDOW_SECONDS = { "5m": 300, "1h": 3600 };
@@ -63,6 +72,7 @@ const page = {
 };
 
 const view = new OpsView(ui);
+const feedback = new OpsFeedback(ui, serverNow);
 const history = new History();
 const charts = new OpsCharts({ latency: $("chart-latency"), queue: $("chart-queue") });
 const signIn = new SignIn("ops", ui.signIn);
@@ -121,6 +131,7 @@ function onHello(msg) {
     return;
   }
   ui.who.textContent = `${msg.name} (ops)`;
+  feedback.start(signaling.token);
   setState("live", page.update ? liveText() : "Connected. Waiting for the first update…");
   updateCsvLink();
 }
@@ -133,8 +144,15 @@ function onUpdate(msg) {
   view.showAdvisors(msg.advisors ?? [], msg);
   view.showActiveAlerts(msg.alerts);
   view.showRecent(msg.recent, openTimeline);
+  feedback.showRatings(msg.recent);
   render();
   if (page.state === "live") ui.status.textContent = liveText();
+}
+
+/** The server's clock now, from the last ops.update (this machine's before the first). */
+function serverNow() {
+  if (!page.update) return Date.now() / 1000;
+  return page.update.time + (performance.now() - page.updatedAt) / 1000;
 }
 
 function liveText() {
