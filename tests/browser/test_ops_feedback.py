@@ -1,6 +1,7 @@
 """The ops dashboard's "Messages and ratings", in Chromium: the open messages and the age of
 the oldest (from GET /api/messages, fetched again every 30 s), the average and count of the
-ratings among the recent requests, and a rated request's timeline saying "Rated 4/5"."""
+ratings among the recent requests, and a rated request's timeline saying "Rated 4/5"; and
+the recent-requests table, redrawn every update, no longer scrolls the page back to it."""
 
 from __future__ import annotations
 
@@ -155,4 +156,27 @@ async def test_the_messages_are_fetched_again_every_30_s(
     await page.clock.run_for(31_000)
     await expect(count).to_have_text("1")
     await page.screenshot(path=OUTPUT / "ops-feedback-clock.png")
+    assert pages.problems == []
+
+
+async def test_the_redrawn_table_keeps_its_focus_without_scrolling_back(
+    start_server: StartServer, browser: Browser
+) -> None:
+    """After a request's timeline is closed its row keeps the focus through the table's
+    redraws, but the page stays where the user scrolled it (upright, the messages and
+    ratings panel is far above the recent requests)."""
+    h = await start_server(ops_interval_s=OPS_INTERVAL_S)
+    [request_id] = await rated_calls(h, [3])
+    pages = Pages(browser, h)
+    page = await pages.ops()
+    await live(page)
+    await page.set_viewport_size(VIEWPORTS["portrait"])
+    row = page.get_by_test_id("ops-recent").locator(f'tr[data-request-id="{request_id}"]')
+    await row.get_by_test_id("request-open").click()
+    await page.get_by_test_id("request-timeline-close").click()
+    await page.evaluate("() => window.scrollTo(0, 0)")
+    await page.wait_for_timeout(OPS_INTERVAL_S * 5 * 1000)  # a few redraws
+    assert await page.evaluate("() => window.scrollY") == 0
+    await expect(row.get_by_test_id("request-open")).to_be_focused()
+    await expect(page.get_by_test_id("ops-ratings-average")).to_be_in_viewport()
     assert pages.problems == []

@@ -17,10 +17,12 @@ export class OpsFeedback {
   /**
    * @param {Record<string, HTMLElement>} ui the page's elements, by name
    * @param {() => number} serverNow the server's clock now, epoch seconds
+   * @param {() => string | null} token the page's token as of now (it may be renewed)
    */
-  constructor(ui, serverNow) {
+  constructor(ui, serverNow, token) {
     this.ui = ui;
     this.serverNow = serverNow;
+    this.token = token;
     this.open = null; // the number of open messages, null until a fetch answered
     this.oldestAt = null; // left_at of the oldest open message
     this.asked = 0; // the latest fetch: an older answer that comes after it is void
@@ -28,21 +30,21 @@ export class OpsFeedback {
     setInterval(() => this.tick(), 1000);
   }
 
-  /** Signed in with `token`: the messages now, then every MESSAGES_REFRESH_MS. */
-  start(token) {
-    this.token = token;
+  /** Signed in: the messages now, then every MESSAGES_REFRESH_MS. */
+  start() {
     this.refresh();
     clearInterval(this.poll);
     this.poll = setInterval(() => this.refresh(), MESSAGES_REFRESH_MS);
   }
 
   async refresh() {
-    if (!this.token) return;
+    const token = this.token();
+    if (!token) return;
     const asked = ++this.asked;
     let body;
     try {
       const response = await fetch(`/api/messages?state=open&limit=${LISTED}`, {
-        headers: { Authorization: `Bearer ${this.token}` },
+        headers: { Authorization: `Bearer ${token}` },
       });
       if (!response.ok) throw new Error(`the server answered ${response.status}`);
       body = await response.json();

@@ -298,7 +298,9 @@ export class OpsView {
       const end = cell(row, endReasonText(r), "end");
       if (DROPPED_ENDS.has(r.end_reason)) end.classList.add("bad");
       cell(row, formatDuration(r.duration_s), "num duration");
-      if (r.request_id === focused) button.focus(); // the table is redrawn every second
+      // The table is redrawn every second: the focus stays on its row, without scrolling
+      // the page back to it while the user reads another panel.
+      if (r.request_id === focused) button.focus({ preventScroll: true });
     }
     if (!recent.length) {
       const row = body.insertRow();

@@ -72,7 +72,8 @@ const page = {
 };
 
 const view = new OpsView(ui);
-const feedback = new OpsFeedback(ui, serverNow);
+// A refused or replaced link: its token is of no use until ops sign in again.
+const feedback = new OpsFeedback(ui, serverNow, () => (signaling.stopped ? null : signaling.token));
 const history = new History();
 const charts = new OpsCharts({ latency: $("chart-latency"), queue: $("chart-queue") });
 const signIn = new SignIn("ops", ui.signIn);
@@ -131,7 +132,7 @@ function onHello(msg) {
     return;
   }
   ui.who.textContent = `${msg.name} (ops)`;
-  feedback.start(signaling.token);
+  feedback.start();
   setState("live", page.update ? liveText() : "Connected. Waiting for the first update…");
   updateCsvLink();
 }
@@ -178,12 +179,21 @@ async function openTimeline(requestId) {
     });
     if (!response.ok) throw new Error(`the server answered ${response.status}`);
     view.showTimeline(await response.json());
+    ui.timeline.dataset.requestId = requestId;
     if (!ui.timeline.open) ui.timeline.showModal();
   } catch (err) {
     console.warn("mayday: timeline not loaded", err);
     ui.status.textContent = `Could not load the timeline: ${err.message}.`;
   }
 }
+
+// Closed, the dialog gives the focus back to the button that opened it; the table has
+// been redrawn since, so that button is gone: focus its row's button of now instead.
+ui.timeline.addEventListener("close", () => {
+  const id = ui.timeline.dataset.requestId;
+  const row = id && ui.recent.querySelector(`tr[data-request-id="${CSS.escape(id)}"]`);
+  row?.querySelector("button")?.focus({ preventScroll: true });
+});
 
 /** The CSV export of the chosen window's requests (the token goes in a header). */
 function csvUrl() {
