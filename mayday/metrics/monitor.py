@@ -165,6 +165,7 @@ def _brief(view: dict[str, Any]) -> dict[str, Any]:
         "requested_at",
         "end_reason",
         "ended_by",
+        "rating_score",
     )
     brief = {k: view[k] for k in keep}
     for k in ("time_to_accept_s", "time_to_advisor_s", "duration_s"):

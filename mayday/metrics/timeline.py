@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from mayday.routing.model import Request
+from mayday.stores.ratings import RATED
 
 CSV_COLUMNS = (
     "request_id",
@@ -25,6 +26,7 @@ CSV_COLUMNS = (
     "end_reason",
     "ended_by",
     "duration_s",
+    "rating_score",
 )
 
 
@@ -66,6 +68,7 @@ def request_view(req: Request) -> dict[str, Any]:
         "user_name": req.user_name,
         "priority": req.priority,
         **call,
+        "rating_score": _score(req),
         "timeline": [{"t": e.t, "event": e.event, **e.data} for e in req.timeline],
     }
 
@@ -92,6 +95,14 @@ def _call(req: Request) -> dict[str, Any]:
         "ended_by": None if ended is None else ended.data.get("by"),
         "duration_s": None if started is None or ended is None else ended.t - started.t,
     }
+
+
+def _score(req: Request) -> int | None:
+    """The user's score of the call, from its ``rated`` entry (the stores keep one at most:
+    a new rating takes the old one off), so the list views carry it without reading the
+    ratings themselves; None when the call was not rated."""
+    rated = [e for e in req.timeline if e.event == RATED]
+    return rated[-1].data.get("score") if rated else None
 
 
 def history_item(req: Request, note: dict[str, Any] | None = None) -> dict[str, Any]:

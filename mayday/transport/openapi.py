@@ -79,6 +79,12 @@ SCHEMAS: dict[str, Any] = {
             "offers": {"type": "array", "items": {"type": "object"}},
             "missed_offers": {"type": "integer", "minimum": 0},
             "priority": {"type": "integer", "minimum": -10, "maximum": 10},
+            "rating_score": {
+                "type": ["integer", "null"],
+                "minimum": 1,
+                "maximum": 5,
+                "description": "the user's score of the call (its rated timeline entry)",
+            },
             "timeline": {"type": "array", "items": {"type": "object"}},
         },
     },

@@ -31,7 +31,8 @@ async def axe_both(page: Page, label: str, found: list[str]) -> None:
 
 
 async def test_the_tablet_page(start_server: StartServer, browser: Browser) -> None:
-    """Ready, waiting in line, in a call with the consent prompt, paused, and a refused link."""
+    """Ready, waiting in line, in a call with the consent prompt, paused, the rating prompt
+    after the call, and a refused link."""
     h = await start_server(default_handle_time_s=40.0)
     pages = Pages(browser, h)
     found: list[str] = []
@@ -54,6 +55,10 @@ async def test_the_tablet_page(start_server: StartServer, browser: Browser) -> N
     await tablet.get_by_test_id("share-pause").tap()
     await expect(tablet.get_by_test_id("share-paused-banner")).to_be_visible()
     await axe_both(tablet, "tablet paused, control granted", found)
+    await advisor.end_session(started.session_id)
+    await expect(tablet.get_by_test_id("rating-prompt")).to_be_visible()
+    await tablet.get_by_test_id("rating-score-3").tap()
+    await axe_both(tablet, "tablet after the call, the rating prompt", found)
 
     expired = h.token("user", "tab-2", ttl_s=-3600)
     refused = await pages.open(f"/tablet?renew=/again&token={expired}", PORTRAIT)

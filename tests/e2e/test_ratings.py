@@ -7,10 +7,13 @@ code, and the socket stays open after each."""
 from __future__ import annotations
 
 import contextlib
+import csv
+import io
 import sqlite3
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 from redis.asyncio import Redis
 
@@ -110,6 +113,35 @@ async def test_the_user_rates_the_call_and_ops_read_it_with_the_note(
         }
     ]
     assert body["messages"] == []
+
+
+async def test_the_request_lists_carry_the_score(rating_server: Harness, clock: Clock) -> None:
+    """GET /api/ops/requests (JSON and CSV) and ops.update's recent requests give each
+    request its rating_score: the latest score of a rated call, null for one not rated."""
+    h = rating_server
+    ada = await h.client("advisor", "a1", name="Ada")
+    await ada.set_available()
+    user = await h.client("user", "u1", name="Tab")
+    unrated = await ended_call(h, ada, user)
+    rated = await ended_call(h, ada, user)
+    session_id = await session_of(h, rated)
+    await user.call("session.rate", session_id=session_id, score=2)
+    clock.now += 1
+    await user.call("session.rate", session_id=session_id, score=5, comment="Thanks.")
+    ops = h.token("ops", "ops1")
+
+    _, listed = await ops_get(h, "/api/ops/requests", ops)
+    scores = {v["request_id"]: v["rating_score"] for v in listed["requests"]}
+    assert scores == {unrated: None, rated: 5}
+    _, summary = await ops_get(h, "/api/ops/summary", ops)
+    assert {r["request_id"]: r["rating_score"] for r in summary["recent"]} == scores
+    headers = {"Authorization": f"Bearer {ops}"}
+    url = h.http_url + "/api/ops/requests?format=csv"
+    async with aiohttp.ClientSession(headers=headers) as http, http.get(url) as r:
+        rows = list(csv.DictReader(io.StringIO(await r.text())))
+    assert {row["request_id"]: row["rating_score"] for row in rows} == {unrated: "", rated: "5"}
+    _, one = await ops_get(h, f"/api/ops/requests/{rated}", ops)
+    assert one["rating_score"] == 5
 
 
 async def test_a_call_may_be_rated_while_it_runs(rating_server: Harness) -> None:

@@ -22,11 +22,16 @@ const ELSEWHERE_TEXT = "Already answered by a colleague.";
 
 /** How long ago, from seconds: "12 min 3 s ago", "3 h 5 min ago", "2 d 4 h ago". */
 export function formatAge(s) {
+  return `${formatLength(s)} ago`;
+}
+
+/** A message's age, from seconds: "12 min 3 s", "3 h 5 min", "2 d 4 h". */
+export function formatLength(s) {
   const whole = Math.max(0, Math.floor(s));
-  if (whole < 3600) return `${formatSeconds(whole)} ago`;
+  if (whole < 3600) return formatSeconds(whole);
   const hours = Math.floor(whole / 3600);
-  if (hours < 24) return `${hours} h ${Math.floor(whole / 60) % 60} min ago`;
-  return `${Math.floor(hours / 24)} d ${hours % 24} h ago`;
+  if (hours < 24) return `${hours} h ${Math.floor(whole / 60) % 60} min`;
+  return `${Math.floor(hours / 24)} d ${hours % 24} h`;
 }
 
 export class Inbox {

@@ -57,6 +57,11 @@ function sessionEnd(reason, by) {
   return `${by === "advisor" ? "advisor" : "user"} ended it${reason ? ` (${reason})` : ""}`;
 }
 
+/** A user's score of a call: "4/5", or "–" when not rated. */
+export function ratingText(score) {
+  return typeof score === "number" ? `${score}/5` : "–";
+}
+
 /** A duration in seconds as the dashboard shows it: "–" when unknown. */
 export function formatDuration(s) {
   if (s === null || s === undefined || Number.isNaN(s)) return "–";
@@ -293,7 +298,9 @@ export class OpsView {
       const end = cell(row, endReasonText(r), "end");
       if (DROPPED_ENDS.has(r.end_reason)) end.classList.add("bad");
       cell(row, formatDuration(r.duration_s), "num duration");
-      if (r.request_id === focused) button.focus(); // the table is redrawn every second
+      // The table is redrawn every second: the focus stays on its row, without scrolling
+      // the page back to it while the user reads another panel.
+      if (r.request_id === focused) button.focus({ preventScroll: true });
     }
     if (!recent.length) {
       const row = body.insertRow();
@@ -317,6 +324,7 @@ export class OpsView {
       ["Time to advisor", formatDuration(view.time_to_advisor_s)],
       ["Call length", formatDuration(view.duration_s)],
       ["Offers", `${view.offers.length} (${view.missed_offers} missed)`],
+      ["Rating", ratingText(view.rating_score)],
     ];
     ui.timelineFacts.replaceChildren(
       ...facts.flatMap(([name, value]) => {
@@ -378,6 +386,8 @@ export class OpsView {
         return `The ${side} did not come back in time`;
       case "requeued":
         return "Back at the head of the queue";
+      case "rated":
+        return `Rated ${ratingText(e.score)}`;
       case "ended":
       case "cancelled":
       case "abandoned":

@@ -6,6 +6,7 @@
 // `ops.alert` when an alert is raised or cleared.
 
 import { History, OpsCharts } from "./ops-charts.js";
+import { OpsFeedback } from "./ops-feedback.js";
 import { OpsView, WINDOW_TITLES } from "./ops-view.js";
 import { Gate, SignIn } from "./sign-in.js";
 import { Signaling } from "./signaling.js";
@@ -52,6 +53,14 @@ const ui = {
   timelineTitle: $("timeline-title"),
   timelineFacts: $("timeline-facts"),
   timelineEvents: $("timeline-events"),
+  messagesOpen: $("messages-open"),
+  messagesNote: $("messages-note"),
+  messagesOldest: $("messages-oldest"),
+  messagesOldestNote: $("messages-oldest-note"),
+  ratingsAverage: $("ratings-average"),
+  ratingsAverageNote: $("ratings-average-note"),
+  ratingsCount: $("ratings-count"),
+  ratingsCountNote: $("ratings-count-note"),
 };
 
 const WINDOW_SECONDS = { "5m": 300, "1h": 3600 };
@@ -63,6 +72,8 @@ const page = {
 };
 
 const view = new OpsView(ui);
+// A refused or replaced link: its token is of no use until ops sign in again.
+const feedback = new OpsFeedback(ui, serverNow, () => (signaling.stopped ? null : signaling.token));
 const history = new History();
 const charts = new OpsCharts({ latency: $("chart-latency"), queue: $("chart-queue") });
 const signIn = new SignIn("ops", ui.signIn);
@@ -121,6 +132,7 @@ function onHello(msg) {
     return;
   }
   ui.who.textContent = `${msg.name} (ops)`;
+  feedback.start();
   setState("live", page.update ? liveText() : "Connected. Waiting for the first update…");
   updateCsvLink();
 }
@@ -133,8 +145,15 @@ function onUpdate(msg) {
   view.showAdvisors(msg.advisors ?? [], msg);
   view.showActiveAlerts(msg.alerts);
   view.showRecent(msg.recent, openTimeline);
+  feedback.showRatings(msg.recent);
   render();
   if (page.state === "live") ui.status.textContent = liveText();
+}
+
+/** The server's clock now, from the last ops.update (this machine's before the first). */
+function serverNow() {
+  if (!page.update) return Date.now() / 1000;
+  return page.update.time + (performance.now() - page.updatedAt) / 1000;
 }
 
 function liveText() {
@@ -160,12 +179,21 @@ async function openTimeline(requestId) {
     });
     if (!response.ok) throw new Error(`the server answered ${response.status}`);
     view.showTimeline(await response.json());
+    ui.timeline.dataset.requestId = requestId;
     if (!ui.timeline.open) ui.timeline.showModal();
   } catch (err) {
     console.warn("mayday: timeline not loaded", err);
     ui.status.textContent = `Could not load the timeline: ${err.message}.`;
   }
 }
+
+// Closed, the dialog gives the focus back to the button that opened it; the table has
+// been redrawn since, so that button is gone: focus its row's button of now instead.
+ui.timeline.addEventListener("close", () => {
+  const id = ui.timeline.dataset.requestId;
+  const row = id && ui.recent.querySelector(`tr[data-request-id="${CSS.escape(id)}"]`);
+  row?.querySelector("button")?.focus({ preventScroll: true });
+});
 
 /** The CSV export of the chosen window's requests (the token goes in a header). */
 function csvUrl() {

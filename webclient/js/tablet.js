@@ -5,6 +5,7 @@ import { Call } from "./call.js";
 import { runDemoScreen } from "./demo-screen.js";
 import { MuteButton } from "./mute.js";
 import { Pip } from "./pip.js";
+import { RatingPrompt } from "./rating.js";
 import { ScreenSource } from "./screen-source.js";
 import { Gate, SignIn, linkRestored } from "./sign-in.js";
 import { Signaling } from "./signaling.js";
@@ -133,6 +134,17 @@ const signaling = new Signaling({
 });
 gate.signaling = signaling;
 const tokenRefresh = new TokenRefresh({ signaling, signIn, page: "tablet" });
+const rating = new RatingPrompt({
+  form: $("rating-prompt"),
+  question: $("rating-question"),
+  stars: $("rating-stars"),
+  comment: $("rating-comment"),
+  send: $("rating-send"),
+  skip: $("rating-skip"),
+  error: $("rating-error"),
+  thanks: $("rating-thanks"),
+  rate: (fields) => signaling.call("session.rate", fields),
+});
 
 function setState(state, text) {
   if (state !== page.state) console.info(`mayday: tablet ${page.state} -> ${state}`);
@@ -291,6 +303,8 @@ function onEnded(msg) {
     return;
   }
   leave();
+  // The call is over (not waiting for the next advisor): ask how it went.
+  rating.offer(msg.session_id, page.advisorName);
   if (msg.by === "advisor" && msg.reason === "disconnected") {
     setState("advisor-left", `${name} left: their connection dropped. Press Help to ask again.`);
     return;
@@ -327,6 +341,7 @@ function leave() {
 function startCall(started) {
   page.advisorLost = null;
   waitView.stop();
+  rating.dismiss();
   if (page.call) page.call.close(); // the same session sent again: a new call
   page.sessionId = started.session_id;
   page.started = started;
@@ -506,6 +521,7 @@ ui.pause.addEventListener("click", () => consent(page.paused ? "share.resume" : 
 // ------------------------------------------------------------ buttons
 
 ui.help.addEventListener("click", async () => {
+  rating.dismiss(); // the prompt never stands in the way of asking again
   setState("requesting", "Asking for an advisor…");
   waitView.start();
   // Opened now, while the user waits in line, so the call does not wait for it.
