@@ -102,6 +102,11 @@ class Keys:
         their latest 20 calls, kept ``history_ttl_s`` after the latest was written."""
         return f"{self.prefix}notes:{user_id}"
 
+    def note_entry(self, request_id: str) -> str:
+        """STRING: the ``noted`` timeline entry of the request's note as pushed (a new note
+        takes it off); kept ``history_ttl_s``."""
+        return f"{self.prefix}noted:{request_id}"
+
     def rating(self, request_id: str) -> str:
         """HASH ``body`` (the user's rating JSON of the request's call), ``entry`` (its
         ``rated`` timeline entry as pushed, so that a new rating takes it off); kept

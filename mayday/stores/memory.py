@@ -16,12 +16,12 @@ from mayday.routing.events import (
     RequestClosed,
     SessionOver,
 )
-from mayday.routing.model import Advisor, Request, Session
+from mayday.routing.model import Advisor, Request, Session, TimelineEntry
 from mayday.stores.erasure import Erased
 from mayday.stores.history import Finished, HistoryFile, HistoryWriter
 from mayday.stores.messages import Message, MessageFile, Reply
 from mayday.stores.notes import Note, NoteFile
-from mayday.stores.ratings import RATED, Rating, RatingFile
+from mayday.stores.ratings import Rating, RatingFile
 
 # Requests remembered per user, as the Redis store's user_requests list.
 USER_REQUESTS_KEPT = 20
@@ -132,6 +132,7 @@ class MemoryStore:
 
     async def save_note(self, note: Note) -> None:
         await self.notes.save(note)
+        await self._mark(note.request_id, note.timeline_entry())
 
     async def user_notes(self, user_id: str, limit: int) -> list[Note]:
         return await self.notes.of_user(user_id, limit)
@@ -141,21 +142,25 @@ class MemoryStore:
 
     async def save_rating(self, rating: Rating) -> None:
         await self.ratings.save(rating)
-        # The timeline lives in the router's request, but a rating is no routing event: it
-        # changes nothing the router decides, so it is written here, after the file: on
-        # the router's request, or on the one the history file kept (after a restart).
-        req = self.router.requests.get(rating.request_id)
+        await self._mark(rating.request_id, rating.timeline_entry())
+
+    async def _mark(self, request_id: str, entry: TimelineEntry) -> None:
+        """Put a rating's or a note's entry on the request's timeline, in place of the one
+        of the rating or note it replaces. Neither is a routing event (they change nothing
+        the router decides), so they are written here, after their own file: on the
+        router's request, or on the one the history file kept (after a restart)."""
+        req = self.router.requests.get(request_id)
         session = None
         if req is None:
-            row = await self._finished(rating.request_id)
+            row = await self._finished(request_id)
             if row is None:
                 return
             req, session = row.request(), row.session()
-        req.timeline[:] = [e for e in req.timeline if e.event != RATED]
-        req.timeline.append(rating.timeline_entry())
+        req.timeline[:] = [e for e in req.timeline if e.event != entry.event]
+        req.timeline.append(entry)
         if req.state.final and self.history.durable:
             session = session or (self.router.session(req.session_id) if req.session_id else None)
-            self.history.keep(Finished.of(req, session, rating.rated_at))
+            self.history.keep(Finished.of(req, session, entry.t))
 
     async def rating(self, request_id: str) -> Rating | None:
         return await self.ratings.get(request_id)

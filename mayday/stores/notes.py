@@ -14,11 +14,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mayday.routing.model import TimelineEntry
 from mayday.stores.sqlite_file import SqliteFile
 
 # Notes kept per caller, as the requests remembered per user: the oldest calls go first.
 NOTES_KEPT = 20
 NOTES_FILE = "notes.sqlite3"
+NOTED = "noted"  # the timeline event of a note
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,11 @@ class Note:
             "text": self.text,
             "written_at": self.written_at,
         }
+
+    def timeline_entry(self) -> TimelineEntry:
+        """The note on the request's timeline: who wrote it and when (its text is personal
+        data about the caller, read with the note itself)."""
+        return TimelineEntry(self.written_at, NOTED, {"advisor": self.advisor_id})
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), separators=(",", ":"))

@@ -253,14 +253,16 @@ class RedisStore:
         return [r for r in requests if r is not None]
 
     async def save_note(self, note: Note) -> None:
+        k, e = self.keys, note.timeline_entry()
         await self._note_save(
-            [self.keys.notes(note.user_id)],
+            [k.notes(note.user_id), k.timeline(note.request_id), k.note_entry(note.request_id)],
             [
                 note.request_id,
                 note.to_json(),
                 note.requested_at,
                 NOTES_KEPT,
                 self.config.history_ttl_s,
+                json.dumps([e.t, e.event, e.data]),
             ],
         )
 

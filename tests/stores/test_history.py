@@ -88,6 +88,25 @@ async def test_a_rating_is_kept_and_a_later_one_replaces_it(open_store: Opener) 
     assert await store.rating("r2") is None
 
 
+async def test_a_note_is_on_the_timeline_once_and_a_rewrite_replaces_it(
+    open_store: Opener,
+) -> None:
+    """session.note is on the request's timeline too: one noted entry with the advisor (no
+    text), moved to the rewrite's time when the note is written again."""
+    store = open_store()
+    await requested(store)
+    call = {"request_id": "r1", "requested_at": 100.0}
+    await store.save_note(Note("r1", "u1", "ses_1", "a1", "Ada", "Printer jam", 200.0, call))
+    await store.save_note(
+        Note("r1", "u1", "ses_1", "a1", "Ada", "Printer jam, tray 2", 230.0, call)
+    )
+    req = await store.request("r1")
+    assert req is not None
+    noted = [(e.t, e.data) for e in req.timeline if e.event == "noted"]
+    assert noted == [(230.0, {"advisor": "a1"})]
+    assert all("Printer" not in str(e.data) for e in req.timeline)
+
+
 async def test_a_rating_outlives_the_store_that_wrote_it(open_store: Opener) -> None:
     """A store opened afresh on the same files (memory) or Redis finds the rating, whole,
     even where the request itself is forgotten (the memory store)."""

@@ -1,7 +1,7 @@
 -- KEYS: 1 the queue (the slot of every routing key). ARGV: 1 key prefix, 2 the user id,
 -- 3 JSON list of request ids, 4 JSON list of message ids (candidates: each is erased only
 -- if it is the user's), 5 the refusal's message.
--- Erases the user's finished requests (hash, timeline, session, rating, the index of the
+-- Erases the user's finished requests (hash, timeline, session, rating, note entry, the index of the
 -- messages naming them), their messages with the replies, the notes about them and their
 -- request and message indexes. The check that no request of theirs is open and the erase
 -- are one step, so a request opened meanwhile is either refused or not touched. No prelude.
@@ -19,7 +19,7 @@ for _, id in ipairs(cjson.decode(ARGV[3])) do
       redis.call("DEL", key("ses", sid))
     end
     ratings = ratings + redis.call("DEL", key("rating", id))
-    redis.call("DEL", key("req", id), key("tl", id), key("msgs", "req", id))
+    redis.call("DEL", key("req", id), key("tl", id), key("msgs", "req", id), key("noted", id))
     redis.call("ZREM", key("requests"), id)
     requests = requests + 1
   else
