@@ -307,10 +307,6 @@ async def session_transfer(server: Services, conn: Connection, msg: SessionTrans
     cold (docs/protocol.md, "Transfers"); the ack's ``transfer_id`` names it in what
     follows."""
     me = conn.identity
-    if msg.to_advisor == me.sub:
-        raise ProtocolError(
-            ErrorCode.INVALID_FIELD, 'field "to.advisor" must be another advisor, not you'
-        )
     transfer_id = new_id("tra")
     ev = SessionTransferRequested(
         me.sub, msg.session_id, transfer_id, msg.to_advisor, msg.skills, msg.note, msg.mode
