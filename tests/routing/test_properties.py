@@ -85,6 +85,16 @@ opening = st.lists(
     max_size=8,
 )
 history = st.builds(lambda head, tail: head + tail, opening, st.lists(op, max_size=60))
+# Calls from the start, so that transfers have sessions to hand on: three advisors free,
+# two users in a call with the first two (each takes the offer it holds).
+IN_CALLS: list[tuple[object, ...]] = [
+    *[("state", a, True) for a in ADVISORS[:3]],
+    ("request", "u0", "", 0),
+    ("request", "u1", "", 0),
+    ("accept", "a0", True),
+    ("accept", "a1", True),
+]
+transfer_history = st.lists(st.one_of(op, TRANSFER), max_size=40).map(lambda t: IN_CALLS + t)
 
 
 @dataclass
@@ -165,6 +175,10 @@ class Driver:
             holders = sorted(a.id for a in self.router.advisors.values() if a.offer)
             return self.answer("accept", holders[index % len(holders)], True) if holders else None
         s = live[index % len(live)]
+        req = self.router.requests[s.request_id]
+        if req.transfer is not None and req.transfer.mode == "warm" and index % 2:
+            # Half the time the op is the target's answer to a pending warm transfer.
+            return self.answer("accept", str(req.offered_to), True)
         to_advisor, skills = (None, (to,)) if to == "printer" else (to, ())
         tid = f"t{self.now}"
         return SessionTransferRequested(s.advisor_id, s.id, tid, to_advisor, skills, "n", mode)
@@ -234,7 +248,8 @@ def check_invariants(r: Router) -> None:
             assert able <= adv.claimable, "a free advisor not shown a request it could claim"
         else:
             assert not adv.claimable, "only a free advisor may claim"
-    claimed = [s.request_id for s in r.sessions.values()]
+    # A request handed on (a transfer, a lost advisor) has ended sessions and one live one.
+    claimed = [s.request_id for s in r.sessions.values() if s.state is SessionState.ACTIVE]
     assert len(claimed) == len(set(claimed)), "one request in two sessions"
     enqueued = [q.enqueued_at for q in r.queue.values()]
     assert enqueued == sorted(enqueued), "queue out of FIFO order"
@@ -304,6 +319,20 @@ def test_random_interleavings_keep_every_invariant(
         state = driver.router.requests[request_id].state
         assert state in finals or state.waiting or state is RequestState.IN_SESSION
     assert set(driver.created) == set(driver.router.requests)
+
+
+@pytest.mark.parametrize("mode", ["offer", "claim"])
+@settings(max_examples=200, deadline=None)
+@given(ops=transfer_history)
+def test_transfers_keep_every_invariant(mode: str, ops: list[tuple[object, ...]]) -> None:
+    """Histories that start in calls and transfer them warm and cold keep the invariants:
+    one offer per request, one session per advisor, and no request lost."""
+    driver = Driver(router=Router(RouterConfig(routing_mode=mode, request_ttl_s=5.0)))
+    for operation in ops:
+        driver.run(operation)
+    for request_id in driver.created:
+        state = driver.router.requests[request_id].state
+        assert state.final or state.waiting or state is RequestState.IN_SESSION
 
 
 @pytest.mark.parametrize("mode", ["offer", "claim"])

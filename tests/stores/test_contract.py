@@ -55,7 +55,14 @@ from mayday.routing.model import RequestState, SessionState
 from mayday.stores import MemoryStore, Store
 from mayday.stores.redis import RedisStore
 from tests.redis_server import RedisServer
-from tests.routing.test_properties import ADVISORS, PRIORITY_STEP_S, USERS, Driver, history
+from tests.routing.test_properties import (
+    ADVISORS,
+    PRIORITY_STEP_S,
+    USERS,
+    Driver,
+    history,
+    transfer_history,
+)
 
 CONFIG = RouterConfig(
     reservation_timeout_s=15.0,
@@ -662,3 +669,15 @@ async def test_an_advisor_resyncing_sees_the_transfer_offer(store: Store) -> Non
     assert [(m.expires_in_s, m.transfer) for m in offers] == [
         (13.0, {"transfer_id": "t1", "from": {"id": "a1", "name": "Ada"}, "note": None})
     ]
+
+
+@pytest.mark.parametrize("mode", ["offer", "claim"])
+@settings(
+    max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(ops=transfer_history)
+def test_random_transfers_give_identical_effects(
+    redis_server: RedisServer, mode: str, ops: list[tuple[object, ...]]
+) -> None:
+    """Histories that start in calls and transfer them: same effects and refusals on both."""
+    asyncio.run(_differential(ops, redis_server.url, mode))
