@@ -10,6 +10,7 @@ import pytest
 from redis.asyncio import Redis
 
 from mayday.client import (
+    AdvisorStateChanged,
     HelpOffer,
     HelpQueued,
     HelpWithdrawn,
@@ -25,15 +26,27 @@ from tests.conftest import Harness, StartServer, two_nodes
 from tests.redis_server import RedisServer
 
 
-@pytest.fixture(params=["memory", "redis"])
-async def server(request: pytest.FixtureRequest, start_server: StartServer) -> Harness:
+async def on_backend(
+    request: pytest.FixtureRequest, start_server: StartServer, **overrides: object
+) -> Harness:
     if request.param == "memory":
-        return await start_server()
+        return await start_server(**overrides)
     redis: RedisServer = request.getfixturevalue("redis_server")
     client = Redis.from_url(redis.url)
     await client.flushall()
     await client.aclose()
-    return await start_server(redis_url=redis.url)
+    return await start_server(redis_url=redis.url, **overrides)
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def server(request: pytest.FixtureRequest, start_server: StartServer) -> Harness:
+    return await on_backend(request, start_server)
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def hasty(request: pytest.FixtureRequest, start_server: StartServer) -> Harness:
+    """A server whose offers hold half a second."""
+    return await on_backend(request, start_server, reservation_timeout_s=0.5)
 
 
 async def ops_view(h: Harness, request_id: str) -> Any:
@@ -220,3 +233,21 @@ async def test_a_pending_transfer_is_withdrawn_when_the_call_ends_across_nodes(
     withdrawn = await bo.next(HelpWithdrawn)
     assert (withdrawn.request_id, withdrawn.reason) == (started.request_id, "session_ended")
     assert (await ada.next(TransferFailed)).reason == "session_ended"
+
+
+async def test_an_unanswered_warm_transfer_times_out(hasty: Harness) -> None:
+    """The colleague lets the transfer's reservation run out: they are set away as for any
+    missed offer, and the first advisor gets transfer.failed (timeout) and keeps the call."""
+    h = hasty
+    user = await h.client("user", "u1")
+    ada = await h.client("advisor", "a1")
+    started = await in_call(user, ada)
+    bo = await free(await h.client("advisor", "a2"))
+    await ada.call("session.transfer", session_id=started.session_id, to={"advisor": "a2"})
+    assert (await bo.next(HelpOffer)).expires_in_s == 0.5
+    assert (await ada.next(TransferFailed, timeout=5)).reason == "timeout"
+    assert (await bo.next(HelpWithdrawn)).reason == "timeout"
+    away = await bo.next(AdvisorStateChanged, where=lambda e: e.reason == "offer_timeout")
+    assert away.state == "away"
+    await ada.signal(started.session_id, description={"type": "offer", "sdp": "v=0 kept"})
+    assert (await user.next(SignalRelayed)).session_id == started.session_id
