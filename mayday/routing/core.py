@@ -619,6 +619,7 @@ class Router:
         req = self.requests.get(session.request_id)
         if req is not None:
             self._cancel_transfer(req, now, "session_ended")
+            req.ended_sessions.append(session.id)
         session.state, session.ended_at = SessionState.ENDED, now
         self._handle_times.append(now - session.started_at)
         adv = self.advisors.get(session.advisor_id)
@@ -792,6 +793,8 @@ class Router:
             old = self.requests.pop(self._finished.popleft(), None)
             if old is not None and old.session_id is not None:
                 self.sessions.pop(old.session_id, None)
+            for session_id in old.ended_sessions if old is not None else ():
+                self.sessions.pop(session_id, None)
 
     # ------------------------------------------------------------ transfers
     def _on_transfer(self, ev: SessionTransferRequested, now: float) -> None:

@@ -118,6 +118,9 @@ class Request:
     transfer: Transfer | None = None
     transferred_at: float | None = None
     transferred_from: str | None = None
+    # Sessions of this request that ended while it went on (transferred, or its advisor
+    # lost): forgotten with the request, as its last session is.
+    ended_sessions: list[str] = field(default_factory=list)
 
 
 @dataclass
