@@ -109,7 +109,8 @@ export class Transfer {
 
   /** Both advisors of a warm transfer hear it was accepted; session.ended follows. */
   onTransferred(msg) {
-    if (this.pending?.transferId === msg.transfer_id) {
+    // The session handed on is this console's (even one reloaded mid-transfer): we asked.
+    if (this.sessionId() === msg.session_id) {
       this.handedTo = msg.to.name;
       this.say(`${msg.to.name} took the call.`);
     } else {
@@ -119,9 +120,10 @@ export class Transfer {
 
   /** The colleague did not take it: the call goes on here, and may be transferred again. */
   onFailed(msg) {
-    if (this.pending?.transferId !== msg.transfer_id) return;
+    if (this.sessionId() !== msg.session_id) return;
     const why = FAILED_TEXT[msg.reason] ?? `could not take it (${msg.reason})`;
-    this.say(`The transfer failed: ${this.pending.to} ${why}. You keep the call.`);
+    const who = this.pending?.to ?? "your colleague";
+    this.say(`The transfer failed: ${who} ${why}. You keep the call.`);
     this.pending = null;
     this.button.disabled = false;
   }
