@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import aiohttp
@@ -251,3 +252,42 @@ async def test_an_unanswered_warm_transfer_times_out(hasty: Harness) -> None:
     assert away.state == "away"
     await ada.signal(started.session_id, description={"type": "offer", "sdp": "v=0 kept"})
     assert (await user.next(SignalRelayed)).session_id == started.session_id
+
+
+async def test_a_cold_transfer_in_claim_mode_is_claimed_once_across_three_nodes(
+    start_server: StartServer, redis_url: str
+) -> None:
+    """Claim mode on three nodes: after a cold transfer to a skill, the two colleagues who
+    have it (each on another node) both see the request with the note and race to claim
+    it; exactly one wins, the other is told it was claimed, the first advisor never sees it."""
+    nodes = [await start_server(redis_url=redis_url, routing_mode="claim") for _ in range(3)]
+    user = await nodes[0].client("user", "u1")
+    ada = await nodes[0].client("advisor", "a1", name="Ada")
+    started = await in_call(user, ada)
+    bo = await free(await nodes[1].client("advisor", "a2", name="Bo", skills=["printer"]))
+    cy = await free(await nodes[2].client("advisor", "a3", name="Cy", skills=["printer"]))
+    await ada.call(
+        "session.transfer",
+        session_id=started.session_id,
+        to={"skills": ["printer"]},
+        note="printer",
+        mode="cold",
+    )
+    shown = [await c.next(HelpOffer) for c in (bo, cy)]
+    assert {(o.request_id, o.mode, (o.transfer or {}).get("note")) for o in shown} == {
+        (started.request_id, "claim", "printer")
+    }
+    results = await asyncio.gather(
+        bo.call("help.accept", request_id=started.request_id),
+        cy.call("help.accept", request_id=started.request_id),
+        return_exceptions=True,
+    )
+    won = [c for c, r in zip((bo, cy), results, strict=True) if not isinstance(r, Exception)]
+    lost = [r for r in results if isinstance(r, Exception)]
+    assert len(won) == 1 and len(lost) == 1
+    assert isinstance(lost[0], MaydayError) and lost[0].code == "invalid_state"
+    loser = cy if won[0] is bo else bo
+    assert (await loser.next(HelpWithdrawn)).reason == "claimed"
+    again = await user.next(SessionStarted)
+    assert again.request_id == started.request_id and again.session_id != started.session_id
+    assert not [e for e in ada.pending_events() if isinstance(e, HelpOffer)]
