@@ -201,6 +201,13 @@ TEMPLATES: dict[str, Callable[[Rng, Ids], Frame]] = {
         "score": rng.choice((1, 5, 0, 6, True, 4.0, "3")),
         "comment": rng.choice((None, "Quick and kind.", "x" * 1001, "  ", 7)),
     },
+    "session.transfer": lambda rng, ids: {
+        "type": "session.transfer",
+        "session_id": ids.session_id(rng),
+        "to": rng.choice(({"advisor": "a2"}, {"skills": ["printer"]}, {"skills": []}, {}, "a2")),
+        "note": rng.choice((None, "Needs a printer expert.", "x" * 501, 7)),
+        "mode": rng.choice(("warm", "cold", "hot")),
+    },
     "message.leave": lambda rng, ids: {
         "type": "message.leave",
         "text": rng.choice(("Printer jams.", "x" * 2000, "x" * 2001, "  ", "Wi-Fi ✓ 📶")),

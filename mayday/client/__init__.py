@@ -38,7 +38,9 @@ from mayday.protocol.messages import (
     QueueSummary,
     SessionEnded,
     SessionStarted,
+    SessionTransferred,
     SignalRelayed,
+    TransferFailed,
 )
 from mayday.protocol.ops import OpsAlert, OpsUpdate
 
@@ -71,7 +73,9 @@ __all__ = [
     "RefreshToken",
     "SessionEnded",
     "SessionStarted",
+    "SessionTransferred",
     "ShareState",
     "SignalRelayed",
+    "TransferFailed",
     "Unknown",
 ]

@@ -29,6 +29,13 @@ class PromMetrics:
             buckets=buckets,
             registry=r,
         )
+        self.transfer_to_advisor = Histogram(
+            "mayday_transfer_to_advisor_seconds",
+            "A transfer asked to the new advisor's first video frame on the tablet.",
+            ["topic"],
+            buckets=buckets,
+            registry=r,
+        )
         self.time_to_accept = Histogram(
             "mayday_time_to_accept_seconds",
             "Help pressed to an advisor accepting.",
@@ -96,10 +103,13 @@ class PromMetrics:
 
     def observe(self, ob: Observe) -> None:
         topic = ob.topic or "none"
-        if ob.metric == "time_to_advisor":
-            self.time_to_advisor.labels(topic).observe(ob.value)
-        elif ob.metric == "time_to_accept":
-            self.time_to_accept.labels(topic).observe(ob.value)
+        waits = {
+            "time_to_advisor": self.time_to_advisor,
+            "transfer_to_advisor": self.transfer_to_advisor,
+            "time_to_accept": self.time_to_accept,
+        }
+        if ob.metric in waits:
+            waits[ob.metric].labels(topic).observe(ob.value)
         elif ob.metric == "outcome":
             self.requests.labels(ob.label, topic).inc()
             if ob.label in ("cancelled", "abandoned"):

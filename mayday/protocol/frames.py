@@ -31,7 +31,9 @@ from mayday.protocol.messages import (
     ServerDraining,
     SessionEnded,
     SessionStarted,
+    SessionTransferred,
     SignalRelayed,
+    TransferFailed,
 )
 from mayday.protocol.ops import OpsAlert, OpsUpdate
 
@@ -49,6 +51,8 @@ SERVER_FRAMES: dict[str, type[Outbound]] = {
         AdvisorStateChanged,
         SessionStarted,
         SessionEnded,
+        SessionTransferred,
+        TransferFailed,
         PeerDisconnected,
         PeerReconnected,
         ServerDraining,

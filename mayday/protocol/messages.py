@@ -13,7 +13,7 @@ from typing import Any, ClassVar, Self
 
 from mayday.auth import MAX_TOKEN_CHARS
 from mayday.protocol.base import Outbound
-from mayday.protocol.errors import invalid_field
+from mayday.protocol.errors import ErrorCode, ProtocolError, invalid_field
 from mayday.protocol.fields import choice, opt_str, req_str, small_object, str_list
 
 ADVISOR_STATES = ("available", "away")
@@ -37,6 +37,8 @@ MAX_MESSAGE_CHARS = 2_000  # a message left offline, or its reply
 MAX_CONTACT_CHARS = 200
 MAX_COMMENT_CHARS = 1_000  # the comment of a rating
 SCORES = range(1, 6)  # a rating's score: 1 (worst) to 5
+MAX_TRANSFER_NOTE_CHARS = 500  # the note handed on with a transfer
+TRANSFER_MODES = ("warm", "cold")
 
 
 # ---------------------------------------------------------------- inbound
@@ -201,6 +203,53 @@ class SessionRate:
         )
 
 
+@dataclass(frozen=True)
+class SessionTransfer:
+    """The advisor of a live session hands its user on: ``to`` names one advisor
+    (``to_advisor``) or the skills the next one needs; ``note`` (trimmed, a blank one is
+    none) goes with it. A warm transfer needs an advisor: it is offered to them while the
+    call goes on, and skills name nobody to offer it to."""
+
+    session_id: str
+    to_advisor: str | None
+    skills: tuple[str, ...]
+    note: str | None
+    mode: str
+
+    @classmethod
+    def parse(cls, frame: Mapping[str, Any]) -> Self:
+        session_id = req_str(frame, "session_id", 64)
+        mode = choice(frame, "mode", TRANSFER_MODES) if "mode" in frame else "warm"
+        to_advisor, skills = _transfer_to(frame.get("to"))
+        if mode == "warm" and to_advisor is None:
+            raise ProtocolError(ErrorCode.INVALID_FIELD, "warm transfer needs an advisor")
+        return cls(session_id, to_advisor, skills, _transfer_note(frame), mode)
+
+
+def _transfer_to(to: Any) -> tuple[str | None, tuple[str, ...]]:
+    """``{"advisor": ID}`` or ``{"skills": [...]}`` (at least one), nothing else."""
+    if not isinstance(to, dict) or len(to) != 1 or not {"advisor", "skills"} & to.keys():
+        raise invalid_field("to", 'must be {"advisor": ID} or {"skills": [...]}')
+    if "advisor" in to:
+        return req_str(to, "advisor", 64), ()
+    skills = str_list(to, "skills")
+    if not skills:
+        raise invalid_field("to.skills", "must name at least one skill")
+    return None, tuple(sorted(set(skills)))
+
+
+def _transfer_note(frame: Mapping[str, Any]) -> str | None:
+    value = frame.get("note")
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise invalid_field("note", "must be a string")
+    note = value.strip()
+    if len(note) > MAX_TRANSFER_NOTE_CHARS:
+        raise invalid_field("note", f"must be at most {MAX_TRANSFER_NOTE_CHARS} characters")
+    return note or None
+
+
 def _comment(frame: Mapping[str, Any]) -> str | None:
     value = frame.get("comment")
     if value is None:
@@ -334,6 +383,15 @@ class HelpOffer(Outbound):
     device: dict[str, Any]
     waited_s: float
     mode: str = "offer"
+    # A transfer's offer (or a request a colleague handed back to the queue): ``{transfer_id,
+    # from: {id, name}, note}``; left out of the frame when there is none.
+    transfer: dict[str, Any] | None = None
+
+    def to_frame(self) -> dict[str, Any]:
+        frame = super().to_frame()
+        if self.transfer is None:
+            del frame["transfer"]
+        return frame
 
 
 @dataclass(frozen=True)
@@ -368,6 +426,28 @@ class SessionEnded(Outbound):
     request_id: str
     reason: str
     by: str
+
+
+@dataclass(frozen=True)
+class SessionTransferred(Outbound):
+    """A warm transfer was accepted: sent to both advisors; ``session_id`` is the session
+    handed on (it ends with reason ``transferred``), ``to`` the new advisor ``{id, name}``."""
+
+    TYPE: ClassVar[str] = "session.transferred"
+    session_id: str
+    transfer_id: str
+    to: dict[str, str]
+
+
+@dataclass(frozen=True)
+class TransferFailed(Outbound):
+    """A warm transfer did not happen (``reason``: declined, timeout, advisor_away,
+    advisor_dropped, user_dropped, session_ended): the advisor who asked keeps the user."""
+
+    TYPE: ClassVar[str] = "transfer.failed"
+    transfer_id: str
+    session_id: str
+    reason: str
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,8 @@ from mayday.protocol.messages import (
     QueueSummary,
     SessionEnded,
     SessionStarted,
+    SessionTransferred,
+    TransferFailed,
 )
 from mayday.routing.config import MEDIA_ENTRIES_KEPT, RouterConfig
 from mayday.routing.events import (
@@ -52,6 +54,7 @@ from mayday.routing.events import (
     Send,
     SessionEndRequested,
     SessionOver,
+    SessionTransferRequested,
     Waiting,
     grace_key,
     grace_timer,
@@ -67,6 +70,7 @@ from mayday.routing.model import (
     Session,
     SessionState,
     TimelineEntry,
+    Transfer,
     check_peer,
 )
 from mayday.routing.rank import RankedSet
@@ -131,6 +135,7 @@ class Router:
             GraceExpired: self._on_grace_expired,
             SessionEndRequested: self._on_session_end,
             MediaReported: self._on_media,
+            SessionTransferRequested: self._on_transfer,
         }
 
     # ------------------------------------------------------------ entry point
@@ -334,6 +339,10 @@ class Router:
         self._status_counts[adv.status] += 1
 
     def _on_accept(self, ev: OfferAccepted, now: float) -> None:
+        pending = self.requests.get(ev.request_id)
+        if pending is not None and self._transfer_pending(pending):
+            self._accept_transfer(ev, pending, now)
+            return
         if self._claim_mode:
             req, adv = self._claimable(ev.advisor_id, ev.request_id)
         else:
@@ -412,7 +421,9 @@ class Router:
     def _on_offer_expired(self, ev: OfferExpired, now: float) -> None:
         req = self.requests.get(ev.request_id)
         # A timer can fire after the offer was answered: the offer number tells.
-        if req is None or req.state is not RequestState.OFFERED or req.offer_no != ev.offer_no:
+        if req is None or req.offer_no != ev.offer_no:
+            return
+        if req.state is not RequestState.OFFERED and not self._transfer_pending(req):
             return
         adv = self.advisors[req.offered_to] if req.offered_to else None
         if adv is None:
@@ -461,6 +472,7 @@ class Router:
             # Not offered while its user is away: no advisor is put in front of nobody.
             self._hold_offers(req, now)
         elif req.session_id is not None:
+            self._cancel_transfer(req, now, "user_dropped")
             advisor = self.sessions[req.session_id].advisor_id
             self._send("advisor", advisor, PeerDisconnected(req.session_id, self._grace))
         self._out.append(grace_timer("user", user_id, req.user_drop_no, self._grace))
@@ -570,7 +582,9 @@ class Router:
             self._requeue(req, adv, now)
         self._advisor_offline(adv, now)
 
-    def _requeue(self, req: Request, adv: Advisor, now: float) -> None:
+    def _requeue(
+        self, req: Request, adv: Advisor, now: float, reason: str = "advisor_lost"
+    ) -> None:
         req.session_id = None
         req.declined_by.add(adv.id)
         self._set_request_state(req, RequestState.QUEUED, now)
@@ -580,7 +594,7 @@ class Router:
         self.queue = dict(sorted(self.queue.items(), key=lambda item: item[1].seq))
         self._rank.add(self._order_key(req))
         self._out.append(Waiting(req.user_id, req.id))
-        self._record(req, now, "requeued", reason="advisor_lost")
+        self._record(req, now, "requeued", reason=reason)
 
     def _advisor_offline(self, adv: Advisor, now: float) -> None:
         del self.advisors[adv.id]
@@ -607,6 +621,8 @@ class Router:
         if ev.state == "first_frame" and side == "user" and req.first_frame_at is None:
             req.first_frame_at = now
             self._out.append(Observe("time_to_advisor", now - req.enqueued_at, req.topic or ""))
+        if ev.state == "first_frame" and side == "user":
+            self._transferred_leg_seen(req, session, now)
 
     def _end_session(self, session: Session, reason: str, by: str, now: float) -> None:
         req = self.requests[session.request_id]
@@ -618,6 +634,10 @@ class Router:
     def _close_session(self, session: Session, reason: str, by: str, now: float) -> None:
         """The session is over: its advisor is free again (unless they dropped), both
         peers are told, and every node forgets it."""
+        req = self.requests.get(session.request_id)
+        if req is not None:
+            self._cancel_transfer(req, now, "session_ended")
+            req.ended_sessions.append(session.id)
         session.state, session.ended_at = SessionState.ENDED, now
         self._handle_times.append(now - session.started_at)
         adv = self.advisors.get(session.advisor_id)
@@ -706,6 +726,7 @@ class Router:
             device=req.device,
             waited_s=half_up(now - req.enqueued_at, 3),
             mode=mode,
+            transfer=None if req.transfer is None else req.transfer.offered(),
         )
 
     def _announce_claims(self, free: list[Advisor], now: float) -> None:
@@ -756,6 +777,8 @@ class Router:
         if reason is not None:
             self._send("advisor", adv.id, HelpWithdrawn(req.id, reason))
         self._set_advisor_status(adv, then)
+        if self._transfer_pending(req):
+            self._transfer_failed(req, now, _transfer_failure(outcome, reason))
 
     def _leave_queue(
         self,
@@ -788,6 +811,149 @@ class Router:
             old = self.requests.pop(self._finished.popleft(), None)
             if old is not None and old.session_id is not None:
                 self.sessions.pop(old.session_id, None)
+            for session_id in old.ended_sessions if old is not None else ():
+                self.sessions.pop(session_id, None)
+
+    # ------------------------------------------------------------ transfers
+    def _on_transfer(self, ev: SessionTransferRequested, now: float) -> None:
+        """Warm: offered to the target while the call goes on. Cold: the call ends and the
+        request waits again at its place (its enqueue time kept), not for the advisor who
+        handed it on, offered to the target first when there is one."""
+        session, req, adv = self._transferable(ev)
+        target = self._transfer_target(ev, adv)
+        transfer = Transfer(
+            ev.transfer_id, adv.id, adv.name, session.id, ev.mode, ev.to_advisor, ev.skills, ev.note
+        )
+        self._record(
+            req,
+            now,
+            "transfer",
+            transfer_id=transfer.id,
+            by=adv.id,
+            to=transfer.to(),
+            mode=ev.mode,
+            note=ev.note,
+            **{"from": adv.id},
+        )
+        req.transfer, req.transferred_at, req.transferred_from = transfer, now, session.id
+        if target is not None and ev.mode == "warm":
+            self._offer_transfer(req, target, now)
+            return
+        if ev.skills:
+            req.skills = frozenset(ev.skills)
+        self._record(req, now, "session.ended", reason="transferred", by="advisor")
+        self._close_session(session, "transferred", "advisor", now)
+        self._requeue(req, adv, now, reason="transferred")
+        # Claim mode makes no offers: the target sees it among those they may claim.
+        if target is not None and not self._claim_mode:
+            self._offer(req, target, now)
+
+    def _transferable(self, ev: SessionTransferRequested) -> tuple[Session, Request, Advisor]:
+        """The live session its advisor may hand on now, or the refusal."""
+        sid = ev.session_id
+        session, _ = check_peer(self.sessions.get(sid), sid, "advisor", ev.advisor_id, "advisor")
+        if session.state is SessionState.ENDED:
+            raise ProtocolError(ErrorCode.INVALID_STATE, "session already ended")
+        req = self.requests[session.request_id]
+        if self._transfer_pending(req):
+            raise ProtocolError(ErrorCode.INVALID_STATE, "a transfer of this session is pending")
+        if req.user_dropped_at is not None:
+            raise ProtocolError(ErrorCode.INVALID_STATE, "the user is reconnecting")
+        return session, req, self.advisors[ev.advisor_id]
+
+    def _transfer_target(self, ev: SessionTransferRequested, adv: Advisor) -> Advisor | None:
+        """The advisor named, who must be another one, online and free; None for skills."""
+        if ev.to_advisor is None:
+            if ev.mode == "warm":
+                raise ProtocolError(ErrorCode.INVALID_FIELD, "warm transfer needs an advisor")
+            return None
+        if ev.to_advisor == adv.id:
+            raise ProtocolError(
+                ErrorCode.INVALID_FIELD, 'field "to.advisor" must be another advisor, not you'
+            )
+        target = self.advisors.get(ev.to_advisor)
+        if target is None or target.status is not AdvisorStatus.AVAILABLE:
+            raise ProtocolError(
+                ErrorCode.INVALID_STATE, f'advisor "{ev.to_advisor}" is not online and free'
+            )
+        return target
+
+    def _transfer_pending(self, req: Request) -> bool:
+        return req.transfer is not None and req.transfer.mode == "warm"
+
+    def _offer_transfer(self, req: Request, target: Advisor, now: float) -> None:
+        """A warm transfer's offer: like any offer (its number, reservation and timer), but
+        the request stays in its session until the target accepts."""
+        req.offer_no += 1
+        req.offered_to, target.offer, req.offered_at = target.id, req.id, now
+        self._set_advisor_status(target, AdvisorStatus.RESERVED)
+        self._record(req, now, "transfer.offered", advisor=target.id, offer_no=req.offer_no)
+        timeout = self.config.reservation_timeout_s
+        self._out.append(offer_timer(req.id, req.offer_no, timeout))
+        self._send("advisor", target.id, self._offer_frame(req, now, timeout, "offer"))
+
+    def _accept_transfer(self, ev: OfferAccepted, req: Request, now: float) -> None:
+        """The target took a warm transfer: both advisors hear, the old session ends
+        (``transferred``) and the user starts a new one with the target, same request."""
+        _, target = self._held_offer(ev.advisor_id, ev.request_id)
+        if ev.session_id in self.sessions:
+            raise ProtocolError(ErrorCode.INVALID_STATE, f'session "{ev.session_id}" exists')
+        transfer, old = req.transfer, self.sessions[req.session_id or ""]
+        assert transfer is not None  # _transfer_pending
+        self._out.append(CancelTimer(offer_key(req.id)))
+        self._record(
+            req,
+            now,
+            "transfer.accepted",
+            transfer_id=transfer.id,
+            advisor=target.id,
+            offer_no=req.offer_no,
+        )
+        self._out.append(Observe("answered_by", 1.0, "", target.id))
+        req.transfer, req.offered_to, target.offer = None, None, None
+        done = SessionTransferred(old.id, transfer.id, {"id": target.id, "name": target.name})
+        self._send("advisor", transfer.by, done)
+        self._send("advisor", target.id, done)
+        self._record(req, now, "session.ended", reason="transferred", by="advisor")
+        self._close_session(old, "transferred", "advisor", now)
+        session = Session(ev.session_id, req.id, req.user_id, target.id, self.config.offerer, now)
+        self.sessions[session.id] = session
+        req.session_id, target.session_id = session.id, session.id
+        self._set_advisor_status(target, AdvisorStatus.BUSY)
+        self._record(
+            req,
+            now,
+            "session.started",
+            session_id=session.id,
+            advisor=target.id,
+            advisor_name=target.name,
+        )
+        self._announce_session(session, req, target, now)
+
+    def _cancel_transfer(self, req: Request, now: float, reason: str) -> None:
+        """The user dropped or the call is ending: a pending warm transfer's offer is taken
+        back from its target (``help.withdrawn``), and the transfer fails."""
+        if not self._transfer_pending(req) or req.offered_to is None:
+            return
+        target = self.advisors[req.offered_to]
+        then = AdvisorStatus.AVAILABLE if target.wants_available else AdvisorStatus.AWAY
+        self._withdraw_offer(target, now, then, reason=reason)
+
+    def _transfer_failed(self, req: Request, now: float, reason: str) -> None:
+        """The warm transfer's offer is gone: its advisor keeps the user, and is told."""
+        transfer, req.transfer, req.transferred_at = req.transfer, None, None
+        assert transfer is not None
+        self._record(req, now, "transfer.failed", transfer_id=transfer.id, reason=reason)
+        failed = TransferFailed(transfer.id, transfer.session_id, reason)
+        self._send("advisor", transfer.by, failed)
+
+    def _transferred_leg_seen(self, req: Request, session: Session, now: float) -> None:
+        """Time-to-advisor of a transferred leg: the transfer to the first frame of the
+        session that follows it, once."""
+        if req.transferred_at is None or session.id == req.transferred_from:
+            return
+        self._out.append(Observe("transfer_to_advisor", now - req.transferred_at, req.topic or ""))
+        req.transferred_at = None
 
     # ------------------------------------------------------------ queue notices
     def _notice(self, req: Request, now: float) -> None:
@@ -923,3 +1089,12 @@ class Router:
             self._track_free(adv)
             if new is not AdvisorStatus.AVAILABLE:
                 adv.claimable.clear()
+
+
+def _transfer_failure(outcome: str, reason: str | None) -> str:
+    """Why a warm transfer failed, from how its offer was taken back."""
+    if outcome == "declined":
+        return "declined"
+    if outcome == "timed_out":
+        return "timeout"
+    return reason or "advisor_dropped"

@@ -124,6 +124,21 @@ class MediaReported:
     detail: str | None = None
 
 
+@dataclass(frozen=True)
+class SessionTransferRequested:
+    """``session.transfer``: the advisor of a live session hands its user on, warm (offered
+    to ``to_advisor`` while the call goes on) or cold (the call ends and the request waits
+    again at its place, needing ``skills`` when given)."""
+
+    advisor_id: str
+    session_id: str
+    transfer_id: str
+    to_advisor: str | None
+    skills: tuple[str, ...] = ()
+    note: str | None = None
+    mode: str = "warm"
+
+
 Event = (
     HelpRequested
     | HelpCancelled
@@ -138,6 +153,7 @@ Event = (
     | GraceExpired
     | SessionEndRequested
     | MediaReported
+    | SessionTransferRequested
 )
 
 
@@ -191,8 +207,9 @@ class Observe:
     and ``declined`` (``label`` the advisor; value 1), ``advisor_time`` (``label``
     the status left; value: seconds spent in it), ``drop`` (``label`` the role;
     value 1), ``returned`` (``label`` the role; value: seconds away),
-    ``grace_expired`` (``label`` the role; value 1). ``topic`` is the request's
-    topic or "".
+    ``grace_expired`` (``label`` the role; value 1), ``transfer_to_advisor``
+    (seconds from a transfer to the new advisor's first frame on the tablet).
+    ``topic`` is the request's topic or "".
     """
 
     metric: str

@@ -63,6 +63,33 @@ class TimelineEntry:
     data: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Transfer:
+    """A transfer of a request's session: pending while ``mode`` is warm (its target holds
+    the request's offer); a cold one stays on the request for the offers that follow."""
+
+    id: str
+    by: str
+    by_name: str
+    session_id: str
+    mode: str
+    to_advisor: str | None
+    skills: tuple[str, ...]
+    note: str | None
+
+    def to(self) -> dict[str, Any]:
+        """Where it goes, as ``session.transfer`` named it."""
+        return {"advisor": self.to_advisor} if self.to_advisor else {"skills": list(self.skills)}
+
+    def offered(self) -> dict[str, Any]:
+        """The ``transfer`` of a ``help.offer``."""
+        return {
+            "transfer_id": self.id,
+            "from": {"id": self.by, "name": self.by_name},
+            "note": self.note,
+        }
+
+
 @dataclass
 class Request:
     id: str
@@ -90,6 +117,14 @@ class Request:
     media_reports: int = 0  # media.state reports received (MEDIA_ENTRIES_KEPT recorded)
     # (position, state, estimate) last told to the user, so updates go only on change.
     last_notice: tuple[int, str, float | None] | None = None
+    # The latest transfer, and when it was asked from which session: the transferred
+    # leg's time-to-advisor runs until a first frame in another session.
+    transfer: Transfer | None = None
+    transferred_at: float | None = None
+    transferred_from: str | None = None
+    # Sessions of this request that ended while it went on (transferred, or its advisor
+    # lost): forgotten with the request, as its last session is.
+    ended_sessions: list[str] = field(default_factory=list)
 
 
 @dataclass

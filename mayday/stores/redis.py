@@ -43,6 +43,7 @@ from mayday.routing.events import (
     Send,
     SessionEndRequested,
     SessionOver,
+    SessionTransferRequested,
     StartTimer,
     Waiting,
 )
@@ -82,6 +83,7 @@ SCRIPTS = (
     "reap",
     "positions",
     "request_expired",
+    "transfer",
 )
 # cjson writes an empty Lua table as {}: these fields are lists on the wire.
 _LIST_FIELDS = frozenset({"skills", "ice_servers"})
@@ -129,6 +131,7 @@ class RedisStore:
                 "media",
                 [e.role, e.sub, e.session_id, e.state, e.detail or ""],
             ),
+            SessionTransferRequested: _transfer_requested,
         }
 
     @classmethod
@@ -504,6 +507,21 @@ def _help_requested(e: HelpRequested) -> tuple[str, list[Any]]:
             json.dumps(sorted(set(e.ask.skills))),
             json.dumps(e.ask.device),
             str(e.priority),
+        ],
+    )
+
+
+def _transfer_requested(e: SessionTransferRequested) -> tuple[str, list[Any]]:
+    return (
+        "transfer",
+        [
+            e.advisor_id,
+            e.session_id,
+            e.transfer_id,
+            e.to_advisor or "",
+            json.dumps(sorted(set(e.skills))),
+            e.note or "",
+            e.mode,
         ],
     )
 

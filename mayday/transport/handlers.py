@@ -22,6 +22,7 @@ from mayday.protocol.messages import (
     SessionEnd,
     SessionNote,
     SessionRate,
+    SessionTransfer,
     Signal,
     SignalRelayed,
 )
@@ -34,6 +35,7 @@ from mayday.routing.events import (
     OfferAccepted,
     OfferDeclined,
     SessionEndRequested,
+    SessionTransferRequested,
 )
 from mayday.routing.model import Request, RequestState, Session
 from mayday.stores.messages import Message, Reply, no_message
@@ -297,6 +299,20 @@ async def session_end(server: Services, conn: Connection, msg: SessionEnd) -> Re
     me = conn.identity
     await server.apply(SessionEndRequested(me.role.value, me.sub, msg.session_id, msg.reason))
     return None
+
+
+@handler("session.transfer", roles={Role.ADVISOR}, message=SessionTransfer)
+async def session_transfer(server: Services, conn: Connection, msg: SessionTransfer) -> Result:
+    """The advisor of a live session hands its user on to a colleague or to skills, warm or
+    cold (docs/protocol.md, "Transfers"); the ack's ``transfer_id`` names it in what
+    follows."""
+    me = conn.identity
+    transfer_id = new_id("tra")
+    ev = SessionTransferRequested(
+        me.sub, msg.session_id, transfer_id, msg.to_advisor, msg.skills, msg.note, msg.mode
+    )
+    await server.apply(ev)
+    return {"transfer_id": transfer_id}
 
 
 @handler("ping", roles=EVERYONE, message=Ping)

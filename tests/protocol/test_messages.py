@@ -15,6 +15,7 @@ from mayday.protocol.messages import (
     RequestRef,
     SessionEnd,
     SessionRate,
+    SessionTransfer,
     Signal,
 )
 
@@ -112,3 +113,34 @@ def test_session_rate_takes_a_score_and_a_trimmed_comment() -> None:
     assert SessionRate.parse({"session_id": "s", "score": 2, "comment": " \t "}).comment is None
     longest = SessionRate.parse({"session_id": "s", "score": 5, "comment": f" {'é' * 1000} "})
     assert longest.comment == "é" * 1000
+
+
+def test_session_transfer_is_warm_by_default_and_trims_its_note() -> None:
+    """``mode`` defaults to warm; a note is trimmed, a blank one is none; skills are sorted."""
+    warm = SessionTransfer.parse({"session_id": "s1", "to": {"advisor": "a2"}, "note": " hi "})
+    assert warm == SessionTransfer("s1", "a2", (), "hi", "warm")
+    cold = SessionTransfer.parse(
+        {"session_id": "s1", "to": {"skills": ["wifi", "printer"]}, "note": "  ", "mode": "cold"}
+    )
+    assert cold == SessionTransfer("s1", None, ("printer", "wifi"), None, "cold")
+
+
+@pytest.mark.parametrize(
+    ("frame", "message"),
+    [
+        ({"to": {"skills": ["printer"]}}, "warm transfer needs an advisor"),
+        ({"to": {"advisor": "a2", "skills": ["x"]}}, 'field "to" must be'),
+        ({"to": "a2"}, 'field "to" must be'),
+        ({"to": {"skills": []}, "mode": "cold"}, 'field "to.skills"'),
+        ({"to": {"advisor": ""}}, 'field "advisor" must not be empty'),
+        ({"to": {"advisor": "a2"}, "note": "x" * 501}, 'field "note" must be at most 500'),
+        ({"to": {"advisor": "a2"}, "note": 7}, 'field "note" must be a string'),
+        ({"to": {"advisor": "a2"}, "mode": "hot"}, 'field "mode" must be one of warm, cold'),
+    ],
+)
+def test_session_transfer_refuses_bad_fields(frame: dict[str, Any], message: str) -> None:
+    """Each malformed transfer is invalid_field, with what is wrong named."""
+    with pytest.raises(ProtocolError) as refused:
+        SessionTransfer.parse({"session_id": "s1", **frame})
+    assert refused.value.code is ErrorCode.INVALID_FIELD
+    assert refused.value.message.startswith(message)

@@ -31,7 +31,9 @@ from mayday.protocol.messages import (
     ServerDraining,
     SessionEnded,
     SessionStarted,
+    SessionTransferred,
     SignalRelayed,
+    TransferFailed,
 )
 from mayday.protocol.ops import OpsAlert, OpsUpdate
 
@@ -43,6 +45,19 @@ EXAMPLES: list[Outbound] = [
     HelpQueued("req_1", 2, 30.0, "queued", 1),
     HelpClosed("req_1", "cancelled"),
     HelpOffer("req_1", 15.0, {"id": "u1", "name": "Tab"}, "wifi", "en", ["wifi"], {}, 1.5),
+    HelpOffer(
+        "req_1",
+        15.0,
+        {"id": "u1", "name": "Tab"},
+        "wifi",
+        "en",
+        [],
+        {},
+        1.5,
+        transfer={"transfer_id": "tra_1", "from": {"id": "a1", "name": "Ada"}, "note": None},
+    ),
+    SessionTransferred("ses_1", "tra_1", {"id": "a2", "name": "Bo"}),
+    TransferFailed("tra_1", "ses_1", "declined"),
     HelpWithdrawn("req_1", "timeout"),
     MessageReplied("msg_1", "Open tray 2.", {"id": "a1", "name": "Ada"}, 1_000_000.5),
     AdvisorStateChanged("away", "offer_timeout"),

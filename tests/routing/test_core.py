@@ -26,10 +26,12 @@ from mayday.routing.events import (
     HelpRequested,
     MediaReported,
     Observe,
+    OfferAccepted,
     OfferDeclined,
     OfferExpired,
     Send,
     SessionEndRequested,
+    SessionTransferRequested,
     StartTimer,
     offer_timer,
 )
@@ -411,3 +413,22 @@ def test_a_zero_priority_step_keeps_arrival_order() -> None:
         assert router.in_line()[0] == first
         [offer] = messages(available(router, "a1", 3.0), HelpOffer, to="a1")
         assert offer.request_id == first
+
+
+def test_a_transferred_requests_sessions_are_forgotten_with_it() -> None:
+    """Past the history limit a request that was transferred takes both its sessions with
+    it: the old leg is not kept for ever."""
+    router = Router(RouterConfig(history_limit=1))
+    available(router, "a1", 1.0)
+    available(router, "a2", 1.5)
+    ask(router, "u1", "r1", 2.0)
+    router.handle(OfferAccepted("a1", "r1", "s1"), 3.0)
+    router.handle(SessionTransferRequested("a1", "s1", "t1", "a2"), 4.0)
+    router.handle(OfferAccepted("a2", "r1", "s2"), 5.0)
+    router.handle(SessionEndRequested("user", "u1", "s2", "done"), 6.0)
+    assert set(router.sessions) == {"s1", "s2"}
+    for n in range(2, 4):
+        ask(router, f"u{n}", f"r{n}", 7.0 + n)
+        router.handle(HelpCancelled(f"u{n}", f"r{n}"), 7.5 + n)
+    assert "r1" not in router.requests
+    assert router.sessions == {}

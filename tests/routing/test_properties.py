@@ -28,6 +28,7 @@ from mayday.routing.events import (
     RequestExpired,
     Send,
     SessionEndRequested,
+    SessionTransferRequested,
     StartTimer,
 )
 from mayday.routing.model import AdvisorStatus, RequestState, SessionState
@@ -40,6 +41,12 @@ SKILLS = ["", "printer"]
 PRIORITIES = [0, 0, 0, 1, 2, -1]
 PRIORITY_STEP_S = 3.0
 
+TRANSFER = st.tuples(
+    st.just("transfer"),
+    st.integers(0, 10),
+    st.sampled_from([*ADVISORS, "printer"]),
+    st.sampled_from(["warm", "cold"]),
+)
 op = st.one_of(
     st.tuples(
         st.just("request"),
@@ -59,6 +66,7 @@ op = st.one_of(
     st.tuples(st.just("grace"), st.integers(0, 10)),
     st.tuples(st.just("end"), st.integers(0, 10), st.booleans()),
     st.tuples(st.just("expire"), st.integers(0, 10)),
+    *[TRANSFER] * 5,  # sessions are rare in a random history: try them often
 )
 
 # Histories start with some advisors online and some users waiting, so that
@@ -77,6 +85,16 @@ opening = st.lists(
     max_size=8,
 )
 history = st.builds(lambda head, tail: head + tail, opening, st.lists(op, max_size=60))
+# Calls from the start, so that transfers have sessions to hand on: three advisors free,
+# two users in a call with the first two (each takes the offer it holds).
+IN_CALLS: list[tuple[object, ...]] = [
+    *[("state", a, True) for a in ADVISORS[:3]],
+    ("request", "u0", "", 0),
+    ("request", "u1", "", 0),
+    ("accept", "a0", True),
+    ("accept", "a1", True),
+]
+transfer_history = st.lists(st.one_of(op, TRANSFER), max_size=40).map(lambda t: IN_CALLS + t)
 
 
 @dataclass
@@ -107,7 +125,8 @@ class Driver:
                 waiting = self.router.requests[effect.message.request_id].state.waiting
                 assert waiting, "help.queued for a request that is no longer waiting"
         check_invariants(self.router)
-        check_offers_in_fifo_order(self.router, effects)
+        if not isinstance(event, SessionTransferRequested):  # a transfer names its advisor
+            check_offers_in_fifo_order(self.router, effects)
         check_dropped_identities(self.router, self.timers)
 
     def event_for(self, operation: tuple[object, ...]) -> Event | None:
@@ -138,7 +157,31 @@ class Driver:
         if kind == "expire":
             waiting = list(r.queue)
             return RequestExpired(waiting[int(str(args[0])) % len(waiting)]) if waiting else None
+        return self.moved_on(kind, args)
+
+    def moved_on(self, kind: str, args: list[object]) -> Event | None:
+        """A call moved on: transferred, or ended."""
+        if kind == "transfer":
+            return self.transfer(int(str(args[0])), str(args[1]), str(args[2]))
         return self.end(int(str(args[0])), bool(args[1]))
+
+    def transfer(self, index: int, to: str, mode: str) -> Event | None:
+        """A transfer of some live session to an advisor or to the skill "printer"; refusals
+        (to themselves, to someone busy, warm to skills, one pending) count too."""
+        sessions = sorted(self.router.sessions.values(), key=lambda s: s.id)
+        live = [s for s in sessions if s.state is SessionState.ACTIVE]
+        if not live:
+            # Sessions are rare in a random history: start one from an offer held, if any.
+            holders = sorted(a.id for a in self.router.advisors.values() if a.offer)
+            return self.answer("accept", holders[index % len(holders)], True) if holders else None
+        s = live[index % len(live)]
+        req = self.router.requests[s.request_id]
+        if req.transfer is not None and req.transfer.mode == "warm" and index % 2:
+            # Half the time the op is the target's answer to a pending warm transfer.
+            return self.answer("accept", str(req.offered_to), True)
+        to_advisor, skills = (None, (to,)) if to == "printer" else (to, ())
+        tid = f"t{self.now}"
+        return SessionTransferRequested(s.advisor_id, s.id, tid, to_advisor, skills, "n", mode)
 
     def answer(self, kind: str, advisor: str, own: bool) -> Event | None:
         adv = self.router.advisors.get(advisor)
@@ -177,7 +220,10 @@ def check_invariants(r: Router) -> None:
     for req in r.requests.values():
         assert req.state in RequestState
         assert (req.id in r.queue) == req.state.waiting
-        if req.state is RequestState.OFFERED:
+        # A pending warm transfer: its target holds the offer of a request in session.
+        warm = req.transfer is not None and req.transfer.mode == "warm"
+        if req.state is RequestState.OFFERED or warm:
+            assert not warm or req.state is RequestState.IN_SESSION
             assert req.offered_to is not None, "an offered request names its advisor"
             adv = r.advisors[req.offered_to]
             assert adv.offer == req.id and adv.status is AdvisorStatus.RESERVED
@@ -202,7 +248,8 @@ def check_invariants(r: Router) -> None:
             assert able <= adv.claimable, "a free advisor not shown a request it could claim"
         else:
             assert not adv.claimable, "only a free advisor may claim"
-    claimed = [s.request_id for s in r.sessions.values()]
+    # A request handed on (a transfer, a lost advisor) has ended sessions and one live one.
+    claimed = [s.request_id for s in r.sessions.values() if s.state is SessionState.ACTIVE]
     assert len(claimed) == len(set(claimed)), "one request in two sessions"
     enqueued = [q.enqueued_at for q in r.queue.values()]
     assert enqueued == sorted(enqueued), "queue out of FIFO order"
@@ -272,6 +319,20 @@ def test_random_interleavings_keep_every_invariant(
         state = driver.router.requests[request_id].state
         assert state in finals or state.waiting or state is RequestState.IN_SESSION
     assert set(driver.created) == set(driver.router.requests)
+
+
+@pytest.mark.parametrize("mode", ["offer", "claim"])
+@settings(max_examples=200, deadline=None)
+@given(ops=transfer_history)
+def test_transfers_keep_every_invariant(mode: str, ops: list[tuple[object, ...]]) -> None:
+    """Histories that start in calls and transfer them warm and cold keep the invariants:
+    one offer per request, one session per advisor, and no request lost."""
+    driver = Driver(router=Router(RouterConfig(routing_mode=mode, request_ttl_s=5.0)))
+    for operation in ops:
+        driver.run(operation)
+    for request_id in driver.created:
+        state = driver.router.requests[request_id].state
+        assert state.final or state.waiting or state is RequestState.IN_SESSION
 
 
 @pytest.mark.parametrize("mode", ["offer", "claim"])

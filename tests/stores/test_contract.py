@@ -24,6 +24,8 @@ from mayday.protocol.messages import (
     PeerReconnected,
     SessionEnded,
     SessionStarted,
+    SessionTransferred,
+    TransferFailed,
 )
 from mayday.routing.config import MEDIA_ENTRIES_KEPT, RouterConfig
 from mayday.routing.events import (
@@ -44,6 +46,7 @@ from mayday.routing.events import (
     Reconnected,
     Send,
     SessionEndRequested,
+    SessionTransferRequested,
     StartTimer,
     grace_timer,
     offer_timer,
@@ -52,7 +55,14 @@ from mayday.routing.model import RequestState, SessionState
 from mayday.stores import MemoryStore, Store
 from mayday.stores.redis import RedisStore
 from tests.redis_server import RedisServer
-from tests.routing.test_properties import ADVISORS, PRIORITY_STEP_S, USERS, Driver, history
+from tests.routing.test_properties import (
+    ADVISORS,
+    PRIORITY_STEP_S,
+    USERS,
+    Driver,
+    history,
+    transfer_history,
+)
 
 CONFIG = RouterConfig(
     reservation_timeout_s=15.0,
@@ -411,4 +421,263 @@ def test_random_interleavings_give_identical_effects(
     redis_server: RedisServer, mode: str, ops: list[tuple[object, ...]]
 ) -> None:
     """Hypothesis drives both stores with the same random events: same effects, same refusals."""
+    asyncio.run(_differential(ops, redis_server.url, mode))
+
+
+# ---------------------------------------------------------------- transfers
+async def _in_call(store: Store) -> None:
+    """Ada (a1) in session s1 with the user u1 (request r1); Bo (a2) free."""
+    await store.apply(AdvisorStateSet("a1", "Ada", frozenset(), True), 1.0)
+    await store.apply(HelpRequested("u1", "Tab", "r1", HelpRequest("wifi")), 2.0)
+    await store.apply(OfferAccepted("a1", "r1", "s1"), 3.0)
+    await store.apply(AdvisorStateSet("a2", "Bo", frozenset({"printer"}), True), 3.5)
+
+
+def _warm(note: str | None = "needs a printer expert") -> SessionTransferRequested:
+    return SessionTransferRequested("a1", "s1", "t1", "a2", (), note, "warm")
+
+
+def _to(effects: list[Effect], kind: type[Any]) -> list[tuple[str, Any]]:
+    return [
+        (e.sub, e.message) for e in effects if isinstance(e, Send) and isinstance(e.message, kind)
+    ]
+
+
+async def test_a_warm_transfer_offers_the_target_and_keeps_the_call(store: Store) -> None:
+    """The target gets help.offer with the transfer and the usual timeout; the call goes
+    on until they accept, on both stores."""
+    await _in_call(store)
+    effects = await store.apply(_warm(), 4.0)
+    transfer = {
+        "transfer_id": "t1",
+        "from": {"id": "a1", "name": "Ada"},
+        "note": "needs a printer expert",
+    }
+    assert _to(effects, HelpOffer) == [
+        (
+            "a2",
+            HelpOffer(
+                "r1",
+                15.0,
+                {"id": "u1", "name": "Tab"},
+                "wifi",
+                None,
+                [],
+                {},
+                2.0,
+                "offer",
+                transfer,
+            ),
+        )
+    ]
+    assert [e for e in effects if isinstance(e, StartTimer)] == [offer_timer("r1", 2, 15.0)]
+    assert not sent(effects, SessionEnded)
+    session = await store.session("s1")
+    assert session is not None and session.state is SessionState.ACTIVE
+    summary = await store.summary(4.0)
+    assert (summary.advisors_busy, summary.advisors_reserved) == (1, 1)
+
+
+async def test_an_accepted_warm_transfer_starts_a_new_session(store: Store) -> None:
+    """On accept both advisors get session.transferred, the user a new session.started for
+    the same request, and the old session ends transferred; the timeline says who, when,
+    from, to, mode and note, and the enqueue time is kept."""
+    await _in_call(store)
+    await store.apply(_warm(), 4.0)
+    effects = await store.apply(OfferAccepted("a2", "r1", "s2"), 5.0)
+    done = SessionTransferred("s1", "t1", {"id": "a2", "name": "Bo"})
+    assert _to(effects, SessionTransferred) == [("a1", done), ("a2", done)]
+    ended = SessionEnded("s1", "r1", "transferred", "advisor")
+    assert _to(effects, SessionEnded) == [("u1", ended), ("a1", ended)]
+    started = _to(effects, SessionStarted)
+    assert [(sub, m.session_id, m.request_id, m.peer["id"]) for sub, m in started] == [
+        ("u1", "s2", "r1", "a2"),
+        ("a2", "s2", "r1", "u1"),
+    ]
+    assert CancelTimer("offer:r1") in effects
+    old, new = await store.session("s1"), await store.session("s2")
+    assert old is not None and old.state is SessionState.ENDED
+    assert new is not None and new.advisor_id == "a2" and new.state is SessionState.ACTIVE
+    req = await store.request("r1")
+    assert req is not None and req.state is RequestState.IN_SESSION and req.enqueued_at == 2.0
+    assert [(e.t, e.event, e.data) for e in req.timeline[4:]] == [
+        (
+            4.0,
+            "transfer",
+            {
+                "transfer_id": "t1",
+                "by": "a1",
+                "from": "a1",
+                "to": {"advisor": "a2"},
+                "mode": "warm",
+                "note": "needs a printer expert",
+            },
+        ),
+        (4.0, "transfer.offered", {"advisor": "a2", "offer_no": 2}),
+        (5.0, "transfer.accepted", {"transfer_id": "t1", "advisor": "a2", "offer_no": 2}),
+        (5.0, "session.ended", {"reason": "transferred", "by": "advisor"}),
+        (5.0, "session.started", {"session_id": "s2", "advisor": "a2", "advisor_name": "Bo"}),
+    ]
+    summary = await store.summary(5.0)
+    assert (summary.advisors_busy, summary.advisors_available) == (1, 1)
+    seen = await store.apply(MediaReported("user", "u1", "s2", "first_frame"), 6.5)
+    observed = [(o.metric, o.value) for o in seen if isinstance(o, Observe)]
+    assert observed == [("time_to_advisor", 4.5), ("transfer_to_advisor", 2.5)]
+
+
+@pytest.mark.parametrize(
+    ("answer", "reason"),
+    [
+        (OfferDeclined("a2", "r1"), "declined"),
+        (OfferExpired("r1", 2), "timeout"),
+        (AdvisorStateSet("a2", "Bo", frozenset({"printer"}), False), "advisor_away"),
+        (Disconnected("advisor", "a2"), "advisor_dropped"),
+    ],
+)
+async def test_a_failed_warm_transfer_keeps_the_user(
+    store: Store, answer: Event, reason: str
+) -> None:
+    """A decline, a timeout, or the target leaving sends transfer.failed to the first
+    advisor, who keeps the call; a second transfer may follow."""
+    await _in_call(store)
+    await store.apply(_warm(), 4.0)
+    effects = await store.apply(answer, 5.0)
+    assert _to(effects, TransferFailed) == [("a1", TransferFailed("t1", "s1", reason))]
+    assert not sent(effects, SessionEnded)
+    session = await store.session("s1")
+    assert session is not None and session.state is SessionState.ACTIVE
+    req = await store.request("r1")
+    assert req is not None and req.state is RequestState.IN_SESSION and req.offered_to is None
+    assert (req.timeline[-1].event, req.timeline[-1].data) == (
+        "transfer.failed",
+        {"transfer_id": "t1", "reason": reason},
+    )
+    again = SessionTransferRequested("a1", "s1", "t2", None, ("printer",), None, "cold")
+    await store.apply(again, 6.0)
+    req = await store.request("r1")
+    assert req is not None and req.state.waiting
+
+
+@pytest.mark.parametrize(
+    ("event", "reason"),
+    [
+        (Disconnected("user", "u1"), "user_dropped"),
+        (SessionEndRequested("user", "u1", "s1", "done"), "session_ended"),
+    ],
+)
+async def test_a_pending_warm_transfer_is_withdrawn_when_the_call_goes(
+    store: Store, event: Event, reason: str
+) -> None:
+    """The user dropping or the session ending withdraws the target's offer and fails the
+    transfer."""
+    await _in_call(store)
+    await store.apply(_warm(), 4.0)
+    effects = await store.apply(event, 5.0)
+    assert _to(effects, HelpWithdrawn) == [("a2", HelpWithdrawn("r1", reason))]
+    assert _to(effects, TransferFailed) == [("a1", TransferFailed("t1", "s1", reason))]
+    assert CancelTimer("offer:r1") in effects
+    summary = await store.summary(5.0)
+    assert summary.advisors_reserved == 0
+    with pytest.raises(ProtocolError) as refused:
+        await store.apply(OfferAccepted("a2", "r1", "s2"), 6.0)
+    assert refused.value.code is ErrorCode.INVALID_STATE
+
+
+async def test_a_cold_transfer_to_skills_requeues_at_the_head(store: Store) -> None:
+    """Cold: the session ends at once (transferred), the request goes back before later
+    ones with its enqueue time and the new skills, and not to the first advisor."""
+    await _in_call(store)
+    await store.apply(AdvisorStateSet("a2", "Bo", frozenset({"printer"}), False), 3.6)
+    await store.apply(HelpRequested("u2", "Li", "r2", HelpRequest()), 3.7)
+    cold = SessionTransferRequested("a1", "s1", "t1", None, ("printer",), "paper jam", "cold")
+    effects = await store.apply(cold, 4.0)
+    ended = SessionEnded("s1", "r1", "transferred", "advisor")
+    assert _to(effects, SessionEnded) == [("u1", ended), ("a1", ended)]
+    # a1 is free again and takes the later request, not the one they handed on.
+    assert [(sub, m.request_id) for sub, m in _to(effects, HelpOffer)] == [("a1", "r2")]
+    assert _to(effects, HelpQueued)[0] == ("u1", HelpQueued("r1", 1, None, "queued", 0))
+    req = await store.request("r1")
+    assert req is not None and req.state is RequestState.QUEUED
+    assert req.enqueued_at == 2.0 and req.skills == frozenset({"printer"})
+    assert "a1" in req.declined_by
+    assert [e.event for e in req.timeline[-3:]] == ["transfer", "session.ended", "requeued"]
+    assert req.timeline[-1].data == {"reason": "transferred"}
+    back = await store.apply(AdvisorStateSet("a2", "Bo", frozenset({"printer"}), True), 5.0)
+    transfer = {"transfer_id": "t1", "from": {"id": "a1", "name": "Ada"}, "note": "paper jam"}
+    assert [(sub, m.request_id, m.transfer) for sub, m in _to(back, HelpOffer)] == [
+        ("a2", "r1", transfer)
+    ]
+
+
+async def test_a_cold_transfer_to_an_advisor_offers_them_first(store: Store) -> None:
+    """Cold to a named advisor: the call ends and the request is offered to them at once."""
+    await _in_call(store)
+    await store.apply(AdvisorStateSet("a3", "Cy", frozenset(), True), 3.8)
+    cold = SessionTransferRequested("a1", "s1", "t1", "a3", (), None, "cold")
+    effects = await store.apply(cold, 4.0)
+    offers = [(sub, m.request_id, m.transfer["note"]) for sub, m in _to(effects, HelpOffer)]
+    assert offers == [("a3", "r1", None)]
+    req = await store.request("r1")
+    assert req is not None and req.state is RequestState.OFFERED and req.offered_to == "a3"
+
+
+@pytest.mark.parametrize(
+    ("event", "code"),
+    [
+        (SessionTransferRequested("a1", "nope", "t1", "a2"), ErrorCode.NOT_FOUND),
+        (SessionTransferRequested("a2", "s1", "t1", "a3"), ErrorCode.FORBIDDEN),
+        (SessionTransferRequested("a1", "s1", "t1", "a1"), ErrorCode.INVALID_FIELD),
+        (SessionTransferRequested("a1", "s1", "t1", None, ("x",)), ErrorCode.INVALID_FIELD),
+        (SessionTransferRequested("a1", "s1", "t1", "a9"), ErrorCode.INVALID_STATE),
+        (SessionTransferRequested("a1", "s1", "t1", "a3"), ErrorCode.INVALID_STATE),
+        (
+            SessionTransferRequested("a1", "s1", "t1", "a3", (), None, "cold"),
+            ErrorCode.INVALID_STATE,
+        ),
+    ],
+)
+async def test_transfer_refusals_change_nothing(
+    store: Store, event: Event, code: ErrorCode
+) -> None:
+    """Not the session's advisor, to themselves, warm to skills, to someone not online and
+    free: the same refusal on both stores, and nothing changed."""
+    await _in_call(store)
+    await store.apply(AdvisorStateSet("a3", "Cy", frozenset(), False), 3.8)
+    before = await store.request("r1")
+    with pytest.raises(ProtocolError) as refused:
+        await store.apply(event, 4.0)
+    assert refused.value.code is code
+    assert await store.request("r1") == before
+
+
+async def test_a_second_transfer_while_one_is_pending_is_refused(store: Store) -> None:
+    """Only one transfer of a session at a time: invalid_state while the first is pending."""
+    await _in_call(store)
+    await store.apply(AdvisorStateSet("a3", "Cy", frozenset(), True), 3.8)
+    await store.apply(_warm(), 4.0)
+    with pytest.raises(ProtocolError) as refused:
+        await store.apply(SessionTransferRequested("a1", "s1", "t2", "a3"), 4.5)
+    assert refused.value.code is ErrorCode.INVALID_STATE
+
+
+async def test_an_advisor_resyncing_sees_the_transfer_offer(store: Store) -> None:
+    """A target whose socket could not resume is told the transfer offer again, with it."""
+    await _in_call(store)
+    await store.apply(_warm(None), 4.0)
+    state = await store.current_state("advisor", "a2", 6.0)
+    offers = [m for m in state if isinstance(m, HelpOffer)]
+    assert [(m.expires_in_s, m.transfer) for m in offers] == [
+        (13.0, {"transfer_id": "t1", "from": {"id": "a1", "name": "Ada"}, "note": None})
+    ]
+
+
+@pytest.mark.parametrize("mode", ["offer", "claim"])
+@settings(
+    max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(ops=transfer_history)
+def test_random_transfers_give_identical_effects(
+    redis_server: RedisServer, mode: str, ops: list[tuple[object, ...]]
+) -> None:
+    """Histories that start in calls and transfer them: same effects and refusals on both."""
     asyncio.run(_differential(ops, redis_server.url, mode))

@@ -11,6 +11,7 @@ import { Gate, SignIn, linkRestored } from "./sign-in.js";
 import { Signaling } from "./signaling.js";
 import { TokenRefresh } from "./token-refresh.js";
 import { StatusLine } from "./status-line.js";
+import { Transfer } from "./transfer.js";
 
 const $ = (id) => document.getElementById(id);
 const ui = {
@@ -27,6 +28,8 @@ const ui = {
   offerWaited: $("offer-waited"),
   countdown: $("offer-countdown"),
   warning: $("offer-warning"),
+  offerTransfer: $("offer-transfer"),
+  transfer: $("transfer-button"),
   accept: $("accept-button"),
   decline: $("decline-button"),
   claimList: $("claim-list"),
@@ -52,7 +55,7 @@ const TOOL_NAMES = ["pen", "arrow", "box", "highlight", "laser", "tap", "undo", 
 
 // Which controls each state shows; everything not listed is hidden. The caller's context
 // and the wrap-up form also need something to show (see `setState`).
-const IN_CALL = ["mute", "end", "toolbar", "controlStatus", "caller", "timer"];
+const IN_CALL = ["mute", "transfer", "end", "toolbar", "controlStatus", "caller", "timer"];
 const SHOWN = {
   offline: [],
   refused: [],
@@ -69,6 +72,7 @@ const TOGGLED = [
   "toggle",
   "offer",
   "mute",
+  "transfer",
   "end",
   "toolbar",
   "controlStatus",
@@ -158,6 +162,15 @@ window.addEventListener("message", (event) => {
   const { type, token: fresh } = event.data ?? {};
   if (type === "mayday.token" && typeof fresh === "string" && fresh) tokenRefresh.offer(fresh);
 });
+// The call's transfer: the dialog, and what the console says while one is pending.
+const transfer = new Transfer({
+  button: ui.transfer,
+  form: $("transfer-form"),
+  status: $("transfer-status"),
+  signaling,
+  sessionId: () => page.sessionId,
+  onNote: (text) => statusLine.note(text),
+});
 const tools = new DrawTools({
   layer: ui.layer,
   video: ui.screenVideo,
@@ -228,6 +241,12 @@ function onMessage(msg) {
       break;
     case "session.ended":
       onEnded(msg);
+      break;
+    case "session.transferred":
+      transfer.onTransferred(msg);
+      break;
+    case "transfer.failed":
+      transfer.onFailed(msg);
       break;
     case "peer.disconnected":
       if (msg.session_id === page.sessionId) {
@@ -341,6 +360,10 @@ function withdrawnText(reason) {
       return "The request waited too long and was closed.";
     case "advisor_away":
       return "You went away, so the offer went to another advisor.";
+    case "session_ended":
+      return "The call being transferred to you ended first.";
+    case "user_dropped":
+      return "The user's connection dropped, so the transfer was called off.";
     default:
       return "The offer was withdrawn.";
   }
@@ -349,8 +372,10 @@ function withdrawnText(reason) {
 function onEnded(msg) {
   if (msg.session_id !== page.sessionId) return;
   const callerId = caller.caller?.id;
+  const handedOn = msg.reason === "transferred" ? transfer.endedText() : null;
   endCall();
   let text = msg.by === "advisor" ? "You ended the call." : "The user ended the call.";
+  if (handedOn) text = handedOn;
   if (msg.by === "user" && msg.reason === "disconnected") text = "The user's connection dropped.";
   if (msg.reason === "user_lost") text = "The user's connection dropped and did not come back.";
   if (callerId) page.wrapUp = { sessionId: msg.session_id, requestId: msg.request_id };
@@ -385,11 +410,20 @@ function showOffer(msg) {
   ui.offerTopic.textContent = about.length ? about.join(" · ") : "No topic given";
   ui.accept.disabled = false;
   ui.decline.disabled = false;
+  showOfferTransfer(msg.transfer);
   caller.show(msg);
   loadHistory(msg.request_id);
   const what = [msg.topic, expiresAt === null ? "" : `answer within ${msg.expires_in_s} s`];
   ringer.start(`Help request: ${msg.user.name}`, what.filter(Boolean).join(" · "));
   setState("offered", `${msg.user.name} needs help. Accept to start the call.`);
+}
+
+/** An offer a colleague transferred: who from, and their note, shown as text. */
+function showOfferTransfer(from) {
+  ui.offerTransfer.hidden = !from;
+  if (!from) return;
+  const note = from.note ? `: “${from.note}”` : " (no note)";
+  ui.offerTransfer.textContent = `Transferred by ${from.from.name}${note}`;
 }
 
 /** The last seconds of an offer: say what a timeout does, and ring faster. */
@@ -548,6 +582,7 @@ document.addEventListener("keydown", (event) => {
 
 function startCall(started) {
   if (page.call) page.call.close(); // the same session sent again: a new call
+  if (started.session_id !== page.sessionId) transfer.reset();
   page.started = started;
   page.sessionId = started.session_id;
   page.requestId = started.request_id;
@@ -625,6 +660,7 @@ function clockText(s) {
 }
 
 function endCall() {
+  transfer.reset();
   if (page.call) page.call.close();
   page.call = null;
   page.sessionId = null;

@@ -98,6 +98,7 @@ const page = {
   control: "off", // co-pilot consent in the current session
   paused: false, // screen sharing paused by the user
   offline: false, // the last help.queued said nobody can answer: a message may be left
+  transferring: null, // what to say while a transferred call waits for its next advisor
 };
 
 const demo = runDemoScreen(ui.screen, 15);
@@ -270,6 +271,8 @@ function onQueued(msg) {
   waitView.show(msg);
   if (page.advisorLost && msg.state === "queued") {
     setState("queued", ADVISOR_LOST_TEXT);
+  } else if (page.transferring && msg.state === "queued") {
+    setState("queued", page.transferring);
   } else if (msg.state === "offered") {
     setState("offered", "An advisor is being asked to take your call…");
   } else if (noAdvisor(msg)) {
@@ -302,6 +305,13 @@ function onEnded(msg) {
     setState("queued", ADVISOR_LOST_TEXT);
     return;
   }
+  if (msg.reason === "transferred") {
+    // Handed on: a new session follows (warm) or the request waits again (cold).
+    endCall();
+    page.transferring = `You are being transferred from ${name} to another advisor…`;
+    setState("queued", page.transferring);
+    return;
+  }
   leave();
   // The call is over (not waiting for the next advisor): ask how it went.
   rating.offer(msg.session_id, page.advisorName);
@@ -327,6 +337,7 @@ function showReply(msg) {
 
 function forgetRequest() {
   page.offline = false;
+  page.transferring = null;
   page.requestId = null;
   waitView.stop();
 }
@@ -340,6 +351,7 @@ function leave() {
 
 function startCall(started) {
   page.advisorLost = null;
+  page.transferring = null;
   waitView.stop();
   rating.dismiss();
   if (page.call) page.call.close(); // the same session sent again: a new call

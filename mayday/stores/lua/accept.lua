@@ -3,6 +3,10 @@ local advisor_id, request_id, session_id = ARGV[4], ARGV[5], ARGV[6]
 local req = load("req", request_id)
 if not req then refuse("not_found", 'no request "' .. request_id .. '"') end
 local adv = load("adv", advisor_id)
+if transfer_pending(req) then
+  accept_transfer(req, adv, session_id)
+  return finish_op()
+end
 if CLAIM then
   -- First to claim wins: this whole script is one atomic step, so two claims racing
   -- from two nodes run one after the other and the second finds the request taken.

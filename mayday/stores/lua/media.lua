@@ -13,5 +13,13 @@ if req then
     save("req", req, "first_frame_at")
     observe("time_to_advisor", now - tonumber(req.enqueued_at), req.topic)
   end
+  -- The transferred leg's time-to-advisor: from the transfer to the first frame of the
+  -- session that follows it, once.
+  if ARGV[7] == "first_frame" and side == "user" and not blank(req.transferred_at)
+      and ses.id ~= req.transferred_from then
+    observe("transfer_to_advisor", now - tonumber(req.transferred_at), req.topic)
+    req.transferred_at = ""
+    save("req", req, "transferred_at")
+  end
 end
 return finish_op()

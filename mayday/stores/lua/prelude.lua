@@ -158,6 +158,41 @@ end
 -- 1 is next: the request's rank in the order of service.
 local function queue_position(req) return redis.call("ZRANK", key("queue"), queue_member(req)) + 1 end
 
+-- ------------------------------------------------------------ transfers (records)
+-- The twin of the core's Transfer: the request's latest transfer, as JSON in its hash;
+-- pending while its mode is warm (its target holds the request's offer).
+local function transfer_of(req)
+  if blank(req.transfer) then return nil end
+  return cjson.decode(req.transfer)
+end
+
+local function transfer_pending(req)
+  local t = transfer_of(req)
+  return t ~= nil and t.mode == "warm"
+end
+
+local function transfer_offered(req)
+  local t = transfer_of(req)
+  if not t then return nil end
+  return {transfer_id = t.id, from = {id = t.by, name = t.by_name}, note = t.note or cjson.null}
+end
+
+-- The warm transfer's offer is gone: its advisor keeps the user, and is told.
+local function transfer_failed(req, reason)
+  local t = transfer_of(req)
+  req.transfer, req.transferred_at = "", ""
+  save("req", req, "transfer", "transferred_at")
+  record(req, "transfer.failed", {transfer_id = t.id, reason = reason})
+  send("advisor", t.by, {type = "transfer.failed", transfer_id = t.id, session_id = t.session_id, reason = reason})
+end
+
+-- Why a warm transfer failed, from how its offer was taken back.
+local function transfer_failure(outcome, reason)
+  if outcome == "declined" then return "declined" end
+  if outcome == "timed_out" then return "timeout" end
+  return reason or "advisor_dropped"
+end
+
 local function offer_frame(req, expires, mode)
   return {
     type = "help.offer", request_id = req.id, expires_in_s = expires, user = user_ref(req),
@@ -165,7 +200,7 @@ local function offer_frame(req, expires, mode)
     language = req.language ~= "" and req.language or cjson.null,
     skills = cjson.decode(req.skills), device = cjson.decode(req.device),
     waited_s = math.floor((now - tonumber(req.enqueued_at)) * 1000 + 0.5) / 1000,
-    mode = mode,
+    mode = mode, transfer = transfer_offered(req),
   }
 end
 
@@ -246,6 +281,15 @@ local function withdraw_offer(adv, then_status, reason, outcome, with_timer)
   if req.state == "offered" then set_request_state(req, "queued") end
   if reason then send("advisor", adv.id, {type = "help.withdrawn", request_id = req.id, reason = reason}) end
   set_advisor_status(adv, then_status)
+  if transfer_pending(req) then transfer_failed(req, transfer_failure(outcome or "withdrawn", reason)) end
+end
+
+-- The user dropped or the call is ending: a pending warm transfer's offer is taken back
+-- from its target (help.withdrawn), and the transfer fails.
+local function cancel_transfer(req, reason)
+  if not transfer_pending(req) or blank(req.offered_to) then return end
+  local target = load("adv", req.offered_to)
+  withdraw_offer(target, target.wants == "1" and "available" or "away", reason)
 end
 
 local function finish(req)
@@ -272,6 +316,8 @@ end
 -- The session is over: its advisor is free again (unless they dropped), both peers
 -- are told, and every node forgets it.
 local function close_session(ses, reason, by)
+  local req = load("req", ses.request_id)
+  if req then cancel_transfer(req, "session_ended") end
   ses.state, ses.ended_at = "ended", now
   save("ses", ses, "state", "ended_at")
   redis.call("EXPIRE", key("ses", ses.id), cfg.history_ttl_s)
@@ -451,6 +497,7 @@ local function user_dropped(sub)
   if WAITING[req.state] then
     hold_offers(req)
   elseif req.session_id ~= "" then
+    cancel_transfer(req, "user_dropped")
     local ses = load("ses", req.session_id)
     send("advisor", ses.advisor_id, peer_notice("peer.disconnected", ses, {grace_s = cfg.resume_grace_s}))
   end
@@ -529,7 +576,7 @@ local function advisor_offline(id)
   redis.call("DEL", key("adv", id))
 end
 
-local function requeue(req, adv)
+local function requeue(req, adv, reason)
   req.session_id = ""
   local declined = cjson.decode(req.declined ~= "" and req.declined or "[]")
   declined[#declined + 1] = adv.id
@@ -541,7 +588,7 @@ local function requeue(req, adv)
   -- everyone who came after it.
   enqueue(req)
   out[#out + 1] = {k = "waiting", user_id = req.user_id, request_id = req.id}
-  record(req, "requeued", {reason = "advisor_lost"})
+  record(req, "requeued", {reason = reason or "advisor_lost"})
 end
 
 local function user_lost(req)
@@ -569,6 +616,79 @@ local function advisor_lost(adv)
     requeue(load("req", req.id), adv)
   end
   advisor_offline(adv.id)
+end
+
+-- ------------------------------------------------------------ transfers
+-- The twin of the core's "transfers".
+local function announce_session(ses, req, adv)
+  send("user", req.user_id, {type = "session.started", session_id = ses.id, request_id = req.id,
+    offerer = ses.offerer, peer = {id = adv.id, name = adv.name, role = "advisor"}, role = "user"})
+  send("advisor", adv.id, {type = "session.started", session_id = ses.id, request_id = req.id,
+    offerer = ses.offerer, peer = {id = req.user_id, name = req.user_name, role = "user"}, role = "advisor"})
+end
+
+-- A warm transfer's offer: like any offer (its number, reservation and timer), but the
+-- request stays in its session until the target accepts.
+local function offer_transfer(req, target)
+  req.offer_no = tonumber(req.offer_no) + 1
+  req.offered_to, target.offer, req.offered_at = target.id, req.id, now
+  save("req", req, "offer_no", "offered_to", "offered_at")
+  save("adv", target, "offer")
+  set_advisor_status(target, "reserved")
+  record(req, "transfer.offered", {advisor = target.id, offer_no = req.offer_no})
+  local timeout = cfg.reservation_timeout_s
+  redis.call("ZADD", key("offers"), now + timeout, req.id)
+  start_timer("offer:" .. req.id, timeout,
+    {e = "offer_expired", request_id = req.id, offer_no = req.offer_no})
+  send("advisor", target.id, offer_frame(req, timeout, "offer"))
+end
+
+-- Cold: the call ends and the request waits again at its place, not for the advisor who
+-- handed it on (and needing the skills given), offered to the target first if named.
+local function cold_transfer(req, ses, adv, target, skills)
+  if skills ~= "[]" then
+    req.skills = skills
+    save("req", req, "skills")
+  end
+  record(req, "session.ended", {reason = "transferred", by = "advisor"})
+  close_session(ses, "transferred", "advisor")
+  requeue(load("req", req.id), adv, "transferred")
+  -- Claim mode makes no offers: the target sees it among those they may claim.
+  if target and not CLAIM then offer(load("req", req.id), load("adv", target.id)) end
+end
+
+-- The target took a warm transfer: both advisors hear, the old session ends
+-- (transferred) and the user starts a new one with the target, same request.
+local function accept_transfer(req, target, session_id)
+  if not target or req.offered_to ~= target.id then
+    refuse("invalid_state", 'request "' .. req.id .. '" is not offered to you')
+  end
+  if redis.call("EXISTS", key("ses", session_id)) == 1 then
+    refuse("invalid_state", 'session "' .. session_id .. '" exists')
+  end
+  local t, old = transfer_of(req), load("ses", req.session_id)
+  cancel_timer("offer:" .. req.id)
+  redis.call("ZREM", key("offers"), req.id)
+  record(req, "transfer.accepted", {transfer_id = t.id, advisor = target.id, offer_no = tonumber(req.offer_no)})
+  observe("answered_by", 1, "", target.id)
+  req.transfer, req.offered_to, target.offer = "", "", ""
+  save("req", req, "transfer", "offered_to")
+  save("adv", target, "offer")
+  local done = {type = "session.transferred", session_id = old.id, transfer_id = t.id,
+                to = {id = target.id, name = target.name}}
+  send("advisor", t.by, done)
+  send("advisor", target.id, done)
+  record(req, "session.ended", {reason = "transferred", by = "advisor"})
+  close_session(old, "transferred", "advisor")
+  local ses = {id = session_id, request_id = req.id, user_id = req.user_id, advisor_id = target.id,
+               offerer = cfg.offerer, started_at = now, state = "active", ended_at = ""}
+  save("ses", ses, "id", "request_id", "user_id", "advisor_id", "offerer", "started_at", "state", "ended_at")
+  req.session_id, target.session_id = ses.id, ses.id
+  save("req", req, "session_id")
+  save("adv", target, "session_id")
+  set_advisor_status(target, "busy")
+  record(req, "session.started", {session_id = ses.id, advisor = target.id, advisor_name = target.name})
+  announce_session(ses, req, target)
 end
 
 local function finish_op()
