@@ -28,6 +28,7 @@ from mayday.routing.events import (
     Observe,
     OfferDeclined,
     OfferExpired,
+    RouteDue,
     Send,
     SessionEndRequested,
     StartTimer,
@@ -382,8 +383,12 @@ def test_claim_mode_decline_and_cancel(claims: Router) -> None:
     available(claims, "a1", 0.0)
     available(claims, "a2", 1.0)
     ask(claims, "u1", "r1", 2.0)
-    # Nothing is sent; the decline is only counted (the ops table's declines).
-    assert claims.handle(OfferDeclined("a1", "r1"), 3.0) == [Observe("declined", 1.0, "", "a1")]
+    # Nothing is sent; the decline is counted (the ops table's declines) and its cooldown
+    # timed, after which the request is shown to them again.
+    assert claims.handle(OfferDeclined("a1", "r1"), 3.0) == [
+        Observe("declined", 1.0, "", "a1"),
+        StartTimer("route:r1", 60.0, RouteDue("r1")),
+    ]
     assert claims.advisors["a1"].claimable == set()
     effects = claims.handle(HelpCancelled("u1", "r1"), 4.0)
     assert messages(effects, HelpWithdrawn) == [HelpWithdrawn("r1", "cancelled")]
