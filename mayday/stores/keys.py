@@ -49,6 +49,11 @@ class Keys:
         return f"{self.prefix}offers"
 
     @property
+    def route_due(self) -> str:
+        """ZSET request id -> when its next escalation step or first cooldown end is due."""
+        return f"{self.prefix}route_due"
+
+    @property
     def graces(self) -> str:
         """ZSET "role|sub|drop number" -> end of that drop's grace period."""
         return f"{self.prefix}graces"

@@ -52,7 +52,15 @@ from mayday.routing.model import RequestState, SessionState
 from mayday.stores import MemoryStore, Store
 from mayday.stores.redis import RedisStore
 from tests.redis_server import RedisServer
-from tests.routing.test_properties import ADVISORS, PRIORITY_STEP_S, USERS, Driver, history
+from tests.routing.test_properties import (
+    ADVISORS,
+    COOLDOWN_S,
+    ESCALATION,
+    PRIORITY_STEP_S,
+    USERS,
+    Driver,
+    history,
+)
 
 CONFIG = RouterConfig(
     reservation_timeout_s=15.0,
@@ -366,7 +374,13 @@ async def _differential(ops: list[tuple[object, ...]], url: str, mode: str = "of
     client = Redis.from_url(url)
     await client.flushall()
     await client.aclose()
-    config = replace(CONFIG, routing_mode=mode, priority_step_s=PRIORITY_STEP_S)
+    config = replace(
+        CONFIG,
+        routing_mode=mode,
+        priority_step_s=PRIORITY_STEP_S,
+        escalation=ESCALATION,
+        decline_cooldown_s=COOLDOWN_S,
+    )
     redis_store = RedisStore.from_url(url, config)
     memory = MemoryStore(config)
     driver = Driver(router=memory.router)
@@ -387,6 +401,8 @@ async def _differential(ops: list[tuple[object, ...]], url: str, mode: str = "of
                 if s is memory:
                     driver.track_timers(effects)
             assert outcomes[0] == outcomes[1], f"{event} at {driver.now}"
+            summaries = [await s.summary(driver.now) for s in (memory, redis_store)]
+            assert summaries[0] == summaries[1], f"summary after {event}"
             for role, sub in IDENTITIES:
                 ours = [m.to_frame() for m in await memory.current_state(role, sub, driver.now)]
                 theirs = await redis_store.current_state(role, sub, driver.now)
@@ -397,6 +413,7 @@ async def _differential(ops: list[tuple[object, ...]], url: str, mode: str = "of
             ours, theirs = await memory.request(request_id), await redis_store.request(request_id)
             assert ours is not None and theirs is not None
             assert (ours.state, ours.offered_to) == (theirs.state, theirs.offered_to)
+            assert (ours.step, ours.cooldowns) == (theirs.step, theirs.cooldowns)
             assert ours.timeline == theirs.timeline, request_id
     finally:
         await redis_store.close()

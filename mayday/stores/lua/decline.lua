@@ -13,16 +13,14 @@ if CLAIM then
 elseif not adv or req.offered_to ~= advisor_id then
   refuse("invalid_state", 'request "' .. request_id .. '" is not offered to you')
 end
-local declined = cjson.decode(req.declined)
-declined[#declined + 1] = adv.id
-req.declined = cjson.encode(declined)
-save("req", req, "declined")
 observe("declined", 1, "", adv.id)
 if CLAIM then
   adv.claimable = list_without(adv.claimable, req.id)
   save("adv", adv, "claimable")
   record(req, "claim.declined", {advisor = adv.id})
+  cool_down(req, adv)
   return effects()
 end
 withdraw_offer(adv, "available", nil, "declined")
+cool_down(load("req", req.id), adv)
 return finish_op()
