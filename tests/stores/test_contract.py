@@ -25,7 +25,7 @@ from mayday.protocol.messages import (
     SessionEnded,
     SessionStarted,
 )
-from mayday.routing.config import MEDIA_ENTRIES_KEPT, RouterConfig
+from mayday.routing.config import MEDIA_ENTRIES_KEPT, RouterConfig, Step
 from mayday.routing.events import (
     AdvisorConnected,
     AdvisorStateSet,
@@ -42,6 +42,7 @@ from mayday.routing.events import (
     OfferDeclined,
     OfferExpired,
     Reconnected,
+    RouteDue,
     Send,
     SessionEndRequested,
     StartTimer,
@@ -429,3 +430,95 @@ def test_random_interleavings_give_identical_effects(
 ) -> None:
     """Hypothesis drives both stores with the same random events: same effects, same refusals."""
     asyncio.run(_differential(ops, redis_server.url, mode))
+
+
+ESCALATING = replace(
+    CONFIG,
+    escalation=(Step(0, "all", 3), Step(10, "all"), Step(20, "none")),
+    decline_cooldown_s=60.0,
+)
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def escalating(request: pytest.FixtureRequest) -> AsyncIterator[Store]:
+    """A store whose skill match widens at 10 s and 20 s of waiting."""
+    if request.param == "memory":
+        yield MemoryStore(ESCALATING)
+        return
+    server: RedisServer = request.getfixturevalue("redis_server")
+    redis_store = RedisStore.from_url(server.url, ESCALATING)
+    await redis_store.redis.flushall()
+    yield redis_store
+    await redis_store.close()
+
+
+async def test_a_decline_hides_the_request_for_the_cooldown_only(store: Store) -> None:
+    """Two advisors who each declined leave the request waiting, counted declined by all;
+    when the cooldown ends it is offered to the longest idle of them again."""
+    await store.apply(AdvisorStateSet("a1", "Ada", frozenset(), True), 1.0)
+    await store.apply(AdvisorStateSet("a2", "Bo", frozenset(), True), 1.5)
+    await store.apply(HelpRequested("u1", "Tab", "r1", HelpRequest()), 2.0)
+    first = await store.apply(OfferDeclined("a1", "r1"), 3.0)
+    assert StartTimer("route:r1", 60.0, RouteDue("r1")) in first
+    assert [m.request_id for m in sent(first, HelpOffer)] == ["r1"]  # on to a2
+    second = await store.apply(OfferDeclined("a2", "r1"), 4.0)
+    assert sent(second, HelpOffer) == []
+    assert sent(second, HelpQueued) == [HelpQueued("r1", 1, None, "queued", 2)]
+    assert (await store.summary(5.0)).declined_by_all == 1
+    assert sent(await store.apply(RouteDue("r1"), 30.0), HelpOffer) == []  # early: no change
+    again = await store.apply(RouteDue("r1"), 63.0)
+    assert [
+        (e.sub, e.message.request_id)
+        for e in again
+        if isinstance(e, Send) and isinstance(e.message, HelpOffer)
+    ] == [("a1", "r1")]
+    assert StartTimer("route:r1", 1.0, RouteDue("r1")) in again  # a2's cooldown is next
+    assert (await store.summary(63.5)).declined_by_all == 0
+    request = await store.request("r1")
+    assert request is not None and "declined_by_all" in [e.event for e in request.timeline]
+
+
+async def test_a_new_advisor_takes_a_request_everyone_declined(store: Store) -> None:
+    """A decline is no exclusion from others: an advisor who signs in is offered it at once."""
+    await store.apply(AdvisorStateSet("a1", "Ada", frozenset(), True), 1.0)
+    await store.apply(HelpRequested("u1", "Tab", "r1", HelpRequest()), 2.0)
+    await store.apply(OfferDeclined("a1", "r1"), 3.0)
+    effects = await store.apply(AdvisorStateSet("a2", "Bo", frozenset(), True), 4.0)
+    assert [m.request_id for m in sent(effects, HelpOffer)] == ["r1"]
+
+
+async def test_the_match_widens_with_age_on_its_timer(escalating: Store) -> None:
+    """A request for a skill whose only expert is busy waits at "all" (level 3), then at
+    10 s is offered to the free advisor with a lower level, with the step on its timeline."""
+    store = escalating
+    await store.apply(AdvisorStateSet("a2", "Bo", frozenset({"scan"}), True, (("scan", 5),)), 0.0)
+    await store.apply(HelpRequested("u0", "T0", "r0", HelpRequest()), 0.5)
+    await store.apply(OfferAccepted("a2", "r0", "s0"), 0.6)
+    await store.apply(AdvisorStateSet("a1", "Ada", frozenset({"scan"}), True, (("scan", 2),)), 1.0)
+    asked = await store.apply(HelpRequested("u1", "Tab", "r1", HelpRequest(skills=("scan",))), 2.0)
+    assert sent(asked, HelpOffer) == []
+    assert [m.match for m in sent(asked, HelpQueued)] == ["all"]
+    assert StartTimer("route:r1", 10.0, RouteDue("r1")) in asked
+    widened = await store.apply(RouteDue("r1"), 12.0)
+    assert [m.request_id for m in sent(widened, HelpOffer)] == ["r1"]
+    assert StartTimer("route:r1", 10.0, RouteDue("r1")) in widened  # the "none" step
+    request = await store.request("r1")
+    assert request is not None
+    [step] = [e for e in request.timeline if e.event == "escalated"]
+    assert (step.t, step.data) == (
+        12.0,
+        {"step": 1, "match": "all", "min_level": 1, "reason": "age"},
+    )
+
+
+async def test_a_step_nobody_online_fits_is_skipped_at_once(escalating: Store) -> None:
+    """With no online advisor at level 3, the first step is skipped on arrival: no 10 s wait."""
+    store = escalating
+    await store.apply(AdvisorStateSet("a1", "Ada", frozenset({"scan"}), True), 1.0)  # level 3
+    await store.apply(AdvisorStateSet("a1", "Ada", frozenset({"scan"}), False), 1.1)
+    await store.apply(AdvisorStateSet("a3", "Cy", frozenset({"scan"}), True, (("scan", 1),)), 1.5)
+    asked = await store.apply(HelpRequested("u1", "Tab", "r1", HelpRequest(skills=("scan",))), 2.0)
+    assert [m.request_id for m in sent(asked, HelpOffer)] == ["r1"]
+    request = await store.request("r1")
+    assert request is not None
+    assert [e.data["reason"] for e in request.timeline if e.event == "escalated"] == ["skipped"]
