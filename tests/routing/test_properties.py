@@ -85,6 +85,15 @@ opening = st.lists(
 history = st.builds(lambda head, tail: head + tail, opening, st.lists(op, max_size=60))
 
 
+def advisor_state(advisor: str, available: bool) -> AdvisorStateSet:
+    """a0 and a1 know printers (a0 at level 4, a1 at the implied 3), a2 scanners at 2."""
+    skills = frozenset({"printer"}) if advisor in ("a0", "a1") else frozenset()
+    levels = (("printer", 4),) if advisor == "a0" else ()
+    if advisor == "a2":
+        skills, levels = frozenset({"scanner"}), (("scanner", 2),)
+    return AdvisorStateSet(advisor, advisor, skills, available, levels)
+
+
 @dataclass
 class Driver:
     """Turns abstract ops into events, keeps the pending timers, and checks after each."""
@@ -128,11 +137,7 @@ class Driver:
             req = r.open_request_of(str(args[0]))
             return HelpCancelled(str(args[0]), req.id) if req else None
         if kind == "state":
-            skills = frozenset({"printer"}) if args[0] in ("a0", "a1") else frozenset()
-            levels = (("printer", 4),) if args[0] == "a0" else ()
-            if args[0] == "a2":
-                skills, levels = frozenset({"scanner"}), (("scanner", 2),)
-            return AdvisorStateSet(str(args[0]), str(args[0]), skills, bool(args[1]), levels)
+            return advisor_state(str(args[0]), bool(args[1]))
         if kind in ("accept", "decline"):
             return self.answer(kind, str(args[0]), bool(args[1]))
         if kind in ("timeout", "grace", "route"):
