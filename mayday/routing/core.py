@@ -338,13 +338,14 @@ class Router:
         self._status_counts[adv.status] += 1
 
     def _on_accept(self, ev: OfferAccepted, now: float) -> None:
-        if self._claim_mode:
+        claim = self._claim_mode or self._shown(ev.advisor_id, ev.request_id)
+        if claim:
             req, adv = self._claimable(ev.advisor_id, ev.request_id)
         else:
             req, adv = self._held_offer(ev.advisor_id, ev.request_id)
         if ev.session_id in self.sessions:
             raise ProtocolError(ErrorCode.INVALID_STATE, f'session "{ev.session_id}" exists')
-        if self._claim_mode:
+        if claim:
             self._record(req, now, "claimed", advisor=adv.id)
             self._withdraw_claims(req, "claimed", keep=adv.id)
         else:
@@ -402,8 +403,13 @@ class Router:
             role=side,
         )
 
+    def _shown(self, advisor_id: str, request_id: str) -> bool:
+        """Offer mode: a request everyone declined is shown to them to take (``_show``)."""
+        adv = self.advisors.get(advisor_id)
+        return adv is not None and request_id in adv.claimable
+
     def _on_decline(self, ev: OfferDeclined, now: float) -> None:
-        if self._claim_mode:
+        if self._claim_mode or self._shown(ev.advisor_id, ev.request_id):
             req, adv = self._claimable(ev.advisor_id, ev.request_id)
             self._out.append(Observe("declined", 1.0, "", adv.id))
             adv.claimable.discard(req.id)
@@ -422,7 +428,24 @@ class Router:
         if req.id not in self._declined_all and self._declined_by_all(req, now):
             self._declined_all.add(req.id)
             self._record(req, now, "declined_by_all", advisors=len(req.cooldowns))
+            if not self._claim_mode:
+                self._show(req, now)
         self._time_route(req, now)
+
+    def _show(self, req: Request, now: float) -> None:
+        """Offer mode: every online advisor declined it, so the free ones among them are
+        shown it as a request they can still take (a ``help.offer`` with mode ``claim``,
+        taken with ``help.accept``) until it is offered again or leaves the queue."""
+        if req.state is not RequestState.QUEUED or req.user_dropped_at is not None:
+            return
+        for aid in sorted(req.cooldowns):
+            adv = self.advisors.get(aid)
+            if adv is None or adv.status is not AdvisorStatus.AVAILABLE:
+                continue
+            if aid in req.declined_by or not adv.fits(req, req.match):
+                continue
+            adv.claimable.add(req.id)
+            self._send("advisor", aid, self._offer_frame(req, now, None, "claim"))
 
     def _declined_by_all(self, req: Request, now: float) -> bool:
         """Every online advisor has it hidden by a decline: O(its decliners), not O(team)."""
@@ -592,7 +615,7 @@ class Router:
             adv = self.advisors[req.offered_to]
             then = AdvisorStatus.AVAILABLE if adv.wants_available else AdvisorStatus.AWAY
             self._withdraw_offer(adv, now, then, reason="user_dropped")
-        if self._claim_mode:
+        if self._claim_mode or req.id in self._declined_all:
             self._withdraw_claims(req, "user_dropped")
 
     def _on_reconnected(self, ev: Reconnected, now: float) -> None:
@@ -787,6 +810,10 @@ class Router:
                 return
 
     def _offer(self, req: Request, adv: Advisor, now: float) -> None:
+        if req.id in self._declined_all:
+            # No longer declined by all: those shown it to take are told it is offered.
+            self._declined_all.discard(req.id)
+            self._withdraw_claims(req, "offered")
         req.offer_no += 1
         req.offered_to, adv.offer, req.offered_at = adv.id, req.id, now
         self._set_request_state(req, RequestState.OFFERED, now)
@@ -873,7 +900,7 @@ class Router:
             adv = self.advisors[req.offered_to]
             then = AdvisorStatus.AVAILABLE if adv.wants_available else AdvisorStatus.AWAY
             self._withdraw_offer(adv, now, then, reason=withdraw_reason)
-        if self._claim_mode:
+        if self._claim_mode or req.id in self._declined_all:
             self._withdraw_claims(req, withdraw_reason)
         del self.queue[req.id]
         self._rank.remove(self._order_key(req))
@@ -959,7 +986,7 @@ class Router:
         adv = self.advisors.get(advisor_id)
         if adv is None or adv.status is not AdvisorStatus.AVAILABLE:
             raise ProtocolError(ErrorCode.INVALID_STATE, "go available to claim requests")
-        if not adv.can_take(req, self._now):
+        if req.id not in adv.claimable and not adv.can_take(req, self._now):
             raise ProtocolError(ErrorCode.INVALID_STATE, "this request is not one you can take")
         return req, adv
 

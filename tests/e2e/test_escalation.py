@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from redis.asyncio import Redis
 
-from mayday.client import HelpOffer, HelpQueued, OpsAlert, QueueSummary
+from mayday.client import HelpOffer, HelpQueued, OpsAlert, QueueSummary, SessionStarted
 from mayday.routing.config import parse_escalation
 from tests.conftest import Harness, StartServer
 from tests.redis_server import RedisServer
@@ -32,8 +32,9 @@ async def server(request: pytest.FixtureRequest, start_server: StartServer) -> H
 
 
 async def test_two_declines_leave_it_waiting_then_it_is_offered_again(server: Harness) -> None:
-    """Two advisors who each declined see it waiting with 2 free and ops get the
-    declined_by_all alert; when the cooldown ends it is offered again by itself."""
+    """Two advisors who each declined see it waiting with 2 free, shown to both as one
+    they can still take, and ops get the declined_by_all alert; when the cooldown ends it
+    is offered again by itself."""
     ops = await server.client("ops", "ops-1")
     a1 = await server.client("advisor", "a1", name="Ada")
     a2 = await server.client("advisor", "a2", name="Bo")
@@ -49,9 +50,12 @@ async def test_two_declines_leave_it_waiting_then_it_is_offered_again(server: Ha
     assert waiting.advisors_available == 2
     summary = await a1.next(QueueSummary, where=lambda s: s.declined_by_all == 1)
     assert (summary.waiting, summary.advisors_available) == (1, 2)
+    for advisor in (a1, a2):
+        takeable = await advisor.next(HelpOffer, where=lambda o: o.mode == "claim")
+        assert (takeable.request_id, takeable.expires_in_s) == (queued.request_id, None)
     alert = await ops.next(OpsAlert, where=lambda a: a.name == "declined_by_all", timeout=5)
     assert alert.state == "raised"
-    again = await a1.next(HelpOffer, timeout=5)
+    again = await a1.next(HelpOffer, where=lambda o: o.mode == "offer", timeout=5)
     assert again.request_id == queued.request_id
     cleared = await ops.next(OpsAlert, where=lambda a: a.name == "declined_by_all", timeout=5)
     assert cleared.state == "cleared"
@@ -86,3 +90,19 @@ async def test_a_step_waits_for_its_age_while_an_expert_is_busy(server: Harness)
     assert offer.request_id == queued.request_id != taken.request_id
     widened = await user.next(HelpQueued, where=lambda e: e.match == "any")
     assert widened.state == "offered"
+
+
+async def test_a_request_everyone_declined_can_still_be_taken(server: Harness) -> None:
+    """One of the advisors who declined takes it back with help.accept: the call starts."""
+    a1 = await server.client("advisor", "a1", name="Ada")
+    a2 = await server.client("advisor", "a2", name="Bo")
+    await a1.set_available()
+    await a2.set_available()
+    user = await server.client("user", "u1", name="Tab")
+    queued = await user.request_help()
+    for advisor in (a1, a2):
+        await advisor.decline((await advisor.next(HelpOffer)).request_id)
+    await a2.next(HelpOffer, where=lambda o: o.mode == "claim")
+    started = await a2.accept(queued.request_id)
+    assert started.peer["id"] == "u1"
+    assert (await user.next(SessionStarted)).peer["id"] == "a2"

@@ -453,8 +453,9 @@ async def escalating(request: pytest.FixtureRequest) -> AsyncIterator[Store]:
 
 
 async def test_a_decline_hides_the_request_for_the_cooldown_only(store: Store) -> None:
-    """Two advisors who each declined leave the request waiting, counted declined by all;
-    when the cooldown ends it is offered to the longest idle of them again."""
+    """Two advisors who each declined leave the request waiting, counted declined by all
+    and shown to both as one they can still take; when the cooldown ends it is offered to
+    the longest idle of them again, and the other is told."""
     await store.apply(AdvisorStateSet("a1", "Ada", frozenset(), True), 1.0)
     await store.apply(AdvisorStateSet("a2", "Bo", frozenset(), True), 1.5)
     await store.apply(HelpRequested("u1", "Tab", "r1", HelpRequest()), 2.0)
@@ -462,7 +463,12 @@ async def test_a_decline_hides_the_request_for_the_cooldown_only(store: Store) -
     assert StartTimer("route:r1", 60.0, RouteDue("r1")) in first
     assert [m.request_id for m in sent(first, HelpOffer)] == ["r1"]  # on to a2
     second = await store.apply(OfferDeclined("a2", "r1"), 4.0)
-    assert sent(second, HelpOffer) == []
+    takeable = [
+        (e.sub, e.message.mode)
+        for e in second
+        if isinstance(e, Send) and isinstance(e.message, HelpOffer)
+    ]
+    assert takeable == [("a1", "claim"), ("a2", "claim")]
     assert sent(second, HelpQueued) == [HelpQueued("r1", 1, None, "queued", 2)]
     assert (await store.summary(5.0)).declined_by_all == 1
     assert sent(await store.apply(RouteDue("r1"), 30.0), HelpOffer) == []  # early: no change
@@ -473,6 +479,7 @@ async def test_a_decline_hides_the_request_for_the_cooldown_only(store: Store) -
         if isinstance(e, Send) and isinstance(e.message, HelpOffer)
     ] == [("a1", "r1")]
     assert StartTimer("route:r1", 1.0, RouteDue("r1")) in again  # a2's cooldown is next
+    assert sent(again, HelpWithdrawn) == [HelpWithdrawn("r1", "offered")] * 2
     assert (await store.summary(63.5)).declined_by_all == 0
     request = await store.request("r1")
     assert request is not None and "declined_by_all" in [e.event for e in request.timeline]
@@ -522,3 +529,31 @@ async def test_a_step_nobody_online_fits_is_skipped_at_once(escalating: Store) -
     request = await store.request("r1")
     assert request is not None
     assert [e.data["reason"] for e in request.timeline if e.event == "escalated"] == ["skipped"]
+
+
+async def test_an_advisor_takes_back_a_request_everyone_declined(store: Store) -> None:
+    """Offer mode: one of those shown a request everyone declined takes it with help.accept;
+    the other is told it was claimed, and nobody else can take it twice."""
+    await store.apply(AdvisorStateSet("a1", "Ada", frozenset(), True), 1.0)
+    await store.apply(AdvisorStateSet("a2", "Bo", frozenset(), True), 1.5)
+    await store.apply(HelpRequested("u1", "Tab", "r1", HelpRequest()), 2.0)
+    await store.apply(OfferDeclined("a1", "r1"), 3.0)
+    await store.apply(OfferDeclined("a2", "r1"), 4.0)
+    taken = await store.apply(OfferAccepted("a2", "r1", "s1"), 5.0)
+    assert [m.role for m in sent(taken, SessionStarted)] == ["user", "advisor"]
+    assert [
+        (e.sub, e.message)
+        for e in taken
+        if isinstance(e, Send) and isinstance(e.message, HelpWithdrawn)
+    ] == [("a1", HelpWithdrawn("r1", "claimed"))]
+    with pytest.raises(ProtocolError) as twice:
+        await store.apply(OfferAccepted("a1", "r1", "s2"), 5.5)
+    assert twice.value.code is ErrorCode.INVALID_STATE
+    assert (await store.summary(6.0)).declined_by_all == 0
+    request = await store.request("r1")
+    assert request is not None
+    assert [e.event for e in request.timeline][-3:] == [
+        "declined_by_all",
+        "claimed",
+        "session.started",
+    ]

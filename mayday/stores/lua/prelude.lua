@@ -260,7 +260,14 @@ local function withdraw_claims(req, reason, keep)
 end
 
 -- ------------------------------------------------------------ offers
+local function is_declined_all(req) return redis.call("SISMEMBER", key("declined_all"), req.id) == 1 end
+
 local function offer(req, adv)
+  if is_declined_all(req) then
+    -- No longer declined by all: those shown it to take are told it is offered.
+    redis.call("SREM", key("declined_all"), req.id)
+    withdraw_claims(req, "offered")
+  end
   req.offer_no = tonumber(req.offer_no) + 1
   req.offered_to, adv.offer, req.offered_at = adv.id, req.id, now
   save("req", req, "offer_no", "offered_to", "offered_at")
@@ -304,7 +311,7 @@ local function leave_queue(req, state, withdraw_reason, at)
     local back = adv.wants == "1" and "available" or "away"
     withdraw_offer(adv, back, withdraw_reason)
   end
-  if CLAIM then withdraw_claims(req, withdraw_reason) end
+  if CLAIM or is_declined_all(req) then withdraw_claims(req, withdraw_reason) end
   dequeue(req)
   set_request_state(req, state, at)
   finish(req)
@@ -531,6 +538,28 @@ local function declined_by_all(req)
   return cooling > 0 and cooling + shut >= online_count()
 end
 
+-- Offer mode: every online advisor declined it, so the free ones among them are shown it
+-- as a request they can still take (the twin of the core's _show).
+local function show(req)
+  if req.state ~= "queued" or not blank(req.user_dropped_at) then return end
+  local cools, excluded, ids = cooldowns(req), set_of(req.declined), {}
+  for id in pairs(cools) do ids[#ids + 1] = id end
+  table.sort(ids)
+  for _, id in ipairs(ids) do
+    local adv = load("adv", id)
+    if adv and adv.status == "available" and not excluded[id] and fits(adv, req, step_of(req)) then
+      local list = cjson.decode(blank(adv.claimable) and "[]" or adv.claimable)
+      list[#list + 1] = req.id
+      adv.claimable = cjson.encode(list)
+      save("adv", adv, "claimable")
+      send("advisor", id, offer_frame(req, cjson.null, "claim"))
+    end
+  end
+end
+
+-- Offer mode: a request everyone declined is shown to them to take.
+local function shown(adv, req) return adv ~= nil and set_of(adv.claimable)[req.id] == true end
+
 -- A decline hides the request from its advisor for cfg.decline_cooldown_s, not for good.
 local function cool_down(req, adv)
   local cools = cooldowns(req)
@@ -542,6 +571,7 @@ local function cool_down(req, adv)
     local n = 0
     for _ in pairs(cools) do n = n + 1 end
     record(req, "declined_by_all", {advisors = n})
+    if not CLAIM then show(req) end
   end
   time_route(req)
 end
@@ -575,7 +605,7 @@ local function hold_offers(req)
     local back = adv.wants == "1" and "available" or "away"
     withdraw_offer(adv, back, "user_dropped")
   end
-  if CLAIM then withdraw_claims(req, "user_dropped") end
+  if CLAIM or is_declined_all(req) then withdraw_claims(req, "user_dropped") end
 end
 
 local function open_request(user_id)
