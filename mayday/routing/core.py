@@ -946,17 +946,21 @@ class Router:
         online`` (exact for exponential handle times).
 
         Dispatch has already run, so a queued request waits for a session to end.
-        None when no advisor online could take it (none online, all declined it, or
-        none has its skills): there is no honest number to give.
+        None when no advisor online could take it (none online, none fits its step,
+        or all lost a session of it): there is no honest number to give. A decline's
+        cooldown ends, so the decliners still count: a request everyone declined is
+        not told that nobody can take it.
         """
         if req.state is RequestState.OFFERED:
             return 0.0
         online = len(self.advisors) - self._count(AdvisorStatus.AWAY)
-        if req.skills or req.declined_by or req.cooldowns:
+        if req.skills or req.declined_by:
             online = sum(
                 1
                 for a in self.advisors.values()
-                if a.status is not AdvisorStatus.AWAY and a.can_take(req, now)
+                if a.status is not AdvisorStatus.AWAY
+                and a.fits(req, req.match)
+                and a.id not in req.declined_by
             )
         if online == 0:
             return None

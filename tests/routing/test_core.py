@@ -332,13 +332,14 @@ def test_estimate_is_unknown_without_advisors_and_grows_with_position(router: Ro
     assert third.estimated_wait_s == 600.0
 
 
-def test_no_estimate_when_every_online_advisor_declined(router: Router) -> None:
-    """After the only advisor declines, the user is not told help is coming any moment."""
+def test_an_estimate_when_every_online_advisor_declined(router: Router) -> None:
+    """After the only advisor declines, the user is not told help is coming any moment,
+    nor that nobody can take it (the decline cools down): a handle time to wait."""
     available(router, "a1", 0.0)
     ask(router, "u1", "r1", 1.0)
     effects = router.handle(OfferDeclined("a1", "r1"), 2.0)
     [update] = messages(effects, HelpQueued, to="u1")
-    assert (update.state, update.estimated_wait_s) == ("queued", None)
+    assert (update.state, update.estimated_wait_s) == ("queued", 300.0)
 
 
 def test_advisor_hears_their_state_when_a_session_ends(router: Router) -> None:

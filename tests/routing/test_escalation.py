@@ -112,7 +112,7 @@ def test_a_decline_cools_down_and_the_request_comes_back() -> None:
     declined = r.handle(OfferDeclined("a1", "r1"), 2.0)
     assert StartTimer("route:r1", 30.0, RouteDue("r1")) in declined
     assert r.requests["r1"].offered_to is None
-    assert [m.estimated_wait_s for m in messages(declined, HelpQueued)] == [None]
+    assert [m.estimated_wait_s for m in messages(declined, HelpQueued)] == [300.0]
     assert r.summary(3.0).declined_by_all == 1
     back = r.handle(RouteDue("r1"), 32.0)
     assert [m.request_id for m in messages(back, HelpOffer, to="a1")] == ["r1"]

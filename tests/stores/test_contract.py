@@ -469,7 +469,8 @@ async def test_a_decline_hides_the_request_for_the_cooldown_only(store: Store) -
         if isinstance(e, Send) and isinstance(e.message, HelpOffer)
     ]
     assert takeable == [("a1", "claim"), ("a2", "claim")]
-    assert sent(second, HelpQueued) == [HelpQueued("r1", 1, None, "queued", 2)]
+    # Not "nobody can take it": the cooldowns end, so both still count in the estimate.
+    assert sent(second, HelpQueued) == [HelpQueued("r1", 1, 150.0, "queued", 2)]
     assert (await store.summary(5.0)).declined_by_all == 1
     assert sent(await store.apply(RouteDue("r1"), 30.0), HelpOffer) == []  # early: no change
     again = await store.apply(RouteDue("r1"), 63.0)

@@ -20,7 +20,8 @@ if claim then
   save("adv", adv, "claimable")
   record(req, "claim.declined", {advisor = adv.id})
   cool_down(req, adv)
-  return effects()
+  -- As after any operation: a cooldown that ended meanwhile shows a request again.
+  return finish_op()
 end
 withdraw_offer(adv, "available", nil, "declined")
 cool_down(load("req", req.id), adv)

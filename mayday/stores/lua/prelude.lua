@@ -428,12 +428,13 @@ end
 local function estimate(req, position)
   if req.state == "offered" then return 0 end
   local online = redis.call("SCARD", key("advisors")) - count_status("away")
-  local cooling = not blank(req.cooldowns) and req.cooldowns ~= "{}"
-  if (req.skills ~= "[]" and req.skills ~= "") or (req.declined ~= "[]" and req.declined ~= "") or cooling then
+  -- A decline's cooldown ends: the decliners still count (the core's _estimate).
+  if (req.skills ~= "[]" and req.skills ~= "") or (req.declined ~= "[]" and req.declined ~= "") then
+    local excluded, step = set_of(req.declined), step_of(req)
     online = 0
     for _, id in ipairs(redis.call("SMEMBERS", key("advisors"))) do
       local adv = load("adv", id)
-      if adv.status ~= "away" and can_take(adv, req) then online = online + 1 end
+      if adv.status ~= "away" and not excluded[id] and fits(adv, req, step) then online = online + 1 end
     end
   end
   if online == 0 then return cjson.null end
