@@ -476,8 +476,12 @@ class Router:
 
     def _escalate(self, req: Request, now: float) -> None:
         """Move the request on to the step its age has reached, then past each step no
-        online advisor fits (TaskRouter's ``skip_if``), and time its next look."""
+        online advisor fits (TaskRouter's ``skip_if``), and time its next look. A
+        request without skills fits everyone at every step: it has none to widen."""
         steps = self.config.escalation
+        if not req.skills:
+            self._time_route(req, now)
+            return
         step, reason = req.step, "age"
         while step + 1 < len(steps) and now - req.enqueued_at >= steps[step + 1].after_s:
             step += 1
@@ -512,7 +516,8 @@ class Router:
         """One timer per waiting request, at its next step or its first cooldown's end;
         ended cooldowns are forgotten so the map stays as small as the live ones."""
         steps = self.config.escalation
-        due = [req.enqueued_at + steps[req.step + 1].after_s] if req.step + 1 < len(steps) else []
+        widens = req.skills and req.step + 1 < len(steps)
+        due = [req.enqueued_at + steps[req.step + 1].after_s] if widens else []
         for aid, until in list(req.cooldowns.items()):
             if until <= now:
                 del req.cooldowns[aid]

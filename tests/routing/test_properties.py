@@ -254,13 +254,15 @@ def check_offers_in_fifo_order(r: Router, effects: list[Effect]) -> None:
 def check_never_stranded(
     r: Router, timers: dict[str, OfferExpired | GraceExpired | RouteDue]
 ) -> None:
-    """A waiting request with a cooldown on or a wider step ahead has its timer running,
-    and its step is never ahead of its age unless it was skipped for want of anyone."""
+    """A waiting request with a cooldown on or a wider step ahead (it has skills) has its
+    timer running, and its step is never ahead of its age unless one was skipped."""
     steps = r.config.escalation
     for q in r.queue.values():
-        if q.cooldowns or q.step + 1 < len(steps):
+        if q.cooldowns or (q.skills and q.step + 1 < len(steps)):
             assert f"route:{q.id}" in timers, "a waiting request no timer will widen"
         assert q.match == steps[q.step]
+        skipped = any(e.data.get("reason") == "skipped" for e in q.timeline)
+        assert skipped or r._now - q.enqueued_at >= steps[q.step].after_s, "widened too soon"
 
 
 def check_dropped_identities(

@@ -558,3 +558,39 @@ async def test_an_advisor_takes_back_a_request_everyone_declined(store: Store) -
         "claimed",
         "session.started",
     ]
+
+
+async def test_another_node_fires_the_route_timers_of_a_dead_one(
+    redis_server: RedisServer,
+) -> None:
+    """On Redis the cooldown's end and the next step are in route_due: a second node's
+    sweep finds them when due (not before), and firing them there re-offers and widens."""
+    client = Redis.from_url(redis_server.url)
+    await client.flushall()
+    await client.aclose()
+    node_a = RedisStore.from_url(redis_server.url, ESCALATING)
+    node_b = RedisStore.from_url(redis_server.url, ESCALATING)
+    try:
+        await node_a.apply(AdvisorStateSet("a1", "Ada", frozenset(), True), 1.0)
+        await node_a.apply(HelpRequested("u1", "Tab", "r1", HelpRequest()), 2.0)
+        await node_a.apply(OfferDeclined("a1", "r1"), 3.0)
+        assert await node_b.due_routes(62.9) == []
+        assert await node_b.due_routes(63.0) == [RouteDue("r1")]
+        again = await node_b.apply(RouteDue("r1"), 63.0)
+        assert [m.request_id for m in sent(again, HelpOffer)] == ["r1"]
+        assert await node_b.due_routes(1000.0) == []  # offered: nothing left to time
+        await node_b.apply(OfferAccepted("a1", "r1", "s1"), 63.5)
+        # The only one who fits r2's first step is online but holding another offer.
+        await node_a.apply(AdvisorStateSet("a2", "Bo", frozenset({"scan"}), True), 64.0)
+        await node_a.apply(HelpRequested("u3", "Three", "r3", HelpRequest()), 64.5)
+        await node_a.apply(HelpRequested("u2", "Two", "r2", HelpRequest(skills=("scan",))), 65.0)
+        assert await node_b.due_routes(74.9) == []
+        assert await node_b.due_routes(75.0) == [RouteDue("r2")]
+        await node_b.apply(RouteDue("r2"), 75.0)
+        request = await node_b.request("r2")
+        assert request is not None and (request.step, request.match.skills) == (1, "all")
+        assert await node_b.due_routes(84.9) == []
+        assert await node_b.due_routes(85.0) == [RouteDue("r2")]
+    finally:
+        await node_a.close()
+        await node_b.close()

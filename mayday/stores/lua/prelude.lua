@@ -465,7 +465,8 @@ end
 local function time_route(req)
   local step = tonumber(req.step) or 0
   local at = nil
-  if step + 1 < #STEPS then at = tonumber(req.enqueued_at) + STEPS[step + 2].after_s end
+  local skilled = req.skills ~= "[]" and req.skills ~= ""
+  if skilled and step + 1 < #STEPS then at = tonumber(req.enqueued_at) + STEPS[step + 2].after_s end
   local cools, kept, changed = cooldowns(req), {}, false
   for id, untill in pairs(cools) do
     if tonumber(untill) <= now then
@@ -506,6 +507,8 @@ end
 -- On to the step the request's age has reached, then past each step no online advisor
 -- fits (TaskRouter's skip_if), and time its next look.
 local function escalate(req)
+  -- A request without skills fits everyone at every step: it has none to widen.
+  if req.skills == "[]" or req.skills == "" then return time_route(req) end
   local step, reason = tonumber(req.step) or 0, "age"
   local age = now - tonumber(req.enqueued_at)
   while step + 1 < #STEPS and age >= STEPS[step + 2].after_s do step = step + 1 end
