@@ -17,6 +17,7 @@ import jwt
 from jwt.utils import base64url_decode
 
 from mayday.jwks import ASYMMETRIC, KeyRing, key_ring
+from mayday.routing.config import IMPLIED_LEVEL, MAX_LEVEL, MIN_LEVEL
 
 HS256 = "HS256"
 ALGORITHM = HS256
@@ -51,6 +52,9 @@ class Identity:
     role: Role
     name: str
     skills: frozenset[str] = field(default_factory=frozenset)
+    # Each skill's proficiency, 1 to 5, sorted by name (a skill listed by name alone has
+    # the implied level): the ``skills`` claim as an object ``{name: level}``.
+    levels: tuple[tuple[str, int], ...] = ()
     # The ``priority`` claim (users): it orders their requests in the queue.
     priority: int = 0
     # The token's exp (seconds since the epoch): when a socket opened with it must end
@@ -66,7 +70,7 @@ def issue_token(
     name: str | None = None,
     ttl_s: int = 3600,
     audience: str = "mayday",
-    skills: list[str] | None = None,
+    skills: list[str] | dict[str, int] | None = None,
     now: float | None = None,
     issuer: str = "",
     priority: int = 0,
@@ -86,7 +90,9 @@ def issue_token(
     }
     if issuer:
         claims["iss"] = issuer
-    if skills:
+    if isinstance(skills, dict):
+        claims["skills"] = dict(sorted(skills.items()))
+    elif skills:
         claims["skills"] = sorted(skills)
     if priority:
         claims["priority"] = _priority({"priority": priority})
@@ -278,21 +284,35 @@ def _identity(claims: dict[str, Any]) -> Identity:
     display = name if isinstance(name, str) and name else sub
     if _BREAKS.search(display):
         raise AuthError("invalid token: name must hold no control characters or line breaks")
+    levels = _skills(claims.get("skills", []))
     return Identity(
         sub=sub,
         role=parsed_role,
         name=display[:128],
-        skills=_skills(claims.get("skills", [])),
+        skills=frozenset(name for name, _ in levels),
+        levels=levels,
         priority=_priority(claims),
     )
 
 
-def _skills(skills: Any) -> frozenset[str]:
-    if not isinstance(skills, list) or len(skills) > MAX_SKILLS:
-        raise AuthError(f"invalid token: skills must be a list of at most {MAX_SKILLS}")
-    if not all(isinstance(s, str) and 0 < len(s) <= 64 and s.isprintable() for s in skills):
+def _skills(skills: Any) -> tuple[tuple[str, int], ...]:
+    """The ``skills`` claim: a list of names (each at the implied level) or an object
+    ``{name: level}`` with integer levels from 1 to 5; anything else refuses the token."""
+    if isinstance(skills, dict):
+        names, levels = list(skills), list(skills.values())
+    elif isinstance(skills, list):
+        names, levels = list(skills), [IMPLIED_LEVEL] * len(skills)
+    else:
+        names, levels = [], []
+    if not isinstance(skills, list | dict) or len(names) > MAX_SKILLS:
+        raise AuthError(
+            f"invalid token: skills must be a list or an object of at most {MAX_SKILLS}"
+        )
+    if not all(isinstance(s, str) and 0 < len(s) <= 64 and s.isprintable() for s in names):
         raise AuthError("invalid token: each skill must be a printable string of 1 to 64")
-    return frozenset(skills)
+    if not all(type(v) is int and MIN_LEVEL <= v <= MAX_LEVEL for v in levels):
+        raise AuthError("invalid token: each skill's level must be an integer from 1 to 5")
+    return tuple(sorted(dict(zip(names, levels, strict=True)).items()))
 
 
 def _priority(claims: dict[str, Any]) -> int:

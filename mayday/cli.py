@@ -17,6 +17,7 @@ from mayday.auth import PRIORITY_MAX, PRIORITY_MIN, AuthError, Role, issue_token
 from mayday.gcpolicy import GcPolicy
 from mayday.jwks import KeyConfigError
 from mayday.logsafe import configure_logging
+from mayday.routing.config import IMPLIED_LEVEL, MAX_LEVEL, MIN_LEVEL
 from mayday.settings import Settings, SettingsError
 from mayday.settings_report import effective_lines, help_epilog, secret_values
 
@@ -68,7 +69,11 @@ def _parser() -> argparse.ArgumentParser:
     token.add_argument("--sub", required=True, help="the identity")
     token.add_argument("--name", help="display name (default: the sub)")
     token.add_argument("--ttl", type=int, default=3600, help="seconds until it expires")
-    token.add_argument("--skills", default="", help="comma-separated skills (advisors)")
+    token.add_argument(
+        "--skills",
+        default="",
+        help="comma-separated skills (advisors), each optionally name:level (1-5, default 3)",
+    )
     token.add_argument(
         "--priority",
         type=int,
@@ -80,9 +85,24 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _skill_claim(raw: str) -> list[str] | dict[str, int]:
+    """``--skills``: a list of names, or with any ``name:level`` an object of levels
+    (a bare name then has the implied level)."""
+    items = [s.strip() for s in raw.split(",") if s.strip()]
+    if not any(":" in s for s in items):
+        return items
+    levels = {}
+    for item in items:
+        name, _, level = item.partition(":")
+        if level and not (level.isdigit() and MIN_LEVEL <= int(level) <= MAX_LEVEL):
+            raise SettingsError(f"--skills: the level of {name} must be from 1 to 5")
+        levels[name.strip()] = int(level) if level else IMPLIED_LEVEL
+    return levels
+
+
 def _token(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
-    skills = [s.strip() for s in args.skills.split(",") if s.strip()]
+    skills = _skill_claim(args.skills)
     if not 0 < args.ttl <= settings.jwt_max_ttl_s:
         raise SettingsError(
             f"--ttl must be from 1 to {settings.jwt_max_ttl_s} s (MAYDAY_JWT_MAX_TTL_S): "

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from mayday.routing.config import RouterConfig, SettingsError
+from mayday.routing.config import RouterConfig, SettingsError, parse_escalation
 from mayday.routing.hours import Hours
 from mayday.security_settings import check_security, normal_origins
 from mayday.webassets import default_root
@@ -182,6 +182,7 @@ def _comma_list(raw: str) -> tuple[str, ...]:
 # Settings whose variable is not read by the type of their default.
 _PARSERS: dict[str, Callable[[str], Any]] = {
     "ice_servers": _ice_servers,
+    "escalation": parse_escalation,
     "turn_urls": _comma_list,
     "topics": _comma_list,
     "allowed_origins": _comma_list,
@@ -255,6 +256,9 @@ SETTING_HELP: dict[str, str] = {
     "request_ttl_s": "seconds a request waits for an advisor before it expires",
     "priority_step_s": "seconds of waiting one level of a user's priority claim is worth "
     "in the queue order (0: arrival order only)",
+    "escalation": "how a waiting request's skill match widens with its age, a JSON list of "
+    "{after_s, skills: all|any|none, min_level 1-5}; a step no online advisor fits is skipped",
+    "decline_cooldown_s": "seconds a decline hides the request from that advisor",
     "history_limit": "finished requests the memory store keeps",
     "history_ttl_s": "seconds Redis keeps a finished request",
     "host": "address to bind",

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from mayday.routing.config import Step
 from mayday.settings import SETTING_HELP, Settings, is_secret
 
 MASK = "***"
@@ -32,6 +33,8 @@ def env_value(value: Any) -> str:
     if isinstance(value, tuple):
         if value and isinstance(value[0], dict):
             return json.dumps(list(value), separators=(",", ":"))
+        if value and isinstance(value[0], Step):
+            return json.dumps([s.to_json() for s in value], separators=(",", ":"))
         return ",".join(str(v) for v in value)
     if isinstance(value, Path):
         return str(value)

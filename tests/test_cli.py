@@ -56,6 +56,21 @@ def test_token_writes_the_priority_claim() -> None:
     assert "priority must be from -10 to 10" in refused.stderr
 
 
+def test_token_writes_skill_levels() -> None:
+    """``--skills wifi:5,tv`` writes levels (tv at the implied 3); a bad level exits 2."""
+    done = mayday("token", "--role", "advisor", "--sub", "a1", "--skills", "wifi:5,tv")
+    assert done.returncode == 0, done.stderr
+    assert verify_token(done.stdout.strip(), SECRET).levels == (("tv", 3), ("wifi", 5))
+    listed = mayday("token", "--role", "advisor", "--sub", "a1", "--skills", "wifi,tv")
+    assert jwt.decode(listed.stdout.strip(), options={"verify_signature": False})["skills"] == [
+        "tv",
+        "wifi",
+    ]
+    refused = mayday("token", "--role", "advisor", "--sub", "a1", "--skills", "wifi:9")
+    assert (refused.returncode, refused.stdout) == (2, "")
+    assert "level of wifi must be from 1 to 5" in refused.stderr
+
+
 def test_token_without_secret_fails_clearly() -> None:
     """Without MAYDAY_JWT_SECRET the command says so and exits non-zero."""
     done = mayday("token", "--role", "user", "--sub", "u", secret=None)

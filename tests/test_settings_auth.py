@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import time
 
+import jwt
 import pytest
 
 from mayday.auth import AuthError, Role, issue_token, turn_credentials, verify_token
@@ -84,3 +86,67 @@ def test_redaction_catches_query_tokens_and_bare_jwts(caplog: pytest.LogCaptureF
         logger.info("header %s", f"Bearer {token}")
     assert token not in caplog.text
     assert "[redacted-jwt]" in caplog.text
+
+
+def test_skills_with_levels_verify_to_levels() -> None:
+    """Skills as an object carry their levels; a list gives each the implied level 3."""
+    token = issue_token(SECRET, role="advisor", sub="a1", skills={"wifi": 5, "printer": 1})
+    identity = verify_token(token, SECRET)
+    assert identity.skills == frozenset({"wifi", "printer"})
+    assert identity.levels == (("printer", 1), ("wifi", 5))
+    listed = verify_token(issue_token(SECRET, role="advisor", sub="a2", skills=["wifi"]), SECRET)
+    assert listed.levels == (("wifi", 3),)
+
+
+@pytest.mark.parametrize("level", [0, 6, 2.5, True, "3"])
+def test_a_bad_skill_level_refuses_the_token(level: object) -> None:
+    """A level that is not an integer from 1 to 5 refuses the whole token."""
+    token = jwt.encode(
+        {
+            "sub": "a1",
+            "role": "advisor",
+            "aud": "mayday",
+            "exp": time.time() + 60,
+            "skills": {"wifi": level},
+        },
+        SECRET,
+        algorithm="HS256",
+    )
+    with pytest.raises(AuthError, match="level must be an integer from 1 to 5"):
+        verify_token(token, SECRET)
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ("[]", "1 to 20 steps"),
+        ('[{"after_s": 5, "skills": "all"}]', "first step must have after_s 0"),
+        ('[{"after_s": 0, "skills": "some"}]', 'skills must be "all", "any" or "none"'),
+        ('[{"after_s": 0, "skills": "all", "min_level": 9}]', "min_level must be from 1 to 5"),
+        ('[{"after_s": 0}, {"after_s": 0, "skills": "any"}]', "more than the step before"),
+        ('[{"after_s": 0, "skill": "any"}]', "must be an object of after_s"),
+        ("not json", "must be JSON"),
+    ],
+)
+def test_a_bad_escalation_stops_the_start_with_its_reason(raw: str, message: str) -> None:
+    """MAYDAY_ESCALATION is checked when the settings load, with the step at fault."""
+    with pytest.raises(SettingsError, match=message):
+        Settings.from_env({"MAYDAY_ESCALATION": raw, "MAYDAY_JWT_SECRET": SECRET})
+
+
+def test_escalation_and_cooldown_from_the_environment() -> None:
+    """The steps and the decline cooldown are read from their variables."""
+    settings = Settings.from_env(
+        {
+            "MAYDAY_ESCALATION": '[{"after_s": 0, "skills": "all", "min_level": 4},'
+            ' {"after_s": 10, "skills": "any"}, {"after_s": 20, "skills": "none"}]',
+            "MAYDAY_DECLINE_COOLDOWN_S": "30",
+            "MAYDAY_JWT_SECRET": SECRET,
+        }
+    )
+    assert [s.to_json() for s in settings.escalation] == [
+        {"after_s": 0.0, "skills": "all", "min_level": 4},
+        {"after_s": 10.0, "skills": "any", "min_level": 1},
+        {"after_s": 20.0, "skills": "none", "min_level": 1},
+    ]
+    assert settings.decline_cooldown_s == 30.0

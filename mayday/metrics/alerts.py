@@ -38,10 +38,18 @@ class AlertRules:
     min_volume: int = 5
 
     def evaluate(
-        self, oldest_wait_s: float | None, advisors_available: int, recent: Measures
+        self,
+        oldest_wait_s: float | None,
+        advisors_available: int,
+        recent: Measures,
+        *,
+        unoffered: int = 0,
+        declined_by_all: int = 0,
     ) -> list[Alert]:
-        """The alerts whose condition holds now; ``recent`` is the rolling five minutes."""
-        alerts = []
+        """The alerts whose condition holds now; ``recent`` is the rolling five minutes;
+        ``unoffered``: waiting requests no advisor holds an offer of (waiting - reserved);
+        ``declined_by_all``: waiting requests every online advisor has declined."""
+        alerts = self._stranded(oldest_wait_s, advisors_available, unoffered, declined_by_all)
         warn_at = self.warn_fraction * self.target_s
         wait = oldest_wait_s or 0.0
         if wait >= self.target_s or (wait >= warn_at and advisors_available == 0):
@@ -72,6 +80,33 @@ class AlertRules:
                     f"{rate:.0%} of users gave up over 5 min (more than "
                     f"{self.abandonment_max:.0%})",
                     rate,
+                )
+            )
+        return alerts
+
+    def _stranded(
+        self, oldest_wait_s: float | None, free: int, unoffered: int, declined: int
+    ) -> list[Alert]:
+        """Requests no one is being offered although advisors are there: every online
+        advisor declined one (its cooldown hides it from them), or one has waited past
+        the warning share of the target while advisors are free (skills nobody free has,
+        or declines). The oldest-wait alert only covers the case with nobody free."""
+        alerts = []
+        if declined > 0:
+            alerts.append(
+                Alert(
+                    "declined_by_all",
+                    f"{declined} waiting request(s) declined by every online advisor",
+                    float(declined),
+                )
+            )
+        wait = oldest_wait_s or 0.0
+        if free > 0 and unoffered > 0 and wait >= self.warn_fraction * self.target_s:
+            alerts.append(
+                Alert(
+                    "waiting_while_free",
+                    f"a user has waited {_seconds(wait)} while {free} advisor(s) are free",
+                    wait,
                 )
             )
         return alerts
@@ -128,6 +163,8 @@ RECOVERED = {
     "oldest_wait": "every waiting user is back within the target",
     "service_level": "service level back at the goal",
     "abandonment": "abandonment back under the threshold",
+    "declined_by_all": "no waiting request is declined by every online advisor",
+    "waiting_while_free": "no user waits while advisors are free",
 }
 
 

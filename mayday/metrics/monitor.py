@@ -86,7 +86,13 @@ class Monitor:
         """The raised alerts, each with the message and value of now while it still holds
         (``since`` stays the moment it was raised): the banner follows the live figure."""
         active = await self.ledger.active()
-        holding = self.alert_rules.evaluate(queue.oldest_wait_s, queue.advisors_available, recent)
+        holding = self.alert_rules.evaluate(
+            queue.oldest_wait_s,
+            queue.advisors_available,
+            recent,
+            unoffered=queue.waiting - queue.advisors_reserved,
+            declined_by_all=queue.declined_by_all,
+        )
         for alert in holding:
             if alert.name in active:
                 active[alert.name] = {
@@ -138,7 +144,13 @@ class Monitor:
         tells the ops consoles and queues the ``alert.*`` webhooks)."""
         self.prom.set_queue(queue)
         recent = measures(total((await self.stats.window(now - 300, now)).values()), self.rules)
-        holding = self.alert_rules.evaluate(queue.oldest_wait_s, queue.advisors_available, recent)
+        holding = self.alert_rules.evaluate(
+            queue.oldest_wait_s,
+            queue.advisors_available,
+            recent,
+            unoffered=queue.waiting - queue.advisors_reserved,
+            declined_by_all=queue.declined_by_all,
+        )
         events = await changes(self.alert_rules, self.ledger, holding, now)
         for event in events:
             log.warning("alert %s %s: %s", event.name, event.state, event.message)

@@ -346,6 +346,9 @@ class HelpQueued(Outbound):
     # next opening is (ISO 8601 UTC; None when unknown or within the hours).
     offline: bool = False
     back_at: str | None = None
+    # The escalation step in force: which of the request's skills an advisor must have
+    # ("all", "any" or "none"; MAYDAY_ESCALATION).
+    match: str = "all"
 
 
 @dataclass(frozen=True)
@@ -586,8 +589,11 @@ class QueueSummary(Outbound):
     advisors_reserved: int
     advisors_busy: int
     advisors_away: int
+    # Waiting requests every online advisor has declined: still theirs to take (the
+    # cooldown ends, or one takes it), and the declined_by_all alert.
+    declined_by_all: int = 0
 
-    def shape(self) -> tuple[int, int, int, int, int]:
+    def shape(self) -> tuple[int, ...]:
         """What makes a summary worth sending again (the oldest wait grows by itself)."""
         return (
             self.waiting,
@@ -595,4 +601,5 @@ class QueueSummary(Outbound):
             self.advisors_reserved,
             self.advisors_busy,
             self.advisors_away,
+            self.declined_by_all,
         )

@@ -31,7 +31,7 @@ from mayday.protocol.messages import (
     SessionTransferred,
     TransferFailed,
 )
-from mayday.routing.config import MEDIA_ENTRIES_KEPT, RouterConfig
+from mayday.routing.config import MEDIA_ENTRIES_KEPT, RouterConfig, Step
 from mayday.routing.events import (
     AdvisorConnected,
     AdvisorStateSet,
@@ -51,15 +51,18 @@ from mayday.routing.events import (
     Reconnected,
     RequestClosed,
     RequestExpired,
+    RouteDue,
     Send,
     SessionEndRequested,
     SessionOver,
     SessionTransferRequested,
+    StartTimer,
     Waiting,
     grace_key,
     grace_timer,
     offer_key,
     offer_timer,
+    route_key,
 )
 from mayday.routing.model import (
     USER_BUSY,
@@ -119,6 +122,9 @@ class Router:
         self._free_key: dict[str, tuple[float, str]] = {}
         # Requests whose own state changed in this operation: their users hear at once.
         self._touched: dict[str, Request] = {}
+        # Waiting requests found declined by every online advisor (checked again when
+        # counted: a cooldown's end or a new advisor makes one takeable again).
+        self._declined_all: set[str] = set()
         self._now = 0.0
         self._out: list[Effect] = []
         self._handlers: dict[type[Any], Callable[[Any, float], None]] = {
@@ -130,6 +136,7 @@ class Router:
             OfferDeclined: self._on_decline,
             OfferExpired: self._on_offer_expired,
             RequestExpired: self._on_request_expired,
+            RouteDue: self._on_route_due,
             Disconnected: self._on_disconnected,
             Reconnected: self._on_reconnected,
             GraceExpired: self._on_grace_expired,
@@ -175,9 +182,10 @@ class Router:
     def _user_state(self, req: Request, now: float) -> list[Outbound]:
         if req.state.waiting:
             position = self._rank.rank(self._order_key(req))
-            estimate = self._estimate(req, position)
+            estimate = self._estimate(req, position, now)
             free = self._count(AdvisorStatus.AVAILABLE)
-            return [HelpQueued(req.id, position, estimate, req.state.value, free)]
+            match = req.match.skills
+            return [HelpQueued(req.id, position, estimate, req.state.value, free, match=match)]
         session = self.sessions.get(req.session_id or "")
         adv = self.advisors.get(session.advisor_id) if session else None
         if session is None or adv is None:
@@ -232,7 +240,12 @@ class Router:
             advisors_reserved=self._count(AdvisorStatus.RESERVED),
             advisors_busy=self._count(AdvisorStatus.BUSY),
             advisors_away=self._count(AdvisorStatus.AWAY),
+            declined_by_all=self._count_declined_by_all(now),
         )
+
+    def _count_declined_by_all(self, now: float) -> int:
+        """How many waiting requests every online advisor has declined (cooldowns on)."""
+        return sum(1 for rid in self._declined_all if self._declined_by_all(self.queue[rid], now))
 
     def due_requests(self, now: float) -> list[str]:
         """Waiting requests past their time-to-live, oldest first (the queue is FIFO)."""
@@ -289,11 +302,13 @@ class Router:
         self._rank.add(self._order_key(req))
         self._touched[req.id] = req
         self._open_request_of_user[req.user_id] = req.id
+        req.match = self.config.escalation[0]
         priority = req.priority or None  # on the timeline only when it is not the default
         self._record(
             req, now, "requested", topic=ask.topic, skills=sorted(ask.skills), priority=priority
         )
         self._out.append(Waiting(req.user_id, req.id))
+        self._escalate(req, now)
         log.info("request %s: new from user %s", req.id, req.user_id)
 
     def _on_help_cancelled(self, ev: HelpCancelled, now: float) -> None:
@@ -314,7 +329,12 @@ class Router:
             self._advisor_returned(adv.id, False, now)
         if adv is None:
             adv = Advisor(
-                id=ev.advisor_id, name=ev.name, skills=ev.skills, idle_since=now, status_since=now
+                id=ev.advisor_id,
+                name=ev.name,
+                skills=ev.skills,
+                levels=dict(ev.levels),
+                idle_since=now,
+                status_since=now,
             )
             self.advisors[adv.id] = adv
             self._status_counts[adv.status] += 1
@@ -334,7 +354,9 @@ class Router:
         """Counted away until they choose (docs/protocol.md); nothing is sent."""
         if ev.advisor_id in self.advisors:
             return
-        adv = Advisor(ev.advisor_id, ev.name, ev.skills, idle_since=now, status_since=now)
+        adv = Advisor(
+            ev.advisor_id, ev.name, ev.skills, dict(ev.levels), idle_since=now, status_since=now
+        )
         self.advisors[adv.id] = adv
         self._status_counts[adv.status] += 1
 
@@ -343,13 +365,14 @@ class Router:
         if pending is not None and self._transfer_pending(pending):
             self._accept_transfer(ev, pending, now)
             return
-        if self._claim_mode:
+        claim = self._claim_mode or self._shown(ev.advisor_id, ev.request_id)
+        if claim:
             req, adv = self._claimable(ev.advisor_id, ev.request_id)
         else:
             req, adv = self._held_offer(ev.advisor_id, ev.request_id)
         if ev.session_id in self.sessions:
             raise ProtocolError(ErrorCode.INVALID_STATE, f'session "{ev.session_id}" exists')
-        if self._claim_mode:
+        if claim:
             self._record(req, now, "claimed", advisor=adv.id)
             self._withdraw_claims(req, "claimed", keep=adv.id)
         else:
@@ -370,6 +393,8 @@ class Router:
         self.sessions[session.id] = session
         del self.queue[req.id]
         self._rank.remove(self._order_key(req))
+        self._stop_route(req)
+        self._declined_all.discard(req.id)
         req.offered_to, req.session_id = None, session.id
         adv.offer, adv.session_id = None, session.id
         self._set_request_state(req, RequestState.IN_SESSION, now)
@@ -405,18 +430,140 @@ class Router:
             role=side,
         )
 
+    def _shown(self, advisor_id: str, request_id: str) -> bool:
+        """Offer mode: a request everyone declined is shown to them to take (``_show``)."""
+        adv = self.advisors.get(advisor_id)
+        return adv is not None and request_id in adv.claimable
+
     def _on_decline(self, ev: OfferDeclined, now: float) -> None:
-        if self._claim_mode:
+        if self._claim_mode or self._shown(ev.advisor_id, ev.request_id):
             req, adv = self._claimable(ev.advisor_id, ev.request_id)
-            req.declined_by.add(adv.id)
             self._out.append(Observe("declined", 1.0, "", adv.id))
             adv.claimable.discard(req.id)
             self._record(req, now, "claim.declined", advisor=adv.id)
+            self._cool_down(req, adv, now)
             return
         req, adv = self._held_offer(ev.advisor_id, ev.request_id)
-        req.declined_by.add(adv.id)
         self._out.append(Observe("declined", 1.0, "", adv.id))
         self._withdraw_offer(adv, now, AdvisorStatus.AVAILABLE, outcome="declined")
+        if req.state.waiting:  # not a warm transfer's offer: that request is in its call
+            self._cool_down(req, adv, now)
+
+    def _cool_down(self, req: Request, adv: Advisor, now: float) -> None:
+        """A decline hides the request from its advisor for ``decline_cooldown_s``, not for
+        good: a request everyone declined must not wait for nobody until it expires."""
+        req.cooldowns[adv.id] = now + self.config.decline_cooldown_s
+        if req.id not in self._declined_all and self._declined_by_all(req, now):
+            self._declined_all.add(req.id)
+            self._record(req, now, "declined_by_all", advisors=len(req.cooldowns))
+            if not self._claim_mode:
+                self._show(req, now)
+        self._time_route(req, now)
+
+    def _show(self, req: Request, now: float) -> None:
+        """Offer mode: every online advisor declined it, so the free ones among them are
+        shown it as a request they can still take (a ``help.offer`` with mode ``claim``,
+        taken with ``help.accept``) until it is offered again or leaves the queue."""
+        if req.state is not RequestState.QUEUED or req.user_dropped_at is not None:
+            return
+        for aid in sorted(req.cooldowns):
+            adv = self.advisors.get(aid)
+            if adv is None or adv.status is not AdvisorStatus.AVAILABLE:
+                continue
+            if aid in req.declined_by or not adv.fits(req, req.match):
+                continue
+            adv.claimable.add(req.id)
+            self._send("advisor", aid, self._offer_frame(req, now, None, "claim"))
+
+    def _declined_by_all(self, req: Request, now: float) -> bool:
+        """Every online advisor has it hidden by a decline: O(its decliners), not O(team)."""
+        online = len(self.advisors) - self._count(AdvisorStatus.AWAY)
+        cooling = sum(
+            1
+            for aid in req.cooldowns
+            if aid in self.advisors
+            and self.advisors[aid].status is not AdvisorStatus.AWAY
+            and req.hidden_from(aid, now)
+            and aid not in req.declined_by
+        )
+        excluded = sum(
+            1
+            for aid in req.declined_by
+            if aid in self.advisors and self.advisors[aid].status is not AdvisorStatus.AWAY
+        )
+        return cooling > 0 and cooling + excluded >= online
+
+    # ------------------------------------------------------------ escalation
+    def _on_route_due(self, ev: RouteDue, now: float) -> None:
+        req = self.requests.get(ev.request_id)
+        if req is None or not req.state.waiting:
+            return
+        req.route_at = None  # this timer has fired: the next is started afresh
+        self._escalate(req, now)
+        self._touched[req.id] = req
+
+    def _escalate(self, req: Request, now: float) -> None:
+        """Move the request on to the step its age has reached, then past each step no
+        online advisor fits (TaskRouter's ``skip_if``), and time its next look. A
+        request without skills fits everyone at every step: it has none to widen."""
+        steps = self.config.escalation
+        if not req.skills:
+            self._time_route(req, now)
+            return
+        step, reason = req.step, "age"
+        while step + 1 < len(steps) and now - req.enqueued_at >= steps[step + 1].after_s:
+            step += 1
+        while step + 1 < len(steps) and not self._anyone_fits(req, steps[step]):
+            step, reason = step + 1, "skipped"
+        if step != req.step:
+            req.step, req.match = step, steps[step]
+            self._record(
+                req,
+                now,
+                "escalated",
+                step=step,
+                match=req.match.skills,
+                min_level=req.match.min_level,
+                reason=reason,
+            )
+            self._touched[req.id] = req
+        self._time_route(req, now)
+
+    def _anyone_fits(self, req: Request, step: Step) -> bool:
+        """Whether some online advisor fits ``step`` (declines aside). With nobody online
+        there is nobody to skip for: the steps then widen by age alone. Scans the team
+        only for a request with skills, as the estimate does."""
+        online = len(self.advisors) - self._count(AdvisorStatus.AWAY)
+        if online == 0 or not req.skills or step.skills == "none":
+            return True
+        return any(
+            a.status is not AdvisorStatus.AWAY and a.fits(req, step) for a in self.advisors.values()
+        )
+
+    def _time_route(self, req: Request, now: float) -> None:
+        """One timer per waiting request, at its next step or its first cooldown's end;
+        ended cooldowns are forgotten so the map stays as small as the live ones."""
+        steps = self.config.escalation
+        widens = req.skills and req.step + 1 < len(steps)
+        due = [req.enqueued_at + steps[req.step + 1].after_s] if widens else []
+        for aid, until in list(req.cooldowns.items()):
+            if until <= now:
+                del req.cooldowns[aid]
+            else:
+                due.append(until)
+        at = min(due) if due else None
+        if at == req.route_at:
+            return
+        if at is None:
+            self._stop_route(req)
+            return
+        req.route_at = at
+        self._out.append(StartTimer(route_key(req.id), max(0.0, at - now), RouteDue(req.id)))
+
+    def _stop_route(self, req: Request) -> None:
+        if req.route_at is not None:
+            req.route_at = None
+            self._out.append(CancelTimer(route_key(req.id)))
 
     def _on_offer_expired(self, ev: OfferExpired, now: float) -> None:
         req = self.requests.get(ev.request_id)
@@ -504,7 +651,7 @@ class Router:
             adv = self.advisors[req.offered_to]
             then = AdvisorStatus.AVAILABLE if adv.wants_available else AdvisorStatus.AWAY
             self._withdraw_offer(adv, now, then, reason="user_dropped")
-        if self._claim_mode:
+        if self._claim_mode or req.id in self._declined_all:
             self._withdraw_claims(req, "user_dropped")
 
     def _on_reconnected(self, ev: Reconnected, now: float) -> None:
@@ -595,6 +742,7 @@ class Router:
         self._rank.add(self._order_key(req))
         self._out.append(Waiting(req.user_id, req.id))
         self._record(req, now, "requeued", reason=reason)
+        self._escalate(req, now)
 
     def _advisor_offline(self, adv: Advisor, now: float) -> None:
         del self.advisors[adv.id]
@@ -678,7 +826,7 @@ class Router:
             if self._free_key.get(key[1]) != key:
                 continue
             adv = self.advisors[key[1]]
-            if adv.can_take(req):
+            if adv.can_take(req, self._now):
                 found = adv
                 break
             skipped.append(key)
@@ -706,6 +854,10 @@ class Router:
                 return
 
     def _offer(self, req: Request, adv: Advisor, now: float) -> None:
+        if req.id in self._declined_all:
+            # No longer declined by all: those shown it to take are told it is offered.
+            self._declined_all.discard(req.id)
+            self._withdraw_claims(req, "offered")
         req.offer_no += 1
         req.offered_to, adv.offer, req.offered_at = adv.id, req.id, now
         self._set_request_state(req, RequestState.OFFERED, now)
@@ -742,7 +894,7 @@ class Router:
         ]
         for adv in free:
             for req in waiting:
-                if req.id not in adv.claimable and adv.can_take(req):
+                if req.id not in adv.claimable and adv.can_take(req, now):
                     adv.claimable.add(req.id)
                     self._send("advisor", adv.id, self._offer_frame(req, now, None, "claim"))
 
@@ -795,10 +947,12 @@ class Router:
             adv = self.advisors[req.offered_to]
             then = AdvisorStatus.AVAILABLE if adv.wants_available else AdvisorStatus.AWAY
             self._withdraw_offer(adv, now, then, reason=withdraw_reason)
-        if self._claim_mode:
+        if self._claim_mode or req.id in self._declined_all:
             self._withdraw_claims(req, withdraw_reason)
         del self.queue[req.id]
         self._rank.remove(self._order_key(req))
+        self._stop_route(req)
+        self._declined_all.discard(req.id)
         self._set_request_state(req, state, now if at is None else at)
         self._finish(req)
 
@@ -959,17 +1113,18 @@ class Router:
     def _notice(self, req: Request, now: float) -> None:
         """Tell the user where their request stands, if that changed since they last heard."""
         position = self._rank.rank(self._order_key(req))
-        estimate = self._estimate(req, position)
-        notice = (position, req.state.value, estimate)
+        estimate = self._estimate(req, position, now)
+        notice = (position, req.state.value, estimate, req.match.skills)
         if notice == req.last_notice:
             return
         req.last_notice = notice
         free = self._count(AdvisorStatus.AVAILABLE)
-        self._send(
-            "user", req.user_id, HelpQueued(req.id, position, estimate, req.state.value, free)
+        queued = HelpQueued(
+            req.id, position, estimate, req.state.value, free, match=req.match.skills
         )
+        self._send("user", req.user_id, queued)
 
-    def _estimate(self, req: Request, position: int) -> float | None:
+    def _estimate(self, req: Request, position: int, now: float) -> float | None:
         """The expected wait of a request that knows its place: one mean handle time per
         request ahead that no reserved advisor is already taking, and this one, shared
         by the online advisors who could take it.
@@ -981,8 +1136,10 @@ class Router:
         online`` (exact for exponential handle times).
 
         Dispatch has already run, so a queued request waits for a session to end.
-        None when no advisor online could take it (none online, all declined it, or
-        none has its skills): there is no honest number to give.
+        None when no advisor online could take it (none online, none fits its step,
+        or all lost a session of it): there is no honest number to give. A decline's
+        cooldown ends, so the decliners still count: a request everyone declined is
+        not told that nobody can take it.
         """
         if req.state is RequestState.OFFERED:
             return 0.0
@@ -991,7 +1148,9 @@ class Router:
             online = sum(
                 1
                 for a in self.advisors.values()
-                if a.status is not AdvisorStatus.AWAY and a.can_take(req)
+                if a.status is not AdvisorStatus.AWAY
+                and a.fits(req, req.match)
+                and a.id not in req.declined_by
             )
         if online == 0:
             return None
@@ -1021,7 +1180,7 @@ class Router:
         adv = self.advisors.get(advisor_id)
         if adv is None or adv.status is not AdvisorStatus.AVAILABLE:
             raise ProtocolError(ErrorCode.INVALID_STATE, "go available to claim requests")
-        if not adv.can_take(req):
+        if req.id not in adv.claimable and not adv.can_take(req, self._now):
             raise ProtocolError(ErrorCode.INVALID_STATE, "this request is not one you can take")
         return req, adv
 

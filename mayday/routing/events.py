@@ -36,6 +36,8 @@ class AdvisorStateSet:
     name: str
     skills: frozenset[str]
     available: bool
+    # Each skill's level, as the token gives it (sorted by name); missing: implied.
+    levels: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,7 @@ class AdvisorConnected:
     advisor_id: str
     name: str
     skills: frozenset[str]
+    levels: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,14 @@ class OfferDeclined:
 class OfferExpired:
     request_id: str
     offer_no: int
+
+
+@dataclass(frozen=True)
+class RouteDue:
+    """A waiting request's next escalation step or a decline's cooldown is due: its
+    match is looked at again. Idempotent: early, late or twice changes nothing more."""
+
+    request_id: str
 
 
 @dataclass(frozen=True)
@@ -148,6 +159,7 @@ Event = (
     | OfferDeclined
     | OfferExpired
     | RequestExpired
+    | RouteDue
     | Disconnected
     | Reconnected
     | GraceExpired
@@ -171,7 +183,7 @@ class StartTimer:
 
     key: str
     delay_s: float
-    event: OfferExpired | GraceExpired
+    event: OfferExpired | GraceExpired | RouteDue
 
 
 @dataclass(frozen=True)
@@ -185,6 +197,10 @@ def offer_key(request_id: str) -> str:
 
 def grace_key(role: str, sub: str) -> str:
     return f"grace:{role}:{sub}"
+
+
+def route_key(request_id: str) -> str:
+    return f"route:{request_id}"
 
 
 def offer_timer(request_id: str, offer_no: int, delay_s: float) -> StartTimer:

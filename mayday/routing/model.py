@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mayday.protocol.errors import ErrorCode, ProtocolError
+from mayday.routing.config import IMPLIED_LEVEL, Step
 
 
 class RequestState(enum.StrEnum):
@@ -107,7 +108,15 @@ class Request:
     offered_to: str | None = None
     offered_at: float | None = None
     offer_no: int = 0
+    # Advisors it is never offered to again (one who lost its session, or handed it on).
     declined_by: set[str] = field(default_factory=set)
+    # Advisors who declined it, until when it is hidden from them (decline_cooldown_s).
+    cooldowns: dict[str, float] = field(default_factory=dict)
+    # The escalation step in force (an index into RouterConfig.escalation) and that step.
+    step: int = 0
+    match: Step = field(default_factory=Step)
+    # When its one routing timer (core._time_route) is due; None: no timer runs.
+    route_at: float | None = None
     session_id: str | None = None
     first_frame_at: float | None = None
     # While its user's socket is gone (a drop): when, and which drop (for its timer).
@@ -116,7 +125,7 @@ class Request:
     timeline: list[TimelineEntry] = field(default_factory=list)
     media_reports: int = 0  # media.state reports received (MEDIA_ENTRIES_KEPT recorded)
     # (position, state, estimate) last told to the user, so updates go only on change.
-    last_notice: tuple[int, str, float | None] | None = None
+    last_notice: tuple[int, str, float | None, str] | None = None
     # The latest transfer, and when it was asked from which session: the transferred
     # leg's time-to-advisor runs until a first frame in another session.
     transfer: Transfer | None = None
@@ -126,12 +135,18 @@ class Request:
     # lost): forgotten with the request, as its last session is.
     ended_sessions: list[str] = field(default_factory=list)
 
+    def hidden_from(self, advisor_id: str, now: float) -> bool:
+        """Not to be offered to this advisor now: excluded for good, or declined lately."""
+        return advisor_id in self.declined_by or self.cooldowns.get(advisor_id, now) > now
+
 
 @dataclass
 class Advisor:
     id: str
     name: str
     skills: frozenset[str] = frozenset()
+    # Proficiency per skill, 1 to 5; a skill missing here has the implied level.
+    levels: dict[str, int] = field(default_factory=dict)
     status: AdvisorStatus = AdvisorStatus.AWAY
     # The presence the advisor chose; a busy or reserved advisor returns to it.
     wants_available: bool = False
@@ -146,8 +161,22 @@ class Advisor:
     # Claim mode: the waiting requests this advisor has been shown while free.
     claimable: set[str] = field(default_factory=set)
 
-    def can_take(self, request: Request) -> bool:
-        return request.skills <= self.skills and self.id not in request.declined_by
+    def level(self, skill: str) -> int:
+        if skill not in self.skills:
+            return 0
+        return self.levels.get(skill, IMPLIED_LEVEL)
+
+    def fits(self, request: Request, step: Step) -> bool:
+        """Whether this advisor has what ``step`` asks of the request's skills (declines
+        aside): all of them, any one, or none, each at ``step.min_level`` at least."""
+        if step.skills == "none" or not request.skills:
+            return True
+        good = (self.level(s) >= step.min_level for s in request.skills)
+        return all(good) if step.skills == "all" else any(good)
+
+    def can_take(self, request: Request, now: float) -> bool:
+        """Fits the step in force, and the request is not hidden from them now."""
+        return self.fits(request, request.match) and not request.hidden_from(self.id, now)
 
 
 @dataclass

@@ -49,6 +49,17 @@ class Keys:
         return f"{self.prefix}offers"
 
     @property
+    def route_due(self) -> str:
+        """ZSET request id -> when its next escalation step or first cooldown end is due."""
+        return f"{self.prefix}route_due"
+
+    @property
+    def declined_all(self) -> str:
+        """SET of waiting request ids once found declined by every online advisor (the
+        summary counts those that still are; shown to the decliners to take)."""
+        return f"{self.prefix}declined_all"
+
+    @property
     def graces(self) -> str:
         """ZSET "role|sub|drop number" -> end of that drop's grace period."""
         return f"{self.prefix}graces"

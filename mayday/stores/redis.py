@@ -40,6 +40,7 @@ from mayday.routing.events import (
     Reconnected,
     RequestClosed,
     RequestExpired,
+    RouteDue,
     Send,
     SessionEndRequested,
     SessionOver,
@@ -84,6 +85,7 @@ SCRIPTS = (
     "positions",
     "request_expired",
     "transfer",
+    "route_due",
 )
 # cjson writes an empty Lua table as {}: these fields are lists on the wire.
 _LIST_FIELDS = frozenset({"skills", "ice_servers"})
@@ -110,16 +112,23 @@ class RedisStore:
             HelpCancelled: lambda e: ("help_cancel", [e.user_id, e.request_id, e.outcome]),
             AdvisorStateSet: lambda e: (
                 "advisor_state",
-                [e.advisor_id, e.name, json.dumps(sorted(e.skills)), "1" if e.available else "0"],
+                [
+                    e.advisor_id,
+                    e.name,
+                    json.dumps(sorted(e.skills)),
+                    "1" if e.available else "0",
+                    _levels(e.levels),
+                ],
             ),
             AdvisorConnected: lambda e: (
                 "advisor_connected",
-                [e.advisor_id, e.name, json.dumps(sorted(e.skills))],
+                [e.advisor_id, e.name, json.dumps(sorted(e.skills)), _levels(e.levels)],
             ),
             OfferAccepted: lambda e: ("accept", [e.advisor_id, e.request_id, e.session_id]),
             OfferDeclined: lambda e: ("decline", [e.advisor_id, e.request_id]),
             OfferExpired: lambda e: ("offer_expired", [e.request_id, e.offer_no]),
             RequestExpired: lambda e: ("request_expired", [e.request_id]),
+            RouteDue: lambda e: ("route_due", [e.request_id]),
             Disconnected: lambda e: ("disconnected", [e.role, e.sub, e.node]),
             Reconnected: lambda e: ("reconnected", [e.role, e.sub, "1" if e.resumed else "0"]),
             GraceExpired: lambda e: ("grace_expired", [e.role, e.sub, e.drop_no]),
@@ -224,6 +233,7 @@ class RedisStore:
             raw, timeline = await pipe.execute()
         if not raw:
             return None
+        step, steps = int(raw.get("step") or 0), self.config.escalation
         return Request(
             id=raw["id"],
             user_id=raw["user_id"],
@@ -238,6 +248,9 @@ class RedisStore:
             offered_to=raw["offered_to"] or None,
             offer_no=int(raw["offer_no"]),
             declined_by=set(json.loads(raw["declined"]) or []),
+            cooldowns={a: float(t) for a, t in json.loads(raw.get("cooldowns") or "{}").items()},
+            step=step,
+            match=steps[min(step, len(steps) - 1)],
             session_id=raw["session_id"] or None,
             first_frame_at=float(raw["first_frame_at"]) if raw.get("first_frame_at") else None,
             timeline=[_entry(item) for item in timeline],
@@ -466,6 +479,11 @@ class RedisStore:
             due.append(GraceExpired(role, sub, int(drop_no)))
         return due
 
+    async def due_routes(self, now: float) -> list[RouteDue]:
+        """Escalation steps and decline cooldowns due, whichever process timed them."""
+        found = await self.redis.zrangebyscore(self.keys.route_due, "-inf", now, start=0, num=100)
+        return [RouteDue(str(request_id)) for request_id in found]
+
     async def due_requests(self, now: float) -> list[str]:
         """Waiting requests past their time-to-live, oldest first."""
         deadline = now - self.config.request_ttl_s
@@ -526,7 +544,14 @@ def _transfer_requested(e: SessionTransferRequested) -> tuple[str, list[Any]]:
     )
 
 
-def _timer_event(raw: dict[str, Any]) -> OfferExpired | GraceExpired:
+def _levels(levels: tuple[tuple[str, int], ...]) -> str:
+    """An advisor's skill levels as a JSON object (``{}`` when the token gave none)."""
+    return json.dumps(dict(levels)) if levels else "{}"
+
+
+def _timer_event(raw: dict[str, Any]) -> OfferExpired | GraceExpired | RouteDue:
+    if raw["e"] == "route_due":
+        return RouteDue(raw["request_id"])
     if raw["e"] == "offer_expired":
         return OfferExpired(raw["request_id"], int(raw["offer_no"]))
     return GraceExpired(raw["role"], raw["sub"], int(raw["drop_no"]))

@@ -76,7 +76,8 @@ async def help_cancel(server: Services, conn: Connection, msg: RequestRef) -> Re
 @handler("advisor.state", roles={Role.ADVISOR}, message=AdvisorState)
 async def advisor_state(server: Services, conn: Connection, msg: AdvisorState) -> Result:
     me = conn.identity
-    await server.apply(AdvisorStateSet(me.sub, me.name, me.skills, msg.state == "available"))
+    available = msg.state == "available"
+    await server.apply(AdvisorStateSet(me.sub, me.name, me.skills, available, me.levels))
     return None
 
 
@@ -85,7 +86,7 @@ async def advisor_connected(server: Services, conn: Connection) -> None:
     """An advisor's console opened: counted ``away`` until they choose (docs/protocol.md)."""
     me = conn.identity
     if me.role is Role.ADVISOR:
-        await server.apply(AdvisorConnected(me.sub, me.name, me.skills))
+        await server.apply(AdvisorConnected(me.sub, me.name, me.skills, me.levels))
 
 
 @handler("help.history", roles={Role.ADVISOR}, message=RequestRef)

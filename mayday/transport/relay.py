@@ -293,3 +293,5 @@ class RedisRelay:
             await link.apply(offer)
         for grace in await self.store.due_graces(now):
             await link.apply(grace)
+        for due in await self.store.due_routes(now):
+            await link.apply(due)

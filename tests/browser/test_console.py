@@ -130,11 +130,14 @@ async def test_decline_by_keyboard_and_the_note_fades(
     start_server: StartServer, browser: Browser
 ) -> None:
     """D declines; "Declined" shows in the status and fades out by itself, leaving what
-    holds ("You are available")."""
+    holds ("You are available"). A colleague is online, so the request goes to them (were
+    the console the only one, it would come back as a request it can still take)."""
     h = await start_server()
     pages = Pages(browser, h)
     page = await console(pages)
     await go_available(page)
+    colleague = await h.client("advisor", "adv-2", name="Bob")
+    await colleague.set_available()
     user = await h.client("user", "tab-1", name="Tablet One")
     await user.request_help()
     await expect_state(page, "offered")

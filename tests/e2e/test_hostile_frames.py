@@ -160,7 +160,12 @@ async def test_an_offer_that_cannot_be_sent_is_handed_back(
     store = mayday.server.store
     request = await store.request(queued.request_id)
     assert request is not None
-    assert (request.state.value, request.declined_by) == ("queued", {"a1"})
+    # Declined: hidden from a1 for the decline cooldown, not excluded for good.
+    assert (request.state.value, set(request.cooldowns), request.declined_by) == (
+        "queued",
+        {"a1"},
+        set(),
+    )
     summary = await store.summary(mayday.server.clock())
     assert (summary.advisors_available, summary.advisors_reserved) == (1, 0)
     second = await mayday.client("user", "u2")

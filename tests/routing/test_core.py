@@ -29,6 +29,7 @@ from mayday.routing.events import (
     OfferAccepted,
     OfferDeclined,
     OfferExpired,
+    RouteDue,
     Send,
     SessionEndRequested,
     SessionTransferRequested,
@@ -333,13 +334,14 @@ def test_estimate_is_unknown_without_advisors_and_grows_with_position(router: Ro
     assert third.estimated_wait_s == 600.0
 
 
-def test_no_estimate_when_every_online_advisor_declined(router: Router) -> None:
-    """After the only advisor declines, the user is not told help is coming any moment."""
+def test_an_estimate_when_every_online_advisor_declined(router: Router) -> None:
+    """After the only advisor declines, the user is not told help is coming any moment,
+    nor that nobody can take it (the decline cools down): a handle time to wait."""
     available(router, "a1", 0.0)
     ask(router, "u1", "r1", 1.0)
     effects = router.handle(OfferDeclined("a1", "r1"), 2.0)
     [update] = messages(effects, HelpQueued, to="u1")
-    assert (update.state, update.estimated_wait_s) == ("queued", None)
+    assert (update.state, update.estimated_wait_s) == ("queued", 300.0)
 
 
 def test_advisor_hears_their_state_when_a_session_ends(router: Router) -> None:
@@ -384,8 +386,12 @@ def test_claim_mode_decline_and_cancel(claims: Router) -> None:
     available(claims, "a1", 0.0)
     available(claims, "a2", 1.0)
     ask(claims, "u1", "r1", 2.0)
-    # Nothing is sent; the decline is only counted (the ops table's declines).
-    assert claims.handle(OfferDeclined("a1", "r1"), 3.0) == [Observe("declined", 1.0, "", "a1")]
+    # Nothing is sent; the decline is counted (the ops table's declines) and its cooldown
+    # timed, after which the request is shown to them again.
+    assert claims.handle(OfferDeclined("a1", "r1"), 3.0) == [
+        Observe("declined", 1.0, "", "a1"),
+        StartTimer("route:r1", 60.0, RouteDue("r1")),
+    ]
     assert claims.advisors["a1"].claimable == set()
     effects = claims.handle(HelpCancelled("u1", "r1"), 4.0)
     assert messages(effects, HelpWithdrawn) == [HelpWithdrawn("r1", "cancelled")]

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from mayday.protocol.errors import ProtocolError
 from mayday.protocol.messages import HelpOffer, HelpQueued, HelpRequest
-from mayday.routing.config import RouterConfig
+from mayday.routing.config import RouterConfig, Step
 from mayday.routing.core import Router
 from mayday.routing.events import (
     AdvisorStateSet,
@@ -26,6 +26,7 @@ from mayday.routing.events import (
     OfferExpired,
     Reconnected,
     RequestExpired,
+    RouteDue,
     Send,
     SessionEndRequested,
     SessionTransferRequested,
@@ -35,7 +36,11 @@ from mayday.routing.model import AdvisorStatus, RequestState, SessionState
 
 USERS = [f"u{i}" for i in range(5)]
 ADVISORS = [f"a{i}" for i in range(4)]
-SKILLS = ["", "printer"]
+SKILLS = ["", "printer", "scanner"]
+# Skills widen by age (one op a second) and declines cool down: the routing timers fire
+# early or late in these histories, as they may across nodes.
+ESCALATION = (Step(0, "all", 3), Step(2, "any"), Step(4, "none"))
+COOLDOWN_S = 4.0
 # Token priorities, mostly the default; with PRIORITY_STEP_S of 3 s and one op a second,
 # a priority request passes some of those waiting and not others.
 PRIORITIES = [0, 0, 0, 1, 2, -1]
@@ -67,6 +72,7 @@ op = st.one_of(
     st.tuples(st.just("end"), st.integers(0, 10), st.booleans()),
     st.tuples(st.just("expire"), st.integers(0, 10)),
     *[TRANSFER] * 5,  # sessions are rare in a random history: try them often
+    st.tuples(st.just("route"), st.integers(0, 10)),
 )
 
 # Histories start with some advisors online and some users waiting, so that
@@ -97,6 +103,15 @@ IN_CALLS: list[tuple[object, ...]] = [
 transfer_history = st.lists(st.one_of(op, TRANSFER), max_size=40).map(lambda t: IN_CALLS + t)
 
 
+def advisor_state(advisor: str, available: bool) -> AdvisorStateSet:
+    """a0 and a1 know printers (a0 at level 4, a1 at the implied 3), a2 scanners at 2."""
+    skills = frozenset({"printer"}) if advisor in ("a0", "a1") else frozenset()
+    levels = (("printer", 4),) if advisor == "a0" else ()
+    if advisor == "a2":
+        skills, levels = frozenset({"scanner"}), (("scanner", 2),)
+    return AdvisorStateSet(advisor, advisor, skills, available, levels)
+
+
 @dataclass
 class Driver:
     """Turns abstract ops into events, keeps the pending timers, and checks after each."""
@@ -104,14 +119,14 @@ class Driver:
     router: Router = field(default_factory=Router)
     now: float = 0.0
     created: list[str] = field(default_factory=list)
-    timers: dict[str, OfferExpired | GraceExpired] = field(default_factory=dict)
+    timers: dict[str, OfferExpired | GraceExpired | RouteDue] = field(default_factory=dict)
 
     def run(self, operation: tuple[object, ...]) -> None:
         self.now += 1.0
         event = self.event_for(operation)
         if event is None:
             return
-        if isinstance(event, OfferExpired | GraceExpired):
+        if isinstance(event, OfferExpired | GraceExpired | RouteDue):
             self.timers = {k: v for k, v in self.timers.items() if v != event}  # it fired
         try:
             effects = self.router.handle(event, self.now)
@@ -128,6 +143,7 @@ class Driver:
         if not isinstance(event, SessionTransferRequested):  # a transfer names its advisor
             check_offers_in_fifo_order(self.router, effects)
         check_dropped_identities(self.router, self.timers)
+        check_never_stranded(self.router, self.timers)
 
     def event_for(self, operation: tuple[object, ...]) -> Event | None:
         kind, *args = operation
@@ -140,12 +156,11 @@ class Driver:
             req = r.open_request_of(str(args[0]))
             return HelpCancelled(str(args[0]), req.id) if req else None
         if kind == "state":
-            skills = frozenset({"printer"}) if args[0] in ("a0", "a1") else frozenset()
-            return AdvisorStateSet(str(args[0]), str(args[0]), skills, bool(args[1]))
+            return advisor_state(str(args[0]), bool(args[1]))
         if kind in ("accept", "decline"):
             return self.answer(kind, str(args[0]), bool(args[1]))
-        if kind in ("timeout", "grace"):
-            prefix = "offer:" if kind == "timeout" else "grace:"
+        if kind in ("timeout", "grace", "route"):
+            prefix = {"timeout": "offer:", "grace": "grace:", "route": "route:"}[str(kind)]
             pending = sorted(k for k in self.timers if k.startswith(prefix))
             if not pending:
                 return None
@@ -241,7 +256,7 @@ def check_invariants(r: Router) -> None:
         assert (adv.status is AdvisorStatus.BUSY) == (adv.id in busy)
         assert (adv.status is AdvisorStatus.RESERVED) == (adv.offer is not None)
         waiting = [q for q in r.queue.values() if q.state is RequestState.QUEUED]
-        able = {q.id for q in waiting if adv.can_take(q) and q.user_dropped_at is None}
+        able = {q.id for q in waiting if adv.can_take(q, r._now) and q.user_dropped_at is None}
         if adv.status is AdvisorStatus.AVAILABLE and r.config.routing_mode == "offer":
             assert not able, "a free advisor left idle"
         elif adv.status is AdvisorStatus.AVAILABLE:
@@ -279,11 +294,27 @@ def check_offers_in_fifo_order(r: Router, effects: list[Effect]) -> None:
             adv = r.advisors[effect.sub]
             ahead = order[: order.index(effect.message.request_id)]
             for older in (r.queue[q] for q in ahead):
-                passed_over = older.state is RequestState.QUEUED and adv.can_take(older)
+                passed_over = older.state is RequestState.QUEUED and adv.can_take(older, r._now)
                 assert not passed_over or older.user_dropped_at is not None
 
 
-def check_dropped_identities(r: Router, timers: dict[str, OfferExpired | GraceExpired]) -> None:
+def check_never_stranded(
+    r: Router, timers: dict[str, OfferExpired | GraceExpired | RouteDue]
+) -> None:
+    """A waiting request with a cooldown on or a wider step ahead (it has skills) has its
+    timer running, and its step is never ahead of its age unless one was skipped."""
+    steps = r.config.escalation
+    for q in r.queue.values():
+        if q.cooldowns or (q.skills and q.step + 1 < len(steps)):
+            assert f"route:{q.id}" in timers, "a waiting request no timer will widen"
+        assert q.match == steps[q.step]
+        skipped = any(e.data.get("reason") == "skipped" for e in q.timeline)
+        assert skipped or r._now - q.enqueued_at >= steps[q.step].after_s, "widened too soon"
+
+
+def check_dropped_identities(
+    r: Router, timers: dict[str, OfferExpired | GraceExpired | RouteDue]
+) -> None:
     """Whoever dropped has a grace timer running, is offered nothing and offers nothing."""
     for req in r.requests.values():
         if req.user_dropped_at is not None and r.open_request_of(req.user_id) is req:
@@ -304,7 +335,13 @@ def test_random_interleavings_keep_every_invariant(
     """No double offers, no advisor in two sessions, FIFO kept, and no request lost."""
     driver = Driver(
         router=Router(
-            RouterConfig(routing_mode=mode, request_ttl_s=5.0, priority_step_s=PRIORITY_STEP_S)
+            RouterConfig(
+                routing_mode=mode,
+                request_ttl_s=5.0,
+                priority_step_s=PRIORITY_STEP_S,
+                escalation=ESCALATION,
+                decline_cooldown_s=COOLDOWN_S,
+            )
         )
     )
     for operation in ops:
@@ -342,7 +379,13 @@ def test_draining_ends_every_request_on_purpose(mode: str, ops: list[tuple[objec
     """After any history, users leaving and sessions ending close every request: none stuck."""
     driver = Driver(
         router=Router(
-            RouterConfig(routing_mode=mode, request_ttl_s=5.0, priority_step_s=PRIORITY_STEP_S)
+            RouterConfig(
+                routing_mode=mode,
+                request_ttl_s=5.0,
+                priority_step_s=PRIORITY_STEP_S,
+                escalation=ESCALATION,
+                decline_cooldown_s=COOLDOWN_S,
+            )
         )
     )
     for operation in ops:

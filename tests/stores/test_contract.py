@@ -27,7 +27,7 @@ from mayday.protocol.messages import (
     SessionTransferred,
     TransferFailed,
 )
-from mayday.routing.config import MEDIA_ENTRIES_KEPT, RouterConfig
+from mayday.routing.config import MEDIA_ENTRIES_KEPT, RouterConfig, Step
 from mayday.routing.events import (
     AdvisorConnected,
     AdvisorStateSet,
@@ -44,6 +44,7 @@ from mayday.routing.events import (
     OfferDeclined,
     OfferExpired,
     Reconnected,
+    RouteDue,
     Send,
     SessionEndRequested,
     SessionTransferRequested,
@@ -57,6 +58,8 @@ from mayday.stores.redis import RedisStore
 from tests.redis_server import RedisServer
 from tests.routing.test_properties import (
     ADVISORS,
+    COOLDOWN_S,
+    ESCALATION,
     PRIORITY_STEP_S,
     USERS,
     Driver,
@@ -376,7 +379,13 @@ async def _differential(ops: list[tuple[object, ...]], url: str, mode: str = "of
     client = Redis.from_url(url)
     await client.flushall()
     await client.aclose()
-    config = replace(CONFIG, routing_mode=mode, priority_step_s=PRIORITY_STEP_S)
+    config = replace(
+        CONFIG,
+        routing_mode=mode,
+        priority_step_s=PRIORITY_STEP_S,
+        escalation=ESCALATION,
+        decline_cooldown_s=COOLDOWN_S,
+    )
     redis_store = RedisStore.from_url(url, config)
     memory = MemoryStore(config)
     driver = Driver(router=memory.router)
@@ -397,6 +406,8 @@ async def _differential(ops: list[tuple[object, ...]], url: str, mode: str = "of
                 if s is memory:
                     driver.track_timers(effects)
             assert outcomes[0] == outcomes[1], f"{event} at {driver.now}"
+            summaries = [await s.summary(driver.now) for s in (memory, redis_store)]
+            assert summaries[0] == summaries[1], f"summary after {event}"
             for role, sub in IDENTITIES:
                 ours = [m.to_frame() for m in await memory.current_state(role, sub, driver.now)]
                 theirs = await redis_store.current_state(role, sub, driver.now)
@@ -407,6 +418,7 @@ async def _differential(ops: list[tuple[object, ...]], url: str, mode: str = "of
             ours, theirs = await memory.request(request_id), await redis_store.request(request_id)
             assert ours is not None and theirs is not None
             assert (ours.state, ours.offered_to) == (theirs.state, theirs.offered_to)
+            assert (ours.step, ours.cooldowns) == (theirs.step, theirs.cooldowns)
             assert ours.timeline == theirs.timeline, request_id
     finally:
         await redis_store.close()
@@ -681,3 +693,167 @@ def test_random_transfers_give_identical_effects(
 ) -> None:
     """Histories that start in calls and transfer them: same effects and refusals on both."""
     asyncio.run(_differential(ops, redis_server.url, mode))
+
+
+ESCALATING = replace(
+    CONFIG,
+    escalation=(Step(0, "all", 3), Step(10, "all"), Step(20, "none")),
+    decline_cooldown_s=60.0,
+)
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def escalating(request: pytest.FixtureRequest) -> AsyncIterator[Store]:
+    """A store whose skill match widens at 10 s and 20 s of waiting."""
+    if request.param == "memory":
+        yield MemoryStore(ESCALATING)
+        return
+    server: RedisServer = request.getfixturevalue("redis_server")
+    redis_store = RedisStore.from_url(server.url, ESCALATING)
+    await redis_store.redis.flushall()
+    yield redis_store
+    await redis_store.close()
+
+
+async def test_a_decline_hides_the_request_for_the_cooldown_only(store: Store) -> None:
+    """Two advisors who each declined leave the request waiting, counted declined by all
+    and shown to both as one they can still take; when the cooldown ends it is offered to
+    the longest idle of them again, and the other is told."""
+    await store.apply(AdvisorStateSet("a1", "Ada", frozenset(), True), 1.0)
+    await store.apply(AdvisorStateSet("a2", "Bo", frozenset(), True), 1.5)
+    await store.apply(HelpRequested("u1", "Tab", "r1", HelpRequest()), 2.0)
+    first = await store.apply(OfferDeclined("a1", "r1"), 3.0)
+    assert StartTimer("route:r1", 60.0, RouteDue("r1")) in first
+    assert [m.request_id for m in sent(first, HelpOffer)] == ["r1"]  # on to a2
+    second = await store.apply(OfferDeclined("a2", "r1"), 4.0)
+    takeable = [
+        (e.sub, e.message.mode)
+        for e in second
+        if isinstance(e, Send) and isinstance(e.message, HelpOffer)
+    ]
+    assert takeable == [("a1", "claim"), ("a2", "claim")]
+    # Not "nobody can take it": the cooldowns end, so both still count in the estimate.
+    assert sent(second, HelpQueued) == [HelpQueued("r1", 1, 150.0, "queued", 2)]
+    assert (await store.summary(5.0)).declined_by_all == 1
+    assert sent(await store.apply(RouteDue("r1"), 30.0), HelpOffer) == []  # early: no change
+    again = await store.apply(RouteDue("r1"), 63.0)
+    assert [
+        (e.sub, e.message.request_id)
+        for e in again
+        if isinstance(e, Send) and isinstance(e.message, HelpOffer)
+    ] == [("a1", "r1")]
+    assert StartTimer("route:r1", 1.0, RouteDue("r1")) in again  # a2's cooldown is next
+    assert sent(again, HelpWithdrawn) == [HelpWithdrawn("r1", "offered")] * 2
+    assert (await store.summary(63.5)).declined_by_all == 0
+    request = await store.request("r1")
+    assert request is not None and "declined_by_all" in [e.event for e in request.timeline]
+
+
+async def test_a_new_advisor_takes_a_request_everyone_declined(store: Store) -> None:
+    """A decline is no exclusion from others: an advisor who signs in is offered it at once."""
+    await store.apply(AdvisorStateSet("a1", "Ada", frozenset(), True), 1.0)
+    await store.apply(HelpRequested("u1", "Tab", "r1", HelpRequest()), 2.0)
+    await store.apply(OfferDeclined("a1", "r1"), 3.0)
+    effects = await store.apply(AdvisorStateSet("a2", "Bo", frozenset(), True), 4.0)
+    assert [m.request_id for m in sent(effects, HelpOffer)] == ["r1"]
+
+
+async def test_the_match_widens_with_age_on_its_timer(escalating: Store) -> None:
+    """A request for a skill whose only expert is busy waits at "all" (level 3), then at
+    10 s is offered to the free advisor with a lower level, with the step on its timeline."""
+    store = escalating
+    await store.apply(AdvisorStateSet("a2", "Bo", frozenset({"scan"}), True, (("scan", 5),)), 0.0)
+    await store.apply(HelpRequested("u0", "T0", "r0", HelpRequest()), 0.5)
+    await store.apply(OfferAccepted("a2", "r0", "s0"), 0.6)
+    await store.apply(AdvisorStateSet("a1", "Ada", frozenset({"scan"}), True, (("scan", 2),)), 1.0)
+    asked = await store.apply(HelpRequested("u1", "Tab", "r1", HelpRequest(skills=("scan",))), 2.0)
+    assert sent(asked, HelpOffer) == []
+    assert [m.match for m in sent(asked, HelpQueued)] == ["all"]
+    assert StartTimer("route:r1", 10.0, RouteDue("r1")) in asked
+    widened = await store.apply(RouteDue("r1"), 12.0)
+    assert [m.request_id for m in sent(widened, HelpOffer)] == ["r1"]
+    assert StartTimer("route:r1", 10.0, RouteDue("r1")) in widened  # the "none" step
+    request = await store.request("r1")
+    assert request is not None
+    [step] = [e for e in request.timeline if e.event == "escalated"]
+    assert (step.t, step.data) == (
+        12.0,
+        {"step": 1, "match": "all", "min_level": 1, "reason": "age"},
+    )
+
+
+async def test_a_step_nobody_online_fits_is_skipped_at_once(escalating: Store) -> None:
+    """With no online advisor at level 3, the first step is skipped on arrival: no 10 s wait."""
+    store = escalating
+    await store.apply(AdvisorStateSet("a1", "Ada", frozenset({"scan"}), True), 1.0)  # level 3
+    await store.apply(AdvisorStateSet("a1", "Ada", frozenset({"scan"}), False), 1.1)
+    await store.apply(AdvisorStateSet("a3", "Cy", frozenset({"scan"}), True, (("scan", 1),)), 1.5)
+    asked = await store.apply(HelpRequested("u1", "Tab", "r1", HelpRequest(skills=("scan",))), 2.0)
+    assert [m.request_id for m in sent(asked, HelpOffer)] == ["r1"]
+    request = await store.request("r1")
+    assert request is not None
+    assert [e.data["reason"] for e in request.timeline if e.event == "escalated"] == ["skipped"]
+
+
+async def test_an_advisor_takes_back_a_request_everyone_declined(store: Store) -> None:
+    """Offer mode: one of those shown a request everyone declined takes it with help.accept;
+    the other is told it was claimed, and nobody else can take it twice."""
+    await store.apply(AdvisorStateSet("a1", "Ada", frozenset(), True), 1.0)
+    await store.apply(AdvisorStateSet("a2", "Bo", frozenset(), True), 1.5)
+    await store.apply(HelpRequested("u1", "Tab", "r1", HelpRequest()), 2.0)
+    await store.apply(OfferDeclined("a1", "r1"), 3.0)
+    await store.apply(OfferDeclined("a2", "r1"), 4.0)
+    taken = await store.apply(OfferAccepted("a2", "r1", "s1"), 5.0)
+    assert [m.role for m in sent(taken, SessionStarted)] == ["user", "advisor"]
+    assert [
+        (e.sub, e.message)
+        for e in taken
+        if isinstance(e, Send) and isinstance(e.message, HelpWithdrawn)
+    ] == [("a1", HelpWithdrawn("r1", "claimed"))]
+    with pytest.raises(ProtocolError) as twice:
+        await store.apply(OfferAccepted("a1", "r1", "s2"), 5.5)
+    assert twice.value.code is ErrorCode.INVALID_STATE
+    assert (await store.summary(6.0)).declined_by_all == 0
+    request = await store.request("r1")
+    assert request is not None
+    assert [e.event for e in request.timeline][-3:] == [
+        "declined_by_all",
+        "claimed",
+        "session.started",
+    ]
+
+
+async def test_another_node_fires_the_route_timers_of_a_dead_one(
+    redis_server: RedisServer,
+) -> None:
+    """On Redis the cooldown's end and the next step are in route_due: a second node's
+    sweep finds them when due (not before), and firing them there re-offers and widens."""
+    client = Redis.from_url(redis_server.url)
+    await client.flushall()
+    await client.aclose()
+    node_a = RedisStore.from_url(redis_server.url, ESCALATING)
+    node_b = RedisStore.from_url(redis_server.url, ESCALATING)
+    try:
+        await node_a.apply(AdvisorStateSet("a1", "Ada", frozenset(), True), 1.0)
+        await node_a.apply(HelpRequested("u1", "Tab", "r1", HelpRequest()), 2.0)
+        await node_a.apply(OfferDeclined("a1", "r1"), 3.0)
+        assert await node_b.due_routes(62.9) == []
+        assert await node_b.due_routes(63.0) == [RouteDue("r1")]
+        again = await node_b.apply(RouteDue("r1"), 63.0)
+        assert [m.request_id for m in sent(again, HelpOffer)] == ["r1"]
+        assert await node_b.due_routes(1000.0) == []  # offered: nothing left to time
+        await node_b.apply(OfferAccepted("a1", "r1", "s1"), 63.5)
+        # The only one who fits r2's first step is online but holding another offer.
+        await node_a.apply(AdvisorStateSet("a2", "Bo", frozenset({"scan"}), True), 64.0)
+        await node_a.apply(HelpRequested("u3", "Three", "r3", HelpRequest()), 64.5)
+        await node_a.apply(HelpRequested("u2", "Two", "r2", HelpRequest(skills=("scan",))), 65.0)
+        assert await node_b.due_routes(74.9) == []
+        assert await node_b.due_routes(75.0) == [RouteDue("r2")]
+        await node_b.apply(RouteDue("r2"), 75.0)
+        request = await node_b.request("r2")
+        assert request is not None and (request.step, request.match.skills) == (1, "all")
+        assert await node_b.due_routes(84.9) == []
+        assert await node_b.due_routes(85.0) == [RouteDue("r2")]
+    finally:
+        await node_a.close()
+        await node_b.close()

@@ -356,6 +356,8 @@ function withdrawnText(reason) {
       return "The user left before you answered.";
     case "claimed":
       return "Another advisor claimed it first.";
+    case "offered":
+      return "It is being offered to an advisor again.";
     case "expired":
       return "The request waited too long and was closed.";
     case "advisor_away":

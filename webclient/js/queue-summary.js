@@ -27,10 +27,15 @@ export class QueueSummary {
       this.oldestSince === null
         ? ""
         : `, oldest waiting ${formatSeconds((performance.now() - this.oldestSince) / 1000)}`;
+    // Requests every online advisor declined wait on a cooldown: say they can still be
+    // taken (the free decliners are shown them as claimable requests).
+    const declined = s.declined_by_all
+      ? ` · ${s.declined_by_all} declined by everyone online: still yours to take`
+      : "";
     // An advisor holding an offer is neither free nor in a call: counted on their own.
     this.element.textContent =
       `Queue: ${people}${oldest} · advisors: ${s.advisors_available} free, ` +
-      `${s.advisors_reserved} reserved, ${s.advisors_busy} busy, ${s.advisors_away} away`;
+      `${s.advisors_reserved} reserved, ${s.advisors_busy} busy, ${s.advisors_away} away${declined}`;
   }
 }
 

@@ -7,7 +7,8 @@ if transfer_pending(req) then
   accept_transfer(req, adv, session_id)
   return finish_op()
 end
-if CLAIM then
+local claim = CLAIM or shown(adv, req)
+if claim then
   -- First to claim wins: this whole script is one atomic step, so two claims racing
   -- from two nodes run one after the other and the second finds the request taken.
   if req.state ~= "queued" then
@@ -15,14 +16,14 @@ if CLAIM then
   end
   if not blank(req.user_dropped_at) then refuse("invalid_state", "the user is reconnecting") end
   if not adv or adv.status ~= "available" then refuse("invalid_state", "go available to claim requests") end
-  if not can_take(adv, req) then refuse("invalid_state", "this request is not one you can take") end
+  if not shown(adv, req) and not can_take(adv, req) then refuse("invalid_state", "this request is not one you can take") end
 elseif not adv or req.offered_to ~= advisor_id then
   refuse("invalid_state", 'request "' .. request_id .. '" is not offered to you')
 end
 if redis.call("EXISTS", key("ses", session_id)) == 1 then
   refuse("invalid_state", 'session "' .. session_id .. '" exists')
 end
-if CLAIM then
+if claim then
   record(req, "claimed", {advisor = adv.id})
   withdraw_claims(req, "claimed", adv.id)
 else

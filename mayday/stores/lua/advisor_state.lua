@@ -1,4 +1,5 @@
--- ARGV: 4 advisor_id, 5 name, 6 skills JSON, 7 "1" available / "0" away
+-- ARGV: 4 advisor_id, 5 name, 6 skills JSON, 7 "1" available / "0" away,
+-- 8 levels JSON ({skill: level}; a skill missing there has cfg.implied_level)
 local advisor_id, available = ARGV[4], ARGV[7] == "1"
 local adv = load("adv", advisor_id)
 if adv and not blank(adv.dropped_at) then
@@ -9,9 +10,9 @@ end
 if not adv then
   adv = {id = advisor_id, name = ARGV[5], skills = ARGV[6], status = "away", wants = "0",
          idle_since = now, status_since = now, offer = "", session_id = "", missed = 0,
-         claimable = "[]"}
+         claimable = "[]", levels = ARGV[8]}
   save("adv", adv, "id", "name", "skills", "status", "wants", "idle_since", "status_since",
-    "offer", "session_id", "missed", "claimable")
+    "offer", "session_id", "missed", "claimable", "levels")
   redis.call("SADD", key("advisors"), advisor_id)
   redis.call("HINCRBY", key("counts"), "away", 1)
 end

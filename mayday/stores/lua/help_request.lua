@@ -16,9 +16,11 @@ local req = {
   language = ask.language ~= cjson.null and ask.language or "",
   skills = ARGV[8], device = ARGV[9],
   state = "queued", offered_to = "", offer_no = 0, declined = "[]", session_id = "", last_notice = "",
+  step = 0, cooldowns = "{}", route_at = "",
 }
 save("req", req, "id", "user_id", "user_name", "enqueued_at", "topic", "language", "skills",
-  "device", "state", "offered_to", "offer_no", "declined", "session_id", "last_notice", "priority")
+  "device", "state", "offered_to", "offer_no", "declined", "session_id", "last_notice", "priority",
+  "step", "cooldowns", "route_at")
 enqueue(req)
 redis.call("ZADD", key("requests"), now, req.id)
 redis.call("ZREMRANGEBYSCORE", key("requests"), "-inf", now - cfg.history_ttl_s)
@@ -33,4 +35,5 @@ data.skills = cjson.decode(ARGV[8])
 if priority ~= 0 then data.priority = priority end  -- as the core: only when not the default
 record(req, "requested", data)
 out[#out + 1] = {k = "waiting", user_id = user_id, request_id = req.id}
+escalate(req)
 return finish_op()

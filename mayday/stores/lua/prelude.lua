@@ -108,12 +108,42 @@ local function set_of(json_list)
   return s
 end
 
-local function can_take(adv, req)
+-- ------------------------------------------------------------ matching
+-- The twin of model.py's Advisor.fits / Request.hidden_from / Advisor.can_take.
+local STEPS = cfg.escalation
+
+local function step_of(req) return STEPS[(tonumber(req.step) or 0) + 1] end
+
+local function level(adv, skill, skills)
+  if not skills[skill] then return 0 end
+  local levels = cjson.decode(blank(adv.levels) and "{}" or adv.levels)
+  return tonumber(levels[skill]) or cfg.implied_level
+end
+
+-- Whether adv has what step asks of the request's skills (declines aside).
+local function fits(adv, req, step)
+  local needs = cjson.decode(req.skills ~= "" and req.skills or "[]")
+  if step.skills == "none" or #needs == 0 then return true end
   local skills = set_of(adv.skills)
-  for need in pairs(set_of(req.skills)) do
-    if not skills[need] then return false end
+  for _, need in ipairs(needs) do
+    local good = level(adv, need, skills) >= step.min_level
+    if step.skills == "all" and not good then return false end
+    if step.skills == "any" and good then return true end
   end
-  return not set_of(req.declined)[adv.id]
+  return step.skills == "all"
+end
+
+-- Decline cooldowns: {advisor id: "until"} (%.17g strings: exact, as the core's floats).
+local function cooldowns(req) return cjson.decode(blank(req.cooldowns) and "{}" or req.cooldowns) end
+
+local function hidden_from(req, advisor_id, cools)
+  if set_of(req.declined)[advisor_id] then return true end
+  local untill = (cools or cooldowns(req))[advisor_id]
+  return untill ~= nil and tonumber(untill) > now
+end
+
+local function can_take(adv, req)
+  return fits(adv, req, step_of(req)) and not hidden_from(req, adv.id)
 end
 
 local function user_ref(req) return {id = req.user_id, name = req.user_name} end
@@ -150,9 +180,21 @@ local function enqueue(req)
   redis.call("ZADD", key("queue_since"), req.enqueued_at, req.id)
 end
 
+-- The request's one routing timer is off (the twin of the core's _stop_route).
+local function stop_route(req)
+  if not blank(req.route_at) then
+    req.route_at = ""
+    save("req", req, "route_at")
+    redis.call("ZREM", key("route_due"), req.id)
+    cancel_timer("route:" .. req.id)
+  end
+end
+
 local function dequeue(req)
   redis.call("ZREM", key("queue"), queue_member(req))
   redis.call("ZREM", key("queue_since"), req.id)
+  stop_route(req)
+  redis.call("SREM", key("declined_all"), req.id)
 end
 
 -- 1 is next: the request's rank in the order of service.
@@ -253,7 +295,14 @@ local function withdraw_claims(req, reason, keep)
 end
 
 -- ------------------------------------------------------------ offers
+local function is_declined_all(req) return redis.call("SISMEMBER", key("declined_all"), req.id) == 1 end
+
 local function offer(req, adv)
+  if is_declined_all(req) then
+    -- No longer declined by all: those shown it to take are told it is offered.
+    redis.call("SREM", key("declined_all"), req.id)
+    withdraw_claims(req, "offered")
+  end
   req.offer_no = tonumber(req.offer_no) + 1
   req.offered_to, adv.offer, req.offered_at = adv.id, req.id, now
   save("req", req, "offer_no", "offered_to", "offered_at")
@@ -306,7 +355,7 @@ local function leave_queue(req, state, withdraw_reason, at)
     local back = adv.wants == "1" and "available" or "away"
     withdraw_offer(adv, back, withdraw_reason)
   end
-  if CLAIM then withdraw_claims(req, withdraw_reason) end
+  if CLAIM or is_declined_all(req) then withdraw_claims(req, withdraw_reason) end
   dequeue(req)
   set_request_state(req, state, at)
   finish(req)
@@ -425,11 +474,13 @@ end
 local function estimate(req, position)
   if req.state == "offered" then return 0 end
   local online = redis.call("SCARD", key("advisors")) - count_status("away")
+  -- A decline's cooldown ends: the decliners still count (the core's _estimate).
   if (req.skills ~= "[]" and req.skills ~= "") or (req.declined ~= "[]" and req.declined ~= "") then
+    local excluded, step = set_of(req.declined), step_of(req)
     online = 0
     for _, id in ipairs(redis.call("SMEMBERS", key("advisors"))) do
       local adv = load("adv", id)
-      if adv.status ~= "away" and can_take(adv, req) then online = online + 1 end
+      if adv.status ~= "away" and not excluded[id] and fits(adv, req, step) then online = online + 1 end
     end
   end
   if online == 0 then return cjson.null end
@@ -441,14 +492,138 @@ end
 local function notice(req)
   local position = queue_position(req)
   local est = estimate(req, position)
-  local text = position .. "|" .. req.state .. "|" .. tostring(est)
+  local match = step_of(req).skills
+  local text = position .. "|" .. req.state .. "|" .. tostring(est) .. "|" .. match
   if text == req.last_notice then return end
   req.last_notice = text
   save("req", req, "last_notice")
   send("user", req.user_id, {
     type = "help.queued", request_id = req.id, position = position,
     estimated_wait_s = est, state = req.state, advisors_available = count_status("available"),
+    match = match,
   })
+end
+
+-- ------------------------------------------------------------ escalation and cooldowns
+-- The twin of the core's _time_route: one timer per waiting request, at its next step or
+-- its first cooldown's end; key("route_due") holds the same times so that any node fires
+-- them (a dead node's timers too). Ended cooldowns are forgotten.
+local function time_route(req)
+  local step = tonumber(req.step) or 0
+  local at = nil
+  local skilled = req.skills ~= "[]" and req.skills ~= ""
+  if skilled and step + 1 < #STEPS then at = tonumber(req.enqueued_at) + STEPS[step + 2].after_s end
+  local cools, kept, changed = cooldowns(req), {}, false
+  for id, untill in pairs(cools) do
+    if tonumber(untill) <= now then
+      changed = true
+    else
+      kept[id] = untill
+      if at == nil or tonumber(untill) < at then at = tonumber(untill) end
+    end
+  end
+  if changed then
+    req.cooldowns = next(kept) == nil and "{}" or cjson.encode(kept)
+    save("req", req, "cooldowns")
+  end
+  if at == tonumber(req.route_at) then return end
+  if at == nil then return stop_route(req) end
+  req.route_at = string.format("%.17g", at)
+  save("req", req, "route_at")
+  redis.call("ZADD", key("route_due"), req.route_at, req.id)
+  start_timer("route:" .. req.id, math.max(0, at - now), {e = "route_due", request_id = req.id})
+end
+
+local function online_count()
+  return redis.call("SCARD", key("advisors")) - count_status("away")
+end
+
+-- Whether some online advisor fits step (declines aside); with nobody online, yes.
+local function anyone_fits(req, step)
+  if online_count() == 0 or req.skills == "[]" or req.skills == "" or step.skills == "none" then
+    return true
+  end
+  for _, id in ipairs(redis.call("SMEMBERS", key("advisors"))) do
+    local adv = load("adv", id)
+    if adv.status ~= "away" and fits(adv, req, step) then return true end
+  end
+  return false
+end
+
+-- On to the step the request's age has reached, then past each step no online advisor
+-- fits (TaskRouter's skip_if), and time its next look.
+local function escalate(req)
+  -- A request without skills fits everyone at every step: it has none to widen.
+  if req.skills == "[]" or req.skills == "" then return time_route(req) end
+  local step, reason = tonumber(req.step) or 0, "age"
+  local age = now - tonumber(req.enqueued_at)
+  while step + 1 < #STEPS and age >= STEPS[step + 2].after_s do step = step + 1 end
+  while step + 1 < #STEPS and not anyone_fits(req, STEPS[step + 1]) do
+    step, reason = step + 1, "skipped"
+  end
+  if step ~= (tonumber(req.step) or 0) then
+    req.step = step
+    save("req", req, "step")
+    local s = STEPS[step + 1]
+    record(req, "escalated", {step = step, match = s.skills, min_level = s.min_level, reason = reason})
+    touch(req.id)
+  end
+  time_route(req)
+end
+
+-- Every online advisor has it hidden by a decline: O(its decliners), not O(team).
+local function declined_by_all(req)
+  local cools, excluded = cooldowns(req), set_of(req.declined)
+  local cooling, shut = 0, 0
+  for id, untill in pairs(cools) do
+    if not excluded[id] and tonumber(untill) > now then
+      local status = redis.call("HGET", key("adv", id), "status")
+      if status and status ~= "away" then cooling = cooling + 1 end
+    end
+  end
+  for id in pairs(excluded) do
+    local status = redis.call("HGET", key("adv", id), "status")
+    if status and status ~= "away" then shut = shut + 1 end
+  end
+  return cooling > 0 and cooling + shut >= online_count()
+end
+
+-- Offer mode: every online advisor declined it, so the free ones among them are shown it
+-- as a request they can still take (the twin of the core's _show).
+local function show(req)
+  if req.state ~= "queued" or not blank(req.user_dropped_at) then return end
+  local cools, excluded, ids = cooldowns(req), set_of(req.declined), {}
+  for id in pairs(cools) do ids[#ids + 1] = id end
+  table.sort(ids)
+  for _, id in ipairs(ids) do
+    local adv = load("adv", id)
+    if adv and adv.status == "available" and not excluded[id] and fits(adv, req, step_of(req)) then
+      local list = cjson.decode(blank(adv.claimable) and "[]" or adv.claimable)
+      list[#list + 1] = req.id
+      adv.claimable = cjson.encode(list)
+      save("adv", adv, "claimable")
+      send("advisor", id, offer_frame(req, cjson.null, "claim"))
+    end
+  end
+end
+
+-- Offer mode: a request everyone declined is shown to them to take.
+local function shown(adv, req) return adv ~= nil and set_of(adv.claimable)[req.id] == true end
+
+-- A decline hides the request from its advisor for cfg.decline_cooldown_s, not for good.
+local function cool_down(req, adv)
+  local cools = cooldowns(req)
+  cools[adv.id] = string.format("%.17g", now + cfg.decline_cooldown_s)
+  req.cooldowns = cjson.encode(cools)
+  save("req", req, "cooldowns")
+  if redis.call("SISMEMBER", key("declined_all"), req.id) == 0 and declined_by_all(req) then
+    redis.call("SADD", key("declined_all"), req.id)
+    local n = 0
+    for _ in pairs(cools) do n = n + 1 end
+    record(req, "declined_by_all", {advisors = n})
+    if not CLAIM then show(req) end
+  end
+  time_route(req)
 end
 
 -- ------------------------------------------------------------ drops and returns
@@ -480,7 +655,7 @@ local function hold_offers(req)
     local back = adv.wants == "1" and "available" or "away"
     withdraw_offer(adv, back, "user_dropped")
   end
-  if CLAIM then withdraw_claims(req, "user_dropped") end
+  if CLAIM or is_declined_all(req) then withdraw_claims(req, "user_dropped") end
 end
 
 local function open_request(user_id)
@@ -589,6 +764,7 @@ local function requeue(req, adv, reason)
   enqueue(req)
   out[#out + 1] = {k = "waiting", user_id = req.user_id, request_id = req.id}
   record(req, "requeued", {reason = reason or "advisor_lost"})
+  escalate(req)
 end
 
 local function user_lost(req)

@@ -16,7 +16,7 @@ local function user_state()
     local position = queue_position(req)
     send("user", sub, {type = "help.queued", request_id = req.id, position = position,
       estimated_wait_s = estimate(req, position), state = req.state,
-      advisors_available = count_status("available")})
+      advisors_available = count_status("available"), match = step_of(req).skills})
   elseif req.session_id ~= "" then
     local ses = load("ses", req.session_id)
     local adv = ses and load("adv", ses.advisor_id)
