@@ -564,6 +564,10 @@ async def test_a_failed_warm_transfer_keeps_the_user(
         "transfer.failed",
         {"transfer_id": "t1", "reason": reason},
     )
+    # A declined transfer is no declined request: no cooldown, no route timer, no alert.
+    assert req.cooldowns == {}
+    assert not [e for e in effects if isinstance(e, StartTimer) and e.key.startswith("route:")]
+    assert (await store.summary(5.0)).declined_by_all == 0
     again = SessionTransferRequested("a1", "s1", "t2", None, ("printer",), None, "cold")
     await store.apply(again, 6.0)
     req = await store.request("r1")
