@@ -7,6 +7,7 @@ import math
 import os
 import platform
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -41,13 +42,28 @@ class RunningServer:
         return rss_kib(self.process.pid)
 
 
+# ``--pin`` in load_tests.relay: the cores a server under test may run on (``taskset
+# -c``), the generator staying off them; None runs servers wherever the kernel likes.
+SERVER_CPUS: dict[str, str | None] = {"cpus": None}
+
+
+def pinned(argv: Sequence[str]) -> list[str]:
+    """``argv`` under ``taskset -c`` when servers are pinned (every thread it starts
+    inherits the mask, which ``sched_setaffinity`` on a running pid would not give)."""
+    cpus = SERVER_CPUS["cpus"]
+    taskset = shutil.which("taskset")
+    if cpus is None or taskset is None:
+        return list(argv)
+    return [taskset, "-c", cpus, *argv]
+
+
 @contextlib.contextmanager
 def child_server(
     argv: Sequence[str], *, env: dict[str, str] | None = None, cwd: Path | None = None
 ) -> Iterator[RunningServer]:
     """Run ``argv`` until it prints ``serving on http://...``; terminate it on exit."""
     proc = subprocess.Popen(
-        list(argv),
+        pinned(argv),
         env={**os.environ, **(env or {})},
         cwd=cwd,
         stdout=subprocess.PIPE,
