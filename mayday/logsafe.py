@@ -20,8 +20,7 @@ import json
 import logging
 import re
 import time
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 
 _TOKEN_PARAM = re.compile(r"(token=)[^&\s\"']+", re.IGNORECASE)
 _BEARER = re.compile(r"(Bearer\s+)(?!\[redacted)[^\s\"',;]+", re.IGNORECASE)
@@ -63,15 +62,22 @@ def bind_identity(role: str, sub: str) -> None:
     _identity.set(f"{role}/{sub}")
 
 
-@contextmanager
-def frame_context(request_id: str | None, session_id: str | None) -> Iterator[None]:
-    """Name the help request and session a frame concerns while it is handled."""
-    tokens = (_request_id.set(request_id), _session_id.set(session_id))
-    try:
-        yield
-    finally:
-        _session_id.reset(tokens[1])
-        _request_id.reset(tokens[0])
+class frame_context:
+    """Name the help request and session a frame concerns while it is handled. A class,
+    not ``@contextmanager``: it wraps every frame, and a generator-based one cost about
+    1.5 µs of a relayed frame's 30."""
+
+    __slots__ = ("_ids", "_tokens")
+
+    def __init__(self, request_id: str | None, session_id: str | None) -> None:
+        self._ids = (request_id, session_id)
+
+    def __enter__(self) -> None:
+        self._tokens = (_request_id.set(self._ids[0]), _session_id.set(self._ids[1]))
+
+    def __exit__(self, *exc: object) -> None:
+        _session_id.reset(self._tokens[1])
+        _request_id.reset(self._tokens[0])
 
 
 def context() -> dict[str, str]:
