@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import deque
 from typing import Any
 
 import orjson
@@ -47,6 +46,8 @@ def mark_volatile(frame: dict[str, Any]) -> dict[str, Any]:
 class TokenBucket:
     """Refills ``rate`` tokens a second up to ``burst``; one token per inbound frame."""
 
+    __slots__ = ("burst", "rate", "stamp", "tokens")
+
     def __init__(self, rate: float, burst: int) -> None:
         self.rate, self.burst = rate, float(burst)
         self.tokens, self.stamp = float(burst), time.monotonic()
@@ -77,6 +78,30 @@ class Connection:
     would be stale, and they must not push reliable frames towards the cut-off.
     """
 
+    # One per open socket, and 10,000 sockets per node: no ``__dict__`` each.
+    __slots__ = (
+        "_closing",
+        "_flush_due",
+        "_heard_seen",
+        "_held",
+        "_idle_waiter",
+        "_pinged",
+        "_queue",
+        "_writer",
+        "busy",
+        "deaf",
+        "dropped_volatile",
+        "heard",
+        "identity",
+        "key",
+        "queue_limit",
+        "resumed",
+        "stream",
+        "volatile_limit",
+        "wire",
+        "ws",
+    )
+
     def __init__(
         self,
         wire: Wire,
@@ -104,14 +129,17 @@ class Connection:
         self.deaf = False
         self.busy = False
         # Messages of any kind received (pongs too), for the liveness sweep (``beat``).
+        # A new socket counts as heard: the first sweep after it opened only notes it.
         self.heard = 0
-        self._heard_seen = 0
+        self._heard_seen = -1
         self._pinged = False
         self._idle_waiter: asyncio.Future[None] | None = None
         # While its stream is being claimed (Redis): frames wait here, unnumbered, to be
         # numbered after the hello and what is sent again.
         self._held: list[tuple[bytes, bool, bool | None]] | None = None
-        self._queue: deque[bytes] = deque()
+        # A list, not a deque: an empty deque holds a 512-byte block from the start, and
+        # most sockets are idle. Only the writer task (the slow path) pops from its head.
+        self._queue: list[bytes] = []
         self._flush_due = False
         self._writer: asyncio.Task[None] | None = None
         self._closing: tuple[int, str] | None = None
@@ -263,7 +291,7 @@ class Connection:
         """Write what is queued, in order, through aiohttp; close the socket if asked."""
         try:
             while self._queue:
-                await self.ws.send_frame(self._queue.popleft(), WSMsgType.TEXT)
+                await self.ws.send_frame(self._queue.pop(0), WSMsgType.TEXT)
             if self._closing is not None and not self.ws.closed:
                 code, message = self._closing
                 await self.ws.close(code=code, message=message.encode())

@@ -20,13 +20,17 @@ class Hub:
 
     def __init__(self, streams: Streams | None = None) -> None:
         self.streams = streams
-        self._by_key: defaultdict[tuple[str, str], set[Connection]] = defaultdict(set)
+        # A tuple per identity, not a set: nearly every identity has one socket, and a
+        # one-element set costs 216 bytes against a tuple's 48.
+        self._by_key: dict[tuple[str, str], tuple[Connection, ...]] = {}
         self._by_role: defaultdict[str, set[tuple[str, str]]] = defaultdict(set)
 
     def add(self, conn: Connection) -> bool:
         """Track ``conn``; True if it is the identity's first connection here."""
-        conns = self._by_key[conn.key]
-        conns.add(conn)
+        conns = self._by_key.get(conn.key, ())
+        if conn not in conns:
+            conns += (conn,)
+            self._by_key[conn.key] = conns
         self._by_role[conn.key[0]].add(conn.key)
         return len(conns) == 1
 
@@ -39,8 +43,9 @@ class Hub:
         conns = self._by_key.get(conn.key)
         if conns is None:
             return False
-        conns.discard(conn)
+        conns = tuple(c for c in conns if c is not conn)
         if conns:
+            self._by_key[conn.key] = conns
             return False
         del self._by_key[conn.key]
         self._by_role[conn.key[0]].discard(conn.key)
