@@ -90,19 +90,25 @@ def child_server(
 
 @contextlib.contextmanager
 def mayday_server(
-    *extra: str, env: dict[str, str] | None = None, profile: Path | None = None
+    *extra: str,
+    env: dict[str, str] | None = None,
+    profile: Path | None = None,
+    source: Path | None = None,
 ) -> Iterator[RunningServer]:
     """``mayday serve`` on a free loopback port in a child process, stopped on exit.
 
     With ``profile``, the server runs under cProfile and writes its stats there
-    when it stops (it shuts down cleanly on SIGTERM).
+    when it stops (it shuts down cleanly on SIGTERM). With ``source``, the server is
+    the ``mayday`` package of that source tree (another checkout, to compare against).
     """
+    if source is not None:
+        env = {**(env or {}), "PYTHONPATH": str(source)}
     environ = {"MAYDAY_JWT_SECRET": SECRET, "MAYDAY_LOG_LEVEL": "WARNING", **(env or {})}
     python = [sys.executable]
     if profile is not None:
         python += ["-m", "cProfile", "-o", str(profile)]
     argv = [*python, "-m", "mayday", "serve", "--host", "127.0.0.1", "--port", "0"]
-    with child_server([*argv, *extra], env=environ) as server:
+    with child_server([*argv, *extra], env=environ, cwd=source) as server:
         yield server
 
 

@@ -1,10 +1,23 @@
 """Relay throughput and latency between paired peers: Mayday, PeerJS server, bare floor.
 
-    python -m load_tests.relay --rounds 3 --pairs 10 --seconds 3 \\
+    python -m load_tests.relay --mode pingpong --rounds 3 --pp-pairs 50,1 --pp-seconds 10
+    python -m load_tests.relay --mode stream --rounds 3 --pairs 10 --seconds 3 \\
         --latency-pairs 50 --rate 20 --latency-seconds 5
 
-One load generator, three targets started side by side, each round taking
-them in a rotated order so that a neighbour's CPU burst hurts all alike:
+Two modes. ``pingpong`` (real signaling, the figure that counts): each of
+``--pp-pairs`` pairs has one frame in flight; the sender sends, the receiver
+echoes it back the moment it has it, the sender sends the next once the echo
+is in. It reports round trips/s, the p50/p99 round trip and the server's CPU
+time per relayed frame (two per round trip; utime + stime from /proc/PID/stat
+before and after). Every measurement gets a fresh server process, pinned to
+``--pin`` cores with ``taskset`` while this generator takes the others
+(``os.sched_setaffinity``), and the targets' order rotates between rounds;
+medians with their min-max, ratios against the floor. ``stream`` (the write
+batching's best case): many frames in flight per pair, below.
+
+In the ``stream`` mode, one load generator, three targets started side by
+side, each round taking them in a rotated order so that a neighbour's CPU
+burst hurts all alike:
 
 - ``mayday``: ``mayday serve`` (memory store); each pair is a user and an
   advisor paired through ``help.request`` / ``help.accept``; the advisor
@@ -214,8 +227,9 @@ async def opened_pairs(
     http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
     pairs: list[Pair] = []
     try:
+        opener = OPENERS[target.split("@", 1)[0]]
         for i in range(n):
-            pairs.append(await OPENERS[target](http, server, f"{tag}-{i}"))
+            pairs.append(await opener(http, server, f"{tag}-{i}"))
         yield pairs
     finally:
         for pair in pairs:
@@ -538,9 +552,12 @@ def two_nodes() -> Iterator[RunningServer]:
 def target_server(
     target: str, profile: Path | None = None
 ) -> contextlib.AbstractContextManager[RunningServer]:
-    """A fresh server (or two nodes and their Redis) for ``target``."""
+    """A fresh server (or two nodes and their Redis) for ``target``; ``mayday@DIR`` is
+    Mayday from the source tree DIR (a checkout of another commit, to compare with)."""
     if target == "mayday":
         return mayday_server(env=RAISED_LIMITS, profile=profile)
+    if target.startswith("mayday@"):
+        return mayday_server(env=RAISED_LIMITS, source=Path(target.split("@", 1)[1]))
     return {"peerjs": peerjs_server, "floor": floor_server, "mayday-redis": two_nodes}[target]()
 
 
@@ -719,6 +736,15 @@ def report_pingpong(
             f"p99 {mine['p99_ms'] / floor['p99_ms']:.2f}, "
             f"CPU per frame {mine['us_per_frame'] / floor['us_per_frame']:.2f}"
         )
+    for t, n in results:
+        m, other = summary.get(f"mayday/{n}"), summary[f"{t}/{n}"]
+        if t.startswith("mayday@") and m:
+            print(
+                f"  mayday/{t} at {n} pairs: CPU per frame "
+                f"{m['us_per_frame'] / other['us_per_frame']:.2f}, p50 "
+                f"{m['p50_ms'] / other['p50_ms']:.2f}, "
+                f"round trips/s {m['per_s'] / other['per_s']:.2f}"
+            )
     for n in {n for _, n in results}:
         m, pj = summary.get(f"mayday/{n}"), summary.get(f"peerjs/{n}")
         if m and pj:
@@ -754,7 +780,8 @@ def main() -> None:
     parser.add_argument(
         "--targets",
         default=",".join(TARGETS),
-        help=f"comma-separated, of {', '.join(TARGETS + EXTRA_TARGETS)}",
+        help=f"comma-separated, of {', '.join(TARGETS + EXTRA_TARGETS)}, or mayday@DIR "
+        "(Mayday from the source tree DIR, e.g. a `git worktree` of an earlier commit)",
     )
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--pairs", type=int, default=10, help="pairs in the throughput run")
@@ -791,7 +818,9 @@ def main() -> None:
     args = parser.parse_args()
     OFFER_DEFLATE["compress"] = 15 if args.compress else 0
     targets = tuple(t for t in args.targets.split(",") if t)
-    unknown = set(targets) - set(TARGETS) - set(EXTRA_TARGETS)
+    unknown = (
+        {t for t in targets if not t.startswith("mayday@")} - set(TARGETS) - set(EXTRA_TARGETS)
+    )
     if unknown:
         parser.error(f"unknown targets: {', '.join(sorted(unknown))}")
     modes = set(args.mode.split(","))
