@@ -221,7 +221,7 @@ async def _stages(server: Server, n: int, repeat: int) -> list[tuple[str, float]
         check_frame_depth(text_s, f)
 
     def context() -> None:
-        with frame_context(None, session_id):
+        with frame_context(message):
             pass
 
     def numbered_push() -> None:
@@ -266,7 +266,7 @@ async def _stages(server: Server, n: int, repeat: int) -> list[tuple[str, float]
         ("  seq number + keep for resume + queue", best_us(numbered_push, n, repeat)),
         ("  frame header + socket write (send syscall)", best_us(write, n, repeat)),
     ]
-    del message, loop
+    del loop
     gc.unfreeze()
     return stages
 

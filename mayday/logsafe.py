@@ -32,12 +32,9 @@ _ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 _identity: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "mayday_log_identity", default=None
 )
-_request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar(
-    "mayday_log_request_id", default=None
-)
-_session_id: contextvars.ContextVar[str | None] = contextvars.ContextVar(
-    "mayday_log_session_id", default=None
-)
+# The message being handled: its request and session ids are read from it only when a
+# record is written, not for every frame.
+_frame: contextvars.ContextVar[object] = contextvars.ContextVar("mayday_log_frame", default=None)
 
 
 def redact(text: str, secrets: Iterable[str] = ()) -> str:
@@ -63,29 +60,35 @@ def bind_identity(role: str, sub: str) -> None:
 
 
 class frame_context:
-    """Name the help request and session a frame concerns while it is handled. A class,
-    not ``@contextmanager``: it wraps every frame, and a generator-based one cost about
-    1.5 µs of a relayed frame's 30."""
+    """Name the help request and session a frame concerns while it is handled: those of
+    ``message``, if it has them. A class, not ``@contextmanager``, holding the message
+    rather than its ids: it wraps every frame, and the generator and the two look-ups
+    cost a relayed frame about 2 µs (docs/performance.md, section 9)."""
 
-    __slots__ = ("_ids", "_tokens")
+    __slots__ = ("_message", "_token")
 
-    def __init__(self, request_id: str | None, session_id: str | None) -> None:
-        self._ids = (request_id, session_id)
+    def __init__(self, message: object) -> None:
+        self._message = message
 
     def __enter__(self) -> None:
-        self._tokens = (_request_id.set(self._ids[0]), _session_id.set(self._ids[1]))
+        self._token = _frame.set(self._message)
 
     def __exit__(self, *exc: object) -> None:
-        _session_id.reset(self._tokens[1])
-        _request_id.reset(self._tokens[0])
+        _frame.reset(self._token)
+
+
+def _field(message: object, name: str) -> str | None:
+    """A message's request or session id, for the log context (not every frame has one)."""
+    value = getattr(message, name, None)
+    return value if isinstance(value, str) else None
 
 
 def context() -> dict[str, str]:
     """The identity, request id and session id the current record concerns, where set."""
     found = {
         "identity": _identity.get(),
-        "request_id": _request_id.get(),
-        "session_id": _session_id.get(),
+        "request_id": _field(_frame.get(), "request_id"),
+        "session_id": _field(_frame.get(), "session_id"),
     }
     return {k: v for k, v in found.items() if v}
 

@@ -414,7 +414,7 @@ class Server:
             check_frame_depth(text, frame)
             spec = self.registry.lookup(frame, conn.identity.role)
             message = spec.parse(frame)
-            with frame_context(_field(message, "request_id"), _field(message, "session_id")):
+            with frame_context(message):
                 result = await spec.func(self, conn, message)
             if frame_id_ is not None:
                 conn.send(Ack(frame_id_, result or {}).to_frame())
@@ -626,12 +626,6 @@ class Server:
         if summary.shape() != self._last_summary:
             self._last_summary = summary.shape()
             self.hub.broadcast(WATCHERS, summary.to_frame())
-
-
-def _field(message: object, name: str) -> str | None:
-    """A message's request or session id, for the log context (not every frame has one)."""
-    value = getattr(message, name, None)
-    return value if isinstance(value, str) else None
 
 
 SERVER = web.AppKey("server", Server)
