@@ -88,6 +88,10 @@ class SocketWire(Wire):
         if self.keep:
             self.frames.append(data)
 
+    def close(self) -> None:
+        self.out.close()
+        self.peer.close()
+
     def drain(self) -> None:
         with contextlib.suppress(BlockingIOError):
             while self.peer.recv(1 << 20):
@@ -198,7 +202,6 @@ async def _stages(server: Server, n: int, repeat: int) -> list[tuple[str, float]
     relayed_frame = relayed.to_frame()
     body = encode(relayed_frame)
     bucket = TokenBucket(1e9, 10**9)
-    loop = asyncio.get_running_loop()
 
     async def whole() -> None:
         await server.receive(advisor, text_s)
@@ -271,8 +274,9 @@ async def _stages(server: Server, n: int, repeat: int) -> list[tuple[str, float]
         ("  seq number + keep for resume + queue", best_us(numbered_push, n, repeat)),
         ("  frame header + socket write (send syscall)", best_us(write, n, repeat)),
     ]
-    del loop
     gc.unfreeze()
+    advisor_wire.close()
+    user_wire.close()
     return stages
 
 

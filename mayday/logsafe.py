@@ -63,7 +63,7 @@ class frame_context:
     """Name the help request and session a frame concerns while it is handled: those of
     ``message``, if it has them. A class, not ``@contextmanager``, holding the message
     rather than its ids: it wraps every frame, and the generator and the two look-ups
-    cost a relayed frame about 2 µs (docs/performance.md, section 9)."""
+    cost a relayed frame 1.7 µs more (docs/performance.md, section 9)."""
 
     __slots__ = ("_message", "_token")
 

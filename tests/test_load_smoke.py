@@ -109,6 +109,17 @@ async def test_pingpong_keeps_one_frame_in_flight_on_floor_and_mayday() -> None:
         assert pp.server_cpu_us_per_frame > 0
 
 
+async def test_frame_path_times_every_stage_of_a_relayed_signal() -> None:
+    """The frame-path benchmark pairs two sockets through the real handlers and times each
+    stage; the whole is the largest figure."""
+    from load_tests.frame_path import measure as frame_stages
+
+    stages = dict(await frame_stages(200, 1))
+    assert all(us > 0 for us in stages.values())
+    whole = stages["whole: Server.receive + the flush's loop turn"]
+    assert whole == max(stages.values())
+
+
 async def test_mayday_pair_relays_the_candidate_stamped_with_the_sender() -> None:
     """A benchmark pair is a real session: the user gets the advisor's candidate, stamped."""
     with mayday_server() as server:

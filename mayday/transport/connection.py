@@ -125,7 +125,7 @@ class Connection:
         # A draining node stops handling this socket's frames (the client sends unanswered
         # calls again on its next socket); ``busy`` while one is being handled. A flag, and
         # a future only when a drain waits for it: an ``asyncio.Event`` set and cleared
-        # for every frame cost about 1 µs of a relayed frame's 30 (docs/performance.md).
+        # for every frame was about 2 % of the relay's CPU (docs/performance.md, 9).
         self.deaf = False
         self.busy = False
         # Messages of any kind received (pongs too), for the liveness sweep (``beat``).
@@ -148,7 +148,7 @@ class Connection:
         """One liveness sweep: a socket silent since the previous sweep is pinged; one
         still silent a sweep after its ping is gone (a peer that vanished without a FIN)
         and is dropped. This replaces aiohttp's heartbeat, which re-armed a timer through
-        ``call_soon`` on every read: about a tenth of a relayed frame's cost."""
+        ``call_soon`` on every read: about 5 % of the relay's CPU (docs/performance.md, 9)."""
         if self.heard != self._heard_seen:
             self._heard_seen, self._pinged = self.heard, False
         elif self._pinged:

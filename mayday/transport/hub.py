@@ -64,7 +64,7 @@ class Hub:
     ) -> tuple[int, bool]:
         """``send``, and whether a socket of (role, sub) here was holding (so did not take
         a frame made here): found in the same pass, because a relayed ``signal`` asks both
-        and a second lookup was a tenth of Mayday's own cost per frame."""
+        and a second lookup was about 6 % of the relay's CPU (docs/performance.md, 9)."""
         key = (role, sub)
         conns = self._by_key.get(key)
         parked = self.streams.parked(key) if self.streams is not None else ()

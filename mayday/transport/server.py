@@ -394,8 +394,8 @@ class Server:
 
         The frame is charged to the sender's bucket and measured in bytes before it is
         parsed; then the envelope, the handler (type and role), the message, the call.
-        One coroutine for all of it: each layer of ``await`` cost a relayed frame about
-        half a microsecond.
+        One coroutine for all of it: every layer of ``await`` is paid by every relayed
+        frame.
         """
         if conn.deaf:
             return
