@@ -16,6 +16,7 @@ from mayday.protocol.messages import (
     SessionEnd,
     SessionRate,
     Signal,
+    SignalRelayed,
 )
 
 OFFER = {"type": "offer", "sdp": "v=0\r\n"}
@@ -112,3 +113,26 @@ def test_session_rate_takes_a_score_and_a_trimmed_comment() -> None:
     assert SessionRate.parse({"session_id": "s", "score": 2, "comment": " \t "}).comment is None
     longest = SessionRate.parse({"session_id": "s", "score": 5, "comment": f" {'é' * 1000} "})
     assert longest.comment == "é" * 1000
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        {"session_id": "ses_1", "description": {"type": "offer", "sdp": "v=0"}},
+        {"session_id": "ses_1", "candidate": {"candidate": "candidate:1 1 udp", "sdpMid": "0"}},
+        {"session_id": "ses_1", "candidate": None},
+    ],
+)
+def test_relayed_signal_frame_is_the_message_frame(frame: dict[str, Any]) -> None:
+    """``SignalRelayed.frame_of`` builds exactly the frame of the typed message, in order."""
+    signal = Signal.parse(frame)
+    typed = SignalRelayed(
+        "ses_1",
+        "adv-1",
+        "advisor",
+        description=signal.payload.get("description"),
+        candidate=signal.payload.get("candidate"),
+        has_candidate="candidate" in signal.payload,
+    ).to_frame()
+    built = SignalRelayed.frame_of(signal, "adv-1", "advisor")
+    assert list(built.items()) == list(typed.items())
