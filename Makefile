@@ -50,9 +50,11 @@ bench: $(STAMP) system-deps
 	mkdir -p test-output/bench
 	$(BIN)/python -m load_tests.pairing --rate 200 --seconds 10 --store both \
 		--plot test-output/bench/pairing-latency.png
-	$(BIN)/python -m load_tests.relay --rounds 5 --latency-seconds 10 --plot test-output/bench/relay-latency.png
-	$(BIN)/python -m load_tests.relay --targets mayday,mayday-redis --rounds 3
-	$(BIN)/python -m load_tests.relay --rounds 3 --compress
+	$(BIN)/python -m load_tests.relay --mode pingpong --rounds 3 --pp-seconds 10
+	$(BIN)/python -m load_tests.relay --mode stream --rounds 5 --latency-seconds 10 --plot test-output/bench/relay-latency.png
+	$(BIN)/python -m load_tests.relay --mode stream --targets mayday,mayday-redis --rounds 3
+	$(BIN)/python -m load_tests.relay --mode stream --rounds 3 --compress
+	$(BIN)/python -m load_tests.frame_path
 	$(BIN)/python -m load_tests.routing
 	$(BIN)/python -m load_tests.connections --connections 10000
 	$(BIN)/python -m load_tests.reconnect_storm --sessions 2000

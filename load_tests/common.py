@@ -7,6 +7,7 @@ import math
 import os
 import platform
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -41,13 +42,28 @@ class RunningServer:
         return rss_kib(self.process.pid)
 
 
+# ``--pin`` in load_tests.relay: the cores a server under test may run on (``taskset
+# -c``), the generator staying off them; None runs servers wherever the kernel likes.
+SERVER_CPUS: dict[str, str | None] = {"cpus": None}
+
+
+def pinned(argv: Sequence[str]) -> list[str]:
+    """``argv`` under ``taskset -c`` when servers are pinned (every thread it starts
+    inherits the mask, which ``sched_setaffinity`` on a running pid would not give)."""
+    cpus = SERVER_CPUS["cpus"]
+    taskset = shutil.which("taskset")
+    if cpus is None or taskset is None:
+        return list(argv)
+    return [taskset, "-c", cpus, *argv]
+
+
 @contextlib.contextmanager
 def child_server(
     argv: Sequence[str], *, env: dict[str, str] | None = None, cwd: Path | None = None
 ) -> Iterator[RunningServer]:
     """Run ``argv`` until it prints ``serving on http://...``; terminate it on exit."""
     proc = subprocess.Popen(
-        list(argv),
+        pinned(argv),
         env={**os.environ, **(env or {})},
         cwd=cwd,
         stdout=subprocess.PIPE,
@@ -74,19 +90,25 @@ def child_server(
 
 @contextlib.contextmanager
 def mayday_server(
-    *extra: str, env: dict[str, str] | None = None, profile: Path | None = None
+    *extra: str,
+    env: dict[str, str] | None = None,
+    profile: Path | None = None,
+    source: Path | None = None,
 ) -> Iterator[RunningServer]:
     """``mayday serve`` on a free loopback port in a child process, stopped on exit.
 
     With ``profile``, the server runs under cProfile and writes its stats there
-    when it stops (it shuts down cleanly on SIGTERM).
+    when it stops (it shuts down cleanly on SIGTERM). With ``source``, the server is
+    the ``mayday`` package of that source tree (another checkout, to compare against).
     """
+    if source is not None:
+        env = {**(env or {}), "PYTHONPATH": str(source)}
     environ = {"MAYDAY_JWT_SECRET": SECRET, "MAYDAY_LOG_LEVEL": "WARNING", **(env or {})}
     python = [sys.executable]
     if profile is not None:
         python += ["-m", "cProfile", "-o", str(profile)]
     argv = [*python, "-m", "mayday", "serve", "--host", "127.0.0.1", "--port", "0"]
-    with child_server([*argv, *extra], env=environ) as server:
+    with child_server([*argv, *extra], env=environ, cwd=source) as server:
         yield server
 
 

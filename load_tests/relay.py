@@ -1,10 +1,23 @@
 """Relay throughput and latency between paired peers: Mayday, PeerJS server, bare floor.
 
-    python -m load_tests.relay --rounds 3 --pairs 10 --seconds 3 \\
+    python -m load_tests.relay --mode pingpong --rounds 3 --pp-pairs 50,1 --pp-seconds 10
+    python -m load_tests.relay --mode stream --rounds 3 --pairs 10 --seconds 3 \\
         --latency-pairs 50 --rate 20 --latency-seconds 5
 
-One load generator, three targets started side by side, each round taking
-them in a rotated order so that a neighbour's CPU burst hurts all alike:
+Two modes. ``pingpong`` (real signaling, the figure that counts): each of
+``--pp-pairs`` pairs has one frame in flight; the sender sends, the receiver
+echoes it back the moment it has it, the sender sends the next once the echo
+is in. It reports round trips/s, the p50/p99 round trip and the server's CPU
+time per relayed frame (two per round trip; utime + stime from /proc/PID/stat
+before and after). Every measurement gets a fresh server process, pinned to
+``--pin`` cores with ``taskset`` while this generator takes the others
+(``os.sched_setaffinity``), and the targets' order rotates between rounds;
+medians with their min-max, ratios against the floor. ``stream`` (the write
+batching's best case): many frames in flight per pair, below.
+
+In the ``stream`` mode, one load generator, three targets started side by
+side, each round taking them in a rotated order so that a neighbour's CPU
+burst hurts all alike:
 
 - ``mayday``: ``mayday serve`` (memory store); each pair is a user and an
   advisor paired through ``help.request`` / ``help.accept``; the advisor
@@ -54,6 +67,7 @@ from typing import Any
 import aiohttp
 
 from load_tests.common import (
+    SERVER_CPUS,
     RunningServer,
     child_server,
     cpu_seconds,
@@ -94,13 +108,22 @@ class Pair:
     sender: aiohttp.ClientWebSocketResponse
     receiver: aiohttp.ClientWebSocketResponse
     template: str
+    # The frame the receiver sends back in the ping-pong mode (PeerJS addresses it to
+    # the sender's id); the same as ``template`` where the relay knows the way back.
+    back_template: str = ""
 
     def __post_init__(self) -> None:
         self._head, self._tail = self.template.split(repr(SENTINEL), 1)
+        back = self.back_template or self.template
+        self._back_head, self._back_tail = back.split(repr(SENTINEL), 1)
 
     def frame(self, sent_at: float) -> str:
         """The frame to send, stamped with ``sent_at``."""
         return f"{self._head}{sent_at!r}{self._tail}"
+
+    def back(self, sent_at: float) -> str:
+        """The receiver's echo of a frame stamped ``sent_at``, with the same stamp."""
+        return f"{self._back_head}{sent_at!r}{self._back_tail}"
 
     async def close(self) -> None:
         await self.sender.close()
@@ -173,7 +196,9 @@ async def peerjs_pair(http: aiohttp.ClientSession, server: RunningServer, tag: s
         "type": "media",
         "connectionId": f"mc_{tag}",
     }
-    return Pair(a, b, _template({"type": "CANDIDATE", "dst": b_id, "payload": payload}))
+    there = _template({"type": "CANDIDATE", "dst": b_id, "payload": payload})
+    back = _template({"type": "CANDIDATE", "dst": a_id, "payload": payload})
+    return Pair(a, b, there, back)
 
 
 async def floor_pair(http: aiohttp.ClientSession, server: RunningServer, tag: str) -> Pair:
@@ -202,8 +227,9 @@ async def opened_pairs(
     http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
     pairs: list[Pair] = []
     try:
+        opener = OPENERS[target.split("@", 1)[0]]
         for i in range(n):
-            pairs.append(await OPENERS[target](http, server, f"{tag}-{i}"))
+            pairs.append(await opener(http, server, f"{tag}-{i}"))
         yield pairs
     finally:
         for pair in pairs:
@@ -377,6 +403,100 @@ async def run_latency(
         return await measure_latency(opened, server, rate, seconds)
 
 
+# ---------------------------------------------------------------- ping-pong
+@dataclass
+class PingPong:
+    """The closed loop: each pair has one frame in flight, sent, echoed, sent again."""
+
+    pairs: int
+    round_trips: int
+    seconds: float
+    rtt_ms: list[float]
+    server_cpu_us_per_frame: float
+    server_cpu_share: float
+    errors: int
+
+    @property
+    def per_s(self) -> float:
+        return self.round_trips / self.seconds
+
+    def p(self, q: float) -> float:
+        return percentile(self.rtt_ms, q)
+
+
+async def _ours(ws: aiohttp.ClientWebSocketResponse, errors: list[int]) -> float:
+    """The send stamp of the next frame of ours on ``ws``; other frames (a queue summary,
+    a position update) are skipped, errors counted."""
+    while True:
+        msg = await ws.receive()
+        if msg.type is not aiohttp.WSMsgType.TEXT:
+            raise ConnectionError(f"ping-pong: socket said {msg.type.name} {msg.data}")
+        stamp = sent_at(msg.data)
+        if stamp is not None:
+            return stamp
+        if '"error"' in msg.data.lower():
+            errors[0] += 1
+
+
+async def _volley(
+    pair: Pair, until: float, keep_from: float, rtts: list[float], errors: list[int]
+) -> int:
+    """Round trips of one pair until ``until``: the sender sends, the receiver echoes the
+    stamp back as soon as it has the frame, the sender sends the next once the echo is
+    in. Round trips that start after ``keep_from`` are kept and counted."""
+    kept = 0
+    while (start := time.perf_counter()) < until:
+        await pair.sender.send_str(pair.frame(start))
+        stamp = await _ours(pair.receiver, errors)
+        await pair.receiver.send_str(pair.back(stamp))
+        if await _ours(pair.sender, errors) != start:
+            raise ConnectionError("ping-pong: an echo of another frame came back")
+        if start >= keep_from:
+            rtts.append((time.perf_counter() - start) * 1000)
+            kept += 1
+    return kept
+
+
+async def measure_pingpong(
+    pairs: list[Pair], server: RunningServer, seconds: float, warmup: float = 0.5
+) -> PingPong:
+    """Every pair volleys for ``warmup + seconds``; what starts in the last ``seconds``
+    is measured. Server CPU per relayed frame: two frames per round trip."""
+    rtts: list[float] = []
+    errors = [0]
+    now = time.perf_counter()
+    keep_from, until = now + warmup, now + warmup + seconds
+    cpu0 = 0.0
+
+    async def meter() -> None:
+        nonlocal cpu0
+        await asyncio.sleep(max(0.0, keep_from - time.perf_counter()))
+        cpu0 = server.cpu_seconds()
+
+    metering = asyncio.create_task(meter())
+    counts = await asyncio.gather(*(_volley(p, until, keep_from, rtts, errors) for p in pairs))
+    await metering
+    cpu = server.cpu_seconds() - cpu0
+    wall = time.perf_counter() - keep_from
+    done = sum(counts)
+    return PingPong(
+        pairs=len(pairs),
+        round_trips=done,
+        seconds=wall,
+        rtt_ms=rtts,
+        server_cpu_us_per_frame=cpu / (2 * done) * 1e6 if done else float("inf"),
+        server_cpu_share=cpu / wall,
+        errors=errors[0],
+    )
+
+
+async def run_pingpong(
+    target: str, server: RunningServer, pairs: int, seconds: float, tag: str
+) -> PingPong:
+    async with opened_pairs(target, server, pairs, tag) as opened:
+        return await measure_pingpong(opened, server, seconds)
+
+
 # ---------------------------------------------------------------- servers
 @contextlib.contextmanager
 def floor_server() -> Iterator[RunningServer]:
@@ -423,21 +543,30 @@ class TwoNodes(RunningServer):
 def two_nodes() -> Iterator[RunningServer]:
     with redis_server() as redis, mayday_nodes(2, redis.url, env=RAISED_LIMITS) as (a, b):
         assert redis.process is not None
+        if SERVER_CPUS["cpus"] is not None:
+            cpus = {int(c) for c in SERVER_CPUS["cpus"].split(",")}
+            os.sched_setaffinity(redis.process.pid, cpus)
         yield TwoNodes(a.process, a.base, b, redis.process.pid)
+
+
+def target_server(
+    target: str, profile: Path | None = None
+) -> contextlib.AbstractContextManager[RunningServer]:
+    """A fresh server (or two nodes and their Redis) for ``target``; ``mayday@DIR`` is
+    Mayday from the source tree DIR (a checkout of another commit, to compare with)."""
+    if target == "mayday":
+        return mayday_server(env=RAISED_LIMITS, profile=profile)
+    if target.startswith("mayday@"):
+        return mayday_server(env=RAISED_LIMITS, source=Path(target.split("@", 1)[1]))
+    return {"peerjs": peerjs_server, "floor": floor_server, "mayday-redis": two_nodes}[target]()
 
 
 @contextlib.contextmanager
 def target_servers(
     targets: tuple[str, ...], profile: Path | None = None
 ) -> Iterator[dict[str, RunningServer]]:
-    starters = {
-        "mayday": lambda: mayday_server(env=RAISED_LIMITS, profile=profile),
-        "peerjs": peerjs_server,
-        "floor": floor_server,
-        "mayday-redis": two_nodes,
-    }
     with contextlib.ExitStack() as stack:
-        yield {t: stack.enter_context(starters[t]()) for t in targets}
+        yield {t: stack.enter_context(target_server(t, profile)) for t in targets}
 
 
 # ---------------------------------------------------------------- the run
@@ -541,6 +670,103 @@ def _print_ratios(s: dict[str, Any]) -> None:
         )
 
 
+# ---------------------------------------------------------------- the ping-pong run
+def pingpong_rounds(
+    args: argparse.Namespace, targets: tuple[str, ...]
+) -> dict[tuple[str, int], list[PingPong]]:
+    """``--rounds`` repetitions; in each, every target in a rotated order, each pair count
+    on a fresh server process, so that no measurement inherits another's heap or caches."""
+    sizes = [int(n) for n in args.pp_pairs.split(",") if n]
+    results: dict[tuple[str, int], list[PingPong]] = {(t, n): [] for t in targets for n in sizes}
+    for r in range(args.rounds):
+        order = targets[r % len(targets) :] + targets[: r % len(targets)]
+        for t in order:
+            for n in sizes:
+                with target_server(t, args.profile if t == "mayday" else None) as server:
+                    pp = asyncio.run(run_pingpong(t, server, n, args.pp_seconds, f"r{r}pp{n}"))
+                results[(t, n)].append(pp)
+                print(
+                    f"  round {r + 1} ping-pong {t:12s} {n:3d} pairs {pp.per_s:8.0f} round trips/s"
+                    f"  p50 {pp.p(50):6.3f} p99 {pp.p(99):6.3f} ms  server "
+                    f"{pp.server_cpu_us_per_frame:5.1f} us/frame (cpu {pp.server_cpu_share:4.0%})"
+                    f"  errors {pp.errors}",
+                    flush=True,
+                )
+    return results
+
+
+def _spread(values: list[float], fmt: str) -> str:
+    """The median and, in brackets, the lowest and highest of the rounds."""
+    return f"{median(values):{fmt}} [{min(values):{fmt}}-{max(values):{fmt}}]"
+
+
+def report_pingpong(
+    args: argparse.Namespace, results: dict[tuple[str, int], list[PingPong]]
+) -> dict[str, dict[str, float]]:
+    """Medians over rounds with their spread, and the ratios against the bare floor."""
+    print(
+        f"\nping-pong (one frame in flight per pair), medians [min-max] of {args.rounds} rounds, "
+        f"{args.pp_seconds:g} s each, {machine()}; load average {os.getloadavg()[0]:.2f}"
+    )
+    summary: dict[str, dict[str, float]] = {}
+    for (t, n), runs in results.items():
+        key = f"{t}/{n}"
+        summary[key] = {
+            "per_s": median(x.per_s for x in runs),
+            "p50_ms": median(x.p(50) for x in runs),
+            "p99_ms": median(x.p(99) for x in runs),
+            "us_per_frame": median(x.server_cpu_us_per_frame for x in runs),
+            "cpu": median(x.server_cpu_share for x in runs),
+        }
+        print(
+            f"  {t:12s} {n:3d} pairs  round trips/s {_spread([x.per_s for x in runs], '.0f')}"
+            f"  p50 {_spread([x.p(50) for x in runs], '.3f')} ms"
+            f"  p99 {_spread([x.p(99) for x in runs], '.3f')} ms"
+            f"  server {_spread([x.server_cpu_us_per_frame for x in runs], '.1f')} us CPU/frame"
+            f"  (cpu {summary[key]['cpu']:.0%}, errors {sum(x.errors for x in runs)})"
+        )
+    for t, n in results:
+        floor = summary.get(f"floor/{n}")
+        if t == "floor" or floor is None:
+            continue
+        mine = summary[f"{t}/{n}"]
+        print(
+            f"  {t}/floor at {n} pairs: round trips/s {mine['per_s'] / floor['per_s']:.2f}, "
+            f"p50 {mine['p50_ms'] / floor['p50_ms']:.2f}, "
+            f"p99 {mine['p99_ms'] / floor['p99_ms']:.2f}, "
+            f"CPU per frame {mine['us_per_frame'] / floor['us_per_frame']:.2f}"
+        )
+    for t, n in results:
+        m, other = summary.get(f"mayday/{n}"), summary[f"{t}/{n}"]
+        if t.startswith("mayday@") and m:
+            print(
+                f"  mayday/{t} at {n} pairs: CPU per frame "
+                f"{m['us_per_frame'] / other['us_per_frame']:.2f}, p50 "
+                f"{m['p50_ms'] / other['p50_ms']:.2f}, "
+                f"round trips/s {m['per_s'] / other['per_s']:.2f}"
+            )
+    for n in {n for _, n in results}:
+        m, pj = summary.get(f"mayday/{n}"), summary.get(f"peerjs/{n}")
+        if m and pj:
+            print(
+                f"  mayday/peerjs at {n} pairs: CPU per frame "
+                f"{m['us_per_frame'] / pj['us_per_frame']:.2f} [issue 13: <= 1.0], round trips/s "
+                f"{m['per_s'] / pj['per_s']:.2f}"
+            )
+    return summary
+
+
+def pin_generator(server_cpus: str) -> None:
+    """Servers on ``server_cpus``, this load generator on the other cores (``--pin``)."""
+    mine = set(range(os.cpu_count() or 1)) - {int(c) for c in server_cpus.split(",")}
+    if not mine or shutil.which("taskset") is None:
+        print("  (not pinned: needs taskset and a core left for the generator)")
+        return
+    SERVER_CPUS["cpus"] = server_cpus
+    os.sched_setaffinity(0, mine)
+    print(f"  servers pinned to cores {server_cpus}, generator to {sorted(mine)}")
+
+
 def print_profile(path: Path, limit: int = 25) -> None:
     """The server's own time, heaviest functions first."""
     import pstats
@@ -554,7 +780,8 @@ def main() -> None:
     parser.add_argument(
         "--targets",
         default=",".join(TARGETS),
-        help=f"comma-separated, of {', '.join(TARGETS + EXTRA_TARGETS)}",
+        help=f"comma-separated, of {', '.join(TARGETS + EXTRA_TARGETS)}, or mayday@DIR "
+        "(Mayday from the source tree DIR, e.g. a `git worktree` of an earlier commit)",
     )
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--pairs", type=int, default=10, help="pairs in the throughput run")
@@ -572,13 +799,43 @@ def main() -> None:
         action="store_true",
         help="the generator offers permessage-deflate, as browsers do",
     )
+    parser.add_argument(
+        "--mode",
+        default="pingpong,stream",
+        help="comma-separated: pingpong (one frame in flight per pair, real signaling), "
+        "stream (a window of frames in flight, the batching best case)",
+    )
+    parser.add_argument(
+        "--pp-pairs", default="50,1", help="ping-pong: pair counts, each its own measurement"
+    )
+    parser.add_argument("--pp-seconds", type=float, default=10.0, help="ping-pong run length")
+    parser.add_argument(
+        "--pin",
+        default="0",
+        help="cores for the servers under test (taskset -c); the generator takes the others; "
+        "'' to pin nothing",
+    )
     args = parser.parse_args()
     OFFER_DEFLATE["compress"] = 15 if args.compress else 0
     targets = tuple(t for t in args.targets.split(",") if t)
-    unknown = set(targets) - set(TARGETS) - set(EXTRA_TARGETS)
+    unknown = (
+        {t for t in targets if not t.startswith("mayday@")} - set(TARGETS) - set(EXTRA_TARGETS)
+    )
     if unknown:
         parser.error(f"unknown targets: {', '.join(sorted(unknown))}")
+    modes = set(args.mode.split(","))
+    if modes - {"pingpong", "stream"}:
+        parser.error(f"unknown modes: {', '.join(sorted(modes - {'pingpong', 'stream'}))}")
+    if "peerjs" in targets and shutil.which("node") is None:
+        print("NOTE: no `node` on this machine: the PeerJS target is skipped", flush=True)
+        targets = tuple(t for t in targets if t != "peerjs")
     print(f"relay benchmark: {', '.join(targets)}; {args.rounds} rounds, pid {os.getpid()}")
+    if args.pin:
+        pin_generator(args.pin)
+    if "pingpong" in modes:
+        report_pingpong(args, pingpong_rounds(args, targets))
+    if "stream" not in modes:
+        return
     with target_servers(targets, args.profile) as servers:
         results = asyncio.run(run(args, servers))
     summary = report(args, results)

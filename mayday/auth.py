@@ -25,6 +25,7 @@ ALGORITHM = HS256
 # anything is decoded.
 MAX_TOKEN_CHARS = 8192
 MAX_SKILLS = 32
+NO_SKILLS: frozenset[str] = frozenset()
 # A user's ``priority`` claim: an integer level, higher served sooner (0 by default).
 # Bounded so that no token can put its holder hours ahead of everyone.
 PRIORITY_MIN, PRIORITY_MAX = -10, 10
@@ -289,7 +290,8 @@ def _identity(claims: dict[str, Any]) -> Identity:
         sub=sub,
         role=parsed_role,
         name=display[:128],
-        skills=frozenset(name for name, _ in levels),
+        # One shared empty set: ``frozenset()`` made per socket is a 216-byte object each.
+        skills=frozenset(name for name, _ in levels) if levels else NO_SKILLS,
         levels=levels,
         priority=_priority(claims),
     )

@@ -22,6 +22,7 @@ from load_tests.relay import (
     floor_server,
     opened_pairs,
     run_latency,
+    run_pingpong,
     run_throughput,
     sent_at,
 )
@@ -92,6 +93,31 @@ async def test_mayday_relay_streams_between_paired_peers() -> None:
     assert tp.bytes_in > tp.bytes_out  # the server stamps from, from_role and seq
     assert lat.received == lat.expected == 20
     assert 0 < lat.p(50) <= lat.p(99) < 1000
+
+
+async def test_pingpong_keeps_one_frame_in_flight_on_floor_and_mayday() -> None:
+    """Half a second of the closed loop on the floor and on Mayday: round trips are timed,
+    two relayed frames each are charged to the server, nothing is refused."""
+    with floor_server() as floor:
+        bare = await run_pingpong("floor", floor, pairs=2, seconds=0.5, tag="smoke-pp")
+    with mayday_server(env=RAISED_LIMITS) as server:
+        mine = await run_pingpong("mayday", server, pairs=2, seconds=0.5, tag="smoke-pp")
+    for pp in (bare, mine):
+        assert pp.round_trips > 20 and pp.errors == 0
+        assert len(pp.rtt_ms) == pp.round_trips
+        assert 0 < pp.p(50) <= pp.p(99) < 1000
+        assert pp.server_cpu_us_per_frame > 0
+
+
+async def test_frame_path_times_every_stage_of_a_relayed_signal() -> None:
+    """The frame-path benchmark pairs two sockets through the real handlers and times each
+    stage; the whole is the largest figure."""
+    from load_tests.frame_path import measure as frame_stages
+
+    stages = dict(await frame_stages(200, 1))
+    assert all(us > 0 for us in stages.values())
+    whole = stages["whole: Server.receive + the flush's loop turn"]
+    assert whole == max(stages.values())
 
 
 async def test_mayday_pair_relays_the_candidate_stamped_with_the_sender() -> None:

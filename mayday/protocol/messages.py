@@ -577,6 +577,18 @@ class SignalRelayed(Outbound):
         frame["from"], frame["from_role"] = self.from_, self.from_role
         return frame
 
+    @classmethod
+    def frame_of(cls, signal: Signal, from_: str, from_role: str) -> dict[str, Any]:
+        """``to_frame`` of the relay of ``signal``, built without the object: one for every
+        relayed frame, and a frozen dataclass's ``__init__`` was the larger part of it."""
+        return {
+            "type": cls.TYPE,
+            "session_id": signal.session_id,
+            **signal.payload,
+            "from": from_,
+            "from_role": from_role,
+        }
+
 
 @dataclass(frozen=True)
 class QueueSummary(Outbound):

@@ -8,6 +8,7 @@ here.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -161,8 +162,13 @@ async def websocket(request: web.Request) -> web.StreamResponse:
         limit = settings.max_sockets_per_identity
         why = f"at most {limit} open connections per identity; close one first"
         return await _refuse(request, why, ErrorCode.TOO_MANY_SOCKETS, CLOSE_TOO_MANY)
+    # No aiohttp heartbeat and no autoping: the server's liveness sweep pings silent
+    # sockets (``Connection.beat``), and this loop answers pings and counts pongs.
     ws = web.WebSocketResponse(
-        heartbeat=20.0, max_msg_size=HARD_FRAME_CAP, compress=settings.ws_compress
+        heartbeat=None,
+        autoping=False,
+        max_msg_size=HARD_FRAME_CAP,
+        compress=settings.ws_compress,
     )
     await ws.prepare(request)
     conn = Connection(Wire(ws, request), identity, settings.outbound_queue_limit)
@@ -170,6 +176,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     try:
         await server.attach(conn, resume)
         async for msg in ws:
+            conn.heard += 1
             if msg.type is WSMsgType.TEXT:
                 await server.receive(conn, msg.data)
                 handled += 1
@@ -179,6 +186,9 @@ async def websocket(request: web.Request) -> web.StreamResponse:
                     await asyncio.sleep(0)
             elif msg.type is WSMsgType.BINARY:
                 conn.send(_BINARY_REFUSED.to_frame())
+            elif msg.type is WSMsgType.PING:
+                with contextlib.suppress(ConnectionResetError):  # closing meanwhile
+                    await ws.pong(msg.data)
     finally:
         await server.detach(conn)
         conn.close(1000, "")

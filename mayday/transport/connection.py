@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import deque
 from typing import Any
 
 import orjson
@@ -47,6 +46,8 @@ def mark_volatile(frame: dict[str, Any]) -> dict[str, Any]:
 class TokenBucket:
     """Refills ``rate`` tokens a second up to ``burst``; one token per inbound frame."""
 
+    __slots__ = ("burst", "rate", "stamp", "tokens")
+
     def __init__(self, rate: float, burst: int) -> None:
         self.rate, self.burst = rate, float(burst)
         self.tokens, self.stamp = float(burst), time.monotonic()
@@ -77,6 +78,30 @@ class Connection:
     would be stale, and they must not push reliable frames towards the cut-off.
     """
 
+    # One per open socket, and 10,000 sockets per node: no ``__dict__`` each.
+    __slots__ = (
+        "_closing",
+        "_flush_due",
+        "_heard_seen",
+        "_held",
+        "_idle_waiter",
+        "_pinged",
+        "_queue",
+        "_writer",
+        "busy",
+        "deaf",
+        "dropped_volatile",
+        "heard",
+        "identity",
+        "key",
+        "queue_limit",
+        "resumed",
+        "stream",
+        "volatile_limit",
+        "wire",
+        "ws",
+    )
+
     def __init__(
         self,
         wire: Wire,
@@ -98,17 +123,53 @@ class Connection:
         self.stream = Stream(self.key, "")
         self.resumed = False
         # A draining node stops handling this socket's frames (the client sends unanswered
-        # calls again on its next socket); ``idle`` is clear while one is being handled.
+        # calls again on its next socket); ``busy`` while one is being handled. A flag, and
+        # a future only when a drain waits for it: an ``asyncio.Event`` set and cleared
+        # for every frame was about 2 % of the relay's CPU (docs/performance.md, 9).
         self.deaf = False
-        self.idle = asyncio.Event()
-        self.idle.set()
+        self.busy = False
+        # Messages of any kind received (pongs too), for the liveness sweep (``beat``).
+        # A new socket counts as heard: the first sweep after it opened only notes it.
+        self.heard = 0
+        self._heard_seen = -1
+        self._pinged = False
+        self._idle_waiter: asyncio.Future[None] | None = None
         # While its stream is being claimed (Redis): frames wait here, unnumbered, to be
         # numbered after the hello and what is sent again.
         self._held: list[tuple[bytes, bool, bool | None]] | None = None
-        self._queue: deque[bytes] = deque()
+        # A list, not a deque: an empty deque holds a 512-byte block from the start, and
+        # most sockets are idle. Only the writer task (the slow path) pops from its head.
+        self._queue: list[bytes] = []
         self._flush_due = False
         self._writer: asyncio.Task[None] | None = None
         self._closing: tuple[int, str] | None = None
+
+    def beat(self) -> None:
+        """One liveness sweep: a socket silent since the previous sweep is pinged; one
+        still silent a sweep after its ping is gone (a peer that vanished without a FIN)
+        and is dropped. This replaces aiohttp's heartbeat, which re-armed a timer through
+        ``call_soon`` on every read: about 5 % of the relay's CPU (docs/performance.md, 9)."""
+        if self.heard != self._heard_seen:
+            self._heard_seen, self._pinged = self.heard, False
+        elif self._pinged:
+            log.info("connection %s/%s: no answer to a ping, dropped", *self.key)
+            self.wire.abort()
+        else:
+            self._pinged = self.wire.ping()
+
+    def handled(self) -> None:
+        """The frame being handled is done: wake a drain that waits for it."""
+        self.busy = False
+        waiter, self._idle_waiter = self._idle_waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def wait_idle(self) -> None:
+        """Return once no frame of this socket is being handled."""
+        if self.busy:
+            if self._idle_waiter is None or self._idle_waiter.done():
+                self._idle_waiter = asyncio.get_running_loop().create_future()
+            await self._idle_waiter
 
     def hold(self) -> None:
         """Keep what is pushed unnumbered until ``release`` (the stream is not known yet)."""
@@ -230,7 +291,7 @@ class Connection:
         """Write what is queued, in order, through aiohttp; close the socket if asked."""
         try:
             while self._queue:
-                await self.ws.send_frame(self._queue.popleft(), WSMsgType.TEXT)
+                await self.ws.send_frame(self._queue.pop(0), WSMsgType.TEXT)
             if self._closing is not None and not self.ws.closed:
                 code, message = self._closing
                 await self.ws.close(code=code, message=message.encode())

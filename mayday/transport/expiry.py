@@ -35,6 +35,8 @@ class TokenExpiry:
     tokens are checked against (wall time), not the event loop's.
     """
 
+    __slots__ = ("_conn", "_grace_s", "_handle", "_notice_s", "_now")
+
     def __init__(
         self,
         conn: Connection,

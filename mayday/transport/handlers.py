@@ -275,15 +275,8 @@ async def signal(server: Services, conn: Connection, msg: Signal) -> Result:
     me = conn.identity
     session, side = await server.live_session(conn, msg.session_id)
     peer_role, peer_sub = session.peer_of(side)
-    relayed = SignalRelayed(
-        session.id,
-        me.sub,
-        side,
-        description=msg.payload.get("description"),
-        candidate=msg.payload.get("candidate"),
-        has_candidate="candidate" in msg.payload,
-    )
-    if not await server.deliver(peer_role, peer_sub, relayed.to_frame()):
+    relayed = SignalRelayed.frame_of(msg, me.sub, side)
+    if not await server.deliver(peer_role, peer_sub, relayed):
         raise ProtocolError(ErrorCode.INVALID_STATE, "peer is not connected")
     return None
 

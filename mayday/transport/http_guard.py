@@ -112,7 +112,13 @@ class HeadDeadline(asyncio.Protocol):
         scanner = self._scanner
         was, heads = scanner.phase, scanner.heads
         scanner.feed(data)
-        if scanner.phase is not Phase.HEAD:
+        if scanner.phase is Phase.OFF:
+            # Not watched any more: aiohttp's protocol takes the bytes straight from the
+            # transport, so a WebSocket's frames do not pay for this wrapper.
+            self._disarm()
+            if self._transport is not None:
+                self._transport.set_protocol(self._inner)
+        elif scanner.phase is not Phase.HEAD:
             self._disarm()
         elif was is not Phase.HEAD or scanner.heads != heads:
             # A new head began in these bytes: its own clock starts now, and further

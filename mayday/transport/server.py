@@ -83,6 +83,10 @@ CLOSE_REPLACED = 4409
 # A stopping node closes its sockets with "service restart" (RFC 6455): come back.
 CLOSE_RESTARTING = 1012
 DRAIN_PARKS_AT_ONCE = 64
+# Every socket is looked at this often (``Connection.beat``): a silent one is pinged
+# within 20 s of its last message and dropped 20 to 30 s after it, as aiohttp's own
+# heartbeat of 20 s (ping, then 10 s for the pong) did.
+LIVENESS_SWEEP_S = 10.0
 
 
 class Server:
@@ -153,6 +157,7 @@ class Server:
             asyncio.create_task(every(s.summary_interval_s, self.publish_summary, "summary")),
             asyncio.create_task(every(s.position_interval_s, self.update_positions, "positions")),
             asyncio.create_task(every(s.ops_interval_s, self.housekeeping, "housekeeping")),
+            asyncio.create_task(every(LIVENESS_SWEEP_S, self.sweep_liveness, "liveness")),
         ]
 
     async def close(self) -> None:
@@ -194,7 +199,7 @@ class Server:
         the close and resume it elsewhere. The frame being handled finishes first: its
         answer is then in the stream."""
         conn.deaf = True
-        await conn.idle.wait()
+        await conn.wait_idle()
         conn.push(encode(notice.to_frame()), keep=False)  # not for the next node
         async with gate:
             await self._park(conn)
@@ -383,22 +388,18 @@ class Server:
 
     # ------------------------------------------------------------ inbound
     async def receive(self, conn: Connection, text: str) -> None:
-        """Handle one text frame, unless the node is draining this socket (then it is not
-        answered: the client sends it again on the socket it resumes on)."""
-        if conn.deaf:
-            return
-        conn.idle.clear()
-        try:
-            await self._receive(conn, text)
-        finally:
-            conn.idle.set()
-
-    async def _receive(self, conn: Connection, text: str) -> None:
         """Handle one text frame; any refusal becomes an error frame, never an exception.
+        Not while the node is draining this socket: then it is not answered (the client
+        sends it again on the socket it resumes on).
 
         The frame is charged to the sender's bucket and measured in bytes before it is
         parsed; then the envelope, the handler (type and role), the message, the call.
+        One coroutine for all of it: every layer of ``await`` is paid by every relayed
+        frame.
         """
+        if conn.deaf:
+            return
+        conn.busy = True
         frame_id_: int | None = None
         try:
             if not self._buckets[conn].take():
@@ -413,7 +414,7 @@ class Server:
             check_frame_depth(text, frame)
             spec = self.registry.lookup(frame, conn.identity.role)
             message = spec.parse(frame)
-            with frame_context(_field(message, "request_id"), _field(message, "session_id")):
+            with frame_context(message):
                 result = await spec.func(self, conn, message)
             if frame_id_ is not None:
                 conn.send(Ack(frame_id_, result or {}).to_frame())
@@ -423,6 +424,8 @@ class Server:
             log.exception("frame from %s/%s failed", *conn.key)
             internal = ErrorFrame(ErrorCode.INTERNAL_ERROR.value, "internal error", frame_id_)
             conn.send(internal.to_frame())
+        finally:
+            conn.handled()
 
     async def live_session(
         self, conn: Connection, session_id: str, side: str | None = None, *, fresh: bool = False
@@ -553,6 +556,10 @@ class Server:
             self._waiting[note.user_id] = note.request_id
 
     async def deliver(self, role: str, sub: str, frame: dict[str, Any]) -> int:
+        if not self.relay.node_id:
+            # One process alone (``NoRelay``): no other node to hand the frame to, and a
+            # relayed ``signal`` skips the parcel and the relay's await.
+            return self.hub.send(role, sub, frame)
         here, parcel = self._send_here(role, sub, frame)
         (elsewhere,) = await self.relay.send_many([parcel])
         return here + elsewhere
@@ -560,9 +567,9 @@ class Server:
     def _send_here(self, role: str, sub: str, frame: dict[str, Any]) -> tuple[int, Outgoing]:
         """Send a frame made here to the sockets here, and the parcel for the relay (which
         brings it back to this node for a socket whose stream is being claimed)."""
-        here = self.hub.send(role, sub, frame)
+        here, held = self.hub.send_here(role, sub, frame)
         parcel = frame_parcel(frame)
-        if not here or self.hub.holding(role, sub):
+        if not here or held:
             # No socket here took it: one may be registering here meanwhile (a claim,
             # or a fresh socket between its location and the hub), and gets it back
             # through this node's inbox instead of losing it.
@@ -604,18 +611,21 @@ class Server:
             snapshot = await self.monitor.snapshot(self.store, queue, now)
             self.hub.broadcast(("ops",), snapshot.to_frame())
 
+    async def sweep_liveness(self, chunk: int = 1000) -> None:
+        """Ping the silent sockets, drop those that did not answer the last ping; a chunk
+        at a time, so that many sockets never hold the event loop for the pass."""
+        conns = self.hub.all()
+        for start in range(0, len(conns), chunk):
+            for conn in conns[start : start + chunk]:
+                conn.beat()
+            await asyncio.sleep(0)
+
     async def publish_summary(self) -> None:
         """Tell advisors and ops about the queue when it changed."""
         summary = await self.store.summary(self.clock())
         if summary.shape() != self._last_summary:
             self._last_summary = summary.shape()
             self.hub.broadcast(WATCHERS, summary.to_frame())
-
-
-def _field(message: object, name: str) -> str | None:
-    """A message's request or session id, for the log context (not every frame has one)."""
-    value = getattr(message, name, None)
-    return value if isinstance(value, str) else None
 
 
 SERVER = web.AppKey("server", Server)

@@ -36,7 +36,7 @@ class Socket(Protocol):
         ...
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Stream:
     key: tuple[str, str]
     token: str
@@ -44,7 +44,9 @@ class Stream:
     keep_frames: int = KEEP_FRAMES
     keep_bytes: int = KEEP_BYTES
     seq: int = 0
-    kept: deque[tuple[int, bytes]] = field(default_factory=deque)
+    # A list, not a deque: an empty deque costs a 512-byte block, and most sockets'
+    # streams keep nothing (idle sockets; the hello is not kept).
+    kept: list[tuple[int, bytes]] = field(default_factory=list)
     kept_size: int = 0
     # The highest number dropped from ``kept`` to stay in bounds: a client that has less
     # than that cannot be given everything it missed.
@@ -61,7 +63,7 @@ class Stream:
             self.kept.append((self.seq, bytes(memoryview(body))))
             self.kept_size += len(body)
             while len(self.kept) > self.keep_frames or self.kept_size > self.keep_bytes:
-                seq, old = self.kept.popleft()
+                seq, old = self.kept.pop(0)
                 self.kept_size -= len(old)
                 self.evicted_to = seq
         return numbered(body, self.seq)

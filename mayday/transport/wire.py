@@ -22,6 +22,10 @@ from collections.abc import Iterable
 from aiohttp import web
 
 _FIN_TEXT = 0x81
+# An empty ping (RFC 6455 section 5.5.2): control frames are never compressed, so this
+# is right on every socket, and it goes between whole frames (aiohttp writes a frame
+# without yielding).
+PING = b"\x89\x00"
 _LEN16 = struct.Struct("!BBH")
 _LEN64 = struct.Struct("!BBQ")
 
@@ -65,3 +69,16 @@ class Wire:
         """Write every payload as its own text frame, in one write."""
         assert self._transport is not None
         self._transport.write(b"".join(map(text_frame, payloads)))
+
+    def ping(self) -> bool:
+        """Write an empty ping; False if the transport is already closing."""
+        transport = self._transport
+        if transport is None or transport.is_closing():
+            return False
+        transport.write(PING)
+        return True
+
+    def abort(self) -> None:
+        """Drop the connection without a close handshake (the peer stopped answering)."""
+        if self._transport is not None:
+            self._transport.abort()

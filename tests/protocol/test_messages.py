@@ -17,6 +17,7 @@ from mayday.protocol.messages import (
     SessionRate,
     SessionTransfer,
     Signal,
+    SignalRelayed,
 )
 
 OFFER = {"type": "offer", "sdp": "v=0\r\n"}
@@ -144,3 +145,24 @@ def test_session_transfer_refuses_bad_fields(frame: dict[str, Any], message: str
         SessionTransfer.parse({"session_id": "s1", **frame})
     assert refused.value.code is ErrorCode.INVALID_FIELD
     assert refused.value.message.startswith(message)
+@pytest.mark.parametrize(
+    "frame",
+    [
+        {"session_id": "ses_1", "description": {"type": "offer", "sdp": "v=0"}},
+        {"session_id": "ses_1", "candidate": {"candidate": "candidate:1 1 udp", "sdpMid": "0"}},
+        {"session_id": "ses_1", "candidate": None},
+    ],
+)
+def test_relayed_signal_frame_is_the_message_frame(frame: dict[str, Any]) -> None:
+    """``SignalRelayed.frame_of`` builds exactly the frame of the typed message, in order."""
+    signal = Signal.parse(frame)
+    typed = SignalRelayed(
+        "ses_1",
+        "adv-1",
+        "advisor",
+        description=signal.payload.get("description"),
+        candidate=signal.payload.get("candidate"),
+        has_candidate="candidate" in signal.payload,
+    ).to_frame()
+    built = SignalRelayed.frame_of(signal, "adv-1", "advisor")
+    assert list(built.items()) == list(typed.items())
