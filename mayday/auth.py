@@ -17,7 +17,6 @@ import jwt
 from jwt.utils import base64url_decode
 
 from mayday.jwks import ASYMMETRIC, KeyRing, key_ring
-from mayday.routing.config import IMPLIED_LEVEL, MAX_LEVEL, MIN_LEVEL
 
 HS256 = "HS256"
 ALGORITHM = HS256
@@ -26,6 +25,9 @@ ALGORITHM = HS256
 MAX_TOKEN_CHARS = 8192
 MAX_SKILLS = 32
 NO_SKILLS: frozenset[str] = frozenset()
+# Proficiency per skill in a token's ``skills`` object; a skill given as a bare name is at
+# the implied level (the routing's escalation steps ask for a minimum of these).
+MIN_LEVEL, MAX_LEVEL, IMPLIED_LEVEL = 1, 5, 3
 # A user's ``priority`` claim: an integer level, higher served sooner (0 by default).
 # Bounded so that no token can put its holder hours ahead of everyone.
 PRIORITY_MIN, PRIORITY_MAX = -10, 10

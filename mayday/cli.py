@@ -13,11 +13,19 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from mayday import __version__, webassets
-from mayday.auth import PRIORITY_MAX, PRIORITY_MIN, AuthError, Role, issue_token
+from mayday.auth import (
+    IMPLIED_LEVEL,
+    MAX_LEVEL,
+    MIN_LEVEL,
+    PRIORITY_MAX,
+    PRIORITY_MIN,
+    AuthError,
+    Role,
+    issue_token,
+)
 from mayday.gcpolicy import GcPolicy
 from mayday.jwks import KeyConfigError
 from mayday.logsafe import configure_logging
-from mayday.routing.config import IMPLIED_LEVEL, MAX_LEVEL, MIN_LEVEL
 from mayday.settings import Settings, SettingsError
 from mayday.settings_report import effective_lines, help_epilog, secret_values
 

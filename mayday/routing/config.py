@@ -11,13 +11,13 @@ import json
 from dataclasses import dataclass, fields
 from typing import Any
 
+from mayday.auth import IMPLIED_LEVEL, MAX_LEVEL, MIN_LEVEL
+
 
 class SettingsError(ValueError):
     """A setting has a value the server cannot run with."""
 
 
-# Skill levels are 1 to 5; a skill given as a bare name (a list in the token) has this one.
-MIN_LEVEL, MAX_LEVEL, IMPLIED_LEVEL = 1, 5, 3
 MATCHES = ("all", "any", "none")
 
 

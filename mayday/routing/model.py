@@ -6,8 +6,9 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any
 
+from mayday.auth import IMPLIED_LEVEL
 from mayday.protocol.errors import ErrorCode, ProtocolError
-from mayday.routing.config import IMPLIED_LEVEL, Step
+from mayday.routing.config import Step
 
 
 class RequestState(enum.StrEnum):
