@@ -81,7 +81,58 @@ local function set_request_state(req, state, at)
   end
 end
 
+-- ------------------------------------------------------------ advisor indices
+-- So that no routing call walks every advisor (docs/deploy.md, "O(n) hazards"): an
+-- advisor's skills are fixed from their first frame until they go offline, so each
+-- free advisor is also in key("fs", skill) per skill they hold (scored by idle time, as
+-- key("free")), each online one in key("os", skill), and key("fit") counts the online
+-- advisors per skill and per pair of skills at each level: field "skill|L" or
+-- "a|b|L" (a < b) counts those whose level is at least L in each. estimate() and the
+-- escalation's skip read those counters; take_free() walks one skill's free set.
+
+-- {skill: level} of the skills adv holds (a level not given is cfg.implied_level).
+local function levels_of(adv)
+  local given = cjson.decode(blank(adv.levels) and "{}" or adv.levels)
+  local out_levels, names = {}, {}
+  for _, skill in ipairs(cjson.decode(blank(adv.skills) and "[]" or adv.skills)) do
+    if not out_levels[skill] then names[#names + 1] = skill end
+    out_levels[skill] = tonumber(given[skill]) or cfg.implied_level
+  end
+  table.sort(names)
+  return out_levels, names
+end
+
+local function fit_field(skills, lvl) return table.concat(skills, "|") .. "|" .. lvl end
+
+-- Count adv in (by = 1) or out of (by = -1) the online indices.
+local function index_online(adv, by)
+  local lv, names = levels_of(adv)
+  local h = key("fit")
+  for i, a in ipairs(names) do
+    if by > 0 then redis.call("SADD", key("os", a), adv.id) else redis.call("SREM", key("os", a), adv.id) end
+    for l = 1, lv[a] do redis.call("HINCRBY", h, fit_field({a}, l), by) end
+    for j = i + 1, #names do
+      local b = names[j]
+      for l = 1, math.min(lv[a], lv[b]) do redis.call("HINCRBY", h, fit_field({a, b}, l), by) end
+    end
+  end
+end
+
+local function index_free(adv, free)
+  local _, names = levels_of(adv)
+  for _, skill in ipairs(names) do
+    if free then
+      redis.call("ZADD", key("fs", skill), tonumber(adv.idle_since), adv.id)
+    else
+      redis.call("ZREM", key("fs", skill), adv.id)
+    end
+  end
+end
+
 local function set_advisor_status(adv, status)
+  if adv.status ~= status and (adv.status == "away" or status == "away") then
+    index_online(adv, status == "away" and -1 or 1)
+  end
   if adv.status ~= status then
     redis.call("HINCRBY", key("counts"), adv.status, -1)
     redis.call("HINCRBY", key("counts"), status, 1)
@@ -100,6 +151,7 @@ local function set_advisor_status(adv, status)
   else
     redis.call("ZREM", key("free"), adv.id)
   end
+  index_free(adv, status == "available")
 end
 
 local function set_of(json_list)
@@ -413,19 +465,46 @@ local function session_of_peer(session_id, role, sub)
 end
 
 -- ------------------------------------------------------------ routing
--- The longest-idle free advisor who can take req, walking the free set a page at a
--- time: without skills or declines the first one fits.
-local function take_free(req)
+-- The first advisor (in idle order) of the free set zkey who can take req, with their
+-- idle time, walking it a page at a time. Only advisors who fit but have req hidden
+-- (its decliners) or, for "any", who lack the level are walked past: O(those).
+local function first_free(zkey, req)
   local start, page = 0, 50
   while true do
-    local ids = redis.call("ZRANGE", key("free"), start, start + page - 1)
-    for _, id in ipairs(ids) do
-      local adv = load("adv", id)
-      if can_take(adv, req) then return adv end
+    local flat = redis.call("ZRANGE", zkey, start, start + page - 1, "WITHSCORES")
+    for i = 1, #flat, 2 do
+      local adv = load("adv", flat[i])
+      if can_take(adv, req) then return adv, tonumber(flat[i + 1]) end
     end
-    if #ids < page then return nil end
+    if #flat < 2 * page then return nil end
     start = start + page
   end
+end
+
+-- The longest-idle free advisor who can take req (the core's _take_free): key("free")
+-- without skills or at a "none" step; for "all", the smallest free set of its skills
+-- (every fit is in it); for "any", the best head of each skill's free set.
+local function take_free(req)
+  local needs = cjson.decode(blank(req.skills) and "[]" or req.skills)
+  local match = step_of(req).skills
+  if #needs == 0 or match == "none" then return (first_free(key("free"), req)) end
+  if match == "all" then
+    local best, size = nil, nil
+    for _, need in ipairs(needs) do
+      local n = redis.call("ZCARD", key("fs", need))
+      if size == nil or n < size then best, size = need, n end
+    end
+    if size == 0 then return nil end
+    return (first_free(key("fs", best), req))
+  end
+  local found, found_at = nil, nil
+  for _, need in ipairs(needs) do
+    local adv, at = first_free(key("fs", need), req)
+    if adv and (found == nil or at < found_at or (at == found_at and adv.id < found.id)) then
+      found, found_at = adv, at
+    end
+  end
+  return found
 end
 
 local function dispatch()
@@ -471,17 +550,56 @@ local function half_up(value, digits)
   return math.floor(value * scale + 0.5) / scale
 end
 
+local function fit_count(skills, lvl)
+  return tonumber(redis.call("HGET", key("fit"), fit_field(skills, lvl)) or "0")
+end
+
+-- Online advisors who fit step for req's skills (declines aside), from key("fit"):
+-- O(1) for a request needing one or two skills. Three or more: the online advisors
+-- holding its rarest skill ("all") or any of them ("any") are walked.
+local function fitting_online(req, step)
+  local online = redis.call("SCARD", key("advisors")) - count_status("away")
+  local needs, seen = {}, {}
+  for _, need in ipairs(cjson.decode(blank(req.skills) and "[]" or req.skills)) do
+    if not seen[need] then needs[#needs + 1], seen[need] = need, true end
+  end
+  if #needs == 0 or step.skills == "none" then return online end
+  table.sort(needs)
+  local l = step.min_level
+  if #needs == 1 then return fit_count(needs, l) end
+  if #needs == 2 then
+    local both = fit_count(needs, l)
+    if step.skills == "all" then return both end
+    return fit_count({needs[1]}, l) + fit_count({needs[2]}, l) - both
+  end
+  local ids
+  if step.skills == "all" then
+    local rarest, size = nil, nil
+    for _, need in ipairs(needs) do
+      local n = redis.call("SCARD", key("os", need))
+      if size == nil or n < size then rarest, size = need, n end
+    end
+    ids = redis.call("SMEMBERS", key("os", rarest))
+  else
+    local sets = {}
+    for _, need in ipairs(needs) do sets[#sets + 1] = key("os", need) end
+    ids = redis.call("SUNION", unpack(sets))
+  end
+  local n = 0
+  for _, id in ipairs(ids) do
+    if fits(load("adv", id), req, step) then n = n + 1 end
+  end
+  return n
+end
+
 local function estimate(req, position)
   if req.state == "offered" then return 0 end
-  local online = redis.call("SCARD", key("advisors")) - count_status("away")
-  -- A decline's cooldown ends: the decliners still count (the core's _estimate).
-  if (req.skills ~= "[]" and req.skills ~= "") or (req.declined ~= "[]" and req.declined ~= "") then
-    local excluded, step = set_of(req.declined), step_of(req)
-    online = 0
-    for _, id in ipairs(redis.call("SMEMBERS", key("advisors"))) do
-      local adv = load("adv", id)
-      if adv.status ~= "away" and not excluded[id] and fits(adv, req, step) then online = online + 1 end
-    end
+  -- A decline's cooldown ends: the decliners still count (the core's _estimate); those
+  -- it may never be offered to again do not: O(them).
+  local online = fitting_online(req, step_of(req))
+  for id in pairs(set_of(req.declined)) do
+    local adv = load("adv", id)
+    if adv and adv.status ~= "away" and fits(adv, req, step_of(req)) then online = online - 1 end
   end
   if online == 0 then return cjson.null end
   local rounds = math.max(1, position - count_status("reserved"))
@@ -543,11 +661,7 @@ local function anyone_fits(req, step)
   if online_count() == 0 or req.skills == "[]" or req.skills == "" or step.skills == "none" then
     return true
   end
-  for _, id in ipairs(redis.call("SMEMBERS", key("advisors"))) do
-    local adv = load("adv", id)
-    if adv.status ~= "away" and fits(adv, req, step) then return true end
-  end
-  return false
+  return fitting_online(req, step) > 0
 end
 
 -- On to the step the request's age has reached, then past each step no online advisor
@@ -746,6 +860,8 @@ local function advisor_offline(id)
   redis.call("ZREM", key("free"), id)
   redis.call("SREM", key("advisors"), id)
   local last = load("adv", id)
+  index_free(last, false)
+  if last.status ~= "away" then index_online(last, -1) end
   redis.call("HINCRBY", key("counts"), last.status, -1)
   observe("advisor_time", now - tonumber(last.status_since), "", last.status)
   redis.call("DEL", key("adv", id))
