@@ -12,6 +12,10 @@ local cfg = cjson.decode(ARGV[3])
 local out = {}
 -- Requests whose own state changed in this operation: their users hear at once.
 local touched, touched_set = {}, {}
+-- What may have made a new (free advisor, waiting request) pair in this operation:
+-- dispatch() looks only from those (see dispatch).
+local fresh_adv, fresh_req = {}, {}
+local index_waiting  -- below, with the queue
 
 local function key(...) return P .. table.concat({...}, ":") end
 local function refuse(code, message) error({err = code .. ":" .. message}) end
@@ -69,6 +73,7 @@ local function set_request_state(req, state, at)
   end
   req.state = state
   save("req", req, "state")
+  index_waiting(req)
   if FINAL[state] then
     record(req, state, nil, t)
     if state ~= "ended" then
@@ -147,6 +152,7 @@ local function set_advisor_status(adv, status)
     save("adv", adv, "claimable")
   end
   if status == "available" then
+    fresh_adv[#fresh_adv + 1] = adv.id
     redis.call("ZADD", key("free"), tonumber(adv.idle_since), adv.id)
   else
     redis.call("ZREM", key("free"), adv.id)
@@ -230,6 +236,50 @@ local function enqueue(req)
   end
   redis.call("ZADD", key("queue"), req.queue_score, req.queue_member)
   redis.call("ZADD", key("queue_since"), req.enqueued_at, req.id)
+  index_waiting(req)
+end
+
+-- ------------------------------------------------------------ the waiting index
+-- Queued requests that may be offered now (queued, their user here) are also in
+-- key("wq", ...) by what the step in force asks, with their queue score and member:
+-- "none" (no skills, or a "none" step); "all", L, "a|b" (their one or two skills, sorted,
+-- each at level L at least); "all3", L (three skills or more, walked); "any", L, skill
+-- (once per skill). An advisor who becomes free reads the heads of the few keys their
+-- skills satisfy instead of walking the queue. The keys a request is in are kept on it
+-- (field wq), so that leaving is exact.
+local function needs_of(req)
+  local needs, seen = {}, {}
+  for _, need in ipairs(cjson.decode(blank(req.skills) and "[]" or req.skills)) do
+    if not seen[need] then needs[#needs + 1], seen[need] = need, true end
+  end
+  table.sort(needs)
+  return needs
+end
+
+local function wait_keys(req)
+  if req.state ~= "queued" or not blank(req.user_dropped_at) or blank(req.queue_member) then return {} end
+  local needs, step = needs_of(req), STEPS[(tonumber(req.step) or 0) + 1]
+  if #needs == 0 or step.skills == "none" then return {key("wq", "none")} end
+  if step.skills == "any" then
+    local keys = {}
+    for _, need in ipairs(needs) do keys[#keys + 1] = key("wq", "any", step.min_level, need) end
+    return keys
+  end
+  if #needs <= 2 then return {key("wq", "all", step.min_level, table.concat(needs, "|"))} end
+  return {key("wq", "all3", step.min_level)}
+end
+
+-- Keep req's place in the waiting index in step with its state, user and step.
+function index_waiting(req)
+  local was, is = blank(req.wq) and "[]" or req.wq, wait_keys(req)
+  local now_keys = #is == 0 and "[]" or cjson.encode(is)
+  if was == now_keys then return end
+  local member = req.queue_member
+  for _, k in ipairs(cjson.decode(was)) do redis.call("ZREM", k, member) end
+  for _, k in ipairs(is) do redis.call("ZADD", k, req.queue_score, member) end
+  req.wq = now_keys
+  save("req", req, "wq")
+  if #is > 0 then fresh_req[#fresh_req + 1] = req.id end
 end
 
 -- The request's one routing timer is off (the twin of the core's _stop_route).
@@ -507,30 +557,150 @@ local function take_free(req)
   return found
 end
 
-local function dispatch()
-  if redis.call("ZCARD", key("free")) == 0 then return end
-  if CLAIM then
-    local free = {}
-    for _, id in ipairs(redis.call("ZRANGE", key("free"), 0, -1)) do free[#free + 1] = load("adv", id) end
-    return announce_claims(free)
+-- ------------------------------------------------------------ dispatch
+-- The core's _dispatch offers each waiting request, in queue order, to the longest-idle
+-- free advisor who can take it; so after every operation no free advisor can take a
+-- waiting request. A new such pair needs an advisor who became free (fresh_adv) or a
+-- request that became offerable or wider (fresh_req: queued, back, escalated, a
+-- cooldown over). dispatch() therefore looks only from those: the first request in
+-- queue order that a fresh advisor can take (from the heads of their index keys) or a
+-- fresh request, offered to take_free()'s advisor, until none is left. Same offers,
+-- same order as the core, without walking the queue or the free advisors.
+
+-- Distinct min_level of the steps that match skills ("all" or "any").
+local LEVELS = {all = {}, any = {}}
+do
+  local seen = {}
+  for _, st in ipairs(STEPS) do
+    local k = st.skills .. st.min_level
+    if st.skills ~= "none" and not seen[k] then
+      seen[k] = true
+      local list = LEVELS[st.skills]
+      list[#list + 1] = st.min_level
+    end
   end
-  -- Walk the queue a page at a time: with free advisors, the walk usually ends near the head.
-  local page, start = 200, 0
-  while true do
-    local ids = redis.call("ZRANGE", key("queue"), start, start + page - 1)
-    for _, member in ipairs(ids) do
-      local req = load("req", queue_id(member))
-      if req.state == "queued" and blank(req.user_dropped_at) then
-        local adv = take_free(req)
-        if adv then
-          offer(req, adv)
-          if redis.call("ZCARD", key("free")) == 0 then return end
+end
+
+local function offerable(req)
+  return req ~= nil and req.state == "queued" and blank(req.user_dropped_at) and not blank(req.queue_member)
+end
+
+local function queue_before(a, b)
+  local sa, sb = tonumber(a.queue_score), tonumber(b.queue_score)
+  return sa < sb or (sa == sb and a.queue_member < b.queue_member)
+end
+
+-- The index keys adv's skills satisfy: "none", each set of one or two of their skills
+-- at each "all" level they meet, "all3", each of their skills at each "any" level.
+local function keys_for(adv)
+  local lv, names = levels_of(adv)
+  local keys = {{key("wq", "none"), false}}
+  for _, l in ipairs(LEVELS.all) do
+    for i, a in ipairs(names) do
+      if lv[a] >= l then
+        keys[#keys + 1] = {key("wq", "all", l, a), false}
+        for j = i + 1, #names do
+          if lv[names[j]] >= l then keys[#keys + 1] = {key("wq", "all", l, a .. "|" .. names[j]), false} end
         end
       end
     end
-    if #ids < page then return end
+    keys[#keys + 1] = {key("wq", "all3", l), true}
+  end
+  for _, l in ipairs(LEVELS.any) do
+    for _, a in ipairs(names) do
+      if lv[a] >= l then keys[#keys + 1] = {key("wq", "any", l, a), false} end
+    end
+  end
+  return keys
+end
+
+-- Walk the index key k in queue order, calling each(req) for every request adv can
+-- take there, until it returns true. Walked past: requests hidden from adv (declined)
+-- and, in "all3", those needing a skill they lack.
+local function walk_key(k, check_fit, adv, each)
+  local start, page = 0, 50
+  while true do
+    local members = redis.call("ZRANGE", k, start, start + page - 1)
+    for _, member in ipairs(members) do
+      local req = load("req", queue_id(member))
+      if offerable(req) and not hidden_from(req, adv.id)
+        and (not check_fit or fits(adv, req, step_of(req))) then
+        if each(req) then return end
+      end
+    end
+    if #members < page then return end
     start = start + page
   end
+end
+
+-- The first request in queue order that adv can take, or nil.
+local function first_for(adv)
+  local best = nil
+  for _, kf in ipairs(keys_for(adv)) do
+    walk_key(kf[1], kf[2], adv, function(req)
+      if best == nil or queue_before(req, best) then best = req end
+      return true
+    end)
+  end
+  return best
+end
+
+local function unique(ids)
+  local seen, out_ids = {}, {}
+  for _, id in ipairs(ids) do
+    if not seen[id] then seen[id], out_ids[#out_ids + 1] = true, id end
+  end
+  return out_ids
+end
+
+-- Cooldowns that ended since: their requests may be offered again (key("cools"),
+-- "request id\nadvisor id" -> until, written by cool_down).
+local function cooldowns_ended()
+  local ended = redis.call("ZRANGEBYSCORE", key("cools"), "-inf", now)
+  if #ended == 0 then return end
+  redis.call("ZREMRANGEBYSCORE", key("cools"), "-inf", now)
+  for _, m in ipairs(ended) do fresh_req[#fresh_req + 1] = string.match(m, "^(.*)\n") end
+end
+
+local announce_fresh  -- claim mode, below
+
+local function dispatch()
+  cooldowns_ended()
+  if redis.call("ZCARD", key("free")) == 0 then return end
+  if CLAIM then return announce_fresh() end
+  local reqs = {}
+  for _, id in ipairs(unique(fresh_req)) do
+    local req = load("req", id)
+    if offerable(req) then reqs[#reqs + 1] = req end
+  end
+  table.sort(reqs, queue_before)
+  local advs, ri = unique(fresh_adv), 1
+  while redis.call("ZCARD", key("free")) > 0 do
+    local best = nil
+    for _, id in ipairs(advs) do
+      local adv = load("adv", id)
+      if adv and adv.status == "available" then
+        local r = first_for(adv)
+        if r and (best == nil or queue_before(r, best)) then best = r end
+      end
+    end
+    while reqs[ri] and not offerable(load("req", reqs[ri].id)) do ri = ri + 1 end
+    local from_fresh = reqs[ri] ~= nil and (best == nil or queue_before(reqs[ri], best))
+    if from_fresh then best, ri = load("req", reqs[ri].id), ri + 1 end
+    if best == nil then return end
+    local adv = take_free(best)
+    if adv then
+      offer(best, adv)
+    elseif not from_fresh then
+      return  -- cannot happen: the fresh advisor who found it can take it
+    end
+  end
+end
+
+function announce_fresh()
+  local free = {}
+  for _, id in ipairs(redis.call("ZRANGE", key("free"), 0, -1)) do free[#free + 1] = load("adv", id) end
+  announce_claims(free)
 end
 
 local function count_status(status)
@@ -678,6 +848,7 @@ local function escalate(req)
   if step ~= (tonumber(req.step) or 0) then
     req.step = step
     save("req", req, "step")
+    index_waiting(req)
     local s = STEPS[step + 1]
     record(req, "escalated", {step = step, match = s.skills, min_level = s.min_level, reason = reason})
     touch(req.id)
@@ -728,6 +899,7 @@ local function shown(adv, req) return adv ~= nil and set_of(adv.claimable)[req.i
 local function cool_down(req, adv)
   local cools = cooldowns(req)
   cools[adv.id] = string.format("%.17g", now + cfg.decline_cooldown_s)
+  redis.call("ZADD", key("cools"), cools[adv.id], req.id .. "\n" .. adv.id)
   req.cooldowns = cjson.encode(cools)
   save("req", req, "cooldowns")
   if redis.call("SISMEMBER", key("declined_all"), req.id) == 0 and declined_by_all(req) then
@@ -781,6 +953,7 @@ local function user_dropped(sub)
   if not req or not blank(req.user_dropped_at) then return end
   req.user_dropped_at, req.user_drop_no = now, (tonumber(req.user_drop_no) or 0) + 1
   save("req", req, "user_dropped_at", "user_drop_no")
+  index_waiting(req)
   record(req, "user.dropped")
   observe("drop", 1, "", "user")
   if WAITING[req.state] then
@@ -824,6 +997,7 @@ local function user_returned(sub, resumed)
   local away = now - tonumber(req.user_dropped_at)
   req.user_dropped_at = ""
   save("req", req, "user_dropped_at")
+  index_waiting(req)
   record(req, "user.returned", {after_s = half_up(away, 3), resumed = resumed})
   observe("returned", away, "", "user")
   cancel_grace("user", sub, req.user_drop_no)
