@@ -358,35 +358,28 @@ local function list_without(json_list, item)
   return #kept == 0 and "[]" or cjson.encode(kept)
 end
 
--- Claim mode: show every free advisor each waiting request they could take.
-local function announce_claims(free)
-  local waiting = {}
-  for _, member in ipairs(redis.call("ZRANGE", key("queue"), 0, -1)) do
-    local req = load("req", queue_id(member))
-    if req.state == "queued" and blank(req.user_dropped_at) then waiting[#waiting + 1] = req end
+-- Claim mode: shown[i] (requests) to adv, appended to their list in that order; the
+-- reverse index key("shown", request id) names the advisors whose list may hold it, so
+-- that taking it back reads those, not every advisor.
+local function show_to(adv, reqs)
+  if #reqs == 0 then return end
+  local list = cjson.decode(blank(adv.claimable) and "[]" or adv.claimable)
+  for _, req in ipairs(reqs) do
+    list[#list + 1] = req.id
+    redis.call("SADD", key("shown", req.id), adv.id)
+    send("advisor", adv.id, offer_frame(req, cjson.null, "claim"))
   end
-  for _, adv in ipairs(free) do
-    local shown = set_of(adv.claimable)
-    local list = cjson.decode(adv.claimable ~= "" and adv.claimable or "[]")
-    for _, req in ipairs(waiting) do
-      if not shown[req.id] and can_take(adv, req) then
-        list[#list + 1] = req.id
-        send("advisor", adv.id, offer_frame(req, cjson.null, "claim"))
-      end
-    end
-    if #list > 0 then
-      adv.claimable = cjson.encode(list)
-      save("adv", adv, "claimable")
-    end
-  end
+  adv.claimable = cjson.encode(list)
+  save("adv", adv, "claimable")
 end
 
 local function withdraw_claims(req, reason, keep)
-  local ids = redis.call("SMEMBERS", key("advisors"))
+  local ids = redis.call("SMEMBERS", key("shown", req.id))
+  redis.call("DEL", key("shown", req.id))
   table.sort(ids)
   for _, id in ipairs(ids) do
     local adv = load("adv", id)
-    if set_of(adv.claimable)[req.id] then
+    if adv and set_of(adv.claimable)[req.id] then
       adv.claimable = list_without(adv.claimable, req.id)
       save("adv", adv, "claimable")
       if id ~= keep then
@@ -697,10 +690,73 @@ local function dispatch()
   end
 end
 
+-- Every free advisor who can take req, from the smallest free set that holds them all.
+local function free_takers(req)
+  local needs, match = needs_of(req), step_of(req).skills
+  local sets = {}
+  if #needs == 0 or match == "none" then
+    sets = {key("free")}
+  elseif match == "all" then
+    local best, size = nil, nil
+    for _, need in ipairs(needs) do
+      local n = redis.call("ZCARD", key("fs", need))
+      if size == nil or n < size then best, size = need, n end
+    end
+    sets = {key("fs", best)}
+  else
+    for _, need in ipairs(needs) do sets[#sets + 1] = key("fs", need) end
+  end
+  local found, seen = {}, {}
+  for _, zkey in ipairs(sets) do
+    for _, id in ipairs(redis.call("ZRANGE", zkey, 0, -1)) do
+      if not seen[id] then
+        seen[id] = true
+        local adv = load("adv", id)
+        if can_take(adv, req) then found[#found + 1] = adv end
+      end
+    end
+  end
+  return found
+end
+
+-- Claim mode (the core's _announce_claims): every free advisor is shown each waiting
+-- request they can take. New pairs come only from fresh advisors (each request of
+-- their index keys) and fresh requests (each free advisor who can take it): O(what is
+-- shown, and the decliners walked past). Sent as the core does: advisors longest idle
+-- first, each one's requests in queue order.
 function announce_fresh()
-  local free = {}
-  for _, id in ipairs(redis.call("ZRANGE", key("free"), 0, -1)) do free[#free + 1] = load("adv", id) end
-  announce_claims(free)
+  local by_adv, advs = {}, {}
+  local function add(adv, req)
+    local entry = by_adv[adv.id]
+    if not entry then
+      entry = {adv = adv, shown = set_of(adv.claimable), reqs = {},
+               idle = tonumber(redis.call("ZSCORE", key("free"), adv.id))}
+      by_adv[adv.id], advs[#advs + 1] = entry, entry
+    end
+    if not entry.shown[req.id] then
+      entry.shown[req.id] = true
+      entry.reqs[#entry.reqs + 1] = req
+    end
+  end
+  for _, id in ipairs(unique(fresh_adv)) do
+    local adv = load("adv", id)
+    if adv and adv.status == "available" then
+      for _, kf in ipairs(keys_for(adv)) do
+        walk_key(kf[1], kf[2], adv, function(req) add(adv, req) return false end)
+      end
+    end
+  end
+  for _, id in ipairs(unique(fresh_req)) do
+    local req = load("req", id)
+    if offerable(req) then
+      for _, adv in ipairs(free_takers(req)) do add(by_adv[adv.id] and by_adv[adv.id].adv or adv, req) end
+    end
+  end
+  table.sort(advs, function(a, b) return a.idle < b.idle or (a.idle == b.idle and a.adv.id < b.adv.id) end)
+  for _, entry in ipairs(advs) do
+    table.sort(entry.reqs, queue_before)
+    show_to(entry.adv, entry.reqs)
+  end
 end
 
 local function count_status(status)
@@ -883,11 +939,7 @@ local function show(req)
   for _, id in ipairs(ids) do
     local adv = load("adv", id)
     if adv and adv.status == "available" and not excluded[id] and fits(adv, req, step_of(req)) then
-      local list = cjson.decode(blank(adv.claimable) and "[]" or adv.claimable)
-      list[#list + 1] = req.id
-      adv.claimable = cjson.encode(list)
-      save("adv", adv, "claimable")
-      send("advisor", id, offer_frame(req, cjson.null, "claim"))
+      show_to(adv, {req})
     end
   end
 end
