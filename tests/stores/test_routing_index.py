@@ -1,0 +1,189 @@
+"""The routing indices (free advisors per skill, waiting requests by what they need, fit
+counters), checked through the store contract: the same answers from both stores."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+from mayday.protocol.messages import HelpOffer, HelpQueued, HelpRequest, HelpWithdrawn
+from mayday.routing.config import Step
+from mayday.routing.events import (
+    AdvisorStateSet,
+    Disconnected,
+    Effect,
+    GraceExpired,
+    HelpCancelled,
+    HelpRequested,
+    OfferAccepted,
+    OfferDeclined,
+    Send,
+)
+from mayday.stores import MemoryStore, Store
+from mayday.stores.redis import RedisStore
+from tests.redis_server import RedisServer
+from tests.stores.test_contract import CONFIG
+
+# Advisors in idle order (each comes free a second after the one before) and the
+# levels they hold: a0 nothing, a1 printers at 5, a2 printers 2 and scanners 5, a3 both 3.
+TEAM: list[tuple[str, tuple[tuple[str, int], ...]]] = [
+    ("a0", ()),
+    ("a1", (("printer", 5),)),
+    ("a2", (("printer", 2), ("scanner", 5))),
+    ("a3", (("printer", 3), ("scanner", 3))),
+]
+BOTH = HelpRequest(skills=("printer", "scanner"))
+PRINTER = HelpRequest(skills=("printer",))
+
+
+async def make_store(
+    request: pytest.FixtureRequest, kind: str, **changes: Any
+) -> AsyncIterator[Store]:
+    config = replace(CONFIG, request_ttl_s=900.0, **changes)
+    if kind == "memory":
+        yield MemoryStore(config)
+        return
+    server: RedisServer = request.getfixturevalue("redis_server")
+    redis_store = RedisStore.from_url(server.url, config)
+    await redis_store.redis.flushall()
+    yield redis_store
+    await redis_store.close()
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def store(request: pytest.FixtureRequest) -> AsyncIterator[Store]:
+    """Offer mode, skills matched all at level 3 (a single step)."""
+    async for s in make_store(request, request.param, escalation=(Step(0.0, "all", 3),)):
+        yield s
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def claiming(request: pytest.FixtureRequest) -> AsyncIterator[Store]:
+    """Claim mode, skills matched all at level 3."""
+    async for s in make_store(
+        request, request.param, routing_mode="claim", escalation=(Step(0.0, "all", 3),)
+    ):
+        yield s
+
+
+def offers(effects: list[Effect]) -> list[tuple[str, str, str]]:
+    return [
+        (e.sub, e.message.request_id, e.message.mode)
+        for e in effects
+        if isinstance(e, Send) and isinstance(e.message, HelpOffer)
+    ]
+
+
+def sent(effects: list[Effect], kind: type[Any]) -> list[Any]:
+    return [e.message for e in effects if isinstance(e, Send) and isinstance(e.message, kind)]
+
+
+async def team_free(store: Store, members: list[str] | None = None) -> None:
+    for n, (advisor, levels) in enumerate(TEAM):
+        if members is None or advisor in members:
+            skills = frozenset(name for name, _ in levels)
+            await store.apply(AdvisorStateSet(advisor, advisor, skills, True, levels), 1.0 + n)
+
+
+MATCHES = [("all", "a3"), ("any", "a1"), ("none", "a0")]
+
+
+@pytest.fixture(params=[(kind, m, t) for kind in ("memory", "redis") for m, t in MATCHES])
+async def matching(request: pytest.FixtureRequest) -> AsyncIterator[tuple[Store, str]]:
+    """Each store with a single step of each match at level 3, and who should win it."""
+    kind, match, taker = request.param
+    async for s in make_store(request, kind, escalation=(Step(0.0, match, 3),)):
+        yield s, taker
+
+
+async def test_the_longest_idle_who_fits_the_match_takes_it(matching: tuple[Store, str]) -> None:
+    """For a request needing printers and scanners at level 3: all of them goes to a3
+    (a2's printers are at 2), any one to a1, none to a0, the longest idle overall."""
+    store, taker = matching
+    await team_free(store)
+    effects = await store.apply(HelpRequested("u0", "u0", "r0", BOTH), 10.0)
+    assert offers(effects) == [(taker, "r0", "offer")]
+
+
+async def test_an_advisor_come_free_takes_the_first_request_in_line_they_fit(
+    store: Store,
+) -> None:
+    """With everyone away, a printer advisor coming free is offered the first printer
+    request in line (a later one with priority ahead), not the scanner one at the head;
+    an advisor without skills then takes the head among those that need none."""
+    await store.apply(HelpRequested("u0", "u0", "scan", HelpRequest(skills=("scanner",))), 1.0)
+    await store.apply(HelpRequested("u1", "u1", "print", PRINTER), 2.0)
+    await store.apply(HelpRequested("u2", "u2", "plain", HelpRequest()), 3.0)
+    await store.apply(HelpRequested("u3", "u3", "vip-print", PRINTER, 1), 4.0)
+    effects = await store.apply(AdvisorStateSet("a1", "a1", frozenset({"printer"}), True), 5.0)
+    assert offers(effects) == [("a1", "vip-print", "offer")]
+    effects = await store.apply(AdvisorStateSet("a0", "a0", frozenset(), True), 6.0)
+    assert offers(effects) == [("a0", "plain", "offer")]
+
+
+async def test_a_cooldown_over_offers_the_request_at_the_next_operation(store: Store) -> None:
+    """A declined request is hidden from its decliner for the cooldown; once it is over,
+    any operation (here another user's press) offers it to them again before the newer."""
+    await store.apply(AdvisorStateSet("a1", "a1", frozenset({"printer"}), True), 1.0)
+    await store.apply(HelpRequested("u0", "u0", "r0", PRINTER), 2.0)
+    declined = await store.apply(OfferDeclined("a1", "r0"), 3.0)
+    assert offers(declined) == [("a1", "r0", "claim")]  # declined by all: theirs to take
+    early = await store.apply(HelpRequested("u1", "u1", "r1", PRINTER), 3.0 + 30.0)
+    assert offers(early) == [("a1", "r1", "offer")]  # r0 is still hidden from a1
+    await store.apply(OfferDeclined("a1", "r1"), 34.0)
+    later = await store.apply(HelpRequested("u2", "u2", "r2", HelpRequest()), 3.0 + 60.0)
+    assert [o for o in offers(later) if o[2] == "offer"] == [("a1", "r0", "offer")]
+
+
+async def test_away_busy_and_offline_advisors_leave_the_indices(store: Store) -> None:
+    """An away printer advisor is not offered a printer request and the estimate says
+    nobody can take it; available, they are offered it; busy, they still count in the
+    estimate but take no second request; gone past their grace, nobody counts again."""
+    skills, levels = frozenset({"printer"}), (("printer", 4),)
+    await store.apply(AdvisorStateSet("a1", "a1", skills, False, levels), 1.0)
+    queued = sent(await store.apply(HelpRequested("u0", "u0", "r0", PRINTER), 2.0), HelpQueued)
+    assert [q.estimated_wait_s for q in queued] == [None]
+    effects = await store.apply(AdvisorStateSet("a1", "a1", skills, True, levels), 3.0)
+    assert offers(effects) == [("a1", "r0", "offer")]
+    await store.apply(OfferAccepted("a1", "r0", "s0"), 4.0)
+    effects = await store.apply(HelpRequested("u1", "u1", "r1", PRINTER), 5.0)
+    assert offers(effects) == []
+    [queued_r1] = sent(effects, HelpQueued)
+    assert queued_r1.estimated_wait_s is not None
+    await store.apply(Disconnected("advisor", "a1"), 6.0)
+    await store.apply(GraceExpired("advisor", "a1", 1), 40.0)
+    [state] = await store.current_state("user", "u1", 41.0)
+    assert isinstance(state, HelpQueued) and state.estimated_wait_s is None
+    # r0 came back to the line, and nobody free or online fits either request.
+    summary = await store.summary(41.0)
+    assert (summary.waiting, summary.advisors_available) == (2, 0)
+
+
+async def test_claim_lists_follow_skills_and_are_taken_back(claiming: Store) -> None:
+    """In claim mode each free advisor is shown the waiting requests they fit, in queue
+    order; a cancelled one is taken back from exactly those shown it; one who goes away
+    and comes back is shown their list afresh."""
+    store = claiming
+    await store.apply(HelpRequested("u0", "u0", "print", PRINTER), 1.0)
+    await store.apply(HelpRequested("u1", "u1", "both", BOTH), 2.0)
+    await store.apply(HelpRequested("u2", "u2", "plain", HelpRequest()), 3.0)
+    await team_free(store, ["a1", "a2", "a3"])  # at 2.0, 3.0, 4.0 (their places in TEAM)
+    assert offers(await store.apply(AdvisorStateSet("a9", "a9", frozenset(), False), 5.0)) == []
+    effects = await store.apply(HelpCancelled("u0", "print"), 6.0)
+    withdrawn = [
+        (e.sub, e.message.request_id)
+        for e in effects
+        if isinstance(e, Send) and isinstance(e.message, HelpWithdrawn)
+    ]
+    assert withdrawn == [("a1", "print"), ("a3", "print")]  # a2's printers are at 2
+    a3 = TEAM[3][1]
+    await store.apply(
+        AdvisorStateSet("a3", "a3", frozenset({"printer", "scanner"}), False, a3), 7.0
+    )
+    back = await store.apply(
+        AdvisorStateSet("a3", "a3", frozenset({"printer", "scanner"}), True, a3), 8.0
+    )
+    assert offers(back) == [("a3", "both", "claim"), ("a3", "plain", "claim")]
