@@ -610,19 +610,31 @@ end
 -- Walk the index key k in queue order, calling each(req) for every request adv can
 -- take there, until it returns true. Walked past: requests hidden from adv (declined)
 -- and, in "all3", those needing a skill they lack.
+-- The fields of a request that the walk reads: a whole record is some 40 fields.
+local PEEK = {"id", "state", "user_dropped_at", "queue_member", "queue_score", "declined",
+              "cooldowns", "skills", "step"}
+local function peek(id)
+  local values = redis.call("HMGET", key("req", id), unpack(PEEK))
+  if not values[1] then return nil end
+  local rec = {}
+  for i, f in ipairs(PEEK) do rec[f] = values[i] or "" end
+  return rec
+end
+
 local function walk_key(k, check_fit, adv, each)
-  local start, page = 0, 50
+  -- Usually the head will do: a short first page, longer ones past decliners.
+  local start, page = 0, 4
   while true do
     local members = redis.call("ZRANGE", k, start, start + page - 1)
     for _, member in ipairs(members) do
-      local req = load("req", queue_id(member))
+      local req = peek(queue_id(member))
       if offerable(req) and not hidden_from(req, adv.id)
         and (not check_fit or fits(adv, req, step_of(req))) then
         if each(req) then return end
       end
     end
     if #members < page then return end
-    start = start + page
+    start, page = start + page, math.min(page * 4, 256)
   end
 end
 
@@ -681,6 +693,7 @@ local function dispatch()
     local from_fresh = reqs[ri] ~= nil and (best == nil or queue_before(reqs[ri], best))
     if from_fresh then best, ri = load("req", reqs[ri].id), ri + 1 end
     if best == nil then return end
+    if not from_fresh then best = load("req", best.id) end  -- a peek: the whole record now
     local adv = take_free(best)
     if adv then
       offer(best, adv)
@@ -755,7 +768,9 @@ function announce_fresh()
   table.sort(advs, function(a, b) return a.idle < b.idle or (a.idle == b.idle and a.adv.id < b.adv.id) end)
   for _, entry in ipairs(advs) do
     table.sort(entry.reqs, queue_before)
-    show_to(entry.adv, entry.reqs)
+    local whole = {}
+    for i, req in ipairs(entry.reqs) do whole[i] = load("req", req.id) end  -- peeks, some
+    show_to(entry.adv, whole)
   end
 end
 
