@@ -3,12 +3,16 @@ counters), checked through the store contract: the same answers from both stores
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from redis.asyncio import Redis
 
+from mayday.protocol.errors import ProtocolError
 from mayday.protocol.messages import HelpOffer, HelpQueued, HelpRequest, HelpWithdrawn
 from mayday.routing.config import Step
 from mayday.routing.events import (
@@ -22,9 +26,13 @@ from mayday.routing.events import (
     OfferDeclined,
     Send,
 )
+from mayday.routing.core import Router
+from mayday.routing.model import AdvisorStatus, RequestState
 from mayday.stores import MemoryStore, Store
+from mayday.stores.keys import Keys
 from mayday.stores.redis import RedisStore
 from tests.redis_server import RedisServer
+from tests.routing.test_properties import COOLDOWN_S, ESCALATION, PRIORITY_STEP_S, Driver, history
 from tests.stores.test_contract import CONFIG
 
 # Advisors in idle order (each comes free a second after the one before) and the
@@ -187,3 +195,112 @@ async def test_claim_lists_follow_skills_and_are_taken_back(claiming: Store) -> 
         AdvisorStateSet("a3", "a3", frozenset({"printer", "scanner"}), True, a3), 8.0
     )
     assert offers(back) == [("a3", "both", "claim"), ("a3", "plain", "claim")]
+
+
+# ---------------------------------------------------------------- after random histories
+def expected_indices(router: Router, escalation: tuple[Step, ...]) -> dict[str, set[str]]:
+    """The Redis indices as they should be, from the memory core's state after the same
+    history: free and online advisors per skill, the waiting index, the fit counters."""
+    k, want = Keys(), {}
+    for adv in router.advisors.values():
+        for skill in adv.skills:
+            if adv.status is AdvisorStatus.AVAILABLE:
+                want.setdefault(k.free_with(skill), set()).add(adv.id)
+            if adv.status is not AdvisorStatus.AWAY:
+                want.setdefault(k.online_with(skill), set()).add(adv.id)
+    for req in router.requests.values():
+        if req.state is not RequestState.QUEUED or req.user_dropped_at is not None:
+            continue
+        needs, step = sorted(set(req.skills)), escalation[req.step]
+        if not needs or step.skills == "none":
+            keys = [k.waiting_index("none")]
+        elif step.skills == "any":
+            keys = [k.waiting_index("any", step.min_level, s) for s in needs]
+        elif len(needs) <= 2:
+            keys = [k.waiting_index("all", step.min_level, "|".join(needs))]
+        else:
+            keys = [k.waiting_index("all3", step.min_level)]
+        for name in keys:
+            want.setdefault(name, set()).add(req.id)
+    return want
+
+
+def expected_fit(router: Router) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for adv in router.advisors.values():
+        if adv.status is AdvisorStatus.AWAY:
+            continue
+        names = sorted(adv.skills)
+        for i, a in enumerate(names):
+            for level in range(1, adv.level(a) + 1):
+                counts[f"{a}|{level}"] = counts.get(f"{a}|{level}", 0) + 1
+            for b in names[i + 1 :]:
+                for level in range(1, min(adv.level(a), adv.level(b)) + 1):
+                    counts[f"{a}|{b}|{level}"] = counts.get(f"{a}|{b}|{level}", 0) + 1
+    return counts
+
+
+async def actual_indices(client: Redis) -> tuple[dict[str, set[str]], dict[str, int]]:
+    k, found = Keys(), {}
+    for pattern in (k.free_with("*"), k.online_with("*"), k.waiting_index("*")):
+        async for raw in client.scan_iter(match=pattern):
+            name = raw.decode()
+            kind = await client.type(name)
+            members = (
+                await client.zrange(name, 0, -1)
+                if kind == b"zset"
+                else list(await client.smembers(name))
+            )
+            ids = {m.decode().split("|", 1)[-1] if "wq:" in name else m.decode() for m in members}
+            if ids:
+                found[name] = ids
+    fit = {f.decode(): int(v) for f, v in (await client.hgetall(k.fit)).items() if int(v)}
+    return found, fit
+
+
+async def _consistent(ops: list[tuple[object, ...]], url: str, mode: str) -> None:
+    client = Redis.from_url(url)
+    await client.flushall()
+    config = replace(
+        CONFIG,
+        routing_mode=mode,
+        priority_step_s=PRIORITY_STEP_S,
+        escalation=ESCALATION,
+        decline_cooldown_s=COOLDOWN_S,
+    )
+    redis_store, memory = RedisStore.from_url(url, config), MemoryStore(config)
+    driver = Driver(router=memory.router)
+    try:
+        for operation in ops:
+            driver.now += 1.0
+            event = driver.event_for(operation)
+            if event is None:
+                continue
+            for s in (memory, redis_store):
+                try:
+                    effects = await s.apply(event, driver.now)
+                except ProtocolError:
+                    effects = []
+                if s is memory:
+                    driver.track_timers(effects)
+            if isinstance(event, HelpRequested):
+                driver.created.append(event.request_id)
+            found, fit = await actual_indices(client)
+            assert found == expected_indices(memory.router, ESCALATION), f"after {event}"
+            assert fit == expected_fit(memory.router), f"fit counters after {event}"
+    finally:
+        await redis_store.close()
+        await client.aclose()
+
+
+@pytest.mark.parametrize("mode", ["offer", "claim"])
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(ops=history)
+def test_the_indices_match_the_state_after_random_histories(
+    redis_server: RedisServer, mode: str, ops: list[tuple[object, ...]]
+) -> None:
+    """After every event of a random history (skills, levels, declines, escalation, drops,
+    transfers' requeues), Redis's indices hold exactly what the core's state implies."""
+    asyncio.run(_consistent(ops, redis_server.url, mode))
