@@ -15,6 +15,7 @@ from redis.asyncio import Redis
 from mayday.protocol.errors import ProtocolError
 from mayday.protocol.messages import HelpOffer, HelpQueued, HelpRequest, HelpWithdrawn
 from mayday.routing.config import Step
+from mayday.routing.core import Router
 from mayday.routing.events import (
     AdvisorStateSet,
     Disconnected,
@@ -26,7 +27,6 @@ from mayday.routing.events import (
     OfferDeclined,
     Send,
 )
-from mayday.routing.core import Router
 from mayday.routing.model import AdvisorStatus, RequestState
 from mayday.stores import MemoryStore, Store
 from mayday.stores.keys import Keys
