@@ -209,20 +209,21 @@ def expected_indices(router: Router, escalation: tuple[Step, ...]) -> dict[str, 
             if adv.status is not AdvisorStatus.AWAY:
                 want.setdefault(k.online_with(skill), set()).add(adv.id)
     for req in router.requests.values():
-        if req.state is not RequestState.QUEUED or req.user_dropped_at is not None:
-            continue
-        needs, step = sorted(set(req.skills)), escalation[req.step]
-        if not needs or step.skills == "none":
-            keys = [k.waiting_index("none")]
-        elif step.skills == "any":
-            keys = [k.waiting_index("any", step.min_level, s) for s in needs]
-        elif len(needs) <= 2:
-            keys = [k.waiting_index("all", step.min_level, "|".join(needs))]
-        else:
-            keys = [k.waiting_index("all3", step.min_level)]
-        for name in keys:
-            want.setdefault(name, set()).add(req.id)
+        if req.state is RequestState.QUEUED and req.user_dropped_at is None:
+            for name in waiting_keys(k, sorted(set(req.skills)), escalation[req.step]):
+                want.setdefault(name, set()).add(req.id)
     return want
+
+
+def waiting_keys(k: Keys, needs: list[str], step: Step) -> list[str]:
+    """The keys of the waiting index a request needing ``needs`` is in at ``step``."""
+    if not needs or step.skills == "none":
+        return [k.waiting_index("none")]
+    if step.skills == "any":
+        return [k.waiting_index("any", step.min_level, s) for s in needs]
+    if len(needs) <= 2:
+        return [k.waiting_index("all", step.min_level, "|".join(needs))]
+    return [k.waiting_index("all3", step.min_level)]
 
 
 def expected_fit(router: Router) -> dict[str, int]:
