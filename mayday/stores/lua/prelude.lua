@@ -271,7 +271,9 @@ end
 
 -- Keep req's place in the waiting index in step with its state, user and step.
 function index_waiting(req)
-  local was, is = blank(req.wq) and "[]" or req.wq, wait_keys(req)
+  -- From Redis, not req: another copy of this record may have moved it meanwhile.
+  local stored = redis.call("HGET", key("req", req.id), "wq")
+  local was, is = (not stored or stored == "") and "[]" or stored, wait_keys(req)
   local now_keys = #is == 0 and "[]" or cjson.encode(is)
   if was == now_keys then return end
   local member = req.queue_member
