@@ -92,6 +92,12 @@ class Keys:
         return f"{self.prefix}shown:{request_id}"
 
     @property
+    def indexed(self) -> str:
+        """STRING "1" once the routing indices are built (on a Redis from before them,
+        by the first script that runs)."""
+        return f"{self.prefix}indexed"
+
+    @property
     def graces(self) -> str:
         """ZSET "role|sub|drop number" -> end of that drop's grace period."""
         return f"{self.prefix}graces"

@@ -305,3 +305,39 @@ def test_the_indices_match_the_state_after_random_histories(
     """After every event of a random history (skills, levels, declines, escalation, drops,
     transfers' requeues), Redis's indices hold exactly what the core's state implies."""
     asyncio.run(_consistent(ops, redis_server.url, mode))
+
+
+async def test_a_redis_from_before_the_indices_gets_them_built(redis_server: RedisServer) -> None:
+    """A Redis whose routing state was written before the indices (here: the same state
+    with every index key deleted) has them built by the next script, and routing goes on
+    as the core does: a request is offered to the free advisor who fits it, and one that
+    waited from before to the advisor who comes free for it."""
+    client = Redis.from_url(redis_server.url)
+    await client.flushall()
+    config = replace(CONFIG, request_ttl_s=900.0, escalation=(Step(0.0, "all", 3),))
+    redis_store, memory = RedisStore.from_url(redis_server.url, config), MemoryStore(config)
+    try:
+        fax = HelpRequest(skills=("fax",))  # nobody online knows faxes: it waits
+        for s in (redis_store, memory):
+            await team_free(s)
+            await s.apply(HelpRequested("u1", "u1", "fax", fax), 5.0)
+        k = Keys()
+        stale = [k.fit, k.indexed]
+        for pattern in (k.free_with("*"), k.online_with("*"), k.waiting_index("*")):
+            stale += [raw.decode() async for raw in client.scan_iter(match=pattern)]
+        assert len(stale) > 2  # there were indices to lose
+        await client.delete(*stale)
+        await redis_store.summary(6.0)  # any script: it builds them
+        found, fit = await actual_indices(client)
+        assert found == expected_indices(memory.router, config.escalation)
+        assert fit == expected_fit(memory.router)
+        effects = [
+            await s.apply(HelpRequested("u0", "u0", "r0", BOTH), 7.0) for s in (redis_store, memory)
+        ]
+        assert offers(effects[0]) == offers(effects[1]) == [("a3", "r0", "offer")]
+        faxer = AdvisorStateSet("a9", "a9", frozenset({"fax"}), True)
+        effects = [await s.apply(faxer, 8.0) for s in (redis_store, memory)]
+        assert offers(effects[0]) == offers(effects[1]) == [("a9", "fax", "offer")]
+    finally:
+        await redis_store.close()
+        await client.aclose()

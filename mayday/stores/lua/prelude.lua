@@ -1234,3 +1234,30 @@ local function finish_op()
   end
   return effects()
 end
+
+-- ------------------------------------------------------------ indices of an older Redis
+-- A Redis that ran scripts from before the routing indices has advisors online and
+-- requests waiting in none of them: the first script to run builds them, once, from
+-- key("advisors") and key("queue") (O(n) that one time), and key("indexed") says so.
+-- A new Redis builds nothing. No refusal has been checked yet: nothing else has run.
+if redis.call("EXISTS", key("indexed")) == 0 then
+  for _, id in ipairs(redis.call("SMEMBERS", key("advisors"))) do
+    local adv = load("adv", id)
+    if adv and adv.status ~= "away" then index_online(adv, 1) end
+    if adv and adv.status == "available" then index_free(adv, true) end
+    for _, shown_id in ipairs(cjson.decode(adv and not blank(adv.claimable) and adv.claimable or "[]")) do
+      redis.call("SADD", key("shown", shown_id), id)
+    end
+  end
+  for _, member in ipairs(redis.call("ZRANGE", key("queue"), 0, -1)) do
+    local req = load("req", queue_id(member))
+    if req then
+      redis.call("HDEL", key("req", req.id), "wq")  -- built afresh
+      index_waiting(req)
+      for adv_id, untill in pairs(cooldowns(req)) do
+        redis.call("ZADD", key("cools"), untill, req.id .. "\n" .. adv_id)
+      end
+    end
+  end
+  redis.call("SET", key("indexed"), "1")
+end
