@@ -195,6 +195,11 @@ end
 local function cooldowns(req) return cjson.decode(blank(req.cooldowns) and "{}" or req.cooldowns) end
 
 local function hidden_from(req, advisor_id, cools)
+  -- Most requests were never declined: no JSON to decode (the index walks call this).
+  if not cools and (blank(req.declined) or req.declined == "[]")
+    and (blank(req.cooldowns) or req.cooldowns == "{}") then
+    return false
+  end
   if set_of(req.declined)[advisor_id] then return true end
   local untill = (cools or cooldowns(req))[advisor_id]
   return untill ~= nil and tonumber(untill) > now
