@@ -365,7 +365,7 @@ local function list_without(json_list, item)
   return #kept == 0 and "[]" or cjson.encode(kept)
 end
 
--- Claim mode: shown[i] (requests) to adv, appended to their list in that order; the
+-- Claim mode: adv is shown each of reqs, appended to their list in that order. The
 -- reverse index key("shown", request id) names the advisors whose list may hold it, so
 -- that taking it back reads those, not every advisor.
 local function show_to(adv, reqs)
