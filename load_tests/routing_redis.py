@@ -224,7 +224,10 @@ async def timed(
     per_call, calls = await redis_time(client)
     cpu_us = (await redis_cpu(client) - cpu_before) * 1e6 / max(1, calls) / per
     durations = [d / per for d in await slowlog_us(client)]
-    cuts = quantiles(durations, n=100) if len(durations) > 1 else [per_call / per] * 99
+    # Inclusive: a percentile within the calls seen, never past the slowest.
+    cuts = [per_call / per] * 99
+    if len(durations) > 1:
+        cuts = quantiles(durations, n=100, method="inclusive")
     worst = max(durations, default=per_call / per)
     return RedisPoint(
         workload,
