@@ -62,7 +62,8 @@ class Keys:
     # The routing indices (prelude.lua, "advisor indices", "the waiting index"): so that
     # no routing script walks every advisor or every waiting request.
     def free_with(self, skill: str) -> str:
-        """ZSET advisor id -> idle since: the free advisors who hold ``skill``."""
+        """ZSET advisor id -> idle since: the free advisors who hold ``skill`` (or both
+        of a pair, ``"a|b"`` with a < b)."""
         return f"{self.prefix}fs:{skill}"
 
     def online_with(self, skill: str) -> str:

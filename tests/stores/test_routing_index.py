@@ -203,9 +203,12 @@ def expected_indices(router: Router, escalation: tuple[Step, ...]) -> dict[str, 
     history: free and online advisors per skill, the waiting index, the fit counters."""
     k, want = Keys(), {}
     for adv in router.advisors.values():
-        for skill in adv.skills:
+        names = sorted(adv.skills)
+        for i, skill in enumerate(names):
             if adv.status is AdvisorStatus.AVAILABLE:
                 want.setdefault(k.free_with(skill), set()).add(adv.id)
+                for other in names[i + 1 :]:
+                    want.setdefault(k.free_with(f"{skill}|{other}"), set()).add(adv.id)
             if adv.status is not AdvisorStatus.AWAY:
                 want.setdefault(k.online_with(skill), set()).add(adv.id)
     for req in router.requests.values():
