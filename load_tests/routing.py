@@ -1,6 +1,7 @@
 """Routing cost against scale: the pure Router, in process, per routing operation.
 
     python -m load_tests.routing --budget 0.3 [--profile]
+    python -m load_tests.routing --redis [--ops 300]   (load_tests/routing_redis.py)
 
 Three workloads, each timed over a grid of queue lengths and advisor counts:
 
@@ -38,6 +39,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from statistics import median
 
+from load_tests import routing_redis
 from load_tests.common import machine
 from mayday.protocol.messages import HelpOffer, HelpRequest
 from mayday.routing.core import Router
@@ -266,7 +268,22 @@ def main() -> None:
         action="store_true",
         help="then cProfile the most advisors (cycle, idle) and the longest queue (positions)",
     )
+    parser.add_argument(
+        "--redis",
+        action="store_true",
+        help="Redis time per script, with skills and declines (load_tests/routing_redis.py)",
+    )
+    parser.add_argument("--ops", type=int, default=300, help="--redis: timed cycles per point")
+    parser.add_argument("--by-script", action="store_true", help="--redis: mean per script")
+    parser.add_argument(
+        "--point", action="append", default=[], help="--redis: only QUEUED:ADVISORS (repeatable)"
+    )
     args = parser.parse_args()
+    if args.redis:
+        print(f"routing cost against scale, RedisStore on its own redis-server, {machine()}")
+        routing_redis.VERBOSE = args.by_script
+        routing_redis.main(args.max_queued, args.max_advisors, args.ops, args.point)
+        return
     print(f"routing cost against scale, pure Router in process, {machine()}")
     results = run(grid(args.max_queued, args.max_advisors), args.budget)
     print("  largest / smallest us/op (issue 7 target: <= 2.0)")

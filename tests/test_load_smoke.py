@@ -13,7 +13,7 @@ from dataclasses import replace
 import aiohttp
 import pytest
 
-from load_tests import fuzz, payloads, reconnect_storm, routing
+from load_tests import fuzz, payloads, reconnect_storm, routing, routing_redis
 from load_tests.common import SECRET, mayday_server, percentile
 from load_tests.latency import Latencies
 from load_tests.pairing import measure, run
@@ -146,6 +146,21 @@ def test_routing_scale_runs_every_workload_on_tiny_sizes() -> None:
     # A cycle is end, accept, press: each emits at least one frame.
     assert all(p.frames_per_op >= 1 for p in cycle)
     assert all(ratio >= 1.0 for ratio in routing.spread(points).values())
+
+
+def test_routing_redis_mode_measures_both_workloads_on_its_own_redis() -> None:
+    """--redis on tiny sizes: its own redis-server, skills and declines, and a Redis time
+    per script from commandstats, CPU and SLOWLOG for the cycle and the positions pass."""
+    points = asyncio.run(routing_redis.run_all([(10, 10), (100, 20)], ops=20))
+    assert [(p.workload, p.queued, p.advisors) for p in points] == [
+        ("cycle", 10, 10),
+        ("positions", 10, 10),
+        ("cycle", 100, 20),
+        ("positions", 100, 20),
+    ]
+    for p in points:
+        assert p.calls > 0 and p.us_per_call > 0 and p.cpu_us > 0
+        assert 0 < p.p50 <= p.p99 <= p.max_us
 
 
 # ---------------------------------------------------------------- the simulator

@@ -59,6 +59,45 @@ class Keys:
         summary counts those that still are; shown to the decliners to take)."""
         return f"{self.prefix}declined_all"
 
+    # The routing indices (prelude.lua, "advisor indices", "the waiting index"): so that
+    # no routing script walks every advisor or every waiting request.
+    def free_with(self, skill: str) -> str:
+        """ZSET advisor id -> idle since: the free advisors who hold ``skill`` (or both
+        of a pair, ``"a|b"`` with a < b)."""
+        return f"{self.prefix}fs:{skill}"
+
+    def online_with(self, skill: str) -> str:
+        """SET of the online (not away) advisors who hold ``skill``."""
+        return f"{self.prefix}os:{skill}"
+
+    @property
+    def fit(self) -> str:
+        """HASH "skill|L" or "a|b|L" (a < b) -> how many online advisors hold that skill,
+        or both, at level L or more (estimate() and the escalation's skip read it)."""
+        return f"{self.prefix}fit"
+
+    def waiting_index(self, *parts: object) -> str:
+        """ZSET queue member -> queue score: the offerable requests by what the step in
+        force asks ("none"; "all", L, "a|b"; "all3", L; "any", L, skill)."""
+        return self.prefix + ":".join(["wq", *map(str, parts)])
+
+    @property
+    def cools(self) -> str:
+        """ZSET "request id\nadvisor id" -> end of that decline's cooldown: dispatch()
+        looks again at the requests whose cooldown ended."""
+        return f"{self.prefix}cools"
+
+    def shown(self, request_id: str) -> str:
+        """SET of the advisors whose claim list may hold the request (claim mode, and
+        offer mode's declined-by-all), so that taking it back reads only them."""
+        return f"{self.prefix}shown:{request_id}"
+
+    @property
+    def indexed(self) -> str:
+        """STRING "1" once the routing indices are built (on a Redis from before them,
+        by the first script that runs)."""
+        return f"{self.prefix}indexed"
+
     @property
     def graces(self) -> str:
         """ZSET "role|sub|drop number" -> end of that drop's grace period."""

@@ -36,7 +36,8 @@ from mayday.routing.model import AdvisorStatus, RequestState, SessionState
 
 USERS = [f"u{i}" for i in range(5)]
 ADVISORS = [f"a{i}" for i in range(4)]
-SKILLS = ["", "printer", "scanner"]
+# One, two and three skills: every kind of key of the Redis store's waiting index.
+SKILLS = ["", "printer", "scanner", "printer+scanner", "fax+printer+scanner"]
 # Skills widen by age (one op a second) and declines cool down: the routing timers fire
 # early or late in these histories, as they may across nodes.
 ESCALATION = (Step(0, "all", 3), Step(2, "any"), Step(4, "none"))
@@ -104,9 +105,14 @@ transfer_history = st.lists(st.one_of(op, TRANSFER), max_size=40).map(lambda t: 
 
 
 def advisor_state(advisor: str, available: bool) -> AdvisorStateSet:
-    """a0 and a1 know printers (a0 at level 4, a1 at the implied 3), a2 scanners at 2."""
+    """a0 knows printers (4), scanners (the implied 3) and faxes (5); a1 printers (3) and
+    scanners (1); a2 scanners at 2; a3 nothing."""
     skills = frozenset({"printer"}) if advisor in ("a0", "a1") else frozenset()
     levels = (("printer", 4),) if advisor == "a0" else ()
+    if advisor == "a0":
+        skills, levels = frozenset({"printer", "scanner", "fax"}), (("printer", 4), ("fax", 5))
+    if advisor == "a1":
+        skills, levels = frozenset({"printer", "scanner"}), (("scanner", 1),)
     if advisor == "a2":
         skills, levels = frozenset({"scanner"}), (("scanner", 2),)
     return AdvisorStateSet(advisor, advisor, skills, available, levels)
@@ -150,7 +156,7 @@ class Driver:
         r = self.router
         if kind == "request":
             user, skill, priority = str(args[0]), str(args[1]), int(str(args[2]))
-            ask = HelpRequest(skills=(skill,) if skill else ())
+            ask = HelpRequest(skills=tuple(sorted(skill.split("+"))) if skill else ())
             return HelpRequested(user, user, f"r{len(self.created)}", ask, priority)
         if kind == "cancel":
             req = r.open_request_of(str(args[0]))

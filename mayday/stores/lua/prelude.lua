@@ -12,6 +12,10 @@ local cfg = cjson.decode(ARGV[3])
 local out = {}
 -- Requests whose own state changed in this operation: their users hear at once.
 local touched, touched_set = {}, {}
+-- What may have made a new (free advisor, waiting request) pair in this operation:
+-- dispatch() looks only from those (see dispatch).
+local fresh_adv, fresh_req = {}, {}
+local index_waiting  -- below, with the queue
 
 local function key(...) return P .. table.concat({...}, ":") end
 local function refuse(code, message) error({err = code .. ":" .. message}) end
@@ -69,6 +73,7 @@ local function set_request_state(req, state, at)
   end
   req.state = state
   save("req", req, "state")
+  index_waiting(req)
   if FINAL[state] then
     record(req, state, nil, t)
     if state ~= "ended" then
@@ -81,7 +86,62 @@ local function set_request_state(req, state, at)
   end
 end
 
+-- ------------------------------------------------------------ advisor indices
+-- So that no routing call walks every advisor (docs/deploy.md, "O(n) hazards"): an
+-- advisor's skills are fixed from their first frame until they go offline, so each
+-- free advisor is also in key("fs", skill) per skill they hold (scored by idle time, as
+-- key("free")), each online one in key("os", skill), and key("fit") counts the online
+-- advisors per skill and per pair of skills at each level: field "skill|L" or
+-- "a|b|L" (a < b) counts those whose level is at least L in each. estimate() and the
+-- escalation's skip read those counters; take_free() walks one skill's free set.
+
+-- {skill: level} of the skills adv holds (a level not given is cfg.implied_level).
+local function levels_of(adv)
+  local given = cjson.decode(blank(adv.levels) and "{}" or adv.levels)
+  local out_levels, names = {}, {}
+  for _, skill in ipairs(cjson.decode(blank(adv.skills) and "[]" or adv.skills)) do
+    if not out_levels[skill] then names[#names + 1] = skill end
+    out_levels[skill] = tonumber(given[skill]) or cfg.implied_level
+  end
+  table.sort(names)
+  return out_levels, names
+end
+
+local function fit_field(skills, lvl) return table.concat(skills, "|") .. "|" .. lvl end
+
+-- Count adv in (by = 1) or out of (by = -1) the online indices.
+local function index_online(adv, by)
+  local lv, names = levels_of(adv)
+  local h = key("fit")
+  for i, a in ipairs(names) do
+    if by > 0 then redis.call("SADD", key("os", a), adv.id) else redis.call("SREM", key("os", a), adv.id) end
+    for l = 1, lv[a] do redis.call("HINCRBY", h, fit_field({a}, l), by) end
+    for j = i + 1, #names do
+      local b = names[j]
+      for l = 1, math.min(lv[a], lv[b]) do redis.call("HINCRBY", h, fit_field({a, b}, l), by) end
+    end
+  end
+end
+
+-- In or out of key("fs", skill) for each skill and key("fs", "a|b") for each pair (a < b):
+-- a request needing two skills walks only those who hold both (at most 21 sets for an
+-- advisor with 6 skills).
+local function index_free(adv, free)
+  local _, names = levels_of(adv)
+  local idle = tonumber(adv.idle_since)
+  local function put(name)
+    if free then redis.call("ZADD", key("fs", name), idle, adv.id) else redis.call("ZREM", key("fs", name), adv.id) end
+  end
+  for i, a in ipairs(names) do
+    put(a)
+    for j = i + 1, #names do put(a .. "|" .. names[j]) end
+  end
+end
+
 local function set_advisor_status(adv, status)
+  if adv.status ~= status and (adv.status == "away" or status == "away") then
+    index_online(adv, status == "away" and -1 or 1)
+  end
   if adv.status ~= status then
     redis.call("HINCRBY", key("counts"), adv.status, -1)
     redis.call("HINCRBY", key("counts"), status, 1)
@@ -96,10 +156,12 @@ local function set_advisor_status(adv, status)
     save("adv", adv, "claimable")
   end
   if status == "available" then
+    fresh_adv[#fresh_adv + 1] = adv.id
     redis.call("ZADD", key("free"), tonumber(adv.idle_since), adv.id)
   else
     redis.call("ZREM", key("free"), adv.id)
   end
+  index_free(adv, status == "available")
 end
 
 local function set_of(json_list)
@@ -137,6 +199,11 @@ end
 local function cooldowns(req) return cjson.decode(blank(req.cooldowns) and "{}" or req.cooldowns) end
 
 local function hidden_from(req, advisor_id, cools)
+  -- Most requests were never declined: no JSON to decode (the index walks call this).
+  if not cools and (blank(req.declined) or req.declined == "[]")
+    and (blank(req.cooldowns) or req.cooldowns == "{}") then
+    return false
+  end
   if set_of(req.declined)[advisor_id] then return true end
   local untill = (cools or cooldowns(req))[advisor_id]
   return untill ~= nil and tonumber(untill) > now
@@ -178,6 +245,52 @@ local function enqueue(req)
   end
   redis.call("ZADD", key("queue"), req.queue_score, req.queue_member)
   redis.call("ZADD", key("queue_since"), req.enqueued_at, req.id)
+  index_waiting(req)
+end
+
+-- ------------------------------------------------------------ the waiting index
+-- Queued requests that may be offered now (queued, their user here) are also in
+-- key("wq", ...) by what the step in force asks, with their queue score and member:
+-- "none" (no skills, or a "none" step); "all", L, "a|b" (their one or two skills, sorted,
+-- each at level L at least); "all3", L (three skills or more, walked); "any", L, skill
+-- (once per skill). An advisor who becomes free reads the heads of the few keys their
+-- skills satisfy instead of walking the queue. The keys a request is in are kept on it
+-- (field wq), so that leaving is exact.
+local function needs_of(req)
+  local needs, seen = {}, {}
+  for _, need in ipairs(cjson.decode(blank(req.skills) and "[]" or req.skills)) do
+    if not seen[need] then needs[#needs + 1], seen[need] = need, true end
+  end
+  table.sort(needs)
+  return needs
+end
+
+local function wait_keys(req)
+  if req.state ~= "queued" or not blank(req.user_dropped_at) or blank(req.queue_member) then return {} end
+  local needs, step = needs_of(req), STEPS[(tonumber(req.step) or 0) + 1]
+  if #needs == 0 or step.skills == "none" then return {key("wq", "none")} end
+  if step.skills == "any" then
+    local keys = {}
+    for _, need in ipairs(needs) do keys[#keys + 1] = key("wq", "any", step.min_level, need) end
+    return keys
+  end
+  if #needs <= 2 then return {key("wq", "all", step.min_level, table.concat(needs, "|"))} end
+  return {key("wq", "all3", step.min_level)}
+end
+
+-- Keep req's place in the waiting index in step with its state, user and step.
+function index_waiting(req)
+  -- From Redis, not req: another copy of this record may have moved it meanwhile.
+  local stored = redis.call("HGET", key("req", req.id), "wq")
+  local was, is = (not stored or stored == "") and "[]" or stored, wait_keys(req)
+  local now_keys = #is == 0 and "[]" or cjson.encode(is)
+  if was == now_keys then return end
+  local member = req.queue_member
+  for _, k in ipairs(cjson.decode(was)) do redis.call("ZREM", k, member) end
+  for _, k in ipairs(is) do redis.call("ZADD", k, req.queue_score, member) end
+  req.wq = now_keys
+  save("req", req, "wq")
+  if #is > 0 then fresh_req[#fresh_req + 1] = req.id end
 end
 
 -- The request's one routing timer is off (the twin of the core's _stop_route).
@@ -256,35 +369,28 @@ local function list_without(json_list, item)
   return #kept == 0 and "[]" or cjson.encode(kept)
 end
 
--- Claim mode: show every free advisor each waiting request they could take.
-local function announce_claims(free)
-  local waiting = {}
-  for _, member in ipairs(redis.call("ZRANGE", key("queue"), 0, -1)) do
-    local req = load("req", queue_id(member))
-    if req.state == "queued" and blank(req.user_dropped_at) then waiting[#waiting + 1] = req end
+-- Claim mode: adv is shown each of reqs, appended to their list in that order. The
+-- reverse index key("shown", request id) names the advisors whose list may hold it, so
+-- that taking it back reads those, not every advisor.
+local function show_to(adv, reqs)
+  if #reqs == 0 then return end
+  local list = cjson.decode(blank(adv.claimable) and "[]" or adv.claimable)
+  for _, req in ipairs(reqs) do
+    list[#list + 1] = req.id
+    redis.call("SADD", key("shown", req.id), adv.id)
+    send("advisor", adv.id, offer_frame(req, cjson.null, "claim"))
   end
-  for _, adv in ipairs(free) do
-    local shown = set_of(adv.claimable)
-    local list = cjson.decode(adv.claimable ~= "" and adv.claimable or "[]")
-    for _, req in ipairs(waiting) do
-      if not shown[req.id] and can_take(adv, req) then
-        list[#list + 1] = req.id
-        send("advisor", adv.id, offer_frame(req, cjson.null, "claim"))
-      end
-    end
-    if #list > 0 then
-      adv.claimable = cjson.encode(list)
-      save("adv", adv, "claimable")
-    end
-  end
+  adv.claimable = cjson.encode(list)
+  save("adv", adv, "claimable")
 end
 
 local function withdraw_claims(req, reason, keep)
-  local ids = redis.call("SMEMBERS", key("advisors"))
+  local ids = redis.call("SMEMBERS", key("shown", req.id))
+  redis.call("DEL", key("shown", req.id))
   table.sort(ids)
   for _, id in ipairs(ids) do
     local adv = load("adv", id)
-    if set_of(adv.claimable)[req.id] then
+    if adv and set_of(adv.claimable)[req.id] then
       adv.claimable = list_without(adv.claimable, req.id)
       save("adv", adv, "claimable")
       if id ~= keep then
@@ -413,44 +519,268 @@ local function session_of_peer(session_id, role, sub)
 end
 
 -- ------------------------------------------------------------ routing
--- The longest-idle free advisor who can take req, walking the free set a page at a
--- time: without skills or declines the first one fits.
-local function take_free(req)
+-- The first advisor (in idle order) of the free set zkey who can take req, with their
+-- idle time, walking it a page at a time. Only advisors who fit but have req hidden
+-- (its decliners) or, for "any", who lack the level are walked past: O(those).
+local function first_free(zkey, req)
   local start, page = 0, 50
   while true do
-    local ids = redis.call("ZRANGE", key("free"), start, start + page - 1)
-    for _, id in ipairs(ids) do
-      local adv = load("adv", id)
-      if can_take(adv, req) then return adv end
+    local flat = redis.call("ZRANGE", zkey, start, start + page - 1, "WITHSCORES")
+    for i = 1, #flat, 2 do
+      local adv = load("adv", flat[i])
+      if can_take(adv, req) then return adv, tonumber(flat[i + 1]) end
     end
-    if #ids < page then return nil end
+    if #flat < 2 * page then return nil end
     start = start + page
   end
 end
 
-local function dispatch()
-  if redis.call("ZCARD", key("free")) == 0 then return end
-  if CLAIM then
-    local free = {}
-    for _, id in ipairs(redis.call("ZRANGE", key("free"), 0, -1)) do free[#free + 1] = load("adv", id) end
-    return announce_claims(free)
+-- The free set that holds every advisor who has all of needs (sorted): the pair's for
+-- one or two skills, else the smallest of the skills' sets.
+local function all_set(needs)
+  if #needs <= 2 then return table.concat(needs, "|") end
+  local best, size = nil, nil
+  for _, need in ipairs(needs) do
+    local n = redis.call("ZCARD", key("fs", need))
+    if size == nil or n < size then best, size = need, n end
   end
-  -- Walk the queue a page at a time: with free advisors, the walk usually ends near the head.
-  local page, start = 200, 0
-  while true do
-    local ids = redis.call("ZRANGE", key("queue"), start, start + page - 1)
-    for _, member in ipairs(ids) do
-      local req = load("req", queue_id(member))
-      if req.state == "queued" and blank(req.user_dropped_at) then
-        local adv = take_free(req)
-        if adv then
-          offer(req, adv)
-          if redis.call("ZCARD", key("free")) == 0 then return end
+  return best
+end
+
+-- The longest-idle free advisor who can take req (the core's _take_free): key("free")
+-- without skills or at a "none" step; for "all", the smallest free set of its skills
+-- (every fit is in it); for "any", the best head of each skill's free set.
+local function take_free(req)
+  local needs = needs_of(req)
+  local match = step_of(req).skills
+  if #needs == 0 or match == "none" then return (first_free(key("free"), req)) end
+  if match == "all" then return (first_free(key("fs", all_set(needs)), req)) end
+  local found, found_at = nil, nil
+  for _, need in ipairs(needs) do
+    local adv, at = first_free(key("fs", need), req)
+    if adv and (found == nil or at < found_at or (at == found_at and adv.id < found.id)) then
+      found, found_at = adv, at
+    end
+  end
+  return found
+end
+
+-- ------------------------------------------------------------ dispatch
+-- The core's _dispatch offers each waiting request, in queue order, to the longest-idle
+-- free advisor who can take it; so after every operation no free advisor can take a
+-- waiting request. A new such pair needs an advisor who became free (fresh_adv) or a
+-- request that became offerable or wider (fresh_req: queued, back, escalated, a
+-- cooldown over). dispatch() therefore looks only from those: the first request in
+-- queue order that a fresh advisor can take (from the heads of their index keys) or a
+-- fresh request, offered to take_free()'s advisor, until none is left. Same offers,
+-- same order as the core, without walking the queue or the free advisors.
+
+-- Distinct min_level of the steps that match skills ("all" or "any").
+local LEVELS = {all = {}, any = {}}
+do
+  local seen = {}
+  for _, st in ipairs(STEPS) do
+    local k = st.skills .. st.min_level
+    if st.skills ~= "none" and not seen[k] then
+      seen[k] = true
+      local list = LEVELS[st.skills]
+      list[#list + 1] = st.min_level
+    end
+  end
+end
+
+local function offerable(req)
+  return req ~= nil and req.state == "queued" and blank(req.user_dropped_at) and not blank(req.queue_member)
+end
+
+local function queue_before(a, b)
+  local sa, sb = tonumber(a.queue_score), tonumber(b.queue_score)
+  return sa < sb or (sa == sb and a.queue_member < b.queue_member)
+end
+
+-- The index keys adv's skills satisfy: "none", each set of one or two of their skills
+-- at each "all" level they meet, "all3", each of their skills at each "any" level.
+local function keys_for(adv)
+  local lv, names = levels_of(adv)
+  local keys = {{key("wq", "none"), false}}
+  for _, l in ipairs(LEVELS.all) do
+    for i, a in ipairs(names) do
+      if lv[a] >= l then
+        keys[#keys + 1] = {key("wq", "all", l, a), false}
+        for j = i + 1, #names do
+          if lv[names[j]] >= l then keys[#keys + 1] = {key("wq", "all", l, a .. "|" .. names[j]), false} end
         end
       end
     end
-    if #ids < page then return end
-    start = start + page
+    keys[#keys + 1] = {key("wq", "all3", l), true}
+  end
+  for _, l in ipairs(LEVELS.any) do
+    for _, a in ipairs(names) do
+      if lv[a] >= l then keys[#keys + 1] = {key("wq", "any", l, a), false} end
+    end
+  end
+  return keys
+end
+
+-- Walk the index key k in queue order, calling each(req) for every request adv can
+-- take there, until it returns true. Walked past: requests hidden from adv (declined)
+-- and, in "all3", those needing a skill they lack.
+-- The fields of a request that the walk reads: a whole record is some 40 fields.
+local PEEK = {"id", "state", "user_dropped_at", "queue_member", "queue_score", "declined",
+              "cooldowns", "skills", "step"}
+local function peek(id)
+  local values = redis.call("HMGET", key("req", id), unpack(PEEK))
+  if not values[1] then return nil end
+  local rec = {}
+  for i, f in ipairs(PEEK) do rec[f] = values[i] or "" end
+  return rec
+end
+
+local function walk_key(k, check_fit, adv, each)
+  -- Usually the head will do: a short first page, longer ones past decliners.
+  local start, page = 0, 4
+  while true do
+    local members = redis.call("ZRANGE", k, start, start + page - 1)
+    for _, member in ipairs(members) do
+      local req = peek(queue_id(member))
+      if offerable(req) and not hidden_from(req, adv.id)
+        and (not check_fit or fits(adv, req, step_of(req))) then
+        if each(req) then return end
+      end
+    end
+    if #members < page then return end
+    start, page = start + page, math.min(page * 4, 256)
+  end
+end
+
+-- The first request in queue order that adv can take, or nil.
+local function first_for(adv)
+  local best = nil
+  for _, kf in ipairs(keys_for(adv)) do
+    walk_key(kf[1], kf[2], adv, function(req)
+      if best == nil or queue_before(req, best) then best = req end
+      return true
+    end)
+  end
+  return best
+end
+
+local function unique(ids)
+  local seen, out_ids = {}, {}
+  for _, id in ipairs(ids) do
+    if not seen[id] then seen[id], out_ids[#out_ids + 1] = true, id end
+  end
+  return out_ids
+end
+
+-- Cooldowns that ended since: their requests may be offered again (key("cools"),
+-- "request id\nadvisor id" -> until, written by cool_down).
+local function cooldowns_ended()
+  local ended = redis.call("ZRANGEBYSCORE", key("cools"), "-inf", now)
+  if #ended == 0 then return end
+  redis.call("ZREMRANGEBYSCORE", key("cools"), "-inf", now)
+  for _, m in ipairs(ended) do fresh_req[#fresh_req + 1] = string.match(m, "^(.*)\n") end
+end
+
+local announce_fresh  -- claim mode, below
+
+local function dispatch()
+  cooldowns_ended()
+  if redis.call("ZCARD", key("free")) == 0 then return end
+  if CLAIM then return announce_fresh() end
+  local reqs = {}
+  for _, id in ipairs(unique(fresh_req)) do
+    local req = load("req", id)
+    if offerable(req) then reqs[#reqs + 1] = req end
+  end
+  table.sort(reqs, queue_before)
+  local advs, ri = unique(fresh_adv), 1
+  while redis.call("ZCARD", key("free")) > 0 do
+    local best = nil
+    for _, id in ipairs(advs) do
+      local adv = load("adv", id)
+      if adv and adv.status == "available" then
+        local r = first_for(adv)
+        if r and (best == nil or queue_before(r, best)) then best = r end
+      end
+    end
+    while reqs[ri] and not offerable(load("req", reqs[ri].id)) do ri = ri + 1 end
+    local from_fresh = reqs[ri] ~= nil and (best == nil or queue_before(reqs[ri], best))
+    if from_fresh then best, ri = load("req", reqs[ri].id), ri + 1 end
+    if best == nil then return end
+    if not from_fresh then best = load("req", best.id) end  -- a peek: the whole record now
+    local adv = take_free(best)
+    if adv then
+      offer(best, adv)
+    elseif not from_fresh then
+      return  -- cannot happen: the fresh advisor who found it can take it
+    end
+  end
+end
+
+-- Every free advisor who can take req, from the smallest free set that holds them all.
+local function free_takers(req)
+  local needs, match = needs_of(req), step_of(req).skills
+  local sets = {}
+  if #needs == 0 or match == "none" then
+    sets = {key("free")}
+  elseif match == "all" then
+    sets = {key("fs", all_set(needs))}
+  else
+    for _, need in ipairs(needs) do sets[#sets + 1] = key("fs", need) end
+  end
+  local found, seen = {}, {}
+  for _, zkey in ipairs(sets) do
+    for _, id in ipairs(redis.call("ZRANGE", zkey, 0, -1)) do
+      if not seen[id] then
+        seen[id] = true
+        local adv = load("adv", id)
+        if can_take(adv, req) then found[#found + 1] = adv end
+      end
+    end
+  end
+  return found
+end
+
+-- Claim mode (the core's _announce_claims): every free advisor is shown each waiting
+-- request they can take. New pairs come only from fresh advisors (each request of
+-- their index keys) and fresh requests (each free advisor who can take it): O(what is
+-- shown, and the decliners walked past). Sent as the core does: advisors longest idle
+-- first, each one's requests in queue order.
+function announce_fresh()
+  local by_adv, advs = {}, {}
+  local function add(adv, req)
+    local entry = by_adv[adv.id]
+    if not entry then
+      entry = {adv = adv, shown = set_of(adv.claimable), reqs = {},
+               idle = tonumber(redis.call("ZSCORE", key("free"), adv.id))}
+      by_adv[adv.id], advs[#advs + 1] = entry, entry
+    end
+    if not entry.shown[req.id] then
+      entry.shown[req.id] = true
+      entry.reqs[#entry.reqs + 1] = req
+    end
+  end
+  for _, id in ipairs(unique(fresh_adv)) do
+    local adv = load("adv", id)
+    if adv and adv.status == "available" then
+      for _, kf in ipairs(keys_for(adv)) do
+        walk_key(kf[1], kf[2], adv, function(req) add(adv, req) return false end)
+      end
+    end
+  end
+  for _, id in ipairs(unique(fresh_req)) do
+    local req = load("req", id)
+    if offerable(req) then
+      for _, adv in ipairs(free_takers(req)) do add(by_adv[adv.id] and by_adv[adv.id].adv or adv, req) end
+    end
+  end
+  table.sort(advs, function(a, b) return a.idle < b.idle or (a.idle == b.idle and a.adv.id < b.adv.id) end)
+  for _, entry in ipairs(advs) do
+    table.sort(entry.reqs, queue_before)
+    local whole = {}
+    for i, req in ipairs(entry.reqs) do whole[i] = load("req", req.id) end  -- peeks, some
+    show_to(entry.adv, whole)
   end
 end
 
@@ -471,17 +801,56 @@ local function half_up(value, digits)
   return math.floor(value * scale + 0.5) / scale
 end
 
+local function fit_count(skills, lvl)
+  return tonumber(redis.call("HGET", key("fit"), fit_field(skills, lvl)) or "0")
+end
+
+-- Online advisors who fit step for req's skills (declines aside), from key("fit"):
+-- O(1) for a request needing one or two skills. Three or more: the online advisors
+-- holding its rarest skill ("all") or any of them ("any") are walked.
+local function fitting_online(req, step)
+  local online = redis.call("SCARD", key("advisors")) - count_status("away")
+  local needs, seen = {}, {}
+  for _, need in ipairs(cjson.decode(blank(req.skills) and "[]" or req.skills)) do
+    if not seen[need] then needs[#needs + 1], seen[need] = need, true end
+  end
+  if #needs == 0 or step.skills == "none" then return online end
+  table.sort(needs)
+  local l = step.min_level
+  if #needs == 1 then return fit_count(needs, l) end
+  if #needs == 2 then
+    local both = fit_count(needs, l)
+    if step.skills == "all" then return both end
+    return fit_count({needs[1]}, l) + fit_count({needs[2]}, l) - both
+  end
+  local ids
+  if step.skills == "all" then
+    local rarest, size = nil, nil
+    for _, need in ipairs(needs) do
+      local n = redis.call("SCARD", key("os", need))
+      if size == nil or n < size then rarest, size = need, n end
+    end
+    ids = redis.call("SMEMBERS", key("os", rarest))
+  else
+    local sets = {}
+    for _, need in ipairs(needs) do sets[#sets + 1] = key("os", need) end
+    ids = redis.call("SUNION", unpack(sets))
+  end
+  local n = 0
+  for _, id in ipairs(ids) do
+    if fits(load("adv", id), req, step) then n = n + 1 end
+  end
+  return n
+end
+
 local function estimate(req, position)
   if req.state == "offered" then return 0 end
-  local online = redis.call("SCARD", key("advisors")) - count_status("away")
-  -- A decline's cooldown ends: the decliners still count (the core's _estimate).
-  if (req.skills ~= "[]" and req.skills ~= "") or (req.declined ~= "[]" and req.declined ~= "") then
-    local excluded, step = set_of(req.declined), step_of(req)
-    online = 0
-    for _, id in ipairs(redis.call("SMEMBERS", key("advisors"))) do
-      local adv = load("adv", id)
-      if adv.status ~= "away" and not excluded[id] and fits(adv, req, step) then online = online + 1 end
-    end
+  -- A decline's cooldown ends: the decliners still count (the core's _estimate); those
+  -- it may never be offered to again do not: O(them).
+  local online = fitting_online(req, step_of(req))
+  for id in pairs(set_of(req.declined)) do
+    local adv = load("adv", id)
+    if adv and adv.status ~= "away" and fits(adv, req, step_of(req)) then online = online - 1 end
   end
   if online == 0 then return cjson.null end
   local rounds = math.max(1, position - count_status("reserved"))
@@ -543,11 +912,7 @@ local function anyone_fits(req, step)
   if online_count() == 0 or req.skills == "[]" or req.skills == "" or step.skills == "none" then
     return true
   end
-  for _, id in ipairs(redis.call("SMEMBERS", key("advisors"))) do
-    local adv = load("adv", id)
-    if adv.status ~= "away" and fits(adv, req, step) then return true end
-  end
-  return false
+  return fitting_online(req, step) > 0
 end
 
 -- On to the step the request's age has reached, then past each step no online advisor
@@ -564,6 +929,7 @@ local function escalate(req)
   if step ~= (tonumber(req.step) or 0) then
     req.step = step
     save("req", req, "step")
+    index_waiting(req)
     local s = STEPS[step + 1]
     record(req, "escalated", {step = step, match = s.skills, min_level = s.min_level, reason = reason})
     touch(req.id)
@@ -598,11 +964,7 @@ local function show(req)
   for _, id in ipairs(ids) do
     local adv = load("adv", id)
     if adv and adv.status == "available" and not excluded[id] and fits(adv, req, step_of(req)) then
-      local list = cjson.decode(blank(adv.claimable) and "[]" or adv.claimable)
-      list[#list + 1] = req.id
-      adv.claimable = cjson.encode(list)
-      save("adv", adv, "claimable")
-      send("advisor", id, offer_frame(req, cjson.null, "claim"))
+      show_to(adv, {req})
     end
   end
 end
@@ -614,6 +976,7 @@ local function shown(adv, req) return adv ~= nil and set_of(adv.claimable)[req.i
 local function cool_down(req, adv)
   local cools = cooldowns(req)
   cools[adv.id] = string.format("%.17g", now + cfg.decline_cooldown_s)
+  redis.call("ZADD", key("cools"), cools[adv.id], req.id .. "\n" .. adv.id)
   req.cooldowns = cjson.encode(cools)
   save("req", req, "cooldowns")
   if redis.call("SISMEMBER", key("declined_all"), req.id) == 0 and declined_by_all(req) then
@@ -667,6 +1030,7 @@ local function user_dropped(sub)
   if not req or not blank(req.user_dropped_at) then return end
   req.user_dropped_at, req.user_drop_no = now, (tonumber(req.user_drop_no) or 0) + 1
   save("req", req, "user_dropped_at", "user_drop_no")
+  index_waiting(req)
   record(req, "user.dropped")
   observe("drop", 1, "", "user")
   if WAITING[req.state] then
@@ -710,6 +1074,7 @@ local function user_returned(sub, resumed)
   local away = now - tonumber(req.user_dropped_at)
   req.user_dropped_at = ""
   save("req", req, "user_dropped_at")
+  index_waiting(req)
   record(req, "user.returned", {after_s = half_up(away, 3), resumed = resumed})
   observe("returned", away, "", "user")
   cancel_grace("user", sub, req.user_drop_no)
@@ -746,6 +1111,8 @@ local function advisor_offline(id)
   redis.call("ZREM", key("free"), id)
   redis.call("SREM", key("advisors"), id)
   local last = load("adv", id)
+  index_free(last, false)
+  if last.status ~= "away" then index_online(last, -1) end
   redis.call("HINCRBY", key("counts"), last.status, -1)
   observe("advisor_time", now - tonumber(last.status_since), "", last.status)
   redis.call("DEL", key("adv", id))
@@ -874,4 +1241,31 @@ local function finish_op()
     if req and WAITING[req.state] then notice(req) end
   end
   return effects()
+end
+
+-- ------------------------------------------------------------ indices of an older Redis
+-- A Redis that ran scripts from before the routing indices has advisors online and
+-- requests waiting in none of them: the first script to run builds them, once, from
+-- key("advisors") and key("queue") (O(n) that one time), and key("indexed") says so.
+-- A new Redis builds nothing. No refusal has been checked yet: nothing else has run.
+if redis.call("EXISTS", key("indexed")) == 0 then
+  for _, id in ipairs(redis.call("SMEMBERS", key("advisors"))) do
+    local adv = load("adv", id)
+    if adv and adv.status ~= "away" then index_online(adv, 1) end
+    if adv and adv.status == "available" then index_free(adv, true) end
+    for _, shown_id in ipairs(cjson.decode(adv and not blank(adv.claimable) and adv.claimable or "[]")) do
+      redis.call("SADD", key("shown", shown_id), id)
+    end
+  end
+  for _, member in ipairs(redis.call("ZRANGE", key("queue"), 0, -1)) do
+    local req = load("req", queue_id(member))
+    if req then
+      redis.call("HDEL", key("req", req.id), "wq")  -- built afresh
+      index_waiting(req)
+      for adv_id, untill in pairs(cooldowns(req)) do
+        redis.call("ZADD", key("cools"), untill, req.id .. "\n" .. adv_id)
+      end
+    end
+  end
+  redis.call("SET", key("indexed"), "1")
 end
