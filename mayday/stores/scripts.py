@@ -13,40 +13,121 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from importlib import resources
-from typing import Any
+from typing import Any, cast
 
 from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.cluster import ClusterNode, RedisCluster
 from redis.asyncio.retry import Retry
+from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from mayday.protocol.errors import ErrorCode, ProtocolError
+from mayday.stores.topology import RedisTarget, parse_redis_url
 
 _REFUSAL = re.compile(
     r"^(?P<code>[a-z_]+):(?P<message>.*?)(?: script: \w+, on @user_script:\d+\.)?$"
 )
 
 
-def connect(url: str, max_connections: int = 64) -> Redis:
-    """A client that retries through a brief Redis outage instead of failing the frame.
+# Every Redis client Mayday holds: one server or a Sentinel master (``Redis``), or a
+# cluster (``RedisCluster``); the stores take either.
+RedisClient = Redis | RedisCluster
+
+_RETRY_ON = [RedisConnectionError, RedisTimeoutError, ConnectionRefusedError]
+
+
+def _retry() -> Retry:
+    # About 10 s of retries: a restart, or a Sentinel or Cluster failover (a second or
+    # two to notice, one more to promote), is ridden out instead of failing the frame.
+    return Retry(ExponentialBackoff(cap=0.5, base=0.02), retries=25)
+
+
+def connect(url: str, max_connections: int = 64) -> RedisClient:
+    """A client for the topology ``url`` names (mayday/stores/topology.py) that retries
+    through a brief Redis outage or failover instead of failing the frame.
 
     The pool blocks when all its connections are busy (a burst of frames waits its
     turn) instead of raising, as redis-py's default pool does.
     """
-    retry = Retry(ExponentialBackoff(cap=0.5, base=0.02), retries=25)
+    target = parse_redis_url(url)
+    if target.kind == "sentinel":
+        return _sentinel_master(target, max_connections)
+    if target.kind == "cluster":
+        return _cluster(target, max_connections)
     pool = BlockingConnectionPool.from_url(
         url,
         max_connections=max_connections,
         timeout=20,
         decode_responses=True,
-        retry=retry,
-        retry_on_error=[RedisConnectionError, RedisTimeoutError, ConnectionRefusedError],
+        retry=_retry(),
+        retry_on_error=_RETRY_ON,
         health_check_interval=10,
         socket_connect_timeout=2,
     )
     return Redis.from_pool(pool)  # the client owns the pool: aclose() closes it
+
+
+class _SentinelBlockingPool(SentinelConnectionPool, BlockingConnectionPool):
+    """Sentinel's pool (it asks the sentinels where the master is, on every new
+    connection) with the blocking wait of ``BlockingConnectionPool``."""
+
+
+class SentinelMaster(Redis):
+    """The master of a Sentinel service; closing it closes the sentinels' clients too."""
+
+    manager: Sentinel
+
+    async def aclose(self, close_connection_pool: bool | None = None) -> None:
+        await super().aclose(close_connection_pool)
+        for client in self.manager.sentinels:
+            await client.aclose()
+
+
+def _sentinel_master(target: RedisTarget, max_connections: int) -> SentinelMaster:
+    ask: dict[str, object] = {"socket_connect_timeout": 2, "socket_timeout": 2}
+    if target.sentinel_password is not None:
+        ask |= {"username": target.sentinel_username, "password": target.sentinel_password}
+    sentinel = Sentinel(list(target.hosts), sentinel_kwargs=ask)  # type: ignore[no-untyped-call]
+    # A new connection asks the sentinels for the master; after a failover the old one's
+    # connections fail, the retry reconnects, and so reaches the promoted replica.
+    master = cast(
+        SentinelMaster,
+        sentinel.master_for(
+            target.service,
+            redis_class=SentinelMaster,
+            connection_pool_class=_SentinelBlockingPool,
+            max_connections=max_connections,
+            timeout=20,
+            decode_responses=True,
+            retry=_retry(),
+            retry_on_error=_RETRY_ON,
+            health_check_interval=10,
+            socket_connect_timeout=2,
+            username=target.username,
+            password=target.password,
+        ),
+    )
+    master.manager = sentinel
+    return master
+
+
+def _cluster(target: RedisTarget, max_connections: int) -> RedisCluster:
+    # Every Mayday key carries one hash tag (keys.py): all of them live on one shard,
+    # whose master the client follows through MOVED and a failover.
+    return RedisCluster(
+        startup_nodes=[ClusterNode(host, port) for host, port in target.hosts],
+        max_connections=max_connections,
+        decode_responses=True,
+        retry=_retry(),
+        retry_on_error=_RETRY_ON,
+        health_check_interval=10,
+        socket_connect_timeout=2,
+        username=target.username,
+        password=target.password,
+    )
 
 
 def lua_source(name: str, package: str = "mayday.stores") -> str:
@@ -59,7 +140,7 @@ class Script:
 
     def __init__(
         self,
-        redis: Redis,
+        redis: RedisClient,
         name: str,
         *,
         package: str = "mayday.stores",
