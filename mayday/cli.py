@@ -135,7 +135,12 @@ def _token(args: argparse.Namespace) -> int:
 def _server_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", help="address to bind (MAYDAY_HOST)")
     parser.add_argument("--port", type=int, help="port to bind, 0 picks one (MAYDAY_PORT)")
-    parser.add_argument("--redis", metavar="URL", help="share state through Redis at URL")
+    parser.add_argument(
+        "--redis",
+        metavar="URL",
+        help="share state through Redis at URL: redis://, "
+        "redis+sentinel://HOST:PORT[,...]/SERVICE_NAME or redis+cluster://HOST:PORT[,...]",
+    )
     parser.add_argument(
         "--dev",
         action="store_true",

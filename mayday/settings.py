@@ -12,6 +12,7 @@ from typing import Any
 from mayday.routing.config import RouterConfig, SettingsError, parse_escalation
 from mayday.routing.hours import Hours
 from mayday.security_settings import check_security, normal_origins
+from mayday.stores.topology import RedisUrlError, parse_redis_url
 from mayday.webassets import default_root
 from mayday.webhooks.endpoints import EndpointError, parse_endpoints
 from mayday.webhooks.schedule import RETRY_SCHEDULE_S
@@ -138,6 +139,7 @@ class Settings(RouterConfig):
         if not 1 <= self.max_topic_labels <= 10_000:
             raise SettingsError("max_topic_labels must be from 1 to 10000")
         _check_logging(self)
+        _check_redis_url(self.redis_url)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -216,6 +218,15 @@ def _check_webhooks(settings: Settings) -> None:
         raise SettingsError("webhook_retry_s: at most 20 delays, each over 0 and at most a day")
 
 
+def _check_redis_url(url: str | None) -> None:
+    """A Redis URL that names no topology stops the start (its message shows no password)."""
+    if url:
+        try:
+            parse_redis_url(url)
+        except RedisUrlError as exc:
+            raise SettingsError(f"redis_url: {exc}") from None
+
+
 def _check_logging(settings: Settings) -> None:
     if settings.log_level.upper() not in LOG_LEVELS:
         raise SettingsError(f"log_level must be one of {', '.join(LOG_LEVELS)}")
@@ -265,7 +276,9 @@ SETTING_HELP: dict[str, str] = {
     "port": "port to bind (0 picks a free one)",
     "jwt_secret": "HS256 secret that signs and checks tokens, at least 32 bytes (required)",
     "jwt_audience": "the aud claim tokens must carry",
-    "redis_url": "share the queue and relay through Redis at this URL (empty: in memory)",
+    "redis_url": "share the queue and relay through Redis at this URL (empty: in memory): "
+    "redis://HOST:PORT/DB, redis+sentinel://HOST:PORT[,HOST:PORT...]/SERVICE_NAME or "
+    "redis+cluster://HOST:PORT[,HOST:PORT...]; credentials as [USER]:PASSWORD@ before the hosts",
     "max_frame_bytes": "largest client frame accepted, in UTF-8 bytes",
     "outbound_queue_limit": "frames queued for one socket before it is cut off as slow",
     "rate_limit_per_s": "frames per second one socket may send, on average",

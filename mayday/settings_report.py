@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 from mayday.routing.config import Step
 from mayday.settings import SETTING_HELP, Settings, is_secret
+from mayday.stores.topology import SENTINEL_SCHEME
 
 MASK = "***"
 
@@ -99,15 +100,29 @@ def _webhook_secrets(raw: str) -> list[str]:
 
 
 def _masked_url(text: str) -> str:
-    parts = urlsplit(text)
-    if not parts.scheme or not parts.hostname:
+    scheme, sep, rest = text.partition("://")
+    if not sep or not scheme:
         return MASK
-    netloc = parts.hostname if parts.port is None else f"{parts.hostname}:{parts.port}"
-    if parts.username:
-        netloc = f"{parts.username}:{MASK}@{netloc}" if parts.password else f"{MASK}@{netloc}"
-    elif parts.password:
-        netloc = f":{MASK}@{netloc}"
-    # A Redis database number is harmless and useful; any other path may be a credential.
-    path = parts.path if parts.path.strip("/").isdigit() or parts.path in ("", "/") else "/" + MASK
-    query = f"?{MASK}" if parts.query else ""
-    return f"{parts.scheme}://{netloc}{path}{query}"
+    rest, _, query = rest.partition("?")
+    netloc, slash, path = rest.partition("/")
+    # The last "@" ends the credentials; what follows is one host or, for Sentinel and
+    # Cluster, a comma list of them (which urlsplit cannot parse).
+    userinfo, at, hosts = netloc.rpartition("@")
+    if not hosts:
+        return MASK
+    if at:  # "user:***@", a user alone (often a token) "***@", a password alone ":***@"
+        user, colon, _ = userinfo.partition(":")
+        hosts = (
+            f"{user}:{MASK}@" if user and colon else f":{MASK}@" if colon else f"{MASK}@"
+        ) + hosts
+    return f"{scheme}://{hosts}{_masked_path(scheme, slash + path)}{f'?{MASK}' if query else ''}"
+
+
+def _masked_path(scheme: str, path: str) -> str:
+    # A Redis database number or a Sentinel service name is harmless and useful; any
+    # other path may be a credential.
+    if path.strip("/").isdigit() or path in ("", "/"):
+        return path
+    if scheme == SENTINEL_SCHEME and "/" not in path.strip("/"):
+        return path
+    return "/" + MASK

@@ -9,14 +9,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from redis.asyncio import Redis
+from redis.asyncio import Redis, RedisCluster
 
 from mayday.auth import issue_token
 from mayday.client import Backoff, MaydayClient
 from mayday.settings import Settings
+from mayday.stores.scripts import connect
 from mayday.transport.app import bound_port, create_app, start
 from mayday.transport.server import SERVER, Server
-from tests.redis_server import RedisServer
+from tests.redis_server import RedisClusterServers, RedisServer, SentinelGroup
 
 SECRET = "test-secret-0123456789abcdef0123456789"
 
@@ -109,3 +110,61 @@ async def redis_url(redis_server: RedisServer) -> AsyncIterator[str]:
     await client.flushall()
     await client.aclose()
     yield redis_server.url
+
+
+# The Redis topologies a test can run on (docs/deploy.md): one server, a three-master
+# Redis Cluster, a master and replica behind a Sentinel. Each starts once per run.
+TOPOLOGIES = ("single", "cluster", "sentinel")
+REDIS_PASSWORD = "topology-test-password"
+
+
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisClusterServers]:
+    """A real Redis Cluster of three masters on loopback, with a password, for the run."""
+    cluster = RedisClusterServers(tmp_path_factory.mktemp("cluster"), password=REDIS_PASSWORD)
+    try:
+        yield cluster.start()
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_sentinel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SentinelGroup]:
+    """A real master, its replica and a Sentinel watching them, with a password, for the run."""
+    group = SentinelGroup(tmp_path_factory.mktemp("sentinel"), password=REDIS_PASSWORD)
+    try:
+        yield group.start()
+    finally:
+        group.stop()
+
+
+def topology_url(request: pytest.FixtureRequest, topology: str) -> str:
+    """The ``--redis`` URL of the run's Redis of ``topology`` (started on first use)."""
+    if topology == "cluster":
+        cluster: RedisClusterServers = request.getfixturevalue("redis_cluster")
+        return cluster.url
+    if topology == "sentinel":
+        group: SentinelGroup = request.getfixturevalue("redis_sentinel")
+        return group.url
+    server: RedisServer = request.getfixturevalue("redis_server")
+    return server.url
+
+
+async def flush(url: str) -> None:
+    """Empty the Redis ``url`` names: every master of a cluster, or Sentinel's master."""
+    client = connect(url)
+    try:
+        if isinstance(client, RedisCluster):
+            await client.flushall(target_nodes=RedisCluster.PRIMARIES)
+        else:
+            await client.flushall()
+    finally:
+        await client.aclose()
+
+
+@pytest.fixture(params=TOPOLOGIES)
+async def any_redis_url(request: pytest.FixtureRequest) -> AsyncIterator[str]:
+    """Each Redis topology in turn (one server, Cluster, Sentinel), emptied before the test."""
+    url = topology_url(request, request.param)
+    await flush(url)
+    yield url

@@ -13,11 +13,10 @@ import time
 from dataclasses import dataclass
 from typing import Protocol
 
-from redis.asyncio import Redis
-
 from mayday.metrics.tally import Measures
 from mayday.protocol.ops import OpsAlert
 from mayday.stores.keys import Keys
+from mayday.stores.scripts import RedisClient
 
 
 @dataclass(frozen=True)
@@ -144,7 +143,7 @@ class MemoryLedger:
 class RedisLedger:
     """One hash of raised alerts; HSETNX and HDEL make each change happen once."""
 
-    def __init__(self, redis: Redis, keys: Keys | None = None) -> None:
+    def __init__(self, redis: RedisClient, keys: Keys | None = None) -> None:
         self.redis, self.key = redis, (keys or Keys()).alerts
 
     async def raise_(self, alert: Alert, now: float) -> bool:

@@ -14,9 +14,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from typing import Protocol
 
-from redis.asyncio import Redis
-
-from mayday.stores.scripts import Script
+from mayday.stores.scripts import RedisClient, Script
 
 OTHER = "other"
 NONE = "none"
@@ -52,7 +50,7 @@ class RedisAdmission:
     """One Redis set shared by every process; the check and the add are one script, so
     two processes cannot both take the last place."""
 
-    def __init__(self, redis: Redis, key: str) -> None:
+    def __init__(self, redis: RedisClient, key: str) -> None:
         self.key = key
         self._script = Script(redis, "topic_admit")
 

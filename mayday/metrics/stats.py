@@ -14,12 +14,10 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import Protocol
 
-from redis.asyncio import Redis
-
 from mayday.metrics.tally import Rules, Tally, add, hour_of, increments, minute_of
 from mayday.routing.events import Observe
 from mayday.stores.keys import Keys
-from mayday.stores.scripts import Script
+from mayday.stores.scripts import RedisClient, Script
 
 MINUTE_KEEP_S = 2 * 3600
 HOUR_KEEP_S = 2 * 86400
@@ -112,7 +110,7 @@ class MemoryStats:
 class RedisStats:
     """Tallies as Redis hashes, field ``topic|counter``, added to with HINCRBYFLOAT."""
 
-    def __init__(self, redis: Redis, rules: Rules, keys: Keys | None = None) -> None:
+    def __init__(self, redis: RedisClient, rules: Rules, keys: Keys | None = None) -> None:
         self.redis, self.rules, self.keys = redis, rules, keys or Keys()
         # One script call per operation (it was a pipeline of two commands per counter).
         self._add = Script(redis, "stats_add")

@@ -12,8 +12,6 @@ from __future__ import annotations
 import json
 from typing import Any, cast
 
-from redis.asyncio import Redis
-
 from mayday.protocol.annotations import (
     Annotation,
     AnnotationSnapshot,
@@ -39,7 +37,7 @@ from mayday.sessions.store import (
     share_entry,
 )
 from mayday.stores.keys import Keys
-from mayday.stores.scripts import Script
+from mayday.stores.scripts import RedisClient, Script
 
 SCRIPTS = ("draw", "control", "share", "input", "snapshot")
 
@@ -59,7 +57,7 @@ class RedisSessionsStore:
     checks_session = True
 
     def __init__(
-        self, redis: Redis, keys: Keys | None = None, limits: Limits | None = None
+        self, redis: RedisClient, keys: Keys | None = None, limits: Limits | None = None
     ) -> None:
         self.redis = redis
         self.keys = keys or Keys()

@@ -14,8 +14,6 @@ from collections.abc import Callable
 from dataclasses import asdict, replace
 from typing import Any, cast
 
-from redis.asyncio import Redis
-
 from mayday.protocol.base import Outbound
 from mayday.protocol.frames import SERVER_FRAMES
 from mayday.protocol.messages import QueueSummary, SessionStarted
@@ -63,7 +61,7 @@ from mayday.stores.keys import Keys
 from mayday.stores.messages import MESSAGE_STATES, OPEN_PER_USER, Message, Reply
 from mayday.stores.notes import NOTES_KEPT, Note
 from mayday.stores.ratings import Rating
-from mayday.stores.scripts import Script, connect
+from mayday.stores.scripts import RedisClient, Script, connect
 
 SCRIPTS = (
     "help_request",
@@ -95,7 +93,7 @@ class RedisStore:
     """Routing state in Redis; every ``apply`` is one EVALSHA."""
 
     def __init__(
-        self, redis: Redis, config: RouterConfig | None = None, *, keys: Keys | None = None
+        self, redis: RedisClient, config: RouterConfig | None = None, *, keys: Keys | None = None
     ) -> None:
         self.redis = redis
         self.config = config or RouterConfig()

@@ -10,43 +10,169 @@ is run with EVALSHA. A script refuses an operation with ``error({err =
 
 from __future__ import annotations
 
+import logging
 import re
+import time
 from collections.abc import Sequence
 from importlib import resources
-from typing import Any
+from typing import Any, cast
 
 from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.cluster import ClusterNode, RedisCluster
 from redis.asyncio.retry import Retry
+from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
 from redis.backoff import ExponentialBackoff
+from redis.commands.core import AsyncScript
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import ResponseError
+from redis.exceptions import NoScriptError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from mayday.protocol.errors import ErrorCode, ProtocolError
+from mayday.stores.topology import RedisTarget, parse_redis_url
+
+log = logging.getLogger(__name__)
 
 _REFUSAL = re.compile(
     r"^(?P<code>[a-z_]+):(?P<message>.*?)(?: script: \w+, on @user_script:\d+\.)?$"
 )
 
 
-def connect(url: str, max_connections: int = 64) -> Redis:
-    """A client that retries through a brief Redis outage instead of failing the frame.
+# Every Redis client Mayday holds: one server or a Sentinel master (``Redis``), or a
+# cluster (``RedisCluster``); the stores take either.
+RedisClient = Redis | RedisCluster
+
+_RETRY_ON = [RedisConnectionError, RedisTimeoutError, ConnectionRefusedError]
+
+
+def _retry() -> Retry:
+    # About 10 s of retries: a restart, or a Sentinel or Cluster failover (a second or
+    # two to notice, one more to promote), is ridden out instead of failing the frame.
+    return Retry(ExponentialBackoff(cap=0.5, base=0.02), retries=25)
+
+
+def connect(url: str, max_connections: int = 64) -> RedisClient:
+    """A client for the topology ``url`` names (mayday/stores/topology.py) that retries
+    through a brief Redis outage or failover instead of failing the frame.
 
     The pool blocks when all its connections are busy (a burst of frames waits its
     turn) instead of raising, as redis-py's default pool does.
     """
-    retry = Retry(ExponentialBackoff(cap=0.5, base=0.02), retries=25)
+    target = parse_redis_url(url)
+    if target.kind == "sentinel":
+        return _sentinel_master(target, max_connections)
+    if target.kind == "cluster":
+        return _cluster(target, max_connections)
     pool = BlockingConnectionPool.from_url(
         url,
         max_connections=max_connections,
         timeout=20,
         decode_responses=True,
-        retry=retry,
-        retry_on_error=[RedisConnectionError, RedisTimeoutError, ConnectionRefusedError],
+        retry=_retry(),
+        retry_on_error=_RETRY_ON,
         health_check_interval=10,
         socket_connect_timeout=2,
     )
     return Redis.from_pool(pool)  # the client owns the pool: aclose() closes it
+
+
+class _SentinelBlockingPool(SentinelConnectionPool, BlockingConnectionPool):
+    """Sentinel's pool (it asks the sentinels where the master is, on every new
+    connection) with the blocking wait of ``BlockingConnectionPool``."""
+
+
+# Sentinel: how long a script's caller waits for a replica to have its write (WAIT), and,
+# when none acknowledged in that time (no replica connected, as after a failover until
+# the old master comes back), how long scripts run without waiting before trying again.
+REPLICA_WAIT_MS = 250
+UNACKED_PAUSE_S = 5.0
+
+
+class SentinelMaster(Redis):
+    """The master of a Sentinel service; closing it closes the sentinels' clients too.
+
+    Replication is asynchronous: a write the master acknowledged but had not yet sent to
+    its replica is lost when Sentinel promotes that replica. So every script (each routing
+    operation, relay batch, message, note and rating) is followed by ``WAIT 1`` on the
+    same connection, in one round trip, and its caller sees the result only once a
+    replica holds it: nothing a client was told is lost in a failover. Plain commands
+    (heartbeats, tallies, the webhook outbox) do not wait (docs/deploy.md).
+    """
+
+    manager: Sentinel
+    _unacked_until = 0.0
+
+    async def run_acked(self, script: AsyncScript, keys: list[str], args: list[Any]) -> Any:
+        """EVALSHA ``script`` and WAIT for one replica, in one pipeline (one connection)."""
+        if time.monotonic() < self._unacked_until:
+            return await script(keys=keys, args=args)
+        for _ in range(2):
+            async with self.pipeline(transaction=False) as pipe:
+                pipe.evalsha(script.sha, len(keys), *keys, *args)
+                pipe.execute_command("WAIT", 1, REPLICA_WAIT_MS)
+                result, acked = await pipe.execute(raise_on_error=False)
+            if isinstance(result, NoScriptError):  # a new master, or a SCRIPT FLUSH
+                script.sha = await self.script_load(script.script)
+                continue
+            if isinstance(result, Exception):
+                raise result
+            if isinstance(acked, int) and acked < 1:
+                self._unacked_until = time.monotonic() + UNACKED_PAUSE_S
+                log.warning(
+                    "no Redis replica acknowledged a write within %d ms: until one does, "
+                    "a failover can lose the latest writes",
+                    REPLICA_WAIT_MS,
+                )
+            return result
+        return await script(keys=keys, args=args)
+
+    async def aclose(self, close_connection_pool: bool | None = None) -> None:
+        await super().aclose(close_connection_pool)
+        for client in self.manager.sentinels:
+            await client.aclose()
+
+
+def _sentinel_master(target: RedisTarget, max_connections: int) -> SentinelMaster:
+    ask: dict[str, object] = {"socket_connect_timeout": 2, "socket_timeout": 2}
+    if target.sentinel_password is not None:
+        ask |= {"username": target.sentinel_username, "password": target.sentinel_password}
+    sentinel = Sentinel(list(target.hosts), sentinel_kwargs=ask)  # type: ignore[no-untyped-call]
+    # A new connection asks the sentinels for the master; after a failover the old one's
+    # connections fail, the retry reconnects, and so reaches the promoted replica.
+    master = cast(
+        SentinelMaster,
+        sentinel.master_for(
+            target.service,
+            redis_class=SentinelMaster,
+            connection_pool_class=_SentinelBlockingPool,
+            max_connections=max_connections,
+            timeout=20,
+            decode_responses=True,
+            retry=_retry(),
+            retry_on_error=_RETRY_ON,
+            health_check_interval=10,
+            socket_connect_timeout=2,
+            username=target.username,
+            password=target.password,
+        ),
+    )
+    master.manager = sentinel
+    return master
+
+
+def _cluster(target: RedisTarget, max_connections: int) -> RedisCluster:
+    # Every Mayday key carries one hash tag (keys.py): all of them live on one shard,
+    # whose master the client follows through MOVED and a failover.
+    return RedisCluster(
+        startup_nodes=[ClusterNode(host, port) for host, port in target.hosts],
+        max_connections=max_connections,
+        decode_responses=True,
+        retry=_retry(),
+        retry_on_error=_RETRY_ON,
+        health_check_interval=10,
+        socket_connect_timeout=2,
+        username=target.username,
+        password=target.password,
+    )
 
 
 def lua_source(name: str, package: str = "mayday.stores") -> str:
@@ -59,7 +185,7 @@ class Script:
 
     def __init__(
         self,
-        redis: Redis,
+        redis: RedisClient,
         name: str,
         *,
         package: str = "mayday.stores",
@@ -69,11 +195,14 @@ class Script:
         if prelude is not None:
             source = lua_source(prelude, package) + "\n" + source
         self.name = name
+        self._redis = redis
         self._script = redis.register_script(source)
 
     async def __call__(self, keys: Sequence[str], args: Sequence[Any]) -> Any:
         """Run the script; a refusal it raised comes back as a ``ProtocolError``."""
         try:
+            if isinstance(self._redis, SentinelMaster):
+                return await self._redis.run_acked(self._script, list(keys), list(args))
             return await self._script(keys=list(keys), args=list(args))
         except ResponseError as exc:
             raise refusal(exc) from None

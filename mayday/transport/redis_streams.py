@@ -16,10 +16,8 @@ from __future__ import annotations
 
 from typing import Protocol, cast
 
-from redis.asyncio import Redis
-
 from mayday.stores.keys import Keys
-from mayday.stores.scripts import Script
+from mayday.stores.scripts import RedisClient, Script
 from mayday.transport.streams import (
     KEEP_BYTES,
     KEEP_FRAMES,
@@ -45,7 +43,7 @@ class RedisStreamBook:
 
     def __init__(
         self,
-        redis: Redis,
+        redis: RedisClient,
         keys: Keys,
         grace_s: float,
         keep_frames: int = KEEP_FRAMES,

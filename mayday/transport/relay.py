@@ -38,6 +38,10 @@ log = logging.getLogger(__name__)
 INBOX_MAX = 10_000
 # Frames per ``deliver`` call: bounds the script's arguments and its time in Redis.
 OUTBOX_BATCH = 500
+# One inbox read waits this long for a frame, and gives up on Redis this much later.
+INBOX_BLOCK_MS = 1000
+INBOX_READ_SLACK_S = 2.0
+# OSError takes in the TimeoutError of a read cut off (asyncio.wait_for).
 REDIS_DOWN = (RedisConnectionError, RedisTimeoutError, ConnectionRefusedError, OSError)
 
 # role, sub, and the parcel for the nodes holding that identity's sockets:
@@ -253,11 +257,15 @@ class RedisRelay:
         backoff = 0.05
         while True:
             try:
+                # Bounded: a blocked read whose master died (a Sentinel failover) can sit
+                # in redis-py's reconnect for far longer than the failover takes; cut off,
+                # the next read takes a new connection, to the promoted master.
+                read = self.redis.xread(
+                    {self.keys.inbox(self.node_id): self.last_id}, count=500, block=INBOX_BLOCK_MS
+                )
                 batches = cast(
                     list[tuple[str, list[tuple[str, dict[str, str]]]]],
-                    await self.redis.xread(
-                        {self.keys.inbox(self.node_id): self.last_id}, count=500, block=1000
-                    ),
+                    await asyncio.wait_for(read, INBOX_BLOCK_MS / 1000 + INBOX_READ_SLACK_S),
                 )
                 backoff = 0.05
             except REDIS_DOWN as exc:

@@ -6,15 +6,13 @@ from __future__ import annotations
 import json
 from typing import Any, cast
 
-from redis.asyncio import Redis
-
 from mayday.stores.keys import Keys
-from mayday.stores.scripts import Script
+from mayday.stores.scripts import RedisClient, Script
 from mayday.webhooks.outbox import ATTEMPTS_KEPT, SETTLED_KEPT_S, Attempt, Delivery, settled
 
 
 class RedisOutbox:
-    def __init__(self, redis: Redis, keys: Keys) -> None:
+    def __init__(self, redis: RedisClient, keys: Keys) -> None:
         self.redis = redis
         self.keys = keys
         self._claim = Script(redis, "webhook_claim")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from mayday.client import (
     AnnotationRelayed,
     AnnotationSnapshot,
@@ -12,6 +14,13 @@ from mayday.client import (
 )
 from tests.annotations.helpers import PEN, draw, frame, paired
 from tests.conftest import StartServer
+
+
+@pytest.fixture
+def redis_url(any_redis_url: str) -> str:
+    """Every test here that takes ``redis_url`` runs on each Redis topology in turn: one
+    server, a three-master Cluster, a Sentinel's master."""
+    return any_redis_url
 
 
 async def test_snapshot_follows_the_user_to_another_node(

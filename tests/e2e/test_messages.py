@@ -20,6 +20,13 @@ from tests.conftest import Harness, StartServer, two_nodes
 from tests.redis_server import RedisServer
 
 
+@pytest.fixture
+def redis_url(any_redis_url: str) -> str:
+    """Every test here that takes ``redis_url`` runs on each Redis topology in turn: one
+    server, a three-master Cluster, a Sentinel's master."""
+    return any_redis_url
+
+
 @pytest.fixture(params=["memory", "redis"])
 async def msg_server(
     request: pytest.FixtureRequest, start_server: StartServer, tmp_path: Path

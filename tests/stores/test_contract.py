@@ -55,6 +55,7 @@ from mayday.routing.events import (
 from mayday.routing.model import RequestState, SessionState
 from mayday.stores import MemoryStore, Store
 from mayday.stores.redis import RedisStore
+from tests.conftest import flush, topology_url
 from tests.redis_server import RedisServer
 from tests.routing.test_properties import (
     ADVISORS,
@@ -75,15 +76,19 @@ CONFIG = RouterConfig(
 )
 
 
-@pytest.fixture(params=["memory", "redis"])
+TOPOLOGY_OF = {"redis": "single", "redis-cluster": "cluster", "redis-sentinel": "sentinel"}
+
+
+@pytest.fixture(params=["memory", *TOPOLOGY_OF])
 async def store(request: pytest.FixtureRequest) -> AsyncIterator[Store]:
-    """Each contract test runs once per store."""
+    """Each contract test runs once per store, and the Redis store once per topology (one
+    server, a three-master Cluster, a Sentinel's master)."""
     if request.param == "memory":
         yield MemoryStore(CONFIG)
         return
-    server: RedisServer = request.getfixturevalue("redis_server")
-    redis_store = RedisStore.from_url(server.url, CONFIG)
-    await redis_store.redis.flushall()
+    url = topology_url(request, TOPOLOGY_OF[request.param])
+    await flush(url)
+    redis_store = RedisStore.from_url(url, CONFIG)
     yield redis_store
     await redis_store.close()
 

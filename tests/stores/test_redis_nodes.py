@@ -22,6 +22,13 @@ from tests.conftest import StartServer, two_nodes
 from tests.redis_server import RedisServer
 
 
+@pytest.fixture
+def redis_url(any_redis_url: str) -> str:
+    """Every test here that takes ``redis_url`` runs on each Redis topology in turn: one
+    server, a three-master Cluster, a Sentinel's master."""
+    return any_redis_url
+
+
 async def test_user_on_one_node_meets_advisor_on_another(
     start_server: StartServer, redis_url: str
 ) -> None:

@@ -8,29 +8,26 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
-from redis.asyncio import Redis
 
 from mayday.stores.keys import Keys
-from mayday.stores.scripts import connect
+from mayday.stores.scripts import RedisClient, connect
 from mayday.webhooks.outbox import WEBHOOKS_FILE, Attempt, Delivery, Outbox, SqliteOutbox
 from mayday.webhooks.redis_outbox import RedisOutbox
-from tests.redis_server import RedisServer
+from tests.conftest import TOPOLOGIES, flush, topology_url
 
 Opener = Callable[[], Outbox]
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", *(f"redis-{t}" for t in TOPOLOGIES)])
 async def open_outbox(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Opener]:
-    """Opens an outbox on the same durable place each time: one file, or one Redis."""
+    """Opens an outbox on the same durable place each time: one file, or one Redis (of
+    each topology: one server, a three-master Cluster, a Sentinel's master)."""
     opened: list[Outbox] = []
-    clients: list[Redis] = []
+    clients: list[RedisClient] = []
     url = ""
-    if request.param == "redis":
-        server: RedisServer = request.getfixturevalue("redis_server")
-        url = server.url
-        client = Redis.from_url(url)
-        await client.flushall()
-        await client.aclose()
+    if request.param != "memory":
+        url = topology_url(request, request.param.removeprefix("redis-"))
+        await flush(url)
 
     def _open() -> Outbox:
         outbox: Outbox
