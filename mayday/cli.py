@@ -7,6 +7,8 @@ import argparse
 import asyncio
 import errno
 import gc
+import io
+import logging
 import signal
 import sys
 from collections.abc import Sequence
@@ -239,12 +241,35 @@ async def _run(settings: Settings, *, dev: bool) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    watchdog: asyncio.Task[None] | None = None
     try:
         await stop.wait()
+        watchdog = asyncio.create_task(_report_stuck_stop(settings.drain_timeout_s + STOP_SLACK_S))
         await _drain(runner)
     finally:
         await gc_policy.close()
         await runner.cleanup()
+        if watchdog is not None:
+            watchdog.cancel()
+
+
+# A stop longer than the drain's bound plus this says what it still waits for.
+STOP_SLACK_S = 15.0
+
+
+async def _report_stuck_stop(after_s: float) -> None:
+    """A stop that takes longer than it should logs each task it still waits on, with
+    its stack (code only, never a local value): systemd kills the process at its
+    TimeoutStopSec, and without this nobody would know what held it."""
+    await asyncio.sleep(after_s)
+    for task in asyncio.all_tasks():
+        if task is asyncio.current_task():
+            continue
+        stack = io.StringIO()
+        task.print_stack(limit=6, file=stack)
+        logging.getLogger("mayday.cli").error(
+            "still stopping after %.0f s, waiting on: %s", after_s, stack.getvalue()
+        )
 
 
 async def _drain(runner: web.AppRunner) -> None:

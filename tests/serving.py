@@ -85,6 +85,9 @@ class Served:
             self.proc.send_signal(sig)
         try:
             return self.proc.wait(timeout=STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            # What it still waited on (the server logs it past the drain's bound).
+            raise AssertionError(f"the server did not stop:\n{self.stderr[-8000:]}") from None
         finally:
             self.kill()
 

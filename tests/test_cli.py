@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import os
 import re
 import signal
@@ -138,3 +140,20 @@ async def test_dev_server_prints_working_links_and_never_logs_tokens(
     for link in links:
         assert link.group(3) not in stderr
     assert "token=" not in stderr and "eyJ" not in stderr
+
+
+async def test_a_stop_that_hangs_says_what_it_waits_on(caplog: pytest.LogCaptureFixture) -> None:
+    """Past the drain's bound, the stop logs each task still pending with its stack."""
+    from mayday.cli import _report_stuck_stop
+
+    async def held_by_a_stuck_close() -> None:
+        await asyncio.sleep(30)
+
+    stuck = asyncio.create_task(held_by_a_stuck_close())
+    try:
+        with caplog.at_level(logging.ERROR, logger="mayday.cli"):
+            await _report_stuck_stop(0.01)
+    finally:
+        stuck.cancel()
+    found = [r.getMessage() for r in caplog.records if "still stopping" in r.getMessage()]
+    assert any("held_by_a_stuck_close" in m for m in found)

@@ -145,6 +145,8 @@ def test_session_transfer_refuses_bad_fields(frame: dict[str, Any], message: str
         SessionTransfer.parse({"session_id": "s1", **frame})
     assert refused.value.code is ErrorCode.INVALID_FIELD
     assert refused.value.message.startswith(message)
+
+
 @pytest.mark.parametrize(
     "frame",
     [
