@@ -283,7 +283,15 @@ class RedisRelay:
                     self.last_id = entry_id
 
     async def _beat(self, now: float) -> None:
-        await self.redis.zadd(self.keys.nodes, {self.node_id: now})
+        """The heartbeat, and the trim of what this node already read from its inbox: an
+        SDP or an ICE candidate stays in Redis about a second after it was relayed, not
+        until ``MAXLEN`` pushes it out (the bound for a node that stopped reading)."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.zadd(self.keys.nodes, {self.node_id: now})
+            if self.last_id != "0-0":
+                # Exact (no ``~``): entries before the last one read; that one stays.
+                pipe.xtrim(self.keys.inbox(self.node_id), minid=self.last_id, approximate=False)
+            await pipe.execute()
 
     async def _reap(self, link: NodeLink) -> None:
         while True:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from pathlib import Path
+from typing import cast
 
 import pytest
 
@@ -17,7 +18,7 @@ from mayday.client import (
     SignalRelayed,
     Unknown,
 )
-from mayday.transport.relay import frame_parcel
+from mayday.transport.relay import RedisRelay, frame_parcel
 from tests.conftest import StartServer, two_nodes
 from tests.redis_server import RedisServer
 
@@ -220,3 +221,28 @@ async def test_one_outbox_batch_keeps_the_order_of_frames_for_one_client(
     got = [(await user.next(Unknown)).frame for _ in range(100)]
     for tag in ("x", "y"):
         assert [f["n"] for f in got if f["tag"] == tag] == list(range(50))
+
+
+async def test_an_inbox_keeps_no_signal_it_already_relayed(
+    start_server: StartServer, redis_url: str
+) -> None:
+    """SDP relayed across nodes does not linger in Redis: at the next heartbeat the node
+    trims its inbox up to what it read (MINID), leaving at most the last entry read."""
+    node_a, node_b = await two_nodes(start_server, redis_url)
+    advisor = await node_b.client("advisor", "a1")
+    await advisor.set_available()
+    user = await node_a.client("user", "u1")
+    await user.request_help()
+    started = await advisor.accept((await advisor.next(HelpOffer)).request_id)
+    for i in range(20):
+        await user.signal(started.session_id, description={"type": "offer", "sdp": f"sdp-{i:02d}"})
+    for _ in range(20):
+        await advisor.next(SignalRelayed)
+    relay = cast(RedisRelay, node_b.server.relay)
+    inbox = relay.keys.inbox(relay.node_id)
+    async with asyncio.timeout(5):
+        while await relay.redis.xlen(inbox) > 1:  # noqa: ASYNC110 (the heartbeat trims it)
+            await asyncio.sleep(0.05)
+    kept = await relay.redis.xrange(inbox)
+    assert len(kept) <= 1
+    assert not [i for i in range(19) for _, f in kept if f"sdp-{i:02d}" in str(f)]
