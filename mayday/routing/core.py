@@ -399,6 +399,10 @@ class Router:
         adv.offer, adv.session_id = None, session.id
         self._set_request_state(req, RequestState.IN_SESSION, now)
         self._set_advisor_status(adv, AdvisorStatus.BUSY)
+        self._announce_session(session, req, adv, now)
+
+    def _announce_session(self, session: Session, req: Request, adv: Advisor, now: float) -> None:
+        """The session on the request's timeline, and ``session.started`` to both sides."""
         self._record(
             req,
             now,
@@ -407,9 +411,6 @@ class Router:
             advisor=adv.id,
             advisor_name=adv.name,
         )
-        self._announce_session(session, req, adv, now)
-
-    def _announce_session(self, session: Session, req: Request, adv: Advisor, now: float) -> None:
         self._send("user", req.user_id, self._started(session, req, adv, "user", now))
         self._send("advisor", adv.id, self._started(session, req, adv, "advisor", now))
 
@@ -1074,14 +1075,6 @@ class Router:
         self.sessions[session.id] = session
         req.session_id, target.session_id = session.id, session.id
         self._set_advisor_status(target, AdvisorStatus.BUSY)
-        self._record(
-            req,
-            now,
-            "session.started",
-            session_id=session.id,
-            advisor=target.id,
-            advisor_name=target.name,
-        )
         self._announce_session(session, req, target, now)
 
     def _cancel_transfer(self, req: Request, now: float, reason: str) -> None:

@@ -42,6 +42,15 @@ _REFUSAL = re.compile(
 RedisClient = Redis | RedisCluster
 
 _RETRY_ON = [RedisConnectionError, RedisTimeoutError, ConnectionRefusedError]
+# Every pool, whatever the topology: blocks 20 s for a free connection rather than
+# failing a burst of frames, and retries through a brief outage (``connect``).
+_POOL: dict[str, Any] = {
+    "timeout": 20,
+    "decode_responses": True,
+    "retry_on_error": _RETRY_ON,
+    "health_check_interval": 10,
+    "socket_connect_timeout": 2,
+}
 
 
 def _retry() -> Retry:
@@ -63,14 +72,7 @@ def connect(url: str, max_connections: int = 64) -> RedisClient:
     if target.kind == "cluster":
         return _cluster(target, max_connections)
     pool = BlockingConnectionPool.from_url(
-        url,
-        max_connections=max_connections,
-        timeout=20,
-        decode_responses=True,
-        retry=_retry(),
-        retry_on_error=_RETRY_ON,
-        health_check_interval=10,
-        socket_connect_timeout=2,
+        url, max_connections=max_connections, retry=_retry(), **_POOL
     )
     return Redis.from_pool(pool)  # the client owns the pool: aclose() closes it
 
@@ -145,12 +147,8 @@ def _sentinel_master(target: RedisTarget, max_connections: int) -> SentinelMaste
             redis_class=SentinelMaster,
             connection_pool_class=_SentinelBlockingPool,
             max_connections=max_connections,
-            timeout=20,
-            decode_responses=True,
             retry=_retry(),
-            retry_on_error=_RETRY_ON,
-            health_check_interval=10,
-            socket_connect_timeout=2,
+            **_POOL,
             username=target.username,
             password=target.password,
         ),

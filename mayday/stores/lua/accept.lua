@@ -45,9 +45,5 @@ save("req", req, "offered_to", "session_id")
 save("adv", adv, "offer", "session_id")
 set_request_state(req, "in_session")
 set_advisor_status(adv, "busy")
-record(req, "session.started", {session_id = ses.id, advisor = adv.id, advisor_name = adv.name})
-send("user", req.user_id, {type = "session.started", session_id = ses.id, request_id = req.id,
-  offerer = ses.offerer, peer = {id = adv.id, name = adv.name, role = "advisor"}, role = "user"})
-send("advisor", adv.id, {type = "session.started", session_id = ses.id, request_id = req.id,
-  offerer = ses.offerer, peer = {id = req.user_id, name = req.user_name, role = "user"}, role = "advisor"})
+announce_session(ses, req, adv)
 return finish_op()

@@ -1163,7 +1163,10 @@ end
 
 -- ------------------------------------------------------------ transfers
 -- The twin of the core's "transfers".
+-- The session on the request's timeline, and session.started to both sides (an accept,
+-- or a warm transfer taken).
 local function announce_session(ses, req, adv)
+  record(req, "session.started", {session_id = ses.id, advisor = adv.id, advisor_name = adv.name})
   send("user", req.user_id, {type = "session.started", session_id = ses.id, request_id = req.id,
     offerer = ses.offerer, peer = {id = adv.id, name = adv.name, role = "advisor"}, role = "user"})
   send("advisor", adv.id, {type = "session.started", session_id = ses.id, request_id = req.id,
@@ -1230,7 +1233,6 @@ local function accept_transfer(req, target, session_id)
   save("req", req, "session_id")
   save("adv", target, "session_id")
   set_advisor_status(target, "busy")
-  record(req, "session.started", {session_id = ses.id, advisor = target.id, advisor_name = target.name})
   announce_session(ses, req, target)
 end
 
