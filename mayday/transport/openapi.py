@@ -220,6 +220,12 @@ SCHEMAS: dict[str, Any] = {
 }
 
 
+def _path(name: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A required path parameter: a non-empty string unless ``schema`` says more."""
+    schema = schema or {"type": "string", "minLength": 1}
+    return {"name": name, "in": "path", "required": True, "schema": schema}
+
+
 def _json(ref: str, description: str) -> dict[str, Any]:
     return {
         "description": description,
@@ -351,14 +357,7 @@ PATHS: dict[str, Any] = {
             "operationId": "ops_request",
             "tags": ["ops"],
             "security": _OPS_ONLY,
-            "parameters": [
-                {
-                    "name": "request_id",
-                    "in": "path",
-                    "required": True,
-                    "schema": {"type": "string", "minLength": 1},
-                }
-            ],
+            "parameters": [_path("request_id")],
             "responses": {
                 "200": {
                     "description": "the request",
@@ -382,14 +381,7 @@ PATHS: dict[str, Any] = {
             "operationId": "request_history",
             "tags": ["ops"],
             "security": _OPS_ONLY,
-            "parameters": [
-                {
-                    "name": "request_id",
-                    "in": "path",
-                    "required": True,
-                    "schema": {"type": "string", "minLength": 1},
-                }
-            ],
+            "parameters": [_path("request_id")],
             "responses": {
                 "200": _json("RequestHistory", "the request's history"),
                 "401": _UNAUTHORIZED,
@@ -412,14 +404,7 @@ PATHS: dict[str, Any] = {
             "operationId": "erase_user",
             "tags": ["ops"],
             "security": _OPS_ONLY,
-            "parameters": [
-                {
-                    "name": "user_id",
-                    "in": "path",
-                    "required": True,
-                    "schema": {"type": "string", "minLength": 1, "maxLength": 128},
-                }
-            ],
+            "parameters": [_path("user_id", {"type": "string", "minLength": 1, "maxLength": 128})],
             "responses": {
                 "200": _json("Erased", "what was erased"),
                 "400": _json("Error", "user_id is longer than 128"),
@@ -435,14 +420,7 @@ PATHS: dict[str, Any] = {
             "operationId": "session_audit",
             "tags": ["ops"],
             "security": _OPS_ONLY,
-            "parameters": [
-                {
-                    "name": "session_id",
-                    "in": "path",
-                    "required": True,
-                    "schema": {"type": "string", "minLength": 1},
-                }
-            ],
+            "parameters": [_path("session_id")],
             "responses": {
                 "200": _json("Audit", "the log"),
                 "401": _UNAUTHORIZED,
@@ -507,14 +485,7 @@ PATHS: dict[str, Any] = {
             "operationId": "webhook_enable",
             "tags": ["ops"],
             "security": _OPS_ONLY,
-            "parameters": [
-                {
-                    "name": "endpoint_id",
-                    "in": "path",
-                    "required": True,
-                    "schema": {"type": "string", "minLength": 1},
-                }
-            ],
+            "parameters": [_path("endpoint_id")],
             "responses": {
                 "200": {
                     "description": "the endpoint and whether it was disabled",
@@ -545,14 +516,7 @@ PATHS: dict[str, Any] = {
             "operationId": "static",
             "tags": ["pages"],
             "security": [],
-            "parameters": [
-                {
-                    "name": "path",
-                    "in": "path",
-                    "required": True,
-                    "schema": {"type": "string", "pattern": "^[A-Za-z0-9._/-]+$"},
-                }
-            ],
+            "parameters": [_path("path", {"type": "string", "pattern": "^[A-Za-z0-9._/-]+$"})],
             "responses": {
                 "200": {"description": "the file", "content": {"*/*": {}}},
                 "403": {"description": "a folder, or outside the web root"},

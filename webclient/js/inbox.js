@@ -34,6 +34,15 @@ export function formatLength(s) {
   return `${Math.floor(hours / 24)} d ${hours % 24} h`;
 }
 
+/** ``GET /api/messages`` of the open messages, oldest first; throws on a refusal. */
+export async function fetchOpenMessages(token, limit) {
+  const response = await fetch(`/api/messages?state=open&limit=${limit}`, {
+    headers: { Authorization: `Bearer ${token}` },
+  });
+  if (!response.ok) throw new Error(`the server answered ${response.status}`);
+  return response.json();
+}
+
 export class Inbox {
   /**
    * @param {object} o
@@ -75,11 +84,7 @@ export class Inbox {
     const asked = ++this.asked;
     let body;
     try {
-      const response = await fetch(`/api/messages?state=open&limit=${LISTED}`, {
-        headers: { Authorization: `Bearer ${token}` },
-      });
-      if (!response.ok) throw new Error(`the server answered ${response.status}`);
-      body = await response.json();
+      body = await fetchOpenMessages(token, LISTED);
     } catch (err) {
       if (asked === this.asked) this._say(`The messages could not be loaded: ${err.message}.`, "load");
       return;

@@ -7,7 +7,7 @@
 // `hello`) and every 30 s; the oldest one's age is counted on between fetches, on the
 // server's clock (ops.js passes it in).
 
-import { formatLength } from "./inbox.js";
+import { fetchOpenMessages, formatLength } from "./inbox.js";
 
 export const MESSAGES_REFRESH_MS = 30_000;
 // The most the server lists at once: beyond it the count reads "1000+".
@@ -43,11 +43,7 @@ export class OpsFeedback {
     const asked = ++this.asked;
     let body;
     try {
-      const response = await fetch(`/api/messages?state=open&limit=${LISTED}`, {
-        headers: { Authorization: `Bearer ${token}` },
-      });
-      if (!response.ok) throw new Error(`the server answered ${response.status}`);
-      body = await response.json();
+      body = await fetchOpenMessages(token, LISTED);
     } catch (err) {
       if (asked !== this.asked) return;
       console.warn("mayday: open messages not loaded", err);
