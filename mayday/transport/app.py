@@ -86,6 +86,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     app[VERIFIER] = TokenVerifier.from_settings(settings)
     app.on_response_prepare.append(add_security_headers)
     app.cleanup_ctx.append(_server_ctx(clock or time.time))
+    app.on_shutdown.append(_close_sockets)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/ws", websocket)
     ops_api.add_routes(app, settings)
@@ -115,13 +116,20 @@ def _server_ctx(clock: Clock) -> Any:
         await server.start()
         app[SERVER] = server
         yield
-        server.stopping = True
-        for conn in server.hub.all():
-            conn.close(1001, "server shutting down")
-        await asyncio.sleep(0)
         await server.close()
 
     return ctx
+
+
+async def _close_sockets(app: web.Application) -> None:
+    """Close every socket still open with 1001 (going away). aiohttp then waits for the
+    request handlers, a socket's among them, up to its shutdown timeout (60 s): this
+    runs before that wait, so a client that never closes cannot hold the stop."""
+    server = app[SERVER]
+    server.stopping = True
+    for conn in server.hub.all():
+        conn.close(1001, "server shutting down")
+    await asyncio.sleep(0)
 
 
 def _page(settings: Settings, name: str) -> Any:
