@@ -454,6 +454,20 @@ class TransferFailed(Outbound):
 
 
 @dataclass(frozen=True)
+class DeliveryFailed(Outbound):
+    """A relayed frame the server acked when it queued it for the peer's node reached no
+    socket after all: ``id`` is the acked frame's (``None`` if it had none), ``code``
+    and ``message`` what its error would have said (``invalid_state``, "peer is not
+    connected"; ``internal_error`` when Redis could not be reached)."""
+
+    TYPE: ClassVar[str] = "delivery.failed"
+    id: int | None
+    session_id: str
+    code: str
+    message: str
+
+
+@dataclass(frozen=True)
 class PeerDisconnected(Outbound):
     """The other peer's last socket closed; the session waits ``grace_s`` for it."""
 

@@ -235,6 +235,11 @@ class Keys:
         """HASH node id -> open sockets of (role, sub) on that node."""
         return f"{self.prefix}loc:{role}:{sub}"
 
+    @property
+    def relayed(self) -> str:
+        """HASH node id -> "BATCH<TAB>counts" of the last relay batch it delivered."""
+        return f"{self.prefix}relayed"
+
     def inbox(self, node_id: str) -> str:
         """STREAM of frames for clients connected to one node."""
         return f"{self.prefix}inbox:{node_id}"

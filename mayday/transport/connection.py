@@ -91,6 +91,7 @@ class Connection:
         "busy",
         "deaf",
         "dropped_volatile",
+        "frame_id",
         "heard",
         "identity",
         "key",
@@ -128,6 +129,9 @@ class Connection:
         # for every frame was about 2 % of the relay's CPU (docs/performance.md, 9).
         self.deaf = False
         self.busy = False
+        # The id of the frame being handled, for an answer that comes after its ack
+        # (``delivery.failed``).
+        self.frame_id: int | None = None
         # Messages of any kind received (pongs too), for the liveness sweep (``beat``).
         # A new socket counts as heard: the first sweep after it opened only notes it.
         self.heard = 0

@@ -276,7 +276,7 @@ async def signal(server: Services, conn: Connection, msg: Signal) -> Result:
     session, side = await server.live_session(conn, msg.session_id)
     peer_role, peer_sub = session.peer_of(side)
     relayed = SignalRelayed.frame_of(msg, me.sub, side)
-    if not await server.deliver(peer_role, peer_sub, relayed):
+    if not await server.relay_peer(conn, msg.session_id, peer_role, peer_sub, relayed):
         raise ProtocolError(ErrorCode.INVALID_STATE, "peer is not connected")
     return None
 

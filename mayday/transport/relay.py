@@ -17,6 +17,7 @@ through ``Relay``; with one process (the embedded default) the relay is
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid
 from typing import Any, Protocol, cast
@@ -38,6 +39,13 @@ log = logging.getLogger(__name__)
 INBOX_MAX = 10_000
 # Frames per ``deliver`` call: bounds the script's arguments and its time in Redis.
 OUTBOX_BATCH = 500
+# A frame posted with "loopback" holds back the frames made here for its identity until
+# it comes back through the inbox, or at most this long.
+LOOP_FORGET_S = 5.0
+# The outbox tries a batch again this long while Redis is unreachable, then fails it.
+OUTBOX_RETRY_S = 15.0
+# A stopping node waits this long for its relay outbox to reach Redis.
+CLOSE_FLUSH_S = 5.0
 # One inbox read waits this long for a frame, and gives up on Redis this much later.
 INBOX_BLOCK_MS = 1000
 INBOX_READ_SLACK_S = 2.0
@@ -84,6 +92,26 @@ class Relay(Protocol):
         order; per parcel, how many nodes."""
         ...
 
+    def post(self, parcel: Outgoing) -> asyncio.Future[int]:
+        """The same for one parcel, without waiting: its place in the order is taken
+        now, and the future says later how many nodes took it."""
+        ...
+
+    @property
+    def backlog(self) -> int:
+        """Parcels posted and not yet handed to Redis."""
+        ...
+
+    async def settle(self) -> None:
+        """Return once every parcel posted so far went to Redis (or failed)."""
+        ...
+
+    def looping(self, role: str, sub: str) -> bool:
+        """A frame made here for (role, sub) is on its way back to this node through
+        Redis (its socket here was claiming a stream, or registering): frames made here
+        for it meanwhile must follow the same way, not overtake it."""
+        ...
+
     async def close(self) -> None: ...
 
 
@@ -100,6 +128,21 @@ class NoRelay:
 
     async def send_many(self, parcels: list[Outgoing]) -> list[int]:
         return [0] * len(parcels)
+
+    def post(self, parcel: Outgoing) -> asyncio.Future[int]:
+        future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        future.set_result(0)
+        return future
+
+    @property
+    def backlog(self) -> int:
+        return 0
+
+    async def settle(self) -> None:
+        return None
+
+    def looping(self, role: str, sub: str) -> bool:
+        return False
 
     async def close(self) -> None:
         return None
@@ -150,6 +193,12 @@ class RedisRelay:
         self._tasks: list[asyncio.Task[None]] = []
         self._outbox: list[tuple[Outgoing, asyncio.Future[int]]] = []
         self._flusher: asyncio.Task[None] | None = None
+        self._last_posted: asyncio.Future[int] | None = None
+        # Per identity, the number and time of the latest frame posted with "loopback"
+        # that may still come back to this node's inbox (``looping``).
+        self._loops: dict[tuple[str, str], tuple[int, float]] = {}
+        self._loop_n = 0
+        self._batch = 0
         self.last_id = "0-0"
 
     async def start(self, link: NodeLink) -> None:
@@ -167,6 +216,10 @@ class RedisRelay:
         log.info("node %s joined", self.node_id)
 
     async def close(self) -> None:
+        # What was posted and acked to its senders goes out first (bounded: Redis may
+        # be gone).
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.settle(), CLOSE_FLUSH_S)
         tasks = self._tasks + ([self._flusher] if self._flusher is not None else [])
         for task in tasks:
             task.cancel()
@@ -194,12 +247,47 @@ class RedisRelay:
         """
         if not frames:
             return []
+        return list(await asyncio.gather(*(self.post(frame) for frame in frames)))
+
+    def post(self, parcel: Outgoing) -> asyncio.Future[int]:
         loop = asyncio.get_running_loop()
-        waiting = [(frame, loop.create_future()) for frame in frames]
-        self._outbox.extend(waiting)
+        future: asyncio.Future[int] = loop.create_future()
+        role, sub, body = parcel
+        if body.get("loopback") and "frame" in body:
+            self._loop_n += 1
+            body["n"] = self._loop_n
+            self._loops[(role, sub)] = (self._loop_n, loop.time())
+        self._outbox.append((parcel, future))
+        self._last_posted = future
         if self._flusher is None or self._flusher.done():
             self._flusher = loop.create_task(self._flush(), name="relay-outbox")
-        return list(await asyncio.gather(*(future for _, future in waiting)))
+        return future
+
+    @property
+    def backlog(self) -> int:
+        return len(self._outbox)
+
+    def looping(self, role: str, sub: str) -> bool:
+        latest = self._loops.get((role, sub))
+        if latest is None:
+            return False
+        if asyncio.get_running_loop().time() - latest[1] > LOOP_FORGET_S:
+            del self._loops[(role, sub)]  # read back or not by now (Redis was down)
+            return False
+        return True
+
+    def _looped(self, role: str, sub: str, n: int) -> None:
+        """The frame numbered ``n`` came back, or will not: if it was the identity's
+        latest, frames made here may go straight to its sockets again."""
+        latest = self._loops.get((role, sub))
+        if latest is not None and latest[0] == n:
+            del self._loops[(role, sub)]
+
+    async def settle(self) -> None:
+        # One flusher sends in the order posted: the last one done means all are.
+        last = self._last_posted
+        if last is not None and not last.done():
+            await asyncio.wait([last])
 
     async def _flush(self) -> None:
         batch: list[tuple[Outgoing, asyncio.Future[int]]] = []
@@ -208,7 +296,7 @@ class RedisRelay:
                 batch = self._outbox[:OUTBOX_BATCH]
                 del self._outbox[:OUTBOX_BATCH]
                 try:
-                    counts = await self._deliver_batch([frame for frame, _ in batch])
+                    counts = await self._deliver_retrying([frame for frame, _ in batch])
                 except Exception as exc:  # each caller raises it for its own frame
                     for _, future in batch:
                         if not future.done():  # a caller cancelled meanwhile
@@ -224,7 +312,24 @@ class RedisRelay:
                     future.cancel()
             self._outbox.clear()
 
-    async def _deliver_batch(self, frames: list[Outgoing]) -> list[int]:
+    async def _deliver_retrying(self, frames: list[Outgoing]) -> list[int]:
+        """``_deliver_batch``, again while Redis is briefly unreachable, up to
+        ``OUTBOX_RETRY_S``: the frames were acked to their senders when posted, and
+        nothing queued behind them leaves first."""
+        loop = asyncio.get_running_loop()
+        backoff, give_up = 0.05, loop.time() + OUTBOX_RETRY_S
+        self._batch += 1  # the same number each time: deliver.lua does it once
+        while True:
+            try:
+                return await self._deliver_batch(frames, self._batch)
+            except REDIS_DOWN as exc:
+                if loop.time() + backoff > give_up:
+                    raise
+                log.warning("node %s: relay outbox waits for Redis (%s)", self.node_id, exc)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 1.0)
+
+    async def _deliver_batch(self, frames: list[Outgoing], batch: int) -> list[int]:
         # Each frame encoded on its own: one that cannot be (a server bug) counts as
         # delivered nowhere and does not fail the frames batched with it.
         encoded: list[tuple[int, str, str, str]] = []
@@ -233,8 +338,11 @@ class RedisRelay:
             # "loopback" is for deliver.lua, not for the nodes that read the parcel.
             kind = "frame" if "frame" in parcel else "note"
             try:
-                # Key order matters: deliver.lua cuts the frame out after "role" and "sub".
-                item = orjson.dumps({"role": role, "sub": sub, kind: parcel[kind]}).decode()
+                # Key order matters: deliver.lua cuts the frame out after the others.
+                head: dict[str, Any] = {"role": role, "sub": sub}
+                if "n" in parcel:  # a frame that may come back: this node knows it by
+                    head |= {"o": self.node_id, "n": parcel["n"]}
+                item = orjson.dumps({**head, kind: parcel[kind]}).decode()
             except TypeError:
                 log.exception("node %s: a %s frame could not be encoded", self.node_id, role)
                 continue
@@ -245,11 +353,15 @@ class RedisRelay:
         # KEYS name the slot (one hash tag), so Redis Cluster routes the script.
         flags = "".join(flag for *_, flag in encoded)
         args: list[str | int] = [self.keys.prefix, self.node_id, INBOX_MAX, flags]
-        args += [KEEP_FRAMES, KEEP_BYTES]
+        args += [KEEP_FRAMES, KEEP_BYTES, batch]
         args += [item for _, _, item, _ in encoded]
-        found = await self._deliver([key for _, key, _, _ in encoded], args)
+        keys = [self.keys.relayed, *(key for _, key, _, _ in encoded)]
+        found = await self._deliver(keys, args)
         for (i, _, _, _), n in zip(encoded, cast(list[int], found), strict=True):
-            counts[i] = int(n)
+            counts[i], looped = divmod(int(n), 2)
+            role, sub, parcel = frames[i]
+            if "n" in parcel and not looped:
+                self._looped(role, sub, parcel["n"])
         return counts
 
     # ------------------------------------------------------------ loops
@@ -280,6 +392,8 @@ class RedisRelay:
                         link.keep_note(read_note(item["note"]))
                     else:
                         link.deliver_local(item["role"], item["sub"], item["frame"])
+                        if item.get("o") == self.node_id:
+                            self._looped(item["role"], item["sub"], item["n"])
                     self.last_id = entry_id
 
     async def _beat(self, now: float) -> None:

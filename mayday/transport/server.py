@@ -30,6 +30,7 @@ from mayday.protocol.errors import ErrorCode, ProtocolError, invalid_field
 from mayday.protocol.fields import check_frame_depth
 from mayday.protocol.messages import (
     Ack,
+    DeliveryFailed,
     ErrorFrame,
     Hello,
     HelpOffer,
@@ -87,6 +88,9 @@ DRAIN_PARKS_AT_ONCE = 64
 # within 20 s of its last message and dropped 20 to 30 s after it, as aiohttp's own
 # heartbeat of 20 s (ping, then 10 s for the pong) did.
 LIVENESS_SWEEP_S = 10.0
+# Frames posted to the relay and not yet in Redis past which a sender waits for its own
+# (``relay_peer``): a Redis that slows down slows the senders, and memory stays bounded.
+RELAY_BACKLOG_MAX = 10_000
 
 
 class Server:
@@ -209,6 +213,12 @@ class Server:
         """Park the socket's stream for a resume, unless a socket that resumed it took it
         over. The socket holds from here: a frame made here for its identity no longer
         numbers on it but goes round through Redis, into the parked stream."""
+        if conn.stream.conn is not conn:
+            return
+        # What the socket sent to other nodes is in Redis before its stream can be
+        # resumed elsewhere (its next frames, from there, come after them); before the
+        # hold, so that what reaches it meanwhile is still numbered on its stream.
+        await self.relay.settle()
         if conn.stream.conn is not conn:
             return
         conn.hold()
@@ -410,7 +420,7 @@ class Server:
                 frame_id_ = peek_id(text)
                 raise ProtocolError(ErrorCode.TOO_LARGE, f"frame is over {limit} bytes")
             frame = decode(text)
-            frame_id_ = frame_id(frame)
+            frame_id_ = conn.frame_id = frame_id(frame)
             check_frame_depth(text, frame)
             spec = self.registry.lookup(frame, conn.identity.role)
             message = spec.parse(frame)
@@ -564,10 +574,53 @@ class Server:
         (elsewhere,) = await self.relay.send_many([parcel])
         return here + elsewhere
 
+    async def relay_peer(
+        self, conn: Connection, session_id: str, role: str, sub: str, frame: dict[str, Any]
+    ) -> bool:
+        """Send a frame of ``conn``'s to its peer (role, sub) without waiting for the other
+        nodes: sent here at once, and queued, in order, for the nodes holding a socket
+        of the peer. False when it is known at once that no socket took it (one process,
+        none here). When no node took a frame that no socket here took either, the
+        sender gets ``delivery.failed`` naming the frame's ``id`` after its ack. The
+        sender waits only while the relay's backlog is over ``RELAY_BACKLOG_MAX``."""
+        if not self.relay.node_id:
+            return self.hub.send(role, sub, frame) > 0
+        here, parcel = self._send_here(role, sub, frame)
+        future = self.relay.post(parcel)
+        report = None if here else (conn, conn.frame_id, session_id)
+        future.add_done_callback(lambda done: self._relayed(done, report))
+        if self.relay.backlog > RELAY_BACKLOG_MAX:
+            await asyncio.wait([future])
+        return True
+
+    @staticmethod
+    def _relayed(
+        done: asyncio.Future[int], report: tuple[Connection, int | None, str] | None
+    ) -> None:
+        """What the relay found for a frame ``relay_peer`` posted: tell the sender when
+        it reached no socket (``report``) or could not be relayed (Redis down)."""
+        if done.cancelled():
+            return  # the node is stopping
+        failed = done.exception()  # retrieved either way: a socket here may have taken it
+        if report is None:
+            return
+        if failed is not None:
+            code, why = ErrorCode.INTERNAL_ERROR, "the other nodes could not be reached"
+        elif not done.result():
+            code, why = ErrorCode.INVALID_STATE, "peer is not connected"
+        else:
+            return
+        conn, frame_id_, session_id = report
+        conn.send(DeliveryFailed(frame_id_, session_id, code.value, why).to_frame())
+
     def _send_here(self, role: str, sub: str, frame: dict[str, Any]) -> tuple[int, Outgoing]:
         """Send a frame made here to the sockets here, and the parcel for the relay (which
         brings it back to this node for a socket whose stream is being claimed)."""
-        here, held = self.hub.send_here(role, sub, frame)
+        if self.relay.looping(role, sub):
+            # An earlier frame for it is coming back here through Redis: this one follows.
+            here, held = 0, True
+        else:
+            here, held = self.hub.send_here(role, sub, frame)
         parcel = frame_parcel(frame)
         if not here or held:
             # No socket here took it: one may be registering here meanwhile (a claim,

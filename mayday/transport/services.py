@@ -47,6 +47,14 @@ class Services(Protocol):
         how many sockets here plus other nodes took it."""
         ...
 
+    async def relay_peer(
+        self, conn: Connection, session_id: str, role: str, sub: str, frame: dict[str, Any]
+    ) -> bool:
+        """Send a frame of ``conn``'s to its peer (role, sub) here at once and to the other
+        nodes without waiting for them; False when it is known at once that no socket
+        took it. A later finding that none did is told to ``conn`` (``delivery.failed``)."""
+        ...
+
     async def live_session(
         self, conn: Connection, session_id: str, side: str | None = None, *, fresh: bool = False
     ) -> tuple[Session, str]:

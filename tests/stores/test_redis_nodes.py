@@ -10,6 +10,7 @@ from typing import cast
 import pytest
 
 from mayday.client import (
+    DeliveryFailed,
     HelpOffer,
     MaydayClient,
     MaydayError,
@@ -246,3 +247,30 @@ async def test_an_inbox_keeps_no_signal_it_already_relayed(
     kept = await relay.redis.xrange(inbox)
     assert len(kept) <= 1
     assert not [i for i in range(19) for _, f in kept if f"sdp-{i:02d}" in str(f)]
+
+
+async def test_a_signal_to_a_peer_gone_from_every_node_is_acked_then_reported(
+    start_server: StartServer, redis_url: str
+) -> None:
+    """Across nodes a `signal` is acked once it is queued for the peer's node, without a
+    round trip to Redis; when no node held the peer after all, the sender hears of it
+    in `delivery.failed` naming the frame's id, and its socket goes on."""
+    node_a, node_b = await two_nodes(start_server, redis_url)
+    advisor = await node_b.client("advisor", "a1")
+    await advisor.set_available()
+    user = await node_a.client("user", "u1")
+    await user.request_help()
+    sid = (await advisor.accept((await advisor.next(HelpOffer)).request_id)).session_id
+    await user.next(SessionStarted)
+    # As if node B died and was reaped while the session is in its grace: no socket of
+    # the advisor on any node, and no parked stream of theirs to keep frames for them.
+    relay = cast(RedisRelay, node_a.server.relay)
+    await node_b.server.relay.close()
+    await relay.redis.delete(
+        relay.keys.location("advisor", "a1"), f"{relay.keys.prefix}parked:advisor:a1"
+    )
+    ack = await user.call("signal", session_id=sid, candidate=None)
+    failed = await user.next(DeliveryFailed)
+    assert (failed.id, failed.session_id, failed.code) == (ack.id, sid, "invalid_state")
+    assert failed.message == "peer is not connected"
+    assert (await user.call("ping")).id > ack.id

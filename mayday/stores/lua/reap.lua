@@ -11,6 +11,7 @@ for _, node in ipairs(dead) do
     if redis.call("HLEN", key("loc", role, sub)) == 0 then disconnect(role, sub) end
   end
   redis.call("DEL", key("node", node, "clients"), key("inbox", node))
+  redis.call("HDEL", key("relayed"), node)
   out[#out + 1] = {k = "reaped", node = node}
 end
 return finish_op()
