@@ -39,6 +39,7 @@ from mayday.protocol.messages import (
     SessionEnded,
     SessionStarted,
     SessionTransferred,
+    SessionTransferring,
     SignalRelayed,
     TransferFailed,
 )
@@ -74,6 +75,7 @@ __all__ = [
     "SessionEnded",
     "SessionStarted",
     "SessionTransferred",
+    "SessionTransferring",
     "ShareState",
     "SignalRelayed",
     "TransferFailed",

@@ -32,6 +32,7 @@ from mayday.protocol.messages import (
     SessionEnded,
     SessionStarted,
     SessionTransferred,
+    SessionTransferring,
     SignalRelayed,
     TransferFailed,
 )
@@ -52,6 +53,7 @@ SERVER_FRAMES: dict[str, type[Outbound]] = {
         SessionStarted,
         SessionEnded,
         SessionTransferred,
+        SessionTransferring,
         TransferFailed,
         PeerDisconnected,
         PeerReconnected,

@@ -32,6 +32,7 @@ from mayday.protocol.messages import (
     SessionEnded,
     SessionStarted,
     SessionTransferred,
+    SessionTransferring,
     SignalRelayed,
     TransferFailed,
 )
@@ -57,6 +58,8 @@ EXAMPLES: list[Outbound] = [
         transfer={"transfer_id": "tra_1", "from": {"id": "a1", "name": "Ada"}, "note": None},
     ),
     SessionTransferred("ses_1", "tra_1", {"id": "a2", "name": "Bo"}),
+    SessionTransferring("ses_1", "tra_1", "warm", {"id": "a2", "name": "Bo"}),
+    SessionTransferring("ses_1", "tra_1", "cold", {"skills": ["printer"]}),
     TransferFailed("tra_1", "ses_1", "declined"),
     HelpWithdrawn("req_1", "timeout"),
     MessageReplied("msg_1", "Open tray 2.", {"id": "a1", "name": "Ada"}, 1_000_000.5),
