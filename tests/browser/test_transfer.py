@@ -77,9 +77,7 @@ async def test_a_warm_transfer_between_two_consoles(
     await ada.get_by_test_id("transfer-cancel").click()
 
     await ask_transfer(ada, "adv-2", "Printer jam; Bo knows this model", pick=True)
-    await expect(ada.get_by_test_id("transfer-status")).to_contain_text(
-        "Waiting for Bo to accept"
-    )
+    await expect(ada.get_by_test_id("transfer-status")).to_contain_text("Waiting for Bo to accept")
     await expect(tablet.get_by_test_id("transfer-banner")).to_have_text(
         "You are being transferred to Bo…", timeout=STATE_TIMEOUT_MS
     )
