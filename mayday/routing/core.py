@@ -191,7 +191,10 @@ class Router:
         adv = self.advisors.get(session.advisor_id) if session else None
         if session is None or adv is None:
             return []
-        return [self._started(session, req, adv, "user", now)]
+        out: list[Outbound] = [self._started(session, req, adv, "user", now)]
+        if self._transfer_pending(req) and req.transfer is not None and req.offered_to:
+            out.append(_transferring(req.transfer, self.advisors[req.offered_to]))
+        return out
 
     def _advisor_state(self, adv: Advisor, now: float) -> list[Outbound]:
         presence = "available" if adv.wants_available else "away"

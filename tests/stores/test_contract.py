@@ -715,6 +715,19 @@ async def test_a_second_transfer_while_one_is_pending_is_refused(store: Store) -
     assert refused.value.code is ErrorCode.INVALID_STATE
 
 
+async def test_a_user_resyncing_hears_where_they_are_being_transferred(store: Store) -> None:
+    """A user whose socket could not resume mid warm transfer is told the call and, again,
+    whom they are being transferred to; once it failed, only the call."""
+    await _in_call(store)
+    await store.apply(_warm(), 4.0)
+    state = await store.current_state("user", "u1", 5.0)
+    assert [type(m) for m in state] == [SessionStarted, SessionTransferring]
+    assert state[1] == SessionTransferring("s1", "t1", "warm", {"id": "a2", "name": "Bo"})
+    await store.apply(OfferDeclined("a2", "r1"), 6.0)
+    state = await store.current_state("user", "u1", 7.0)
+    assert [type(m) for m in state] == [SessionStarted]
+
+
 async def test_an_advisor_resyncing_sees_the_transfer_offer(store: Store) -> None:
     """A target whose socket could not resume is told the transfer offer again, with it."""
     await _in_call(store)
