@@ -40,6 +40,7 @@ from mayday.protocol.messages import (
     SessionEnded,
     SessionStarted,
     SessionTransferred,
+    SessionTransferring,
     SignalRelayed,
     TransferFailed,
 )
@@ -76,6 +77,7 @@ __all__ = [
     "SessionEnded",
     "SessionStarted",
     "SessionTransferred",
+    "SessionTransferring",
     "ShareState",
     "SignalRelayed",
     "TransferFailed",

@@ -178,6 +178,7 @@ def _brief(view: dict[str, Any]) -> dict[str, Any]:
         "end_reason",
         "ended_by",
         "rating_score",
+        "transfers",
     )
     brief = {k: view[k] for k in keep}
     for k in ("time_to_accept_s", "time_to_advisor_s", "duration_s"):

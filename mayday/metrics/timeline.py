@@ -27,6 +27,7 @@ CSV_COLUMNS = (
     "ended_by",
     "duration_s",
     "rating_score",
+    "transfers",
 )
 
 
@@ -69,6 +70,7 @@ def request_view(req: Request) -> dict[str, Any]:
         "priority": req.priority,
         **call,
         "rating_score": _score(req),
+        "transfers": sum(1 for e in req.timeline if e.event == "transfer"),
         "timeline": [{"t": e.t, "event": e.event, **e.data} for e in req.timeline],
     }
 

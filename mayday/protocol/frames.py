@@ -33,6 +33,7 @@ from mayday.protocol.messages import (
     SessionEnded,
     SessionStarted,
     SessionTransferred,
+    SessionTransferring,
     SignalRelayed,
     TransferFailed,
 )
@@ -53,6 +54,7 @@ SERVER_FRAMES: dict[str, type[Outbound]] = {
         SessionStarted,
         SessionEnded,
         SessionTransferred,
+        SessionTransferring,
         TransferFailed,
         DeliveryFailed,
         PeerDisconnected,

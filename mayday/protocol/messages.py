@@ -443,9 +443,23 @@ class SessionTransferred(Outbound):
 
 
 @dataclass(frozen=True)
+class SessionTransferring(Outbound):
+    """To the user: their advisor is handing them on. Warm: sent when the colleague is
+    offered the call (the first advisor still in it); cold: right before the session ends.
+    ``to`` is ``{id, name}`` of the advisor named, or ``{skills: [...]}``."""
+
+    TYPE: ClassVar[str] = "session.transferring"
+    session_id: str
+    transfer_id: str
+    mode: str
+    to: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class TransferFailed(Outbound):
     """A warm transfer did not happen (``reason``: declined, timeout, advisor_away,
-    advisor_dropped, user_dropped, session_ended): the advisor who asked keeps the user."""
+    advisor_dropped, user_dropped, session_ended): the advisor who asked keeps the user;
+    sent to that advisor and to the user."""
 
     TYPE: ClassVar[str] = "transfer.failed"
     transfer_id: str

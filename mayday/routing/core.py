@@ -29,6 +29,7 @@ from mayday.protocol.messages import (
     SessionEnded,
     SessionStarted,
     SessionTransferred,
+    SessionTransferring,
     TransferFailed,
 )
 from mayday.routing.config import MEDIA_ENTRIES_KEPT, RouterConfig, Step
@@ -190,7 +191,10 @@ class Router:
         adv = self.advisors.get(session.advisor_id) if session else None
         if session is None or adv is None:
             return []
-        return [self._started(session, req, adv, "user", now)]
+        out: list[Outbound] = [self._started(session, req, adv, "user", now)]
+        if self._transfer_pending(req) and req.transfer is not None and req.offered_to:
+            out.append(_transferring(req.transfer, self.advisors[req.offered_to]))
+        return out
 
     def _advisor_state(self, adv: Advisor, now: float) -> list[Outbound]:
         presence = "available" if adv.wants_available else "away"
@@ -996,6 +1000,7 @@ class Router:
             return
         if ev.skills:
             req.skills = frozenset(ev.skills)
+        self._send("user", req.user_id, _transferring(transfer, target))
         self._record(req, now, "session.ended", reason="transferred", by="advisor")
         self._close_session(session, "transferred", "advisor", now)
         self._requeue(req, adv, now, reason="transferred")
@@ -1046,6 +1051,8 @@ class Router:
         timeout = self.config.reservation_timeout_s
         self._out.append(offer_timer(req.id, req.offer_no, timeout))
         self._send("advisor", target.id, self._offer_frame(req, now, timeout, "offer"))
+        assert req.transfer is not None  # set by _on_transfer
+        self._send("user", req.user_id, _transferring(req.transfer, target))
 
     def _accept_transfer(self, ev: OfferAccepted, req: Request, now: float) -> None:
         """The target took a warm transfer: both advisors hear, the old session ends
@@ -1093,6 +1100,7 @@ class Router:
         self._record(req, now, "transfer.failed", transfer_id=transfer.id, reason=reason)
         failed = TransferFailed(transfer.id, transfer.session_id, reason)
         self._send("advisor", transfer.by, failed)
+        self._send("user", req.user_id, failed)
 
     def _transferred_leg_seen(self, req: Request, session: Session, now: float) -> None:
         """Time-to-advisor of a transferred leg: the transfer to the first frame of the
@@ -1241,6 +1249,16 @@ class Router:
             self._track_free(adv)
             if new is not AdvisorStatus.AVAILABLE:
                 adv.claimable.clear()
+
+
+def _transferring(transfer: Transfer, target: Advisor | None) -> SessionTransferring:
+    """What the user is told of where a transfer takes them: the advisor named, or skills."""
+    to: dict[str, Any] = (
+        {"id": target.id, "name": target.name}
+        if target is not None
+        else {"skills": sorted(set(transfer.skills))}
+    )
+    return SessionTransferring(transfer.session_id, transfer.id, transfer.mode, to)
 
 
 def _transfer_failure(outcome: str, reason: str | None) -> str:

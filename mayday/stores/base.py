@@ -106,6 +106,15 @@ class Store(Protocol):
         and status_since are filled in."""
         ...
 
+    async def colleagues(self, limit: int) -> list[Advisor]:
+        """The advisors online for a transfer dialog, at most ``limit``: the free ones
+        (available) first, longest idle first, then the others by id; id, name, skills,
+        status, status_since and idle_since are filled in. Bounded by ``limit``, not by
+        how many are online: Redis reads the free set, then scans the online set only
+        until the page is full, so when the others do not all fit, which of them are
+        listed is its scan's choice (listed by id all the same)."""
+        ...
+
     async def current_state(self, role: str, sub: str, now: float) -> list[Outbound]:
         """The frames that tell a socket of (role, sub) that could not resume where its
         identity stands (``Router.current_state``); read-only."""

@@ -16,7 +16,7 @@ from mayday.routing.events import (
     RequestClosed,
     SessionOver,
 )
-from mayday.routing.model import Advisor, Request, Session, TimelineEntry
+from mayday.routing.model import Advisor, AdvisorStatus, Request, Session, TimelineEntry
 from mayday.stores.erasure import Erased
 from mayday.stores.history import Finished, HistoryFile, HistoryWriter
 from mayday.stores.messages import Message, MessageFile, Reply
@@ -188,6 +188,16 @@ class MemoryStore:
 
     async def advisors(self, limit: int) -> list[Advisor]:
         return sorted(self.router.advisors.values(), key=lambda a: a.id)[:limit]
+
+    async def colleagues(self, limit: int) -> list[Advisor]:
+        online = self.router.advisors.values()
+        free = sorted(
+            (a for a in online if a.status is AdvisorStatus.AVAILABLE),
+            key=lambda a: (a.idle_since, a.id),
+        )
+        busy = (a for a in online if a.status is not AdvisorStatus.AVAILABLE)
+        others = sorted(busy, key=lambda a: a.id)
+        return (free + others)[:limit]
 
     async def current_state(self, role: str, sub: str, now: float) -> list[Outbound]:
         return self.router.current_state(role, sub, now)

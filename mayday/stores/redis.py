@@ -69,6 +69,7 @@ SCRIPTS = (
     "advisor_state",
     "advisor_connected",
     "advisors",
+    "colleagues",
     "accept",
     "decline",
     "offer_expired",
@@ -451,6 +452,20 @@ class RedisStore:
                 name=a["name"],
                 status=AdvisorStatus(a["status"]),
                 status_since=float(a["since"]),
+            )
+            for a in raw
+        ]
+
+    async def colleagues(self, limit: int) -> list[Advisor]:
+        raw = json.loads(await self._run("colleagues", 0.0, [limit]))
+        return [
+            Advisor(
+                id=a["id"],
+                name=a["name"],
+                skills=frozenset(json.loads(a["skills"])),
+                status=AdvisorStatus(a["status"]),
+                status_since=float(a["since"]),
+                idle_since=float(a["idle"]),
             )
             for a in raw
         ]

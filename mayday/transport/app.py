@@ -27,6 +27,7 @@ from mayday.protocol.errors import ErrorCode
 from mayday.protocol.messages import ErrorFrame, ServerDraining
 from mayday.settings import Settings
 from mayday.transport import (
+    advisors_api,
     annotation_handlers,
     audit_api,
     handlers,
@@ -92,6 +93,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     ops_api.add_routes(app, settings)
     if settings.metrics_port is not None:
         app.cleanup_ctx.append(ops_api.metrics_listener(settings, SafeAccessLogger))
+    advisors_api.add_routes(app)
     audit_api.add_routes(app)
     messages_api.add_routes(app)
     users_api.add_routes(app)

@@ -209,6 +209,31 @@ SCHEMAS: dict[str, Any] = {
             },
         },
     },
+    "OnlineAdvisor": {
+        "type": "object",
+        "required": ["id", "name", "state", "skills", "since"],
+        "properties": {
+            "id": {"type": "string"},
+            "name": {"type": "string"},
+            "state": {
+                "enum": ["free", "reserved", "busy", "away"],
+                "description": "free: available, and may be offered a warm transfer now",
+            },
+            "skills": {"type": "array", "items": {"type": "string"}},
+            "since": {"type": "number", "description": "epoch seconds, in this state since"},
+        },
+    },
+    "OnlineAdvisors": {
+        "type": "object",
+        "required": ["advisors"],
+        "properties": {
+            "advisors": {
+                "type": "array",
+                "items": {"$ref": "#/components/schemas/OnlineAdvisor"},
+                "maxItems": 200,
+            }
+        },
+    },
     "Messages": {
         "type": "object",
         "required": ["messages", "count"],
@@ -426,6 +451,34 @@ PATHS: dict[str, Any] = {
                 "401": _UNAUTHORIZED,
                 "403": _FORBIDDEN,
                 "404": _json("Error", "no such session"),
+            },
+        }
+    },
+    "/api/advisors": {
+        "get": {
+            "summary": "The advisors online, free ones first (longest idle first)",
+            "description": (
+                "For an advisor or ops token; a user token gets 403. What the console's "
+                "transfer dialog lists: free advisors by idle time, then the reserved, busy "
+                "and away ones. At most limit (200 at most): it is bounded, whatever the "
+                "number online."
+            ),
+            "operationId": "online_advisors",
+            "tags": ["advisors"],
+            "security": _OPS_ONLY,
+            "parameters": [
+                {
+                    "name": "limit",
+                    "in": "query",
+                    "schema": {"type": "integer", "minimum": 1, "maximum": 200},
+                    "description": "at most this many (default 200)",
+                }
+            ],
+            "responses": {
+                "200": _json("OnlineAdvisors", "the advisors online"),
+                "400": _json("Error", "an unknown parameter, or limit out of range"),
+                "401": _UNAUTHORIZED,
+                "403": _FORBIDDEN,
             },
         }
     },

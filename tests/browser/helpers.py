@@ -53,8 +53,9 @@ class Pages:
         init_script: str | None = None,
         prepare: Callable[[Page], Awaitable[None]] | None = None,
         base: str | None = None,
+        claims: dict[str, Any] | None = None,
     ) -> Page:
-        token = self.harness.token("user", sub, name=name)
+        token = self.harness.token("user", sub, name=name, **(claims or {}))
         return await self.open(
             f"/tablet?token={token}", TABLET, init_script=init_script, prepare=prepare, base=base
         )
@@ -66,8 +67,9 @@ class Pages:
         *,
         options: dict[str, Any] | None = None,
         init_script: str | None = None,
+        claims: dict[str, Any] | None = None,
     ) -> Page:
-        token = self.harness.token("advisor", sub, name=name)
+        token = self.harness.token("advisor", sub, name=name, **(claims or {}))
         return await self.open(
             f"/advisor?token={token}", options or DESKTOP, init_script=init_script
         )

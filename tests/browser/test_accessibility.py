@@ -69,8 +69,8 @@ async def test_the_tablet_page(start_server: StartServer, browser: Browser) -> N
 
 
 async def test_the_advisor_console(start_server: StartServer, browser: Browser) -> None:
-    """Sign-in, away, an offer with the caller's context, in a call, after a failure of media,
-    and the wrap-up."""
+    """Sign-in, away, an offer with the caller's context, in a call, the transfer dialog
+    listing colleagues, after a failure of media, and the wrap-up."""
     h = await start_server()
     pages = Pages(browser, h)
     found: list[str] = []
@@ -92,8 +92,12 @@ async def test_the_advisor_console(start_server: StartServer, browser: Browser) 
     started = await user.next(SessionStarted)
     await expect_state(console, "connecting")
     await axe_both(console, "console in a call", found)
+    colleague = await h.client("advisor", "adv-2", name="Bo", skills=["printer"])
+    await colleague.set_available()
+    await h.client("advisor", "adv-3", name="Cy")  # away: listed, not selectable
     await console.get_by_test_id("transfer-button").click()
     await expect(console.get_by_test_id("transfer-form")).to_be_visible()
+    await expect(console.get_by_test_id("transfer-colleague")).to_have_count(2)
     await axe_both(console, "console transfer dialog", found)
     await console.get_by_test_id("transfer-cancel").click()
     await user.end_session(started.session_id)

@@ -4,7 +4,10 @@
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 from typing import Any
+from unittest.mock import ANY
 
 import aiohttp
 import pytest
@@ -20,6 +23,7 @@ from mayday.client import (
     SessionEnded,
     SessionStarted,
     SessionTransferred,
+    SessionTransferring,
     SignalRelayed,
     TransferFailed,
 )
@@ -60,6 +64,16 @@ async def ops_view(h: Harness, request_id: str) -> Any:
         return await resp.json()
 
 
+async def csv_transfers(h: Harness) -> dict[str, str]:
+    """The CSV export's last column, ``transfers``, by request."""
+    headers = {"Authorization": f"Bearer {h.token('ops', 'ops-1')}"}
+    url = f"{h.http_url}/api/ops/requests?format=csv"
+    async with aiohttp.ClientSession() as http, http.get(url, headers=headers) as resp:
+        rows = list(csv.reader(io.StringIO(await resp.text())))
+    assert rows[0][-1] == "transfers"
+    return {row[0]: row[-1] for row in rows[1:]}
+
+
 async def in_call(user: MaydayClient, advisor: MaydayClient) -> SessionStarted:
     """The user asks for help and this advisor, the only one free, takes it."""
     await advisor.set_available()
@@ -93,6 +107,11 @@ async def test_a_warm_transfer_hands_the_user_to_the_colleague(server: Harness) 
         "from": {"id": "a1", "name": "Ada"},
         "note": "jam",
     }
+    # The user hears whom they go to while the first advisor is still in the call.
+    told = await user.next(SessionTransferring)
+    assert told == SessionTransferring(
+        started.session_id, transfer_id, "warm", {"id": "a2", "name": "Bo"}
+    )
     new = await bo.accept(offer.request_id)
     done = SessionTransferred(started.session_id, transfer_id, {"id": "a2", "name": "Bo"})
     assert await ada.next(SessionTransferred) == done
@@ -109,6 +128,8 @@ async def test_a_warm_transfer_hands_the_user_to_the_colleague(server: Harness) 
         await ada.signal(started.session_id, description={"type": "offer", "sdp": "v=0"})
     assert refused.value.code in ("invalid_state", "not_found")
     view = await ops_view(server, started.request_id)
+    assert (view["transfers"], view["priority"]) == (1, 0)
+    assert await csv_transfers(server) == {started.request_id: "1"}
     transfer = next(e for e in view["timeline"] if e["event"] == "transfer")
     assert {k: transfer[k] for k in ("by", "from", "to", "mode", "note")} == {
         "by": "a1",
@@ -132,6 +153,8 @@ async def test_a_declined_warm_transfer_leaves_the_user_with_the_advisor(
     await bo.decline(offer.request_id)
     failed = await ada.next(TransferFailed)
     assert failed == TransferFailed(ack.fields["transfer_id"], started.session_id, "declined")
+    assert (await user.next(SessionTransferring)).to == {"id": "a2", "name": "a2"}
+    assert await user.next(TransferFailed) == failed
     await ada.signal(started.session_id, description={"type": "offer", "sdp": "v=0 still"})
     assert (await user.next(SignalRelayed)).session_id == started.session_id
 
@@ -291,3 +314,37 @@ async def test_a_cold_transfer_in_claim_mode_is_claimed_once_across_three_nodes(
     again = await user.next(SessionStarted)
     assert again.request_id == started.request_id and again.session_id != started.session_id
     assert not [e for e in ada.pending_events() if isinstance(e, HelpOffer)]
+
+
+async def advisors_list(h: Harness, token: str | None, query: str = "") -> tuple[int, Any]:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    async with (
+        aiohttp.ClientSession() as http,
+        http.get(f"{h.http_url}/api/advisors{query}", headers=headers) as resp,
+    ):
+        return resp.status, await resp.json()
+
+
+async def test_the_transfer_dialog_lists_who_is_online_free_first(server: Harness) -> None:
+    """GET /api/advisors: advisor and ops tokens only; free advisors first (longest idle
+    first) with names and skills, then the busy and away ones; bounded by limit."""
+    user = await server.client("user", "u1")
+    ada = await server.client("advisor", "a1", name="Ada")
+    await in_call(user, ada)
+    await free(await server.client("advisor", "a2", name="Bo", skills=["printer"]))
+    await server.client("advisor", "a3", name="Cy")
+    status, body = await advisors_list(server, server.token("advisor", "a1"))
+    assert status == 200
+    assert body == {
+        "advisors": [
+            {"id": "a2", "name": "Bo", "state": "free", "skills": ["printer"], "since": ANY},
+            {"id": "a1", "name": "Ada", "state": "busy", "skills": [], "since": ANY},
+            {"id": "a3", "name": "Cy", "state": "away", "skills": [], "since": ANY},
+        ]
+    }
+    status, body = await advisors_list(server, server.token("ops", "o1"), "?limit=1")
+    assert (status, [a["id"] for a in body["advisors"]]) == (200, ["a2"])
+    assert (await advisors_list(server, server.token("user", "u1")))[0] == 403
+    assert (await advisors_list(server, None))[0] == 401
+    assert (await advisors_list(server, server.token("ops", "o1"), "?limit=201"))[0] == 400
+    assert (await advisors_list(server, server.token("ops", "o1"), "?state=free"))[0] == 400

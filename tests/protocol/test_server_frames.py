@@ -33,6 +33,7 @@ from mayday.protocol.messages import (
     SessionEnded,
     SessionStarted,
     SessionTransferred,
+    SessionTransferring,
     SignalRelayed,
     TransferFailed,
 )
@@ -58,6 +59,8 @@ EXAMPLES: list[Outbound] = [
         transfer={"transfer_id": "tra_1", "from": {"id": "a1", "name": "Ada"}, "note": None},
     ),
     SessionTransferred("ses_1", "tra_1", {"id": "a2", "name": "Bo"}),
+    SessionTransferring("ses_1", "tra_1", "warm", {"id": "a2", "name": "Bo"}),
+    SessionTransferring("ses_1", "tra_1", "cold", {"skills": ["printer"]}),
     TransferFailed("tra_1", "ses_1", "declined"),
     DeliveryFailed(7, "ses_1", "invalid_state", "peer is not connected"),
     HelpWithdrawn("req_1", "timeout"),

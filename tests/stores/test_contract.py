@@ -25,6 +25,7 @@ from mayday.protocol.messages import (
     SessionEnded,
     SessionStarted,
     SessionTransferred,
+    SessionTransferring,
     TransferFailed,
 )
 from mayday.routing.config import MEDIA_ENTRIES_KEPT, RouterConfig, Step
@@ -263,6 +264,28 @@ async def test_a_connected_advisor_is_away_until_they_choose(store: Store) -> No
     assert (await store.summary(35.5)).advisors_away == 0
 
 
+async def test_colleagues_list_the_free_first_longest_idle_first(store: Store) -> None:
+    """The transfer dialog's list: free advisors by idle time, then the others by id, with
+    their skills and state, cut at the limit, on both stores."""
+    await store.apply(AdvisorStateSet("a3", "Cy", frozenset({"wifi"}), True), 1.0)
+    await store.apply(AdvisorStateSet("a1", "Ada", frozenset(), True), 2.0)
+    await store.apply(AdvisorStateSet("a2", "Bo", frozenset({"printer", "tv"}), True), 0.5)
+    await store.apply(AdvisorConnected("a0", "Di", frozenset()), 3.0)
+    await store.apply(HelpRequested("u1", "Tab", "r1", HelpRequest()), 4.0)  # offered to a2
+    listed = [(a.id, a.name, a.status.value, sorted(a.skills)) for a in await store.colleagues(10)]
+    assert listed == [
+        ("a3", "Cy", "available", ["wifi"]),
+        ("a1", "Ada", "available", []),
+        ("a0", "Di", "away", []),
+        ("a2", "Bo", "reserved", ["printer", "tv"]),
+    ]
+    assert [a.id for a in await store.colleagues(1)] == ["a3"]
+    # Cut among the others, which of them is listed is the store's (Redis scans its set).
+    cut = [a.id for a in await store.colleagues(3)]
+    assert cut[:2] == ["a3", "a1"] and cut[2] in {"a0", "a2"}
+    assert await MemoryStore().colleagues(5) == []
+
+
 async def test_answers_and_declines_are_observed_per_advisor(store: Store) -> None:
     """A decline and an accept each give an observation naming the advisor, and the
     session's timeline entry carries the advisor's name."""
@@ -489,6 +512,8 @@ async def test_a_warm_transfer_offers_the_target_and_keeps_the_call(store: Store
     ]
     assert [e for e in effects if isinstance(e, StartTimer)] == [offer_timer("r1", 2, 15.0)]
     assert not sent(effects, SessionEnded)
+    transferring = SessionTransferring("s1", "t1", "warm", {"id": "a2", "name": "Bo"})
+    assert _to(effects, SessionTransferring) == [("u1", transferring)]
     session = await store.session("s1")
     assert session is not None and session.state is SessionState.ACTIVE
     summary = await store.summary(4.0)
@@ -559,7 +584,8 @@ async def test_a_failed_warm_transfer_keeps_the_user(
     await _in_call(store)
     await store.apply(_warm(), 4.0)
     effects = await store.apply(answer, 5.0)
-    assert _to(effects, TransferFailed) == [("a1", TransferFailed("t1", "s1", reason))]
+    failed = TransferFailed("t1", "s1", reason)
+    assert _to(effects, TransferFailed) == [("a1", failed), ("u1", failed)]
     assert not sent(effects, SessionEnded)
     session = await store.session("s1")
     assert session is not None and session.state is SessionState.ACTIVE
@@ -595,7 +621,8 @@ async def test_a_pending_warm_transfer_is_withdrawn_when_the_call_goes(
     await store.apply(_warm(), 4.0)
     effects = await store.apply(event, 5.0)
     assert _to(effects, HelpWithdrawn) == [("a2", HelpWithdrawn("r1", reason))]
-    assert _to(effects, TransferFailed) == [("a1", TransferFailed("t1", "s1", reason))]
+    failed = TransferFailed("t1", "s1", reason)
+    assert _to(effects, TransferFailed) == [("a1", failed), ("u1", failed)]
     assert CancelTimer("offer:r1") in effects
     summary = await store.summary(5.0)
     assert summary.advisors_reserved == 0
@@ -614,6 +641,11 @@ async def test_a_cold_transfer_to_skills_requeues_at_the_head(store: Store) -> N
     effects = await store.apply(cold, 4.0)
     ended = SessionEnded("s1", "r1", "transferred", "advisor")
     assert _to(effects, SessionEnded) == [("u1", ended), ("a1", ended)]
+    transferring = SessionTransferring("s1", "t1", "cold", {"skills": ["printer"]})
+    assert _to(effects, SessionTransferring) == [("u1", transferring)]
+    # The user hears where they go before they hear the call ended.
+    frames = [e.message for e in effects if isinstance(e, Send) and e.sub == "u1"]
+    assert frames.index(transferring) < frames.index(ended)
     # a1 is free again and takes the later request, not the one they handed on.
     assert [(sub, m.request_id) for sub, m in _to(effects, HelpOffer)] == [("a1", "r2")]
     assert _to(effects, HelpQueued)[0] == ("u1", HelpQueued("r1", 1, None, "queued", 0))
@@ -638,6 +670,8 @@ async def test_a_cold_transfer_to_an_advisor_offers_them_first(store: Store) -> 
     effects = await store.apply(cold, 4.0)
     offers = [(sub, m.request_id, m.transfer["note"]) for sub, m in _to(effects, HelpOffer)]
     assert offers == [("a3", "r1", None)]
+    transferring = SessionTransferring("s1", "t1", "cold", {"id": "a3", "name": "Cy"})
+    assert _to(effects, SessionTransferring) == [("u1", transferring)]
     req = await store.request("r1")
     assert req is not None and req.state is RequestState.OFFERED and req.offered_to == "a3"
 
@@ -679,6 +713,19 @@ async def test_a_second_transfer_while_one_is_pending_is_refused(store: Store) -
     with pytest.raises(ProtocolError) as refused:
         await store.apply(SessionTransferRequested("a1", "s1", "t2", "a3"), 4.5)
     assert refused.value.code is ErrorCode.INVALID_STATE
+
+
+async def test_a_user_resyncing_hears_where_they_are_being_transferred(store: Store) -> None:
+    """A user whose socket could not resume mid warm transfer is told the call and, again,
+    whom they are being transferred to; once it failed, only the call."""
+    await _in_call(store)
+    await store.apply(_warm(), 4.0)
+    state = await store.current_state("user", "u1", 5.0)
+    assert [type(m) for m in state] == [SessionStarted, SessionTransferring]
+    assert state[1] == SessionTransferring("s1", "t1", "warm", {"id": "a2", "name": "Bo"})
+    await store.apply(OfferDeclined("a2", "r1"), 6.0)
+    state = await store.current_state("user", "u1", 7.0)
+    assert [type(m) for m in state] == [SessionStarted]
 
 
 async def test_an_advisor_resyncing_sees_the_transfer_offer(store: Store) -> None:

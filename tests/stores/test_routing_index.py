@@ -17,6 +17,7 @@ from mayday.protocol.messages import HelpOffer, HelpQueued, HelpRequest, HelpWit
 from mayday.routing.config import Step
 from mayday.routing.core import Router
 from mayday.routing.events import (
+    AdvisorConnected,
     AdvisorStateSet,
     Disconnected,
     Effect,
@@ -341,6 +342,39 @@ async def test_a_redis_from_before_the_indices_gets_them_built(redis_server: Red
         faxer = AdvisorStateSet("a9", "a9", frozenset({"fax"}), True)
         effects = [await s.apply(faxer, 8.0) for s in (redis_store, memory)]
         assert offers(effects[0]) == offers(effects[1]) == [("a9", "fax", "offer")]
+    finally:
+        await redis_store.close()
+        await client.aclose()
+
+
+async def _commands(client: Redis) -> dict[str, int]:
+    stats = await client.info("commandstats")
+    return {name.removeprefix("cmdstat_"): int(v["calls"]) for name, v in stats.items()}
+
+
+@pytest.mark.parametrize("free", [300, 0])
+async def test_the_colleagues_list_reads_only_the_page(
+    redis_server: RedisServer, free: int
+) -> None:
+    """GET /api/advisors on Redis: with 600 advisors online, a page of 20 reads 20 advisor
+    hashes and at most a page of the online set, whether most are free or none is."""
+    client = Redis.from_url(redis_server.url)
+    await client.flushall()
+    redis_store = RedisStore.from_url(redis_server.url, CONFIG)
+    try:
+        for i in range(600):
+            await redis_store.apply(AdvisorConnected(f"a{i:03}", f"A{i}", frozenset()), 1.0)
+        for i in range(free):
+            await redis_store.apply(AdvisorStateSet(f"a{i:03}", f"A{i}", frozenset(), True), 2.0)
+        await client.config_resetstat()
+        listed = await redis_store.colleagues(20)
+        calls = await _commands(client)
+        assert len(listed) == 20
+        assert all(a.status is AdvisorStatus.AVAILABLE for a in listed) == (free > 0)
+        assert calls.get("hmget", 0) == 20
+        assert calls.get("sscan", 0) <= 1
+        assert calls.get("zscore", 0) <= 100  # the one page of the online set scanned
+        assert "smembers" not in calls and "keys" not in calls and "scan" not in calls
     finally:
         await redis_store.close()
         await client.aclose()

@@ -97,6 +97,7 @@ const NOT_LIVE = new Set(["offline", "unreachable", "refused"]);
 const WARN_BEFORE_S = 5;
 
 const page = {
+  me: null, // this advisor's id, from hello
   state: "offline",
   wantsAvailable: false,
   offer: null, // { request_id, timer, warned }
@@ -170,6 +171,7 @@ const transfer = new Transfer({
   signaling,
   sessionId: () => page.sessionId,
   onNote: (text) => statusLine.note(text),
+  me: () => page.me,
 });
 const tools = new DrawTools({
   layer: ui.layer,
@@ -293,6 +295,7 @@ function onHello(msg) {
     return;
   }
   ui.who.textContent = `${msg.name} (advisor)`;
+  page.me = msg.sub;
   linkRestored();
   inbox.start();
   if (msg.resumed && !NOT_LIVE.has(page.state)) {

@@ -45,6 +45,15 @@ export function endReasonText(r) {
 
 // Ends that are no one's choice: shown as faults.
 const DROPPED_ENDS = new Set(["disconnected", "user_lost", "advisor_lost"]);
+// Why a warm transfer failed (timeline `transfer.failed` `reason`), in words.
+const TRANSFER_FAILED = {
+  declined: "the colleague declined",
+  timeout: "the colleague did not answer in time",
+  advisor_away: "the colleague went away",
+  advisor_dropped: "the colleague's connection dropped",
+  user_dropped: "the user's connection dropped",
+  session_ended: "the call ended first",
+};
 
 function sessionEnd(reason, by) {
   if (reason === "user_lost") return "user's connection dropped";
@@ -298,13 +307,15 @@ export class OpsView {
       const end = cell(row, endReasonText(r), "end");
       if (DROPPED_ENDS.has(r.end_reason)) end.classList.add("bad");
       cell(row, formatDuration(r.duration_s), "num duration");
+      cell(row, r.priority ? String(r.priority) : "–", "num priority");
+      cell(row, r.transfers ? String(r.transfers) : "–", "num transfers");
       // The table is redrawn every second: the focus stays on its row, without scrolling
       // the page back to it while the user reads another panel.
       if (r.request_id === focused) button.focus({ preventScroll: true });
     }
     if (!recent.length) {
       const row = body.insertRow();
-      cell(row, "No requests in the last hour.", "quiet").colSpan = 9;
+      cell(row, "No requests in the last hour.", "quiet").colSpan = 11;
     }
   }
 
@@ -325,6 +336,8 @@ export class OpsView {
       ["Call length", formatDuration(view.duration_s)],
       ["Offers", `${view.offers.length} (${view.missed_offers} missed)`],
       ["Rating", ratingText(view.rating_score)],
+      ["Priority", view.priority ? String(view.priority) : "0 (default)"],
+      ["Transfers", String(view.transfers ?? 0)],
     ];
     ui.timelineFacts.replaceChildren(
       ...facts.flatMap(([name, value]) => {
@@ -385,7 +398,17 @@ export class OpsView {
       case "grace.expired":
         return `The ${side} did not come back in time`;
       case "requeued":
-        return "Back at the head of the queue";
+        return e.reason === "transferred"
+          ? "Back at the head of the queue (transferred)"
+          : "Back at the head of the queue";
+      case "transfer":
+        return this.transferText(e);
+      case "transfer.offered":
+        return `Transfer offered to ${who} (offer ${e.offer_no})`;
+      case "transfer.accepted":
+        return `Transfer accepted by ${who}`;
+      case "transfer.failed":
+        return `Transfer failed: ${TRANSFER_FAILED[e.reason] ?? e.reason}`;
       case "rated":
         return `Rated ${ratingText(e.score)}`;
       case "ended":
@@ -399,6 +422,16 @@ export class OpsView {
         }
         return e.event;
     }
+  }
+
+  /** A `transfer` entry: from → to, warm or cold, and the note. */
+  transferText(e) {
+    const from = this.nameOf(e.from);
+    const to = e.to?.advisor
+      ? this.nameOf(e.to.advisor)
+      : `whoever knows ${(e.to?.skills ?? []).join(", ")}`;
+    const note = e.note ? `: “${e.note}”` : "";
+    return `Transfer (${e.mode}) ${from} → ${to}${note}`;
   }
 
   // ---------------------------------------------------------- alerts

@@ -25,6 +25,7 @@ const ui = {
   video: $("advisor-pip"),
   advisorVideo: $("advisor-video"),
   pauseBanner: $("share-paused-banner"),
+  transferBanner: $("transfer-banner"),
   refusedBox: $("token-refused"),
   refusedText: $("token-refused-text"),
   renew: $("token-renew"),
@@ -99,6 +100,7 @@ const page = {
   paused: false, // screen sharing paused by the user
   offline: false, // the last help.queued said nobody can answer: a message may be left
   transferring: null, // what to say while a transferred call waits for its next advisor
+  transferTo: null, // "to Bo" or "to a colleague who knows printers", from session.transferring
 };
 
 const demo = runDemoScreen(ui.screen, 15);
@@ -191,6 +193,12 @@ function onMessage(msg) {
       break;
     case "session.ended":
       onEnded(msg);
+      break;
+    case "session.transferring":
+      if (msg.session_id === page.sessionId) onTransferring(msg);
+      break;
+    case "transfer.failed":
+      if (msg.session_id === page.sessionId) onTransferFailed();
       break;
     case "peer.disconnected":
       if (msg.session_id === page.sessionId) ui.status.textContent = ADVISOR_AWAY_TEXT;
@@ -308,7 +316,10 @@ function onEnded(msg) {
   if (msg.reason === "transferred") {
     // Handed on: a new session follows (warm) or the request waits again (cold).
     endCall();
-    page.transferring = `You are being transferred from ${name} to another advisor…`;
+    page.transferring = page.transferTo
+      ? `You are being transferred ${page.transferTo}…`
+      : `You are being transferred from ${name} to another advisor…`;
+    showTransferBanner(null);
     setState("queued", page.transferring);
     return;
   }
@@ -321,6 +332,26 @@ function onEnded(msg) {
   }
   const who = msg.by === "user" ? "You ended the call." : `${name} ended the call.`;
   setState("ended", `Call ended. ${who} Press Help if you need more help.`);
+}
+
+/** Where the advisor is handing this call on: said at once, while the call goes on (warm). */
+function onTransferring(msg) {
+  const skills = msg.to.skills ?? [];
+  page.transferTo = msg.to.name
+    ? `to ${msg.to.name}`
+    : `to a colleague who knows ${skills.join(", ") || "this"}`;
+  showTransferBanner(`You are being transferred ${page.transferTo}…`);
+}
+
+/** The colleague did not take the call: the user stays with their advisor. */
+function onTransferFailed() {
+  page.transferTo = null;
+  showTransferBanner(null);
+}
+
+function showTransferBanner(text) {
+  ui.transferBanner.textContent = text ?? "";
+  ui.transferBanner.hidden = !text;
 }
 
 /** An advisor's reply to a message this user left: shown, then marked read. */
@@ -338,6 +369,8 @@ function showReply(msg) {
 function forgetRequest() {
   page.offline = false;
   page.transferring = null;
+  page.transferTo = null;
+  showTransferBanner(null);
   page.requestId = null;
   waitView.stop();
 }
@@ -352,6 +385,11 @@ function leave() {
 function startCall(started) {
   page.advisorLost = null;
   page.transferring = null;
+  if (started.session_id !== page.sessionId) {
+    // A new session (a warm transfer taken): no transfer of it is pending.
+    page.transferTo = null;
+    showTransferBanner(null);
+  }
   waitView.stop();
   rating.dismiss();
   if (page.call) page.call.close(); // the same session sent again: a new call

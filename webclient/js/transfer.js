@@ -1,8 +1,10 @@
 // The console's transfer of a call (`session.transfer`, docs/protocol.md "Transfers"):
-// a dialog to name a colleague (by advisor id: the console has no list of who is online
-// and free, and the server refuses anyone who is not, with `invalid_state`) or skills, a
-// note and warm or cold; then what the console says while a warm transfer is pending,
-// and when it is accepted (`session.transferred`) or fails (`transfer.failed`).
+// a dialog to pick a free colleague from those online (`GET /api/advisors`, or type their
+// advisor id) or skills (those of colleagues online, or typed), a note and warm or cold;
+// then what the console says while a warm transfer is pending, and when it is accepted
+// (`session.transferred`) or fails (`transfer.failed`).
+
+import { Colleagues } from "./colleagues.js";
 
 const FAILED_TEXT = {
   declined: "declined it",
@@ -22,14 +24,31 @@ export class Transfer {
    * @param {object} o.signaling the console's socket (`call`)
    * @param {() => string | null} o.sessionId the session of the current call
    * @param {(text: string) => void} o.onNote a fading line on the console's status
+   * @param {() => string | null} o.me this advisor's id, left out of the colleagues
    */
-  constructor({ button, form, status, signaling, sessionId, onNote }) {
+  constructor({ button, form, status, signaling, sessionId, onNote, me }) {
     Object.assign(this, { button, form, status, signaling, sessionId, onNote });
     this.field = (name) => form.querySelector(`[data-testid="transfer-${name}"]`);
     this.pending = null; // {transferId, to, mode} of the transfer asked in this call
     this.handedTo = null; // the name of whoever took the call, for session.ended
+    this.picked = null; // {id, name} of the colleague picked from the list
+    this.colleagues = new Colleagues({
+      list: this.field("colleague-list"),
+      note: this.field("colleagues-note"),
+      skillPick: this.field("skill-pick"),
+      token: () => signaling.token,
+      me,
+      onPick: (advisor) => this.pick(advisor),
+    });
     button.addEventListener("click", () => this.open(form.hidden));
     this.field("cancel").addEventListener("click", () => this.open(false));
+    this.field("refresh").addEventListener("click", () => this.colleagues.load());
+    this.field("advisor").addEventListener("input", () => {
+      const id = this.field("advisor").value.trim();
+      if (this.picked?.id !== id) this.picked = null;
+      this.colleagues.syncPicked(id);
+    });
+    this.field("skill-pick").addEventListener("change", () => this.addSkill());
     for (const radio of form.querySelectorAll('input[name="transfer-to"]')) {
       radio.addEventListener("change", () => this.syncTarget());
     }
@@ -44,8 +63,27 @@ export class Transfer {
     this.button.setAttribute("aria-expanded", String(shown));
     if (shown) {
       this.syncTarget();
+      this.colleagues.load();
       (this.toSkills() ? this.field("skills") : this.field("advisor")).focus();
     }
+  }
+
+  /** A free colleague picked from the list: theirs is the advisor id sent. */
+  pick(advisor) {
+    this.picked = { id: advisor.id, name: advisor.name || advisor.id };
+    this.field("advisor").value = advisor.id;
+  }
+
+  /** A skill chosen from those of colleagues online joins the skills typed. */
+  addSkill() {
+    const pick = this.field("skill-pick");
+    const skill = pick.value;
+    pick.value = "";
+    if (!skill) return;
+    const input = this.field("skills");
+    const skills = input.value.split(",").map((s) => s.trim()).filter(Boolean);
+    if (!skills.includes(skill)) skills.push(skill);
+    input.value = skills.join(", ");
   }
 
   toSkills() {
@@ -56,7 +94,10 @@ export class Transfer {
   syncTarget() {
     const skills = this.toSkills();
     this.field("advisor").disabled = skills;
+    this.colleagues.setDisabled(skills);
+    this.field("refresh").disabled = skills;
     this.field("skills").disabled = !skills;
+    this.field("skill-pick").disabled = !skills;
     const warm = this.field("mode").querySelector('option[value="warm"]');
     warm.disabled = skills;
     if (skills) this.field("mode").value = "cold";
@@ -77,12 +118,15 @@ export class Transfer {
     const sessionId = this.sessionId();
     const fields = this.frame();
     if (!sessionId || !fields) {
-      this.say(this.toSkills() ? "Name at least one skill." : "Give the colleague's advisor id.");
+      this.say(
+        this.toSkills() ? "Name at least one skill." : "Pick a free colleague or give their id.",
+      );
       return;
     }
     const frame = { session_id: sessionId, to: fields.to, mode: fields.mode };
     if (fields.note) frame.note = fields.note;
-    const to = fields.to.advisor ?? fields.to.skills.join(", ");
+    const picked = this.picked?.id === fields.to.advisor ? this.picked.name : null;
+    const to = picked ?? fields.to.advisor ?? fields.to.skills.join(", ");
     this.field("send").disabled = true;
     // Asked before the ack comes: a cold transfer's session.ended comes first.
     const asked = { transferId: null, to, mode: fields.mode };
@@ -145,5 +189,8 @@ export class Transfer {
     this.status.hidden = true;
     this.button.disabled = false;
     this.field("note").value = "";
+    this.field("advisor").value = "";
+    this.picked = null;
+    this.colleagues.syncPicked("");
   }
 }

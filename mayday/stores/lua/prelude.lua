@@ -338,7 +338,9 @@ local function transfer_failed(req, reason)
   req.transfer, req.transferred_at = "", ""
   save("req", req, "transfer", "transferred_at")
   record(req, "transfer.failed", {transfer_id = t.id, reason = reason})
-  send("advisor", t.by, {type = "transfer.failed", transfer_id = t.id, session_id = t.session_id, reason = reason})
+  local failed = {type = "transfer.failed", transfer_id = t.id, session_id = t.session_id, reason = reason}
+  send("advisor", t.by, failed)
+  send("user", req.user_id, failed)
 end
 
 -- Why a warm transfer failed, from how its offer was taken back.
@@ -1173,6 +1175,14 @@ local function announce_session(ses, req, adv)
     offerer = ses.offerer, peer = {id = req.user_id, name = req.user_name, role = "user"}, role = "advisor"})
 end
 
+-- What the user is told of where a transfer takes them: the advisor named, or skills.
+local function send_transferring(req, target)
+  local t = transfer_of(req)
+  local to = target and {id = target.id, name = target.name} or {skills = t.skills}
+  send("user", req.user_id, {type = "session.transferring", session_id = t.session_id,
+    transfer_id = t.id, mode = t.mode, to = to})
+end
+
 -- A warm transfer's offer: like any offer (its number, reservation and timer), but the
 -- request stays in its session until the target accepts.
 local function offer_transfer(req, target)
@@ -1187,6 +1197,7 @@ local function offer_transfer(req, target)
   start_timer("offer:" .. req.id, timeout,
     {e = "offer_expired", request_id = req.id, offer_no = req.offer_no})
   send("advisor", target.id, offer_frame(req, timeout, "offer"))
+  send_transferring(req, target)
 end
 
 -- Cold: the call ends and the request waits again at its place, not for the advisor who
@@ -1196,6 +1207,7 @@ local function cold_transfer(req, ses, adv, target, skills)
     req.skills = skills
     save("req", req, "skills")
   end
+  send_transferring(req, target)
   record(req, "session.ended", {reason = "transferred", by = "advisor"})
   close_session(ses, "transferred", "advisor")
   requeue(load("req", req.id), adv, "transferred")

@@ -21,6 +21,10 @@ local function user_state()
     local ses = load("ses", req.session_id)
     local adv = ses and load("adv", ses.advisor_id)
     if ses and adv then send("user", sub, started(ses, req, adv, "user")) end
+    -- A warm transfer pending: where the user is being transferred, said again.
+    if ses and adv and transfer_pending(req) and not blank(req.offered_to) then
+      send_transferring(req, load("adv", req.offered_to))
+    end
   end
 end
 
