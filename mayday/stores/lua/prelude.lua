@@ -35,23 +35,46 @@ local WAITING = {queued = true, offered = true}
 local FINAL = {ended = true, cancelled = true, abandoned = true, expired = true, message = true}
 
 -- ------------------------------------------------------------ records
+-- A record is read whole once per script: later loads copy what this script knows of it
+-- (every write to a record goes through save(), which keeps the copy in step, or
+-- forget()), so a reload costs a table copy, not an HGETALL of some 30 fields.
+local known = {}
+
+local function copy(rec)
+  local c = {}
+  for f, v in pairs(rec) do c[f] = v end
+  return c
+end
+
 local function load(kind, id)
   if not id or id == "" then return nil end
-  local flat = redis.call("HGETALL", key(kind, id))
-  if #flat == 0 then return nil end
-  local rec = {}
-  for i = 1, #flat, 2 do rec[flat[i]] = flat[i + 1] end
-  return rec
+  local k = key(kind, id)
+  local rec = known[k]
+  if rec == nil then
+    local flat = redis.call("HGETALL", k)
+    if #flat == 0 then return nil end
+    rec = {}
+    for i = 1, #flat, 2 do rec[flat[i]] = flat[i + 1] end
+    known[k] = rec
+  end
+  return copy(rec)
 end
+
+-- The record's hash changed other than through save(): read it again on the next load.
+local function forget(kind, id) known[key(kind, id)] = nil end
 
 local function save(kind, rec, ...)
   local fields = {...}
   local args = {}
+  local k = key(kind, rec.id)
+  local cached = known[k]
   for _, f in ipairs(fields) do
+    local v = rec[f] == nil and "" or tostring(rec[f])
     args[#args + 1] = f
-    args[#args + 1] = rec[f] == nil and "" or tostring(rec[f])
+    args[#args + 1] = v
+    if cached then cached[f] = v end
   end
-  redis.call("HSET", key(kind, rec.id), unpack(args))
+  redis.call("HSET", k, unpack(args))
 end
 
 local function record(req, event, data, at)
@@ -139,6 +162,7 @@ local function index_free(adv, free)
 end
 
 local function set_advisor_status(adv, status)
+  local was_free = redis.call("HGET", key("adv", adv.id), "status") == "available"
   if adv.status ~= status and (adv.status == "away" or status == "away") then
     index_online(adv, status == "away" and -1 or 1)
   end
@@ -155,13 +179,18 @@ local function set_advisor_status(adv, status)
     adv.claimable = "[]"
     save("adv", adv, "claimable")
   end
-  if status == "available" then
-    fresh_adv[#fresh_adv + 1] = adv.id
-    redis.call("ZADD", key("free"), tonumber(adv.idle_since), adv.id)
-  else
-    redis.call("ZREM", key("free"), adv.id)
+  if status == "available" then fresh_adv[#fresh_adv + 1] = adv.id end
+  -- In the free sets iff the status stored is available (from Redis, not adv: another
+  -- copy of this record may have moved it): from busy to reserved and back there are
+  -- 22 sets of which it is in none, so nothing to remove.
+  if status == "available" or was_free then
+    if status == "available" then
+      redis.call("ZADD", key("free"), tonumber(adv.idle_since), adv.id)
+    else
+      redis.call("ZREM", key("free"), adv.id)
+    end
+    index_free(adv, status == "available")
   end
-  index_free(adv, status == "available")
 end
 
 local function set_of(json_list)
@@ -522,13 +551,20 @@ end
 -- The first advisor (in idle order) of the free set zkey who can take req, with their
 -- idle time, walking it a page at a time. Only advisors who fit but have req hidden
 -- (its decliners) or, for "any", who lack the level are walked past: O(those).
+-- The fields of an advisor that can_take() reads: the record is read whole only for the
+-- one who takes it.
+local function peek_adv(id)
+  local v = redis.call("HMGET", key("adv", id), "id", "skills", "levels", "status")
+  if not v[1] then return nil end
+  return {id = v[1], skills = v[2] or "", levels = v[3] or "", status = v[4] or ""}
+end
+
 local function first_free(zkey, req)
   local start, page = 0, 50
   while true do
     local flat = redis.call("ZRANGE", zkey, start, start + page - 1, "WITHSCORES")
     for i = 1, #flat, 2 do
-      local adv = load("adv", flat[i])
-      if can_take(adv, req) then return adv, tonumber(flat[i + 1]) end
+      if can_take(peek_adv(flat[i]), req) then return load("adv", flat[i]), tonumber(flat[i + 1]) end
     end
     if #flat < 2 * page then return nil end
     start = start + page
@@ -653,16 +689,52 @@ local function walk_key(k, check_fit, adv, each)
   end
 end
 
--- The first request in queue order that adv can take, or nil.
-local function first_for(adv)
-  local best = nil
-  for _, kf in ipairs(keys_for(adv)) do
-    walk_key(kf[1], kf[2], adv, function(req)
-      if best == nil or queue_before(req, best) then best = req end
-      return true
-    end)
+-- One index key read in queue order a page at a time, from its head: a page of one
+-- first (the head usually is the answer), longer ones past those adv cannot take.
+local function cursor(k, check_fit)
+  return {key = k, check_fit = check_fit, page = {}, at = 1, start = 0, size = 1, done = false}
+end
+
+-- The cursor's current (score, member), reading its next page if need be; nil at its end.
+local function cursor_head(c)
+  if c.at > #c.page then
+    if c.done then return nil end
+    local flat = redis.call("ZRANGE", c.key, c.start, c.start + c.size - 1, "WITHSCORES")
+    c.page, c.at = {}, 1
+    for i = 1, #flat, 2 do c.page[#c.page + 1] = {tonumber(flat[i + 1]), flat[i]} end
+    c.done = #flat < 2 * c.size
+    c.start, c.size = c.start + c.size, math.min(c.size * 4, 256)
+    if #c.page == 0 then return nil end
   end
-  return best
+  return c.page[c.at]
+end
+
+-- The first request in queue order that adv can take, or nil: the heads of adv's index
+-- keys merged by (score, member), which is queue order (each key is scored and ordered
+-- as key("queue")). Only the requests ahead of the answer are read, not each key's
+-- first fit: the same request as the least of those, at one record read, not one a key.
+local function first_for(adv)
+  local heads = {}
+  for _, kf in ipairs(keys_for(adv)) do
+    local c = cursor(kf[1], kf[2])
+    if cursor_head(c) then heads[#heads + 1] = c end
+  end
+  while #heads > 0 do
+    local bi, b = 1, cursor_head(heads[1])
+    for i = 2, #heads do
+      local h = cursor_head(heads[i])
+      if h[1] < b[1] or (h[1] == b[1] and h[2] < b[2]) then bi, b = i, h end
+    end
+    local c = heads[bi]
+    local req = peek(queue_id(b[2]))
+    if offerable(req) and not hidden_from(req, adv.id)
+      and (not c.check_fit or fits(adv, req, step_of(req))) then
+      return req
+    end
+    c.at = c.at + 1
+    if not cursor_head(c) then table.remove(heads, bi) end
+  end
+  return nil
 end
 
 local function unique(ids)
@@ -698,15 +770,20 @@ local function dispatch()
   while redis.call("ZCARD", key("free")) > 0 do
     local best = nil
     for _, id in ipairs(advs) do
-      local adv = load("adv", id)
+      local adv = peek_adv(id)  -- first_for reads its id, skills and levels
       if adv and adv.status == "available" then
         local r = first_for(adv)
         if r and (best == nil or queue_before(r, best)) then best = r end
       end
     end
-    while reqs[ri] and not offerable(load("req", reqs[ri].id)) do ri = ri + 1 end
-    local from_fresh = reqs[ri] ~= nil and (best == nil or queue_before(reqs[ri], best))
-    if from_fresh then best, ri = load("req", reqs[ri].id), ri + 1 end
+    local head = nil
+    while reqs[ri] do
+      head = load("req", reqs[ri].id)
+      if offerable(head) then break end
+      head, ri = nil, ri + 1
+    end
+    local from_fresh = head ~= nil and (best == nil or queue_before(head, best))
+    if from_fresh then best, ri = head, ri + 1 end
     if best == nil then return end
     if not from_fresh then best = load("req", best.id) end  -- a peek: the whole record now
     local adv = take_free(best)
@@ -1116,6 +1193,7 @@ local function advisor_offline(id)
   redis.call("HINCRBY", key("counts"), last.status, -1)
   observe("advisor_time", now - tonumber(last.status_since), "", last.status)
   redis.call("DEL", key("adv", id))
+  forget("adv", id)
 end
 
 local function requeue(req, adv, reason)
@@ -1263,6 +1341,7 @@ if redis.call("EXISTS", key("indexed")) == 0 then
     local req = load("req", queue_id(member))
     if req then
       redis.call("HDEL", key("req", req.id), "wq")  -- built afresh
+      forget("req", req.id)
       index_waiting(req)
       for adv_id, untill in pairs(cooldowns(req)) do
         redis.call("ZADD", key("cools"), untill, req.id .. "\n" .. adv_id)
