@@ -23,7 +23,11 @@ local function send(role, sub, msg) out[#out + 1] = {k = "send", role = role, su
 local function observe(metric, value, topic, label)
   out[#out + 1] = {k = "observe", metric = metric, value = value, topic = topic or "", label = label or ""}
 end
-local function effects() return cjson.encode(out) end
+local flush_free  -- below, with the advisor indices
+local function effects()
+  flush_free()
+  return cjson.encode(out)
+end
 local function start_timer(name, delay, event)
   out[#out + 1] = {k = "timer", key = name, delay_s = delay, event = event}
 end
@@ -161,6 +165,39 @@ local function index_free(adv, free)
   end
 end
 
+-- The fs sets are written once, at the end of the script (flush_free, from effects()):
+-- an advisor freed and offered in the same script (a session's end, a decline) costs no
+-- write of their 21 sets. Until then pending[id] = {adv, free, idle, was (in the sets at
+-- the start)} is what is true, and first_free() and free_takers() read it beside the sets.
+-- key("free") itself is always written at once.
+local pending, pending_ids = {}, {}
+
+local function defer_free(adv, free, was_free)
+  local p = pending[adv.id]
+  if not p then
+    p = {was = was_free}
+    pending[adv.id], pending_ids[#pending_ids + 1] = p, adv.id
+  end
+  p.adv, p.free, p.idle = copy(adv), free, tonumber(adv.idle_since)
+end
+
+function flush_free()
+  for _, id in ipairs(pending_ids) do
+    local p = pending[id]
+    if p.free or p.was then index_free(p.adv, p.free) end
+  end
+  pending, pending_ids = {}, {}
+end
+
+-- Whether adv belongs in key("fs", name): they hold its skill, or both of its pair.
+local function in_free_set(adv, name)
+  local held = levels_of(adv)
+  for part in string.gmatch(name, "[^|]+") do
+    if not held[part] then return false end
+  end
+  return true
+end
+
 local function set_advisor_status(adv, status)
   local was_free = redis.call("HGET", key("adv", adv.id), "status") == "available"
   if adv.status ~= status and (adv.status == "away" or status == "away") then
@@ -189,7 +226,7 @@ local function set_advisor_status(adv, status)
     else
       redis.call("ZREM", key("free"), adv.id)
     end
-    index_free(adv, status == "available")
+    defer_free(adv, status == "available", was_free)
   end
 end
 
@@ -559,16 +596,42 @@ local function peek_adv(id)
   return {id = v[1], skills = v[2] or "", levels = v[3] or "", status = v[4] or ""}
 end
 
-local function first_free(zkey, req)
+-- The first advisor (in idle order) of a free set who can take req, with their idle
+-- time: key("free") when name is nil, else key("fs", name) as it stands with the writes
+-- still pending (an advisor pending is judged from pending, not from the set).
+local function first_pending(name, req)
+  local best, best_at = nil, nil
+  for _, id in ipairs(pending_ids) do
+    local p = pending[id]
+    if p.free and in_free_set(p.adv, name) and can_take(p.adv, req)
+      and (best == nil or p.idle < best_at or (p.idle == best_at and id < best)) then
+      best, best_at = id, p.idle
+    end
+  end
+  return best, best_at
+end
+
+local function first_free(name, req)
+  local zkey = name and key("fs", name) or key("free")
+  local best, best_at = nil, nil
+  if name then best, best_at = first_pending(name, req) end
   local start, page = 0, 50
   while true do
     local flat = redis.call("ZRANGE", zkey, start, start + page - 1, "WITHSCORES")
     for i = 1, #flat, 2 do
-      if can_take(peek_adv(flat[i]), req) then return load("adv", flat[i]), tonumber(flat[i + 1]) end
+      local id, at = flat[i], tonumber(flat[i + 1])
+      if best ~= nil and (at > best_at or (at == best_at and id > best)) then
+        return load("adv", best), best_at
+      end
+      if not (name and pending[id]) and can_take(peek_adv(id), req) then
+        return load("adv", id), at
+      end
     end
-    if #flat < 2 * page then return nil end
+    if #flat < 2 * page then break end
     start = start + page
   end
+  if best ~= nil then return load("adv", best), best_at end
+  return nil
 end
 
 -- The free set that holds every advisor who has all of needs (sorted): the pair's for
@@ -589,11 +652,11 @@ end
 local function take_free(req)
   local needs = needs_of(req)
   local match = step_of(req).skills
-  if #needs == 0 or match == "none" then return (first_free(key("free"), req)) end
-  if match == "all" then return (first_free(key("fs", all_set(needs)), req)) end
+  if #needs == 0 or match == "none" then return (first_free(nil, req)) end
+  if match == "all" then return (first_free(all_set(needs), req)) end
   local found, found_at = nil, nil
   for _, need in ipairs(needs) do
-    local adv, at = first_free(key("fs", need), req)
+    local adv, at = first_free(need, req)
     if adv and (found == nil or at < found_at or (at == found_at and adv.id < found.id)) then
       found, found_at = adv, at
     end
@@ -798,21 +861,28 @@ end
 -- Every free advisor who can take req, from the smallest free set that holds them all.
 local function free_takers(req)
   local needs, match = needs_of(req), step_of(req).skills
-  local sets = {}
+  local names = {}  -- of fs sets; false: key("free")
   if #needs == 0 or match == "none" then
-    sets = {key("free")}
+    names = {false}
   elseif match == "all" then
-    sets = {key("fs", all_set(needs))}
+    names = {all_set(needs)}
   else
-    for _, need in ipairs(needs) do sets[#sets + 1] = key("fs", need) end
+    for _, need in ipairs(needs) do names[#names + 1] = need end
   end
   local found, seen = {}, {}
-  for _, zkey in ipairs(sets) do
-    for _, id in ipairs(redis.call("ZRANGE", zkey, 0, -1)) do
-      if not seen[id] then
-        seen[id] = true
-        local adv = load("adv", id)
-        if can_take(adv, req) then found[#found + 1] = adv end
+  local function consider(id)
+    if seen[id] then return end
+    seen[id] = true
+    local adv = load("adv", id)
+    if can_take(adv, req) then found[#found + 1] = adv end
+  end
+  for _, name in ipairs(names) do
+    for _, id in ipairs(redis.call("ZRANGE", name and key("fs", name) or key("free"), 0, -1)) do
+      if not (name and pending[id]) then consider(id) end
+    end
+    if name then
+      for _, id in ipairs(pending_ids) do
+        if pending[id].free and in_free_set(pending[id].adv, name) then consider(id) end
       end
     end
   end
@@ -1194,6 +1264,7 @@ local function advisor_offline(id)
   observe("advisor_time", now - tonumber(last.status_since), "", last.status)
   redis.call("DEL", key("adv", id))
   forget("adv", id)
+  if pending[id] then pending[id].free = false end
 end
 
 local function requeue(req, adv, reason)
