@@ -274,7 +274,9 @@ def main() -> None:
         help="Redis time per script, with skills and declines (load_tests/routing_redis.py)",
     )
     parser.add_argument("--ops", type=int, default=300, help="--redis: timed cycles per point")
-    parser.add_argument("--by-script", action="store_true", help="--redis: mean per script")
+    parser.add_argument(
+        "--by-script", action="store_true", help="--redis: mean, p50, p99, p99.9, max per script"
+    )
     parser.add_argument(
         "--point", action="append", default=[], help="--redis: only QUEUED:ADVISORS (repeatable)"
     )

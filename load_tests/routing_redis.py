@@ -54,7 +54,7 @@ SKILLS = [f"s{n:02d}" for n in range(20)]
 ESCALATION = (Step(0.0, "all", 2), Step(30.0, "any"), Step(60.0, "none"))
 DECLINE_SHARE = 0.2
 BATCH = 2_000
-VERBOSE = False  # --by-script: each script's mean time too
+VERBOSE = False  # --by-script: each script's mean and percentiles too
 
 
 @dataclass(frozen=True)
@@ -195,15 +195,27 @@ async def slowlog_us(client: Redis) -> list[float]:
     return [float(e["duration"]) for e in entries if _command(e).upper().startswith("EVALSHA")]
 
 
-async def by_script(client: Redis, store: RedisStore) -> dict[str, tuple[int, float]]:
-    """Calls and mean µs per routing script, from the SLOWLOG (EVALSHA's first argument)."""
+async def by_script(client: Redis, store: RedisStore) -> dict[str, list[float]]:
+    """Each routing script's durations in µs, from the SLOWLOG (EVALSHA's first argument)."""
     names = {str(s._script.sha): n for n, s in store._scripts.items()}
     seen: dict[str, list[float]] = {}
     for e in await client.slowlog_get(1_000_000):
         words = _command(e).split()
         if len(words) > 1 and words[0].upper() == "EVALSHA":
             seen.setdefault(names.get(words[1], words[1][:8]), []).append(float(e["duration"]))
-    return {n: (len(d), sum(d) / len(d)) for n, d in sorted(seen.items())}
+    return dict(sorted(seen.items()))
+
+
+def tail(durations: list[float]) -> str:
+    """Mean, p50, p99, p99.9 and max of ``durations`` (inclusive percentiles)."""
+    cuts = (
+        quantiles(durations, n=1000, method="inclusive") if len(durations) > 1 else durations * 999
+    )
+    mean = sum(durations) / len(durations)
+    return (
+        f"mean {mean:7.1f}  p50 {cuts[499]:7.1f}  p99 {cuts[989]:7.1f}  "
+        f"p99.9 {cuts[998]:7.1f}  max {max(durations):7.1f} us"
+    )
 
 
 def _command(entry: dict[str, Any]) -> str:
@@ -274,8 +286,8 @@ async def measure(
     point = (queued, advisors, setup, len(scenario.free))
     cycle = await timed(client, "cycle", cpu, point)
     if VERBOSE:
-        for name, (n, mean) in (await by_script(client, store)).items():
-            print(f"      {name:14s} {n:5d} calls {mean:8.1f} us")
+        for name, durations in (await by_script(client, store)).items():
+            print(f"      {name:14s} {len(durations):5d} calls  {tail(durations)}")
     await reset(client)
     cpu, batch = await redis_cpu(client), 0
     for _ in range(max(3, ops // 10)):

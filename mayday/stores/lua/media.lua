@@ -4,7 +4,9 @@ local req = load("req", ses.request_id)
 if req then
   -- At most cfg.media_kept reports on a request's timeline: a client that reports
   -- fifty times a second must not grow it without bound (the core does the same).
-  if redis.call("HINCRBY", key("req", req.id), "media_n", 1) <= cfg.media_kept then
+  local media_n = redis.call("HINCRBY", key("req", req.id), "media_n", 1)
+  forget("req", req.id)
+  if media_n <= cfg.media_kept then
     record(req, "media." .. ARGV[7], {side = side, detail = ARGV[8] ~= "" and ARGV[8] or nil})
   end
   -- Time-to-advisor: help pressed to the advisor's first frame on the tablet, once.

@@ -23,7 +23,11 @@ local function send(role, sub, msg) out[#out + 1] = {k = "send", role = role, su
 local function observe(metric, value, topic, label)
   out[#out + 1] = {k = "observe", metric = metric, value = value, topic = topic or "", label = label or ""}
 end
-local function effects() return cjson.encode(out) end
+local flush_free  -- below, with the advisor indices
+local function effects()
+  flush_free()
+  return cjson.encode(out)
+end
 local function start_timer(name, delay, event)
   out[#out + 1] = {k = "timer", key = name, delay_s = delay, event = event}
 end
@@ -35,23 +39,46 @@ local WAITING = {queued = true, offered = true}
 local FINAL = {ended = true, cancelled = true, abandoned = true, expired = true, message = true}
 
 -- ------------------------------------------------------------ records
+-- A record is read whole once per script: later loads copy what this script knows of it
+-- (every write to a record goes through save(), which keeps the copy in step, or
+-- forget()), so a reload costs a table copy, not an HGETALL of some 30 fields.
+local known = {}
+
+local function copy(rec)
+  local c = {}
+  for f, v in pairs(rec) do c[f] = v end
+  return c
+end
+
 local function load(kind, id)
   if not id or id == "" then return nil end
-  local flat = redis.call("HGETALL", key(kind, id))
-  if #flat == 0 then return nil end
-  local rec = {}
-  for i = 1, #flat, 2 do rec[flat[i]] = flat[i + 1] end
-  return rec
+  local k = key(kind, id)
+  local rec = known[k]
+  if rec == nil then
+    local flat = redis.call("HGETALL", k)
+    if #flat == 0 then return nil end
+    rec = {}
+    for i = 1, #flat, 2 do rec[flat[i]] = flat[i + 1] end
+    known[k] = rec
+  end
+  return copy(rec)
 end
+
+-- The record's hash changed other than through save(): read it again on the next load.
+local function forget(kind, id) known[key(kind, id)] = nil end
 
 local function save(kind, rec, ...)
   local fields = {...}
   local args = {}
+  local k = key(kind, rec.id)
+  local cached = known[k]
   for _, f in ipairs(fields) do
+    local v = rec[f] == nil and "" or tostring(rec[f])
     args[#args + 1] = f
-    args[#args + 1] = rec[f] == nil and "" or tostring(rec[f])
+    args[#args + 1] = v
+    if cached then cached[f] = v end
   end
-  redis.call("HSET", key(kind, rec.id), unpack(args))
+  redis.call("HSET", k, unpack(args))
 end
 
 local function record(req, event, data, at)
@@ -138,7 +165,41 @@ local function index_free(adv, free)
   end
 end
 
+-- The fs sets are written once, at the end of the script (flush_free, from effects()):
+-- an advisor freed and offered in the same script (a session's end, a decline) costs no
+-- write of their 21 sets. Until then pending[id] = {adv, free, idle, was (in the sets at
+-- the start)} is what is true, and first_free() and free_takers() read it beside the sets.
+-- key("free") itself is always written at once.
+local pending, pending_ids = {}, {}
+
+local function defer_free(adv, free, was_free)
+  local p = pending[adv.id]
+  if not p then
+    p = {was = was_free}
+    pending[adv.id], pending_ids[#pending_ids + 1] = p, adv.id
+  end
+  p.adv, p.free, p.idle = copy(adv), free, tonumber(adv.idle_since)
+end
+
+function flush_free()
+  for _, id in ipairs(pending_ids) do
+    local p = pending[id]
+    if p.free or p.was then index_free(p.adv, p.free) end
+  end
+  pending, pending_ids = {}, {}
+end
+
+-- Whether adv belongs in key("fs", name): they hold its skill, or both of its pair.
+local function in_free_set(adv, name)
+  local held = levels_of(adv)
+  for part in string.gmatch(name, "[^|]+") do
+    if not held[part] then return false end
+  end
+  return true
+end
+
 local function set_advisor_status(adv, status)
+  local was_free = redis.call("HGET", key("adv", adv.id), "status") == "available"
   if adv.status ~= status and (adv.status == "away" or status == "away") then
     index_online(adv, status == "away" and -1 or 1)
   end
@@ -155,13 +216,18 @@ local function set_advisor_status(adv, status)
     adv.claimable = "[]"
     save("adv", adv, "claimable")
   end
-  if status == "available" then
-    fresh_adv[#fresh_adv + 1] = adv.id
-    redis.call("ZADD", key("free"), tonumber(adv.idle_since), adv.id)
-  else
-    redis.call("ZREM", key("free"), adv.id)
+  if status == "available" then fresh_adv[#fresh_adv + 1] = adv.id end
+  -- In the free sets iff the status stored is available (from Redis, not adv: another
+  -- copy of this record may have moved it): from busy to reserved and back there are
+  -- 22 sets of which it is in none, so nothing to remove.
+  if status == "available" or was_free then
+    if status == "available" then
+      redis.call("ZADD", key("free"), tonumber(adv.idle_since), adv.id)
+    else
+      redis.call("ZREM", key("free"), adv.id)
+    end
+    defer_free(adv, status == "available", was_free)
   end
-  index_free(adv, status == "available")
 end
 
 local function set_of(json_list)
@@ -524,17 +590,50 @@ end
 -- The first advisor (in idle order) of the free set zkey who can take req, with their
 -- idle time, walking it a page at a time. Only advisors who fit but have req hidden
 -- (its decliners) or, for "any", who lack the level are walked past: O(those).
-local function first_free(zkey, req)
+-- The fields of an advisor that can_take() reads: the record is read whole only for the
+-- one who takes it.
+local function peek_adv(id)
+  local v = redis.call("HMGET", key("adv", id), "id", "skills", "levels", "status")
+  if not v[1] then return nil end
+  return {id = v[1], skills = v[2] or "", levels = v[3] or "", status = v[4] or ""}
+end
+
+-- The first advisor (in idle order) of a free set who can take req, with their idle
+-- time: key("free") when name is nil, else key("fs", name) as it stands with the writes
+-- still pending (an advisor pending is judged from pending, not from the set).
+local function first_pending(name, req)
+  local best, best_at = nil, nil
+  for _, id in ipairs(pending_ids) do
+    local p = pending[id]
+    if p.free and in_free_set(p.adv, name) and can_take(p.adv, req)
+      and (best == nil or p.idle < best_at or (p.idle == best_at and id < best)) then
+      best, best_at = id, p.idle
+    end
+  end
+  return best, best_at
+end
+
+local function first_free(name, req)
+  local zkey = name and key("fs", name) or key("free")
+  local best, best_at = nil, nil
+  if name then best, best_at = first_pending(name, req) end
   local start, page = 0, 50
   while true do
     local flat = redis.call("ZRANGE", zkey, start, start + page - 1, "WITHSCORES")
     for i = 1, #flat, 2 do
-      local adv = load("adv", flat[i])
-      if can_take(adv, req) then return adv, tonumber(flat[i + 1]) end
+      local id, at = flat[i], tonumber(flat[i + 1])
+      if best ~= nil and (at > best_at or (at == best_at and id > best)) then
+        return load("adv", best), best_at
+      end
+      if not (name and pending[id]) and can_take(peek_adv(id), req) then
+        return load("adv", id), at
+      end
     end
-    if #flat < 2 * page then return nil end
+    if #flat < 2 * page then break end
     start = start + page
   end
+  if best ~= nil then return load("adv", best), best_at end
+  return nil
 end
 
 -- The free set that holds every advisor who has all of needs (sorted): the pair's for
@@ -555,11 +654,11 @@ end
 local function take_free(req)
   local needs = needs_of(req)
   local match = step_of(req).skills
-  if #needs == 0 or match == "none" then return (first_free(key("free"), req)) end
-  if match == "all" then return (first_free(key("fs", all_set(needs)), req)) end
+  if #needs == 0 or match == "none" then return (first_free(nil, req)) end
+  if match == "all" then return (first_free(all_set(needs), req)) end
   local found, found_at = nil, nil
   for _, need in ipairs(needs) do
-    local adv, at = first_free(key("fs", need), req)
+    local adv, at = first_free(need, req)
     if adv and (found == nil or at < found_at or (at == found_at and adv.id < found.id)) then
       found, found_at = adv, at
     end
@@ -655,16 +754,52 @@ local function walk_key(k, check_fit, adv, each)
   end
 end
 
--- The first request in queue order that adv can take, or nil.
-local function first_for(adv)
-  local best = nil
-  for _, kf in ipairs(keys_for(adv)) do
-    walk_key(kf[1], kf[2], adv, function(req)
-      if best == nil or queue_before(req, best) then best = req end
-      return true
-    end)
+-- One index key read in queue order a page at a time, from its head: a page of one
+-- first (the head usually is the answer), longer ones past those adv cannot take.
+local function cursor(k, check_fit)
+  return {key = k, check_fit = check_fit, page = {}, at = 1, start = 0, size = 1, done = false}
+end
+
+-- The cursor's current (score, member), reading its next page if need be; nil at its end.
+local function cursor_head(c)
+  if c.at > #c.page then
+    if c.done then return nil end
+    local flat = redis.call("ZRANGE", c.key, c.start, c.start + c.size - 1, "WITHSCORES")
+    c.page, c.at = {}, 1
+    for i = 1, #flat, 2 do c.page[#c.page + 1] = {tonumber(flat[i + 1]), flat[i]} end
+    c.done = #flat < 2 * c.size
+    c.start, c.size = c.start + c.size, math.min(c.size * 4, 256)
+    if #c.page == 0 then return nil end
   end
-  return best
+  return c.page[c.at]
+end
+
+-- The first request in queue order that adv can take, or nil: the heads of adv's index
+-- keys merged by (score, member), which is queue order (each key is scored and ordered
+-- as key("queue")). Only the requests ahead of the answer are read, not each key's
+-- first fit: the same request as the least of those, at one record read, not one a key.
+local function first_for(adv)
+  local heads = {}
+  for _, kf in ipairs(keys_for(adv)) do
+    local c = cursor(kf[1], kf[2])
+    if cursor_head(c) then heads[#heads + 1] = c end
+  end
+  while #heads > 0 do
+    local bi, b = 1, cursor_head(heads[1])
+    for i = 2, #heads do
+      local h = cursor_head(heads[i])
+      if h[1] < b[1] or (h[1] == b[1] and h[2] < b[2]) then bi, b = i, h end
+    end
+    local c = heads[bi]
+    local req = peek(queue_id(b[2]))
+    if offerable(req) and not hidden_from(req, adv.id)
+      and (not c.check_fit or fits(adv, req, step_of(req))) then
+      return req
+    end
+    c.at = c.at + 1
+    if not cursor_head(c) then table.remove(heads, bi) end
+  end
+  return nil
 end
 
 local function unique(ids)
@@ -700,15 +835,20 @@ local function dispatch()
   while redis.call("ZCARD", key("free")) > 0 do
     local best = nil
     for _, id in ipairs(advs) do
-      local adv = load("adv", id)
+      local adv = peek_adv(id)  -- first_for reads its id, skills and levels
       if adv and adv.status == "available" then
         local r = first_for(adv)
         if r and (best == nil or queue_before(r, best)) then best = r end
       end
     end
-    while reqs[ri] and not offerable(load("req", reqs[ri].id)) do ri = ri + 1 end
-    local from_fresh = reqs[ri] ~= nil and (best == nil or queue_before(reqs[ri], best))
-    if from_fresh then best, ri = load("req", reqs[ri].id), ri + 1 end
+    local head = nil
+    while reqs[ri] do
+      head = load("req", reqs[ri].id)
+      if offerable(head) then break end
+      head, ri = nil, ri + 1
+    end
+    local from_fresh = head ~= nil and (best == nil or queue_before(head, best))
+    if from_fresh then best, ri = head, ri + 1 end
     if best == nil then return end
     if not from_fresh then best = load("req", best.id) end  -- a peek: the whole record now
     local adv = take_free(best)
@@ -723,21 +863,28 @@ end
 -- Every free advisor who can take req, from the smallest free set that holds them all.
 local function free_takers(req)
   local needs, match = needs_of(req), step_of(req).skills
-  local sets = {}
+  local names = {}  -- of fs sets; false: key("free")
   if #needs == 0 or match == "none" then
-    sets = {key("free")}
+    names = {false}
   elseif match == "all" then
-    sets = {key("fs", all_set(needs))}
+    names = {all_set(needs)}
   else
-    for _, need in ipairs(needs) do sets[#sets + 1] = key("fs", need) end
+    for _, need in ipairs(needs) do names[#names + 1] = need end
   end
   local found, seen = {}, {}
-  for _, zkey in ipairs(sets) do
-    for _, id in ipairs(redis.call("ZRANGE", zkey, 0, -1)) do
-      if not seen[id] then
-        seen[id] = true
-        local adv = load("adv", id)
-        if can_take(adv, req) then found[#found + 1] = adv end
+  local function consider(id)
+    if seen[id] then return end
+    seen[id] = true
+    local adv = load("adv", id)
+    if can_take(adv, req) then found[#found + 1] = adv end
+  end
+  for _, name in ipairs(names) do
+    for _, id in ipairs(redis.call("ZRANGE", name and key("fs", name) or key("free"), 0, -1)) do
+      if not (name and pending[id]) then consider(id) end
+    end
+    if name then
+      for _, id in ipairs(pending_ids) do
+        if pending[id].free and in_free_set(pending[id].adv, name) then consider(id) end
       end
     end
   end
@@ -1118,6 +1265,8 @@ local function advisor_offline(id)
   redis.call("HINCRBY", key("counts"), last.status, -1)
   observe("advisor_time", now - tonumber(last.status_since), "", last.status)
   redis.call("DEL", key("adv", id))
+  forget("adv", id)
+  if pending[id] then pending[id].free = false end
 end
 
 local function requeue(req, adv, reason)
@@ -1275,6 +1424,7 @@ if redis.call("EXISTS", key("indexed")) == 0 then
     local req = load("req", queue_id(member))
     if req then
       redis.call("HDEL", key("req", req.id), "wq")  -- built afresh
+      forget("req", req.id)
       index_waiting(req)
       for adv_id, untill in pairs(cooldowns(req)) do
         redis.call("ZADD", key("cools"), untill, req.id .. "\n" .. adv_id)
