@@ -94,12 +94,15 @@ def mayday_server(
     env: dict[str, str] | None = None,
     profile: Path | None = None,
     source: Path | None = None,
+    trace: Path | None = None,
 ) -> Iterator[RunningServer]:
     """``mayday serve`` on a free loopback port in a child process, stopped on exit.
 
     With ``profile``, the server runs under cProfile and writes its stats there
     when it stops (it shuts down cleanly on SIGTERM). With ``source``, the server is
     the ``mayday`` package of that source tree (another checkout, to compare against).
+    With ``trace``, the server runs under tracemalloc and writes a snapshot to that
+    directory at each SIGUSR1 (``load_tests/traced_serve.py``).
     """
     if source is not None:
         env = {**(env or {}), "PYTHONPATH": str(source)}
@@ -107,7 +110,11 @@ def mayday_server(
     python = [sys.executable]
     if profile is not None:
         python += ["-m", "cProfile", "-o", str(profile)]
-    argv = [*python, "-m", "mayday", "serve", "--host", "127.0.0.1", "--port", "0"]
+    module = "mayday"
+    if trace is not None:
+        module = "load_tests.traced_serve"
+        environ["MAYDAY_TRACE_DIR"] = str(trace)
+    argv = [*python, "-m", module, "serve", "--host", "127.0.0.1", "--port", "0"]
     with child_server([*argv, *extra], env=environ, cwd=source) as server:
         yield server
 

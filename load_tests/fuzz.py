@@ -31,10 +31,12 @@ import json
 import multiprocessing as mp
 import queue
 import random
+import signal
 import sys
 import time
 import urllib.request
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -131,6 +133,7 @@ class Report:
     rss_before_kib: int = 0
     rss_after_kib: int = 0
     settle_s: float = 10.0
+    trace: bool = False
     server_cpu_s: float = 0.0
     alive: bool = False
     processes_ok: bool = False
@@ -173,14 +176,24 @@ async def _during(
     """Relay through the bystander pair and read RSS until every client process is done."""
     start = next_rss = time.monotonic()
     first = len(bystander.latencies)
+    traced = False
     while any(p.is_alive() for p in procs):
         now = time.monotonic()
         if now >= next_rss:
             report.rss_kib.append((now - start, server.rss_kib()))
             next_rss += 1.0
+        if report.trace and not traced and now - start >= report.settle_s:
+            traced = _snapshot(server)
         await bystander.relay_once()
         await asyncio.sleep(BYSTANDER_GAP_S)
     report.during = bystander.latencies[first:]
+
+
+def _snapshot(server: RunningServer, *, swept: bool = False) -> bool:
+    """Ask a server started with ``--trace`` for a tracemalloc snapshot (SIGUSR2: after
+    a full collection of the frozen generation too)."""
+    server.process.send_signal(signal.SIGUSR2 if swept else signal.SIGUSR1)
+    return True
 
 
 def _healthy(server: RunningServer) -> bool:
@@ -222,11 +235,19 @@ async def _run(server: RunningServer, args: argparse.Namespace, report: Report) 
         report.server_cpu_s = server.cpu_seconds() - cpu0
         report.processes_ok = _collect(procs, results, report)
         report.rss_after_kib = server.rss_kib()
+        if report.trace:
+            _snapshot(server)
+            _snapshot(server, swept=True)
         # The quiet baseline is taken on both sides of the fuzz, on a shared machine.
         after = await _quiet(bystander, args.quiet_seconds)
         report.quiet += after[len(report.quiet) + len(report.during) :]
         report.alive = server.process.poll() is None and _healthy(server)
         await bystander.close()
+        if report.trace:
+            await asyncio.sleep(args.grace_seconds)  # the parked streams' grace
+            _snapshot(server)
+            _snapshot(server, swept=True)
+            await asyncio.sleep(5)
 
 
 def _collect(procs: list[Any], results: Any, report: Report) -> bool:
@@ -248,9 +269,12 @@ def _collect(procs: list[Any], results: Any, report: Report) -> bool:
 
 def run(args: argparse.Namespace) -> Report:
     """One bounded run; the server is stopped on return."""
-    report = Report(settle_s=args.settle_seconds)
+    report = Report(settle_s=args.settle_seconds, trace=bool(args.trace))
     extra = ("--redis", args.redis) if args.redis else ()
-    with mayday_server(*extra, env=UNLIMITED_ENV) as server:
+    trace = Path(args.trace) if args.trace else None
+    if trace is not None:
+        trace.mkdir(parents=True, exist_ok=True)
+    with mayday_server(*extra, env=UNLIMITED_ENV, trace=trace) as server:
         asyncio.run(_run(server, args, report))
     return report
 
@@ -304,6 +328,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=16)
     p.add_argument("--redis", default="", help="a Redis URL: the server on the Redis store")
     p.add_argument("--json", default="", help="also write the figures to this file")
+    p.add_argument(
+        "--trace",
+        default="",
+        help="a directory: run the server under tracemalloc and write snapshots there "
+        "(after --settle-seconds, at the end, and after --grace-seconds more); slow",
+    )
+    p.add_argument("--grace-seconds", type=float, default=35.0, help="with --trace")
     return p.parse_args(argv)
 
 
