@@ -57,6 +57,24 @@ def pinned(argv: Sequence[str]) -> list[str]:
     return [taskset, "-c", cpus, *argv]
 
 
+def pin_generator(server_cpus: str) -> None:
+    """Servers on ``server_cpus``, this load generator on the other cores (``--pin``);
+    the processes it starts from here on inherit its cores."""
+    mine = set(range(os.cpu_count() or 1)) - {int(c) for c in server_cpus.split(",")}
+    if not mine or shutil.which("taskset") is None:
+        print("  (not pinned: needs taskset and a core left for the generator)")
+        return
+    SERVER_CPUS["cpus"] = server_cpus
+    os.sched_setaffinity(0, mine)
+    print(f"  servers pinned to cores {server_cpus}, generator to {sorted(mine)}")
+
+
+def pin_server(pid: int) -> None:
+    """A server started some other way (redis-server) onto the servers' cores, if pinned."""
+    if SERVER_CPUS["cpus"] is not None:
+        os.sched_setaffinity(pid, {int(c) for c in SERVER_CPUS["cpus"].split(",")})
+
+
 @contextlib.contextmanager
 def child_server(
     argv: Sequence[str], *, env: dict[str, str] | None = None, cwd: Path | None = None
