@@ -57,6 +57,24 @@ def pinned(argv: Sequence[str]) -> list[str]:
     return [taskset, "-c", cpus, *argv]
 
 
+def pin_generator(server_cpus: str) -> None:
+    """Servers on ``server_cpus``, this load generator on the other cores (``--pin``);
+    the processes it starts from here on inherit its cores."""
+    mine = set(range(os.cpu_count() or 1)) - {int(c) for c in server_cpus.split(",")}
+    if not mine or shutil.which("taskset") is None:
+        print("  (not pinned: needs taskset and a core left for the generator)")
+        return
+    SERVER_CPUS["cpus"] = server_cpus
+    os.sched_setaffinity(0, mine)
+    print(f"  servers pinned to cores {server_cpus}, generator to {sorted(mine)}")
+
+
+def pin_server(pid: int) -> None:
+    """A server started some other way (redis-server) onto the servers' cores, if pinned."""
+    if SERVER_CPUS["cpus"] is not None:
+        os.sched_setaffinity(pid, {int(c) for c in SERVER_CPUS["cpus"].split(",")})
+
+
 @contextlib.contextmanager
 def child_server(
     argv: Sequence[str], *, env: dict[str, str] | None = None, cwd: Path | None = None
@@ -94,12 +112,15 @@ def mayday_server(
     env: dict[str, str] | None = None,
     profile: Path | None = None,
     source: Path | None = None,
+    trace: Path | None = None,
 ) -> Iterator[RunningServer]:
     """``mayday serve`` on a free loopback port in a child process, stopped on exit.
 
     With ``profile``, the server runs under cProfile and writes its stats there
     when it stops (it shuts down cleanly on SIGTERM). With ``source``, the server is
     the ``mayday`` package of that source tree (another checkout, to compare against).
+    With ``trace``, the server runs under tracemalloc and writes a snapshot to that
+    directory at each SIGUSR1 (``load_tests/traced_serve.py``).
     """
     if source is not None:
         env = {**(env or {}), "PYTHONPATH": str(source)}
@@ -107,7 +128,11 @@ def mayday_server(
     python = [sys.executable]
     if profile is not None:
         python += ["-m", "cProfile", "-o", str(profile)]
-    argv = [*python, "-m", "mayday", "serve", "--host", "127.0.0.1", "--port", "0"]
+    module = "mayday"
+    if trace is not None:
+        module = "load_tests.traced_serve"
+        environ["MAYDAY_TRACE_DIR"] = str(trace)
+    argv = [*python, "-m", module, "serve", "--host", "127.0.0.1", "--port", "0"]
     with child_server([*argv, *extra], env=environ, cwd=source) as server:
         yield server
 

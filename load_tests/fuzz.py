@@ -2,7 +2,8 @@
 
     python -m load_tests.fuzz --frames 1000000 --processes 2 --cells 2 --rate 6000
 
-One server process (memory store, or ``--redis URL``) with the per-socket and annotation
+One server process (memory store; ``--redis``: on a redis-server of its own, or
+``--redis URL``) with the per-socket and annotation
 rate limits raised, so that every frame reaches its handler rather than the limiter.
 ``--processes`` client processes each run ``--cells`` fuzz cells (a user, an advisor and
 an ops socket in a live session of their own, ``load_tests/fuzz_frames.py``) that send
@@ -20,6 +21,11 @@ baseline. Server RSS is read once a second; memory is flat when it grew by at mo
 Bounded: the fuzz stops after ``--max-seconds`` whatever it reached, the client
 processes are joined with a timeout and terminated if they hang, the server is stopped
 on exit. Exit status 0 only if every check passed.
+
+``--pin 0`` runs the server (and its redis-server) on core 0 under ``taskset`` and
+everything else on the other cores. ``--trace DIR`` runs the server as
+``load_tests.traced_serve`` and has it write where its memory is to ``DIR`` after
+``--settle-seconds`` of fuzz, at the end, and ``--grace-seconds`` after.
 """
 
 from __future__ import annotations
@@ -31,15 +37,26 @@ import json
 import multiprocessing as mp
 import queue
 import random
+import signal
 import sys
 import time
 import urllib.request
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 
-from load_tests.common import SECRET, RunningServer, machine, mayday_server, percentile
+from load_tests.common import (
+    SECRET,
+    RunningServer,
+    machine,
+    mayday_server,
+    percentile,
+    pin_generator,
+    pin_server,
+    redis_server,
+)
 from load_tests.fuzz_frames import Bystander, Ids, Tally, fuzz_cell, open_cell
 from mayday.auth import issue_token
 
@@ -49,6 +66,7 @@ UNLIMITED_ENV = {
     "MAYDAY_ANNOTATION_RATE_PER_S": "1000000000",
     "MAYDAY_ANNOTATION_BURST": "1000000000",
 }
+OWN_REDIS = "own"  # ``--redis`` alone
 CHUNK = 128
 BYSTANDER_GAP_S = 0.002
 P99_RATIO_BOUND = 2.0
@@ -131,6 +149,7 @@ class Report:
     rss_before_kib: int = 0
     rss_after_kib: int = 0
     settle_s: float = 10.0
+    trace: bool = False
     server_cpu_s: float = 0.0
     alive: bool = False
     processes_ok: bool = False
@@ -173,14 +192,24 @@ async def _during(
     """Relay through the bystander pair and read RSS until every client process is done."""
     start = next_rss = time.monotonic()
     first = len(bystander.latencies)
+    traced = False
     while any(p.is_alive() for p in procs):
         now = time.monotonic()
         if now >= next_rss:
             report.rss_kib.append((now - start, server.rss_kib()))
             next_rss += 1.0
+        if report.trace and not traced and now - start >= report.settle_s:
+            traced = _snapshot(server)
         await bystander.relay_once()
         await asyncio.sleep(BYSTANDER_GAP_S)
     report.during = bystander.latencies[first:]
+
+
+def _snapshot(server: RunningServer, *, swept: bool = False) -> bool:
+    """Ask a server started with ``--trace`` for a tracemalloc snapshot (SIGUSR2: after
+    a full collection of the frozen generation too)."""
+    server.process.send_signal(signal.SIGUSR2 if swept else signal.SIGUSR1)
+    return True
 
 
 def _healthy(server: RunningServer) -> bool:
@@ -222,11 +251,19 @@ async def _run(server: RunningServer, args: argparse.Namespace, report: Report) 
         report.server_cpu_s = server.cpu_seconds() - cpu0
         report.processes_ok = _collect(procs, results, report)
         report.rss_after_kib = server.rss_kib()
+        if report.trace:
+            _snapshot(server)
+            _snapshot(server, swept=True)
         # The quiet baseline is taken on both sides of the fuzz, on a shared machine.
         after = await _quiet(bystander, args.quiet_seconds)
         report.quiet += after[len(report.quiet) + len(report.during) :]
         report.alive = server.process.poll() is None and _healthy(server)
         await bystander.close()
+        if report.trace:
+            await asyncio.sleep(args.grace_seconds)  # the parked streams' grace
+            _snapshot(server)
+            _snapshot(server, swept=True)
+            await asyncio.sleep(5)
 
 
 def _collect(procs: list[Any], results: Any, report: Report) -> bool:
@@ -247,10 +284,20 @@ def _collect(procs: list[Any], results: Any, report: Report) -> bool:
 
 
 def run(args: argparse.Namespace) -> Report:
-    """One bounded run; the server is stopped on return."""
-    report = Report(settle_s=args.settle_seconds)
-    extra = ("--redis", args.redis) if args.redis else ()
-    with mayday_server(*extra, env=UNLIMITED_ENV) as server:
+    """One bounded run; the server (and a redis-server of its own) stopped on return."""
+    report = Report(settle_s=args.settle_seconds, trace=bool(args.trace))
+    trace = Path(args.trace) if args.trace else None
+    if trace is not None:
+        trace.mkdir(parents=True, exist_ok=True)
+    with contextlib.ExitStack() as stack:
+        url = args.redis
+        if url == OWN_REDIS:
+            redis = stack.enter_context(redis_server())
+            assert redis.process is not None
+            pin_server(redis.process.pid)
+            url = redis.url
+        extra = ("--redis", url) if url else ()
+        server = stack.enter_context(mayday_server(*extra, env=UNLIMITED_ENV, trace=trace))
         asyncio.run(_run(server, args, report))
     return report
 
@@ -302,13 +349,35 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--rss-bound-mib", type=float, default=16.0)
     p.add_argument("--max-seconds", type=float, default=900.0)
     p.add_argument("--seed", type=int, default=16)
-    p.add_argument("--redis", default="", help="a Redis URL: the server on the Redis store")
+    p.add_argument(
+        "--redis",
+        nargs="?",
+        const=OWN_REDIS,
+        default="",
+        help="the server on the Redis store: alone, a redis-server of the test's own on a "
+        "free port; or the URL of one",
+    )
+    p.add_argument(
+        "--pin",
+        default="",
+        help="cores for the server (and its redis-server), taskset -c, e.g. 0; the client "
+        "processes and the bystander take the others; default: not pinned",
+    )
     p.add_argument("--json", default="", help="also write the figures to this file")
+    p.add_argument(
+        "--trace",
+        default="",
+        help="a directory: run the server under tracemalloc and write snapshots there "
+        "(after --settle-seconds, at the end, and after --grace-seconds more); slow",
+    )
+    p.add_argument("--grace-seconds", type=float, default=35.0, help="with --trace")
     return p.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.pin:
+        pin_generator(args.pin)
     report = run(args)
     print_report(report, args)
     if args.json:

@@ -67,7 +67,6 @@ from typing import Any
 import aiohttp
 
 from load_tests.common import (
-    SERVER_CPUS,
     RunningServer,
     child_server,
     cpu_seconds,
@@ -75,6 +74,8 @@ from load_tests.common import (
     mayday_nodes,
     mayday_server,
     percentile,
+    pin_generator,
+    pin_server,
     plot_percentiles,
     redis_server,
 )
@@ -543,9 +544,7 @@ class TwoNodes(RunningServer):
 def two_nodes() -> Iterator[RunningServer]:
     with redis_server() as redis, mayday_nodes(2, redis.url, env=RAISED_LIMITS) as (a, b):
         assert redis.process is not None
-        if SERVER_CPUS["cpus"] is not None:
-            cpus = {int(c) for c in SERVER_CPUS["cpus"].split(",")}
-            os.sched_setaffinity(redis.process.pid, cpus)
+        pin_server(redis.process.pid)
         yield TwoNodes(a.process, a.base, b, redis.process.pid)
 
 
@@ -754,17 +753,6 @@ def report_pingpong(
                 f"{m['per_s'] / pj['per_s']:.2f}"
             )
     return summary
-
-
-def pin_generator(server_cpus: str) -> None:
-    """Servers on ``server_cpus``, this load generator on the other cores (``--pin``)."""
-    mine = set(range(os.cpu_count() or 1)) - {int(c) for c in server_cpus.split(",")}
-    if not mine or shutil.which("taskset") is None:
-        print("  (not pinned: needs taskset and a core left for the generator)")
-        return
-    SERVER_CPUS["cpus"] = server_cpus
-    os.sched_setaffinity(0, mine)
-    print(f"  servers pinned to cores {server_cpus}, generator to {sorted(mine)}")
 
 
 def print_profile(path: Path, limit: int = 25) -> None:

@@ -144,9 +144,11 @@ class StreamBook:
         self.keep_frames = keep_frames
         self._by_token: dict[str, Stream] = {}
         self._parked: dict[tuple[str, str], list[Stream]] = {}
-        # (parked at, stream) in parking order, for expiry without a scan; an entry whose
-        # stream was claimed or parked again since is stale and skipped.
-        self._expiry: deque[tuple[float, Stream]] = deque()
+        # (parked at, token) in parking order, for expiry without a scan; an entry whose
+        # stream was claimed, forgotten or parked again since is stale and skipped. The
+        # token, not the stream: a stale entry must not hold a forgotten stream's frames
+        # (up to ``KEEP_BYTES``) for the rest of the grace.
+        self._expiry: deque[tuple[float, str]] = deque()
 
     def open(self, key: tuple[str, str]) -> Stream:
         stream = Stream(key, new_token(), keep_frames=self.keep_frames)
@@ -171,7 +173,7 @@ class StreamBook:
         """Its socket closed: keep the stream for the grace, bounded per identity."""
         self.expire(now)
         stream.conn, stream.parked_at = None, now
-        self._expiry.append((now, stream))
+        self._expiry.append((now, stream.token))
         parked = self._parked.setdefault(stream.key, [])
         parked.append(stream)
         while len(parked) > PARKED_PER_IDENTITY:
@@ -188,8 +190,9 @@ class StreamBook:
         """Forget streams parked longer than the grace."""
         deadline = now - self.grace_s
         while self._expiry and self._expiry[0][0] <= deadline:
-            at, stream = self._expiry.popleft()
-            if stream.parked_at == at:
+            at, token = self._expiry.popleft()
+            stream = self._by_token.get(token)
+            if stream is not None and stream.parked_at == at:
                 self._forget(stream)
 
     def _forget(self, stream: Stream) -> None:
