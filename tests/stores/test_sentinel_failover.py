@@ -7,14 +7,12 @@ frames arrive in order, once each."""
 from __future__ import annotations
 
 import asyncio
-import io
 import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -29,6 +27,7 @@ from mayday.client import (
 )
 from mayday.stores.scripts import connect
 from tests.conftest import REDIS_PASSWORD, Harness, StartServer, two_nodes
+from tests.hangs import task_stacks
 from tests.redis_server import SentinelGroup
 
 USERS = 20
@@ -128,21 +127,6 @@ async def user_flow(user: MaydayClient, name: str, delay: float, ledger: Ledger)
     assert ended.session_id == started.session_id
 
 
-def task_stacks() -> str:
-    """Where every task waits, down its chain of awaits (``print_stack`` shows only the
-    outermost frame of a suspended coroutine): a flow that hangs fails saying why."""
-    out = io.StringIO()
-    for task in asyncio.all_tasks():
-        out.write(f"{task!r}\n")
-        awaited: Any = task.get_coro()
-        while awaited is not None:
-            frame = getattr(awaited, "cr_frame", None) or getattr(awaited, "ag_frame", None)
-            if frame is not None:
-                out.write(f"  {frame.f_code.co_filename}:{frame.f_lineno} {frame.f_code.co_name}\n")
-            awaited = getattr(awaited, "cr_await", None) or getattr(awaited, "ag_await", None)
-    return out.getvalue()
-
-
 async def run_flow(nodes: list[Harness], group: SentinelGroup, ledger: Ledger) -> dict[str, float]:
     advisors = [await nodes[i % 2].client("advisor", f"a{i}") for i in range(ADVISORS)]
     users = [await nodes[j % 2].client("user", f"u{j}") for j in range(USERS)]
@@ -174,7 +158,13 @@ async def run_flow(nodes: list[Harness], group: SentinelGroup, ledger: Ledger) -
     finally:
         for task in loops + flows:
             task.cancel()
-        await asyncio.gather(*loops, *flows, return_exceptions=True)
+        try:
+            async with asyncio.timeout(10):
+                await asyncio.gather(*loops, *flows, return_exceptions=True)
+        except TimeoutError:
+            stacks = task_stacks()
+            sys.stderr.write(stacks)
+            pytest.fail(f"the clients' tasks did not stop within 10 s:\n{stacks}")
     for user in users:
         extra = [e for e in user.pending_events() if isinstance(e, SessionStarted | HelpClosed)]
         assert not extra, f"a user got more than its one session: {extra}"
