@@ -7,7 +7,6 @@ frames arrive in order, once each."""
 from __future__ import annotations
 
 import asyncio
-import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -27,7 +26,7 @@ from mayday.client import (
 )
 from mayday.stores.scripts import connect
 from tests.conftest import REDIS_PASSWORD, Harness, StartServer, two_nodes
-from tests.hangs import task_stacks
+from tests.hangs import bounded
 from tests.redis_server import SentinelGroup
 
 USERS = 20
@@ -140,31 +139,25 @@ async def run_flow(nodes: list[Harness], group: SentinelGroup, ledger: Ledger) -
     ]
     times: dict[str, float] = {}
     started = time.monotonic()
+
+    async def flow() -> None:
+        await asyncio.sleep(KILL_AFTER_S)
+        old = group.master_port()
+        times["answered_at_kill"] = len(ledger.user_started)
+        times["in_session_at_kill"] = len(ledger.in_session)
+        await asyncio.to_thread(group.kill_master)
+        await asyncio.to_thread(group.wait_promoted, old)
+        times["promoted_s"] = time.monotonic() - started
+        await asyncio.gather(*flows)
+        times["flow_s"] = time.monotonic() - started
+
     try:
-        async with asyncio.timeout(FLOW_TIMEOUT_S):
-            await asyncio.sleep(KILL_AFTER_S)
-            old = group.master_port()
-            times["answered_at_kill"] = len(ledger.user_started)
-            times["in_session_at_kill"] = len(ledger.in_session)
-            await asyncio.to_thread(group.kill_master)
-            await asyncio.to_thread(group.wait_promoted, old)
-            times["promoted_s"] = time.monotonic() - started
-            await asyncio.gather(*flows)
-            times["flow_s"] = time.monotonic() - started
-    except TimeoutError:
-        stacks = task_stacks()
-        sys.stderr.write(stacks)
-        pytest.fail(f"the flow hung past {FLOW_TIMEOUT_S:.0f} s; tasks:\n{stacks}")
+        await bounded("the failover flow", flow(), FLOW_TIMEOUT_S)
     finally:
         for task in loops + flows:
             task.cancel()
-        try:
-            async with asyncio.timeout(10):
-                await asyncio.gather(*loops, *flows, return_exceptions=True)
-        except TimeoutError:
-            stacks = task_stacks()
-            sys.stderr.write(stacks)
-            pytest.fail(f"the clients' tasks did not stop within 10 s:\n{stacks}")
+        gathered = asyncio.gather(*loops, *flows, return_exceptions=True)
+        await bounded("the clients' tasks, cancelled", gathered, 10)
     for user in users:
         extra = [e for e in user.pending_events() if isinstance(e, SessionStarted | HelpClosed)]
         assert not extra, f"a user got more than its one session: {extra}"
