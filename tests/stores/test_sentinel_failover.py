@@ -126,6 +126,18 @@ async def user_flow(user: MaydayClient, name: str, delay: float, ledger: Ledger)
     assert ended.session_id == started.session_id
 
 
+async def stranded(node: Harness, ledger: Ledger) -> str:
+    """What the store holds of each request queued and not answered, and of the
+    advisors, after a flow that did not finish."""
+    answered = {s.request_id for s in ledger.user_started}
+    lines = [f"refused: {ledger.refused}", f"in session: {ledger.in_session}"]
+    for request_id, user in ledger.queued.items():
+        if request_id not in answered:
+            lines.append(f"{user} {request_id}: {await node.server.store.request(request_id)}")
+    lines += [repr(a) for a in await node.server.store.advisors(10)]
+    return "the flow did not finish:\n" + "\n".join(lines)
+
+
 async def run_flow(nodes: list[Harness], group: SentinelGroup, ledger: Ledger) -> dict[str, float]:
     advisors = [await nodes[i % 2].client("advisor", f"a{i}") for i in range(ADVISORS)]
     users = [await nodes[j % 2].client("user", f"u{j}") for j in range(USERS)]
@@ -153,6 +165,8 @@ async def run_flow(nodes: list[Harness], group: SentinelGroup, ledger: Ledger) -
 
     try:
         await bounded("the failover flow", flow(), FLOW_TIMEOUT_S)
+    except TimeoutError:
+        pytest.fail(await stranded(nodes[0], ledger))
     finally:
         for task in loops + flows:
             task.cancel()
