@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
@@ -17,6 +16,7 @@ from mayday.settings import Settings
 from mayday.stores.scripts import connect
 from mayday.transport.app import bound_port, create_app, start
 from mayday.transport.server import SERVER, Server
+from tests.hangs import bounded
 from tests.redis_server import RedisClusterServers, RedisServer, SentinelGroup
 
 SECRET = "test-secret-0123456789abcdef0123456789"
@@ -83,10 +83,11 @@ async def start_server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterato
     for harness in harnesses:
         for c in harness.clients:
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(c.close(), 10)
+                await bounded("closing a client", c.close(), 10)
     for runner in runners:
-        # Bounded, so that a stuck shutdown fails this test instead of hanging the run.
-        await asyncio.wait_for(runner.cleanup(), 60)
+        # Bounded, so that a stuck shutdown fails this test, with every task's stack,
+        # instead of hanging the run.
+        await bounded("stopping a server", runner.cleanup(), 60)
 
 
 @pytest.fixture

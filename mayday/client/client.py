@@ -369,7 +369,11 @@ class MaydayClient:
             if pending.sent_on is not ws:  # not yet sent again on a new socket
                 pending.sent_on = ws
                 await ws.send_str(text)
-            return await asyncio.wait_for(pending.future, timeout)
+            # asyncio.timeout, not wait_for: Python 3.11's wait_for returns the answer and
+            # drops a cancel that comes in the same turn, and a loop around the call that
+            # stops on cancel then never stops.
+            async with asyncio.timeout(timeout):
+                return await pending.future
         finally:
             self._pending.pop(frame_id, None)
 

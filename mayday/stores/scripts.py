@@ -20,7 +20,7 @@ from typing import Any, cast
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.cluster import ClusterNode, RedisCluster
 from redis.asyncio.retry import Retry
-from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
+from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool, SentinelManagedConnection
 from redis.backoff import ExponentialBackoff
 from redis.commands.core import AsyncScript
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -80,6 +80,32 @@ def connect(url: str, max_connections: int = 64) -> RedisClient:
 class _SentinelBlockingPool(SentinelConnectionPool, BlockingConnectionPool):
     """Sentinel's pool (it asks the sentinels where the master is, on every new
     connection) with the blocking wait of ``BlockingConnectionPool``."""
+
+
+class _MasterConnection(SentinelManagedConnection):
+    """A connection to the Sentinel master that asks the sentinels where it is before
+    every socket it opens, reconnects included.
+
+    redis-py asks only when the pool hands a connection out (``connect``). A command
+    in flight when the master dies is retried on the same connection, and that
+    reconnects (``send_packed_command`` -> ``connect_check_health`` -> ``_connect``)
+    to the address it had: the dead master's, 25 retries of 25 for minutes, while
+    the promoted replica waits (redis-py issue #3874). That was the failover test's
+    hang: a frame whose script was in flight at the kill, and every frame of its
+    socket behind it.
+    """
+
+    async def _connect_retry(self) -> None:
+        if self._reader:
+            return  # already connected
+        # ``_connect`` asks the sentinels: ask once per socket, not twice.
+        await self.connect_check_health(
+            check_health=self.connection_pool.check_connection, retry_socket_connect=False
+        )
+
+    async def _connect(self) -> None:
+        self.host, self.port = await self.connection_pool.get_master_address()
+        await super()._connect()  # type: ignore[no-untyped-call]
 
 
 # Sentinel: how long a script's caller waits for a replica to have its write (WAIT), and,
@@ -146,6 +172,7 @@ def _sentinel_master(target: RedisTarget, max_connections: int) -> SentinelMaste
             target.service,
             redis_class=SentinelMaster,
             connection_pool_class=_SentinelBlockingPool,
+            connection_class=_MasterConnection,
             max_connections=max_connections,
             retry=_retry(),
             **_POOL,

@@ -372,13 +372,18 @@ class RedisRelay:
                 # Bounded: a blocked read whose master died (a Sentinel failover) can sit
                 # in redis-py's reconnect for far longer than the failover takes; cut off,
                 # the next read takes a new connection, to the promoted master.
-                read = self.redis.xread(
-                    {self.keys.inbox(self.node_id): self.last_id}, count=500, block=INBOX_BLOCK_MS
-                )
-                batches = cast(
-                    list[tuple[str, list[tuple[str, dict[str, str]]]]],
-                    await asyncio.wait_for(read, INBOX_BLOCK_MS / 1000 + INBOX_READ_SLACK_S),
-                )
+                # asyncio.timeout, not wait_for: Python 3.11's wait_for drops a cancel
+                # (the node stopping) that comes as the read returns, and this loop then
+                # never ends.
+                async with asyncio.timeout(INBOX_BLOCK_MS / 1000 + INBOX_READ_SLACK_S):
+                    batches = cast(
+                        list[tuple[str, list[tuple[str, dict[str, str]]]]],
+                        await self.redis.xread(
+                            {self.keys.inbox(self.node_id): self.last_id},
+                            count=500,
+                            block=INBOX_BLOCK_MS,
+                        ),
+                    )
                 backoff = 0.05
             except REDIS_DOWN as exc:
                 log.warning("node %s: inbox unreachable (%s), retrying", self.node_id, exc)

@@ -127,8 +127,11 @@ class Webhooks:
                 await self.pump()
             except Exception:
                 log.exception("webhooks: the outbox could not be read; trying again")
+            # asyncio.timeout, not wait_for, which in Python 3.11 can drop the cancel
+            # that stops this loop.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.poll_s)
+                async with asyncio.timeout(self.poll_s):
+                    await self._wake.wait()
             self._wake.clear()
 
     async def pump(self) -> int:
