@@ -10,6 +10,7 @@ and random interleavings against both and requires the same effects.
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Callable
 from dataclasses import asdict, replace
 from typing import Any, cast
@@ -174,8 +175,10 @@ class RedisStore:
         return QueueSummary(**json.loads(await self._run("summary", now, [])))
 
     async def _run(self, name: str, now: float, args: list[Any]) -> str:
+        # One key per call: a retry of this very call (same key) is answered from it.
+        op = f"{self.keys.prefix}op:{uuid.uuid4().hex}"
         result = await self._scripts[name](
-            [self.keys.queue], [self.keys.prefix, repr(now), self._cfg, *args]
+            [self.keys.queue, op], [self.keys.prefix, repr(now), self._cfg, *args]
         )
         return str(result)
 

@@ -5,10 +5,20 @@
 -- Redis Cluster; KEYS[1] (the queue) names that slot.
 -- Refusals raise {err = "code:message"} BEFORE anything is written: Redis does
 -- not roll a script back, so every check comes first.
+-- KEYS[2], when given, is the operation's own key ("op:ID", one per call): its effects
+-- are kept there OP_KEEP_S seconds, and a call sent again with the same key (redis-py
+-- retries a command whose answer a dropped connection or a failover lost) gets them
+-- back instead of running twice: an accept run twice would be refused the second
+-- time while its first session stood, and nobody would be told.
 
 local P = ARGV[1]
 local now = tonumber(ARGV[2])
 local cfg = cjson.decode(ARGV[3])
+local OP, OP_KEEP_S = KEYS[2], 15
+if OP then
+  local done = redis.call("GET", OP)
+  if done then return done end
+end
 local out = {}
 -- Requests whose own state changed in this operation: their users hear at once.
 local touched, touched_set = {}, {}
@@ -26,7 +36,9 @@ end
 local flush_free  -- below, with the advisor indices
 local function effects()
   flush_free()
-  return cjson.encode(out)
+  local encoded = cjson.encode(out)
+  if OP then redis.call("SET", OP, encoded, "EX", OP_KEEP_S) end
+  return encoded
 end
 local function start_timer(name, delay, event)
   out[#out + 1] = {k = "timer", key = name, delay_s = delay, event = event}
