@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import aiohttp
 import pytest
 from redis.asyncio import Redis, RedisCluster
 
@@ -41,6 +42,16 @@ class Harness:
 
     def token(self, role: str, sub: str, **claims: Any) -> str:
         return issue_token(self.settings.jwt_secret, role=role, sub=sub, **claims)
+
+    async def get_json(self, path: str, token: str | None = None) -> tuple[int, Any]:
+        """GET ``path`` of this server's HTTP API with ``token`` as the bearer (none:
+        no Authorization header); the status and the JSON body."""
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        async with (
+            aiohttp.ClientSession() as http,
+            http.get(f"{self.http_url}{path}", headers=headers) as resp,
+        ):
+            return resp.status, await resp.json()
 
     async def client(
         self, role: str, sub: str, *, reconnect: bool | Backoff = True, **claims: Any

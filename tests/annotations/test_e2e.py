@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import aiohttp
 import pytest
 
 from mayday.client import (
@@ -188,12 +187,9 @@ async def test_no_snapshot_for_a_session_without_drawing_or_after_it_ended(mayda
 
 
 async def audit(h: Harness, sid: str, role: str = "ops") -> tuple[int, dict[str, Any]]:
-    headers = {"Authorization": f"Bearer {h.token(role, 'ops-1')}"} if role else {}
-    async with (
-        aiohttp.ClientSession() as http,
-        http.get(f"{h.http_url}/api/sessions/{sid}/audit", headers=headers) as response,
-    ):
-        return response.status, await response.json()
+    token = h.token(role, "ops-1") if role else None
+    status, body = await h.get_json(f"/api/sessions/{sid}/audit", token)
+    return status, body
 
 
 async def test_control_consent_input_revoke_and_audit(mayday: Harness) -> None:

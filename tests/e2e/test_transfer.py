@@ -317,12 +317,7 @@ async def test_a_cold_transfer_in_claim_mode_is_claimed_once_across_three_nodes(
 
 
 async def advisors_list(h: Harness, token: str | None, query: str = "") -> tuple[int, Any]:
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    async with (
-        aiohttp.ClientSession() as http,
-        http.get(f"{h.http_url}/api/advisors{query}", headers=headers) as resp,
-    ):
-        return resp.status, await resp.json()
+    return await h.get_json(f"/api/advisors{query}", token)
 
 
 async def test_the_transfer_dialog_lists_who_is_online_free_first(server: Harness) -> None:
