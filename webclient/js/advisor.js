@@ -284,6 +284,11 @@ function onMessage(msg) {
         console.warn(`mayday: server error ${msg.code}: ${msg.message}`);
       }
       break;
+    case "delivery.failed":
+      // A signal acked on its way to the peer's node reached no socket: the peer is
+      // gone for now, and peer.disconnected or session.ended says what happens next.
+      console.info(`mayday: a signal did not reach the peer: ${msg.message}`);
+      break;
     default:
       console.warn(`mayday: advisor console ignores unknown frame type "${msg.type}"`, msg);
   }
