@@ -298,7 +298,9 @@ class RedisRelay:
                 try:
                     counts = await self._deliver_retrying([frame for frame, _ in batch])
                 except Exception as exc:  # each caller raises it for its own frame
-                    for _, future in batch:
+                    for (role, sub, parcel), future in batch:
+                        if "n" in parcel:  # it will not come back: hold nothing behind it
+                            self._looped(role, sub, parcel["n"])
                         if not future.done():  # a caller cancelled meanwhile
                             future.set_exception(exc)
                     continue
