@@ -23,6 +23,17 @@ async def every(
         try:
             await step()
         except expected as exc:
+            _stop_if_cancelled()
             log.warning("%s: %s", what, exc)
         except Exception:
+            _stop_if_cancelled()
             log.exception("%s failed", what)
+
+
+def _stop_if_cancelled() -> None:
+    """A cancel that a library turned into an error (redis-py's read, under load, turned
+    one into a connection error now and then) still stops the loop: the task is still
+    marked as being cancelled, and a stopping node waits for it."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError

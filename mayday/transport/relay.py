@@ -223,7 +223,14 @@ class RedisRelay:
         tasks = self._tasks + ([self._flusher] if self._flusher is not None else [])
         for task in tasks:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        if tasks:
+            # Bounded: a task that swallowed its cancel must not hold the node's stop.
+            done, stuck = await asyncio.wait(tasks, timeout=CLOSE_FLUSH_S)
+            for task in done:
+                if not task.cancelled():
+                    task.exception()  # retrieved: a loop that failed was logged already
+            for task in stuck:
+                log.warning("node %s: %s did not stop when cancelled", self.node_id, task)
         # No goodbye: the node is reaped once its heartbeat is older than dead_after_s,
         # the same grace a crashed node gets, so its clients can reconnect to another node
         # and keep their request or session (a rolling restart abandons no one).
