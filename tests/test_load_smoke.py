@@ -197,7 +197,8 @@ def test_simulator_serves_every_user_on_the_memory_store() -> None:
     assert report.users >= 3
     assert report.outcomes == {"session": report.users}
     tta, ttadv = report.latencies["tta"], report.latencies["ttadv"]
-    assert tta["count"] == ttadv["count"] == report.users
+    seen = (report.wall_s, dict(report.counts))  # what went wrong, when this fails
+    assert tta["count"] == ttadv["count"] == report.users, seen
     assert _finite(tta["p50"], tta["p90"], tta["p99"], ttadv["p99"])
     assert 0 < tta["p50"] <= tta["p90"] <= tta["p99"] < 5
     assert ttadv["p50"] > tta["p50"]  # video comes after the accept
