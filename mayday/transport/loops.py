@@ -22,6 +22,7 @@ async def every(
         await asyncio.sleep(interval_s)
         try:
             await step()
+            _stop_if_cancelled()  # a cancel swallowed inside the step: it returned normally
         except expected as exc:
             _stop_if_cancelled()
             log.warning("%s: %s", what, exc)
@@ -32,8 +33,8 @@ async def every(
 
 def _stop_if_cancelled() -> None:
     """A cancel that a library turned into an error (redis-py's read, under load, turned
-    one into a connection error now and then) still stops the loop: the task is still
-    marked as being cancelled, and a stopping node waits for it."""
+    one into a connection error now and then) or swallowed whole still stops the loop:
+    the task is still marked as being cancelled, and a stopping node waits for it."""
     task = asyncio.current_task()
     if task is not None and task.cancelling():
         raise asyncio.CancelledError

@@ -116,7 +116,14 @@ async def test_recent_requests_say_how_they_ended_and_open_their_timeline(
         await expect(row.locator("td.duration")).to_have_text(re.compile(r"^\d+\.\d\d s$"))
     await expect(recent).not_to_contain_text("adv-1")
 
-    await clean_row.get_by_test_id("request-open").click()
+    opener = clean_row.get_by_test_id("request-open")
+    await expect(opener).to_have_attribute("title", clean.request_id)  # its text cut short
+    last = (
+        "td => td.getBoundingClientRect().right"
+        " <= td.closest('section').getBoundingClientRect().right"
+    )
+    assert await clean_row.locator("td.transfers").evaluate(last)  # at 1024 px: no side scroll
+    await opener.click()
     dialog = page.get_by_test_id("request-timeline")
     await expect(dialog).to_be_visible()
     events = dialog.get_by_test_id("request-timeline-events").locator("li")

@@ -113,6 +113,18 @@ export class OpsCharts {
   }
 }
 
+/** The time axis: the points' span, or the minute up to the last point while they span
+ * less than ten seconds (uPlot would stretch a lone point's axis over a thousand days,
+ * and a second's worth into milliseconds). */
+export function timeRange(u, min, max) {
+  const times = u.data[0] ?? [];
+  if (times.length < 2 || times.at(-1) - times[0] < 10) {
+    const end = times.at(-1) ?? Date.now() / 1000;
+    return [end - 60, end + 1];
+  }
+  return [min, max];
+}
+
 function seconds(v) {
   return v === null || v === undefined ? "–" : `${v.toFixed(2)} s`;
 }
@@ -133,7 +145,7 @@ function latencyOptions(width) {
     cursor: { drag: { x: false, y: false } },
     legend: { live: false },
     scales: {
-      x: { time: true },
+      x: { time: true, range: timeRange },
       // Zero up to a little past the target, or past the slowest line.
       s: { range: (u, min, max) => [0, Math.max(max ?? 0, (u.data[4]?.at(-1) ?? 0) * 1.25) || 1] },
     },
@@ -155,7 +167,7 @@ function queueOptions(uPlot, width) {
     cursor: { drag: { x: false, y: false } },
     legend: { live: false },
     scales: {
-      x: { time: true },
+      x: { time: true, range: timeRange },
       n: { range: (u, min, max) => [0, Math.max(4, Math.ceil((max ?? 0) * 1.25))] },
       s: { range: (u, min, max) => [0, Math.max(1, (max ?? 0) * 1.25)] },
     },

@@ -292,7 +292,8 @@ export class OpsView {
       button.type = "button";
       button.className = "link";
       button.dataset.testid = "request-open";
-      button.textContent = r.request_id;
+      button.textContent = r.request_id; // cut to its head by the style sheet
+      button.title = r.request_id;
       button.setAttribute("aria-label", `Timeline of request ${r.request_id}`);
       button.addEventListener("click", () => open(r.request_id));
       row.insertCell().append(button);
