@@ -19,11 +19,11 @@ run: $(STAMP)
 ## test: install what the tests need (Redis, Chromium) where missing, then the whole suite
 test: $(STAMP) system-deps
 	@[ webclient/node_modules/.package-lock.json -nt webclient/package-lock.json ] || npm ci --prefix webclient --no-audit --no-fund
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2
 
 ## test-fast: the inner loop: everything but the browser, WebRTC, multi-process and wheel tests (Redis still runs)
 test-fast: $(STAMP)
-	$(BIN)/pytest -m "not browser and not webrtc and not cluster and not slow" -q
+	$(BIN)/pytest -n 2 -m "not browser and not webrtc and not cluster and not slow" -q
 
 system-deps:
 	@bash scripts/install-system-deps.sh
