@@ -448,29 +448,14 @@ class RedisStore:
         return {i for i, v in zip(ids, values, strict=True) if v and user_of(v) == user_id}
 
     async def advisors(self, limit: int) -> list[Advisor]:
-        raw = json.loads(await self._run("advisors", 0.0, [limit]))
-        return [
-            Advisor(
-                id=a["id"],
-                name=a["name"],
-                status=AdvisorStatus(a["status"]),
-                status_since=float(a["since"]),
-            )
-            for a in raw
-        ]
+        return [_listed(a) for a in json.loads(await self._run("advisors", 0.0, [limit]))]
 
     async def colleagues(self, limit: int) -> list[Advisor]:
-        raw = json.loads(await self._run("colleagues", 0.0, [limit]))
         return [
-            Advisor(
-                id=a["id"],
-                name=a["name"],
-                skills=frozenset(json.loads(a["skills"])),
-                status=AdvisorStatus(a["status"]),
-                status_since=float(a["since"]),
-                idle_since=float(a["idle"]),
+            replace(
+                _listed(a), skills=frozenset(json.loads(a["skills"])), idle_since=float(a["idle"])
             )
-            for a in raw
+            for a in json.loads(await self._run("colleagues", 0.0, [limit]))
         ]
 
     async def due_offers(self, now: float) -> list[OfferExpired]:
@@ -510,6 +495,16 @@ class RedisStore:
 
     async def close(self) -> None:
         await self.redis.aclose()
+
+
+def _listed(a: dict[str, Any]) -> Advisor:
+    """An advisor as the listing scripts give one: id, name, state and since when."""
+    return Advisor(
+        id=a["id"],
+        name=a["name"],
+        status=AdvisorStatus(a["status"]),
+        status_since=float(a["since"]),
+    )
 
 
 def _body_user(body: str) -> str:
