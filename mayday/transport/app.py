@@ -42,6 +42,7 @@ from mayday.transport.backend import Backend, make_backend
 from mayday.transport.connection import Connection
 from mayday.transport.expiry import CLOSE_UNAUTHORIZED
 from mayday.transport.http_guard import GuardedSite
+from mayday.transport.lingering import LingeringWebSocket
 from mayday.transport.registry import Registry
 from mayday.transport.server import CLOSE_RESTARTING, SERVER, Clock, Server
 from mayday.transport.streams import Resume
@@ -174,7 +175,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
         return await _refuse(request, why, ErrorCode.TOO_MANY_SOCKETS, CLOSE_TOO_MANY)
     # No aiohttp heartbeat and no autoping: the server's liveness sweep pings silent
     # sockets (``Connection.beat``), and this loop answers pings and counts pongs.
-    ws = web.WebSocketResponse(
+    ws = LingeringWebSocket(
         heartbeat=None,
         autoping=False,
         max_msg_size=HARD_FRAME_CAP,
@@ -203,6 +204,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
         await server.detach(conn)
         conn.close(1000, "")
         await conn.wait_closed(timeout=5)
+        await ws.linger()  # after a frame past the cap: the client reads its 1009
     return ws
 
 
