@@ -224,13 +224,14 @@ async def _listen(settings: Settings) -> web.AppRunner:
 
 async def _run(settings: Settings, *, dev: bool) -> None:
     from mayday.transport.app import bound_port
+    from mayday.transport.server import SERVER
 
     runner = await _listen(settings)
     # Everything made at start lives as long as the process: keep it out of every later
     # full collection, whose pause grows with the objects it has to walk.
     gc.collect()
     gc.freeze()
-    gc_policy = GcPolicy(settings.gc_sweep_s)
+    gc_policy = GcPolicy(settings.gc_sweep_s, sockets=runner.app[SERVER].socket_counts)
     gc_policy.start()
     base = f"http://{settings.host}:{bound_port(runner)}"
     store = "redis store" if settings.redis_url else "in-memory store"

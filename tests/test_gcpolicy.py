@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from mayday.gcpolicy import GcPolicy
+from mayday.gcpolicy import SWEEP_AFTER_CLOSES, GcPolicy
 
 
 class Node:
@@ -70,3 +70,35 @@ async def test_the_loop_sweeps_on_its_interval() -> None:
     finally:
         await policy.close()
     assert policy._on_gc not in gc.callbacks
+
+
+async def test_it_sweeps_sooner_once_enough_sockets_closed() -> None:
+    """Issue 16 (memory flat under load): the leftovers come from closed sockets, so the
+    loop sweeps once SWEEP_AFTER_CLOSES have closed since the last sweep, or a quarter of
+    the open ones if that is more, not before min_gap_s; else only every sweep_s."""
+    counts = [0, 0]  # closed since the start, open now
+    policy = GcPolicy(
+        sweep_s=3600, check_s=0.01, sockets=lambda: (counts[0], counts[1]), min_gap_s=0.05
+    )
+    policy.start()
+
+    async def sweeps_within(seconds: float) -> int:
+        before = policy.sweeps
+        for _ in range(int(seconds / 0.01)):
+            await asyncio.sleep(0.01)
+            if policy.sweeps > before:
+                break
+        return policy.sweeps - before
+
+    try:
+        counts[:] = [SWEEP_AFTER_CLOSES - 1, 10]
+        assert await sweeps_within(0.3) == 0
+        counts[:] = [SWEEP_AFTER_CLOSES, 10]
+        assert await sweeps_within(2) == 1
+        # 8,000 open: a quarter of them, 2,000, must close before the next sweep.
+        counts[:] = [SWEEP_AFTER_CLOSES + 1_999, 8_000]
+        assert await sweeps_within(0.3) == 0
+        counts[:] = [SWEEP_AFTER_CLOSES + 2_000, 8_000]
+        assert await sweeps_within(2) == 1
+    finally:
+        await policy.close()

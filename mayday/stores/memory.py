@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import OrderedDict, deque
+from dataclasses import replace
 
 from mayday.protocol.base import Outbound
 from mayday.protocol.messages import QueueSummary
@@ -25,6 +26,10 @@ from mayday.stores.ratings import Rating, RatingFile
 
 # Requests remembered per user, as the Redis store's user_requests list.
 USER_REQUESTS_KEPT = 20
+# Finished requests the router holds in memory when a history file keeps every one of
+# them: reads of older ones go to the file (the ops view's recent list reads 20). Without
+# a file the router's ``history_limit`` is all there is, and it holds that many.
+HELD_WITH_HISTORY_FILE = 500
 
 
 class MemoryStore:
@@ -39,6 +44,10 @@ class MemoryStore:
         ratings: RatingFile | None = None,
         history: HistoryFile | None = None,
     ) -> None:
+        config = config or RouterConfig()
+        if history is not None and history.path is not None:
+            held = min(config.history_limit, HELD_WITH_HISTORY_FILE)
+            config = replace(config, history_limit=held)
         self.router = Router(config)
         # Notes outlive the process in their file (the server gives one under its data
         # directory); without one they are kept in this process only (tests, embedding).

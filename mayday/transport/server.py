@@ -127,8 +127,10 @@ class Server:
         self.stopping = False
         # Set by a clean stop (``drain``): no new sockets, /healthz says so.
         self.draining = False
-        # Sockets between the start of ``attach`` and the end of ``detach``.
+        # Sockets between the start of ``attach`` and the end of ``detach``; and how many
+        # ended since the start (the garbage collector's policy sweeps by them).
         self._attached = 0
+        self.detached_total = 0
         self._all_detached = asyncio.Event()
         # Open waiting requests of the users connected here, for the position updates;
         # kept from the ``Waiting`` effects (this node's own, and relayed ones).
@@ -234,6 +236,10 @@ class Server:
         if self.hub.count(key) < self.settings.max_sockets_per_identity:
             return True
         return resume is not None and self.streams.live_here(resume.token)
+
+    def socket_counts(self) -> tuple[int, int]:
+        """Sockets ended since the start, and sockets open now."""
+        return self.detached_total, self._attached
 
     async def attach(self, conn: Connection, resume: Resume | None = None) -> None:
         """A new socket: its stream (the one it resumes, or a new one), its hello and what
@@ -375,6 +381,7 @@ class Server:
             await self._detach(conn)
         finally:
             self._attached -= 1
+            self.detached_total += 1
             if not self._attached:
                 self._all_detached.set()
 

@@ -29,6 +29,7 @@ from mayday.sessions.redis_store import RedisSessionsStore
 from mayday.sessions.store import MemorySessionsStore, SessionsStore
 from mayday.stores import MemoryStore, Store
 from mayday.stores.history import HISTORY_FILE, HistoryFile
+from mayday.stores.memory import HELD_WITH_HISTORY_FILE
 from mayday.stores.messages import MESSAGES_FILE, Message, MessageFile, Reply
 from mayday.stores.notes import NOTES_FILE, Note, NoteFile
 from mayday.stores.ratings import RATINGS_FILE, Rating, RatingFile
@@ -308,6 +309,29 @@ async def test_the_memory_store_reads_a_request_past_its_history_limit(tmp_path:
     assert (await store.request("r0")) is not None
     assert [r.id for r in await store.user_requests("u1", 10)] == ["r3", "r2", "r1", "r0"]
     await store.close()
+
+
+async def test_with_a_history_file_the_router_holds_fewer_finished_requests(
+    tmp_path: Path,
+) -> None:
+    """Issue 16 (memory flat under load): with its history file the memory store's router
+    holds the newest HELD_WITH_HISTORY_FILE finished requests, not history_limit, and
+    every older one is still read, from the file; without a file it holds history_limit,
+    since nothing else keeps them."""
+    config = RouterConfig(history_ttl_s=3600.0, history_limit=HELD_WITH_HISTORY_FILE + 20)
+    store, bare = memory_store(tmp_path, config), MemoryStore(config)
+    for n in range(HELD_WITH_HISTORY_FILE + 10):
+        for s in (store, bare):
+            await cancelled(s, f"u{n}", f"r{n}", 100.0 + n)
+    assert len(store.router.requests) == HELD_WITH_HISTORY_FILE
+    assert len(bare.router.requests) == HELD_WITH_HISTORY_FILE + 10
+    oldest = await store.request("r0")
+    assert oldest is not None and oldest.state is RequestState.CANCELLED
+    assert [r.id for r in await store.user_requests("u0", 10)] == ["r0"]
+    recent = await store.recent_requests(0.0, HELD_WITH_HISTORY_FILE + 10)
+    assert len(recent) == HELD_WITH_HISTORY_FILE + 10
+    await store.close()
+    await bare.close()
 
 
 async def test_an_open_request_is_not_written_to_history(tmp_path: Path) -> None:
