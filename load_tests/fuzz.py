@@ -14,7 +14,11 @@ closes 1007 and 1009, after which the socket reconnects).
 
 Meanwhile this process keeps a bystander pair (a user and an advisor in a session)
 relaying one ``signal`` at a time, every 2 ms: its latency, and its ``seq`` checked the
-same way. The same bystander ran ``--quiet-seconds`` alone before the fuzz: the quiet
+same way. The client processes run at ``SCHED_IDLE`` (``--client-sched``; the bystander
+as a normal process): on two cores the bystander shares one with them, and a real
+bystander is another device; at equal priority its p99 measured the clients' queue on
+that core as much as the server.
+The same bystander ran ``--quiet-seconds`` alone before the fuzz: the quiet
 baseline. Server RSS is read once a second; memory is flat when it grew by at most
 ``--rss-bound-mib`` from the end of the first ``--settle-seconds`` of fuzz to the end.
 
@@ -35,6 +39,7 @@ import asyncio
 import contextlib
 import json
 import multiprocessing as mp
+import os
 import queue
 import random
 import signal
@@ -87,9 +92,12 @@ class Job:
     seed: int
     foreign: tuple[list[str], list[str]]  # the bystander's session and request ids
     stop_at: float  # wall clock
+    idle: bool = False  # run at SCHED_IDLE
 
 
 def _worker(job: Job, results: Any) -> None:
+    if job.idle:  # the bystander, a normal process, gets the core it shares when it asks
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
     tally = asyncio.run(_fuzz_process(job))
     results.put(tally.as_dict())
 
@@ -239,6 +247,7 @@ async def _run(server: RunningServer, args: argparse.Namespace, report: Report) 
                 args.seed + i,
                 (ids.sessions, ids.requests),
                 stop_at,
+                args.client_sched == "idle",
             )
             for i in range(args.processes)
         ]
@@ -362,6 +371,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default="",
         help="cores for the server (and its redis-server), taskset -c, e.g. 0; the client "
         "processes and the bystander take the others; default: not pinned",
+    )
+    p.add_argument(
+        "--client-sched",
+        choices=("idle", "normal"),
+        default="idle",
+        help="the fuzz client processes' scheduling: idle (SCHED_IDLE), so that the "
+        "bystander they share a core with measures the server and not that core's queue",
     )
     p.add_argument("--json", default="", help="also write the figures to this file")
     p.add_argument(

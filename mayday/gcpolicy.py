@@ -39,7 +39,7 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 CHECK_S = 1.0
-SWEEP_AFTER_CLOSES = 500
+SWEEP_AFTER_CLOSES = 250
 MIN_GAP_S = 30.0
 
 # Sockets ended since the start, and sockets open now (``Server.socket_counts``).

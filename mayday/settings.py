@@ -297,7 +297,7 @@ SETTING_HELP: dict[str, str] = {
     "ops_interval_s": "seconds between ops views, alert checks and request expiry",
     "position_interval_s": "seconds between queue position updates to waiting users",
     "gc_sweep_s": "seconds between full sweeps of the garbage collector (sooner, at most "
-    "every 30 s, once 500 sockets or a quarter of the open ones closed)",
+    "every 30 s, once 250 sockets or a quarter of the open ones closed)",
     "max_sockets_per_identity": "open sockets one identity may hold on one server process; "
     "a new one past it is closed with 4429",
     "drain_spread_s": "a stopping node tells each client to reconnect within this many seconds",
