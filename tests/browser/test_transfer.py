@@ -58,6 +58,10 @@ async def test_a_warm_transfer_between_two_consoles(
     ada = await pages.advisor("adv-1", "Ada")
     tablet = await pages.tablet(claims={"priority": 2})
     await start_call(tablet, ada)
+    inside = (
+        "b => b.getBoundingClientRect().right <= b.closest('section').getBoundingClientRect().right"
+    )
+    assert await ada.get_by_test_id("end-button").evaluate(inside)  # the call's buttons fit
     bo = await pages.advisor("adv-2", "Bo", claims={"skills": ["printer", "scanner"]})
     await go_available(bo)
     await pages.advisor("adv-3", "Cy", claims={"skills": ["tv"]})  # online, away
