@@ -14,13 +14,13 @@ closes 1007 and 1009, after which the socket reconnects).
 
 Meanwhile this process keeps a bystander pair (a user and an advisor in a session)
 relaying one ``signal`` at a time, every 2 ms: its latency, and its ``seq`` checked the
-same way. The client processes run at ``SCHED_IDLE`` (``--client-sched``; the bystander
+same way. The same bystander ran ``--quiet-seconds`` alone before the fuzz: the quiet
+baseline. The client processes run at ``SCHED_IDLE`` (``--client-sched``; the bystander
 as a normal process): on two cores the bystander shares one with them, and a real
 bystander is another device; at equal priority its p99 measured the clients' queue on
-that core as much as the server.
-The same bystander ran ``--quiet-seconds`` alone before the fuzz: the quiet
-baseline. Server RSS is read once a second; memory is flat when it grew by at most
-``--rss-bound-mib`` from the end of the first ``--settle-seconds`` of fuzz to the end.
+that core as much as the server. Server RSS is read once a second; memory is flat when
+it grew by at most ``--rss-bound-mib`` from the end of the first ``--settle-seconds`` of
+fuzz to the end.
 
 Bounded: the fuzz stops after ``--max-seconds`` whatever it reached, the client
 processes are joined with a timeout and terminated if they hang, the server is stopped

@@ -16,7 +16,6 @@ This leans on two private names of aiohttp 3.x (``_set_code_close_transport``,
 from __future__ import annotations
 
 import asyncio
-import contextlib
 
 from aiohttp import WSCloseCode, web
 
@@ -39,8 +38,7 @@ class LingeringWebSocket(web.WebSocketResponse):
         # The close code stays 1009. No FIN yet either: aiohttp's own client closes its
         # socket on one, before it can send its close frame back (it then says 1006).
         self._lingering = True
-        with contextlib.suppress(RuntimeError):  # not paused
-            transport.resume_reading()
+        transport.resume_reading()  # aiohttp may have paused it; a no-op otherwise
 
     async def linger(self) -> None:
         """Wait (at most ``LINGER_S``) for the client to close its side, then close."""

@@ -130,7 +130,7 @@ class Server:
         # Sockets between the start of ``attach`` and the end of ``detach``; and how many
         # ended since the start (the garbage collector's policy sweeps by them).
         self._attached = 0
-        self.detached_total = 0
+        self._detached = 0
         self._all_detached = asyncio.Event()
         # Open waiting requests of the users connected here, for the position updates;
         # kept from the ``Waiting`` effects (this node's own, and relayed ones).
@@ -239,7 +239,7 @@ class Server:
 
     def socket_counts(self) -> tuple[int, int]:
         """Sockets ended since the start, and sockets open now."""
-        return self.detached_total, self._attached
+        return self._detached, self._attached
 
     async def attach(self, conn: Connection, resume: Resume | None = None) -> None:
         """A new socket: its stream (the one it resumes, or a new one), its hello and what
@@ -381,7 +381,7 @@ class Server:
             await self._detach(conn)
         finally:
             self._attached -= 1
-            self.detached_total += 1
+            self._detached += 1
             if not self._attached:
                 self._all_detached.set()
 
