@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import asdict, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -67,9 +67,9 @@ class Monitor:
             queue={k: v for k, v in queue.to_frame().items() if k != "type"},
             windows={
                 name: {
-                    "all": asdict(measures(total(by_topic.values()), self.rules)),
+                    "all": measures(total(by_topic.values()), self.rules).as_dict(),
                     "topics": {
-                        t: asdict(measures(v, self.rules))
+                        t: measures(v, self.rules).as_dict()
                         for t, v in by_topic.items()
                         if t != ADVISORS
                     },

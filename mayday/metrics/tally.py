@@ -9,6 +9,7 @@ them by linear interpolation inside the bucket.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
@@ -24,9 +25,16 @@ FRACTIONS = (
 )  # fmt: skip
 
 
+@functools.cache
 def bucket_edges(target_s: float) -> tuple[float, ...]:
-    """Histogram upper bounds in seconds for a target; the last bucket is +Inf."""
+    """Histogram upper bounds in seconds for a target; the last bucket is +Inf. Cached:
+    the ops view reads them for every topic and window each second."""
     return tuple(round(f * target_s, 6) for f in FRACTIONS)
+
+
+@functools.cache
+def _bucket_names(prefix: str, buckets: int) -> tuple[str, ...]:
+    return tuple(f"{prefix}:{i}" for i in range(buckets))
 
 
 @dataclass(frozen=True)
@@ -108,6 +116,11 @@ class Measures:
     time_to_advisor_p90_s: float | None
     time_to_advisor_p99_s: float | None
 
+    def as_dict(self) -> dict[str, float | int | None]:
+        """The fields by name (``dataclasses.asdict`` without its deep copy: every field is
+        a number)."""
+        return dict(vars(self))
+
 
 def measures(sums: Mapping[str, float], rules: Rules) -> Measures:
     """Turn summed counters into the measures."""
@@ -117,8 +130,9 @@ def measures(sums: Mapping[str, float], rules: Rules) -> Measures:
 
     answered, abandoned, short = g("accepted"), g("abandoned"), g("short_abandoned")
     within, abandoned_within = g("within"), g("abandoned_within")
-    tta = [g(f"tta:{i}") for i in range(len(rules.edges) + 1)]
-    ttadv = [g(f"ttadv:{i}") for i in range(len(rules.edges) + 1)]
+    buckets = len(rules.edges) + 1
+    tta = [g(name) for name in _bucket_names("tta", buckets)]
+    ttadv = [g(name) for name in _bucket_names("ttadv", buckets)]
     return Measures(
         answered=int(answered),
         first_frames=int(g("first_frames")),

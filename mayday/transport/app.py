@@ -39,7 +39,7 @@ from mayday.transport import (
 )
 from mayday.transport.api import VERIFIER
 from mayday.transport.backend import Backend, make_backend
-from mayday.transport.connection import Connection
+from mayday.transport.connection import Burst, Connection
 from mayday.transport.expiry import CLOSE_UNAUTHORIZED
 from mayday.transport.http_guard import GuardedSite
 from mayday.transport.lingering import LingeringWebSocket
@@ -56,7 +56,8 @@ HANDLER_MODULES = (handlers, annotation_handlers)
 SETTINGS = web.AppKey("settings", Settings)
 
 HARD_FRAME_CAP = 1 << 20
-YIELD_EVERY = 64
+# A socket whose read holds many frames gives the loop to the others after this long.
+SLICE_S = 0.0005
 CLOSE_TOO_MANY = 4429
 # What a refused socket's close code is in plain HTTP (a request without an upgrade).
 HTTP_STATUS = {CLOSE_UNAUTHORIZED: 401, CLOSE_TOO_MANY: 429, CLOSE_RESTARTING: 503}
@@ -183,18 +184,14 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     )
     await ws.prepare(request)
     conn = Connection(Wire(ws, request), identity, settings.outbound_queue_limit)
-    handled = 0
+    turns = Turns(ws)
     try:
         await server.attach(conn, resume)
         async for msg in ws:
             conn.heard += 1
             if msg.type is WSMsgType.TEXT:
                 await server.receive(conn, msg.data)
-                handled += 1
-                if handled % YIELD_EVERY == 0:
-                    # aiohttp hands over buffered frames without yielding: a socket that
-                    # wrote a thousand at once must not hold the loop for all of them.
-                    await asyncio.sleep(0)
+                await turns.handled()
             elif msg.type is WSMsgType.BINARY:
                 conn.send(_BINARY_REFUSED.to_frame())
             elif msg.type is WSMsgType.PING:
@@ -206,6 +203,34 @@ async def websocket(request: web.Request) -> web.StreamResponse:
         await conn.wait_closed(timeout=5)
         await ws.linger()  # after a frame past the cap: the client reads its 1009
     return ws
+
+
+class Turns:
+    """When one socket's handler gives the event loop back. aiohttp hands over the frames
+    of a read without yielding: a socket that wrote a thousand at once must not hold the
+    loop for all of them, so past ``SLICE_S`` of handling the handler yields. Once the
+    read is handled, what it queued for other sockets is written at once (``Burst``)."""
+
+    __slots__ = ("_burst", "_loop", "_until", "_ws")
+
+    def __init__(self, ws: LingeringWebSocket) -> None:
+        self._ws, self._burst = ws, Burst()
+        self._loop = asyncio.get_running_loop()
+        self._until: float | None = None
+
+    async def handled(self) -> None:
+        """A frame was handled."""
+        if not self._ws.buffered():
+            self._burst.flush()
+            self._until = None
+            return
+        now = self._loop.time()
+        if self._until is None:
+            self._until = now + SLICE_S
+        elif now >= self._until:
+            self._burst.flush()
+            self._until = None
+            await asyncio.sleep(0)
 
 
 _BINARY_REFUSED = ErrorFrame(

@@ -10,7 +10,9 @@ dropping) what the client still sends, and closes once the client has closed it 
 ``LINGER_S`` has passed, much as HTTP servers do with a lingering close.
 
 This leans on two private names of aiohttp 3.x (``_set_code_close_transport``,
-``_close_code``); ``tests/security/test_oversize_close.py`` fails if they change.
+``_close_code``); ``tests/security/test_oversize_close.py`` fails if they change. It also
+says whether frames of the last read still wait in aiohttp's queue (``buffered``, from
+the queue's ``_buffer``), so that the handler knows when a read is done.
 """
 
 from __future__ import annotations
@@ -28,6 +30,11 @@ class LingeringWebSocket(web.WebSocketResponse):
     by the handler before it returns (aiohttp closes the socket once the handler ends)."""
 
     _lingering = False  # a class default: the common socket carries no extra field
+
+    def buffered(self) -> bool:
+        """Whether frames wait in aiohttp's queue: the next ``receive`` returns at once."""
+        reader = self._reader
+        return reader is not None and bool(reader._buffer)
 
     def _set_code_close_transport(self, code: WSCloseCode) -> None:
         transport = self._req.transport if self._req is not None else None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from mayday.metrics.stats import MemoryStats
@@ -148,3 +150,13 @@ async def test_a_request_replaced_by_a_message_is_counted_apart() -> None:
     m = measures(total((await stats.window(0, 59)).values()), RULES)
     assert (m.messages, m.answered, m.abandoned, m.expired) == (1, 0, 0, 0)
     assert m.abandonment_rate is None and m.service_level is None
+
+
+async def test_as_dict_is_every_field_by_name_and_the_edges_are_the_targets() -> None:
+    stats, _ = await scripted_day()
+    found = measures(total((await stats.window(0, 10**9)).values()), RULES)
+    assert found.as_dict() == dataclasses.asdict(found)
+    assert found.as_dict()["answered"] == 2
+    # Cached per target, and a different target has edges of its own.
+    assert bucket_edges(9.0) is bucket_edges(9.0)
+    assert bucket_edges(20.0)[13] == 20.0 and bucket_edges(9.0)[13] == 9.0
