@@ -190,6 +190,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
         async for msg in ws:
             conn.heard += 1
             if msg.type is WSMsgType.TEXT:
+                turns.begin()
                 await server.receive(conn, msg.data)
                 await turns.handled()
             elif msg.type is WSMsgType.BINARY:
@@ -218,8 +219,12 @@ class Turns:
         self._loop = asyncio.get_running_loop()
         self._until: float | None = None
 
+    def begin(self) -> None:
+        """A frame is about to be handled."""
+        self._burst.begin()
+
     async def handled(self) -> None:
-        """A frame was handled."""
+        """The frame was handled."""
         if not self._ws.buffered():
             self._burst.flush()
             self._until = None

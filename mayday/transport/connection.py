@@ -27,7 +27,7 @@ VOLATILE_MARK = "_volatile"
 # promptly is cut off as a slow consumer (issue 16, finding 7).
 FLUSH_AT = 64
 # The sockets that frames were queued on while this task handles a read (``Burst``).
-_BURST: ContextVar[list[Connection] | None] = ContextVar("mayday_burst", default=None)
+_BURST: ContextVar[Burst | None] = ContextVar("mayday_burst", default=None)
 
 
 def encode(frame: dict[str, Any]) -> bytes:
@@ -71,16 +71,29 @@ class Burst:
     (the flush ``Connection`` asks for), behind every other socket's turn: under load that
     turn was a third of a relayed frame's tail (issue 16). It only hastens the flush, which
     stays asked for: a frame queued by a task this one started, or while its handling
-    awaits, still leaves on the next turn."""
+    awaits, still leaves on the next turn. It collects only while a read is being handled
+    (``begin`` to ``flush``): a timer or task started from the handler shares its context,
+    and what those queue later must not pile up here."""
 
-    __slots__ = ("_due",)
+    __slots__ = ("_due", "_open")
 
     def __init__(self) -> None:
-        """Start collecting for the calling task (and the tasks it starts from now)."""
+        """The calling task's burst (and that of the tasks and timers it starts)."""
         self._due: list[Connection] = []
-        _BURST.set(self._due)
+        self._open = False
+        _BURST.set(self)
+
+    def begin(self) -> None:
+        """A frame of a read is being handled: collect."""
+        self._open = True
+
+    def collect(self, conn: Connection) -> None:
+        if self._open:
+            self._due.append(conn)
 
     def flush(self) -> None:
+        """The read is handled: write what it queued; collect no more until ``begin``."""
+        self._open = False
         for conn in self._due:
             conn.flush_now()
         self._due.clear()
@@ -305,9 +318,9 @@ class Connection:
         if not self._flush_due and not self._writing():
             self._flush_due = True
             asyncio.get_running_loop().call_soon(self._flush)
-            due = _BURST.get()
-            if due is not None:
-                due.append(self)
+            burst = _BURST.get()
+            if burst is not None:
+                burst.collect(self)
 
     def flush_now(self) -> None:
         """The flush asked for, now (``Burst``); nothing if none is due."""

@@ -54,15 +54,40 @@ async def test_a_burst_writes_what_it_queued_before_the_loop_turns(
     async with aiohttp.ClientSession() as http, http.ws_connect(server.make_url("/ws")) as ws:
         conn, server_ws = await s.conns.get()
         burst = Burst()
+        burst.begin()
         conn.push(b'{"type":"a"}')
         assert conn.queued == 1  # asked for a flush on the next turn, not written yet
         burst.flush()
         assert conn.queued == 0  # written, in this turn
         assert (await ws.receive_json(timeout=5))["type"] == "a"
-        conn.push(b'{"type":"b"}')  # the next read of the same handler
+        burst.begin()  # the next read of the same handler
+        conn.push(b'{"type":"b"}')
         burst.flush()
         assert conn.queued == 0
         assert (await ws.receive_json(timeout=5))["type"] == "b"
+        await asyncio.gather(server_ws.close(), ws.close())
+
+
+async def test_between_reads_a_burst_collects_nothing(
+    served: tuple[Served, TestServer],
+) -> None:
+    """A timer or task the handler started shares its context, and so its burst: what it
+    queues after the read must leave on the loop's turn and not pile up in the burst."""
+    s, server = served
+    async with aiohttp.ClientSession() as http, http.ws_connect(server.make_url("/ws")) as ws:
+        conn, server_ws = await s.conns.get()
+        burst = Burst()
+        burst.begin()
+        burst.flush()  # the read is handled
+
+        async def later() -> int:  # a task of the handler's, after the read
+            conn.push(b'{"type":"late"}')
+            burst.flush()
+            return conn.queued
+
+        assert await asyncio.create_task(later()) == 1  # not collected: nothing written
+        assert conn.queued == 0  # the loop's turn wrote it
+        assert (await ws.receive_json(timeout=5))["type"] == "late"
         await asyncio.gather(server_ws.close(), ws.close())
 
 
