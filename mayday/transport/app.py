@@ -39,7 +39,7 @@ from mayday.transport import (
 )
 from mayday.transport.api import VERIFIER
 from mayday.transport.backend import Backend, make_backend
-from mayday.transport.connection import Burst, Connection
+from mayday.transport.connection import Connection
 from mayday.transport.expiry import CLOSE_UNAUTHORIZED
 from mayday.transport.http_guard import GuardedSite
 from mayday.transport.lingering import LingeringWebSocket
@@ -190,9 +190,9 @@ async def websocket(request: web.Request) -> web.StreamResponse:
         async for msg in ws:
             conn.heard += 1
             if msg.type is WSMsgType.TEXT:
-                turns.begin()
                 await server.receive(conn, msg.data)
-                await turns.handled()
+                if turns.handled():
+                    await asyncio.sleep(0)
             elif msg.type is WSMsgType.BINARY:
                 conn.send(_BINARY_REFUSED.to_frame())
             elif msg.type is WSMsgType.PING:
@@ -209,33 +209,29 @@ async def websocket(request: web.Request) -> web.StreamResponse:
 class Turns:
     """When one socket's handler gives the event loop back. aiohttp hands over the frames
     of a read without yielding: a socket that wrote a thousand at once must not hold the
-    loop for all of them, so past ``SLICE_S`` of handling the handler yields. Once the
-    read is handled, what it queued for other sockets is written at once (``Burst``)."""
+    loop for all of them, so past ``SLICE_S`` of handling one read the handler yields."""
 
-    __slots__ = ("_burst", "_loop", "_until", "_ws")
+    __slots__ = ("_loop", "_until", "_ws")
 
     def __init__(self, ws: LingeringWebSocket) -> None:
-        self._ws, self._burst = ws, Burst()
+        self._ws = ws
         self._loop = asyncio.get_running_loop()
         self._until: float | None = None
 
-    def begin(self) -> None:
-        """A frame is about to be handled."""
-        self._burst.begin()
-
-    async def handled(self) -> None:
-        """The frame was handled."""
-        if not self._ws.buffered():
-            self._burst.flush()
+    def handled(self) -> bool:
+        """A frame was handled; whether to yield now (a plain call, not a coroutine:
+        this runs for every frame)."""
+        if not self._ws.buffered():  # the read is done: the next frame starts a slice
             self._until = None
-            return
+            return False
         now = self._loop.time()
         if self._until is None:
             self._until = now + SLICE_S
-        elif now >= self._until:
-            self._burst.flush()
-            self._until = None
-            await asyncio.sleep(0)
+            return False
+        if now < self._until:
+            return False
+        self._until = None
+        return True
 
 
 _BINARY_REFUSED = ErrorFrame(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from contextvars import ContextVar
 from typing import Any
 
 import orjson
@@ -26,8 +25,6 @@ VOLATILE_MARK = "_volatile"
 # wait, without waiting for the read to end: otherwise a fast writer that reads
 # promptly is cut off as a slow consumer (issue 16, finding 7).
 FLUSH_AT = 64
-# The sockets that frames were queued on while this task handles a read (``Burst``).
-_BURST: ContextVar[Burst | None] = ContextVar("mayday_burst", default=None)
 
 
 def encode(frame: dict[str, Any]) -> bytes:
@@ -63,40 +60,6 @@ class TokenBucket:
             return False
         self.tokens -= 1.0
         return True
-
-
-class Burst:
-    """The sockets one socket's read queued frames on, written once the read is handled,
-    in the same turn of the event loop. Without it each waits for the loop's next turn
-    (the flush ``Connection`` asks for), behind every other socket's turn: under load that
-    turn was a third of a relayed frame's tail (issue 16). It only hastens the flush, which
-    stays asked for: a frame queued by a task this one started, or while its handling
-    awaits, still leaves on the next turn. It collects only while a read is being handled
-    (``begin`` to ``flush``): a timer or task started from the handler shares its context,
-    and what those queue later must not pile up here."""
-
-    __slots__ = ("_due", "_open")
-
-    def __init__(self) -> None:
-        """The calling task's burst (and that of the tasks and timers it starts)."""
-        self._due: list[Connection] = []
-        self._open = False
-        _BURST.set(self)
-
-    def begin(self) -> None:
-        """A frame of a read is being handled: collect."""
-        self._open = True
-
-    def collect(self, conn: Connection) -> None:
-        if self._open:
-            self._due.append(conn)
-
-    def flush(self) -> None:
-        """The read is handled: write what it queued; collect no more until ``begin``."""
-        self._open = False
-        for conn in self._due:
-            conn.flush_now()
-        self._due.clear()
 
 
 class Connection:
@@ -313,19 +276,10 @@ class Connection:
 
     def _wake(self) -> None:
         # A running writer task picks up what is queued; otherwise flush once this
-        # callback is done (or the read that queued it, ``Burst``), so frames queued by
-        # the same read leave together.
+        # callback is done, so frames queued by the same read leave together.
         if not self._flush_due and not self._writing():
             self._flush_due = True
             asyncio.get_running_loop().call_soon(self._flush)
-            burst = _BURST.get()
-            if burst is not None:
-                burst.collect(self)
-
-    def flush_now(self) -> None:
-        """The flush asked for, now (``Burst``); nothing if none is due."""
-        if self._flush_due:
-            self._flush()
 
     def _flush(self) -> None:
         self._flush_due = False
