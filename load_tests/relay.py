@@ -33,6 +33,9 @@ burst hurts all alike:
   nodes on a redis-server of the benchmark's own; every advisor on node B,
   every user on node A, so every relayed frame crosses Redis (``deliver.lua``
   on B, ``XREAD`` on A). Its CPU per frame is both nodes' plus Redis's.
+- ``mayday-cluster`` (not in the default set): the same two nodes on a Redis Cluster of
+  three masters of the benchmark's own (``redis-cli --cluster create``); the CPU counts
+  all three masters (every Mayday key is in one slot, so one of them does the work).
 
 Every target carries the same candidate (the payload a browser trickles),
 with the send time in an extra ``sent_at`` key inside it, which all three
@@ -57,6 +60,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
 from dataclasses import dataclass
@@ -79,9 +83,11 @@ from load_tests.common import (
     plot_percentiles,
     redis_server,
 )
+from tests.redis_server import RedisClusterServers
 
 TARGETS = ("mayday", "peerjs", "floor")
-EXTRA_TARGETS = ("mayday-redis",)
+EXTRA_TARGETS = ("mayday-redis", "mayday-cluster")
+CROSS_NODE = EXTRA_TARGETS
 PEERJS_DIR = Path(__file__).resolve().parent / "peerjs"
 # A server-reflexive candidate as Chrome trickles it: about 190 bytes of JSON.
 CANDIDATE = {
@@ -215,6 +221,7 @@ async def floor_pair(http: aiohttp.ClientSession, server: RunningServer, tag: st
 OPENERS: dict[str, Callable[[aiohttp.ClientSession, RunningServer, str], Awaitable[Pair]]] = {
     "mayday": mayday_pair,
     "mayday-redis": mayday_pair,
+    "mayday-cluster": mayday_pair,
     "peerjs": peerjs_pair,
     "floor": floor_pair,
 }
@@ -530,14 +537,15 @@ class TwoNodes(RunningServer):
     CPU is all three processes'."""
 
     b: RunningServer
-    redis_pid: int
+    redis_pids: tuple[int, ...]
 
     @property
     def advisor_ws_url(self) -> str:
         return self.b.ws_url
 
     def cpu_seconds(self) -> float:
-        return super().cpu_seconds() + self.b.cpu_seconds() + cpu_seconds(self.redis_pid)
+        redis = sum(cpu_seconds(pid) for pid in self.redis_pids)
+        return super().cpu_seconds() + self.b.cpu_seconds() + redis
 
 
 @contextlib.contextmanager
@@ -545,7 +553,21 @@ def two_nodes() -> Iterator[RunningServer]:
     with redis_server() as redis, mayday_nodes(2, redis.url, env=RAISED_LIMITS) as (a, b):
         assert redis.process is not None
         pin_server(redis.process.pid)
-        yield TwoNodes(a.process, a.base, b, redis.process.pid)
+        yield TwoNodes(a.process, a.base, b, (redis.process.pid,))
+
+
+@contextlib.contextmanager
+def two_nodes_on_cluster() -> Iterator[RunningServer]:
+    with tempfile.TemporaryDirectory(prefix="mayday-bench-cluster-") as directory:
+        cluster = RedisClusterServers(Path(directory)).start()
+        try:
+            pids = tuple(node.process.pid for node in cluster.nodes if node.process)
+            for pid in pids:
+                pin_server(pid)
+            with mayday_nodes(2, cluster.url, env=RAISED_LIMITS) as (a, b):
+                yield TwoNodes(a.process, a.base, b, pids)
+        finally:
+            cluster.stop()
 
 
 def target_server(
@@ -557,7 +579,13 @@ def target_server(
         return mayday_server(env=RAISED_LIMITS, profile=profile)
     if target.startswith("mayday@"):
         return mayday_server(env=RAISED_LIMITS, source=Path(target.split("@", 1)[1]))
-    return {"peerjs": peerjs_server, "floor": floor_server, "mayday-redis": two_nodes}[target]()
+    servers = {
+        "peerjs": peerjs_server,
+        "floor": floor_server,
+        "mayday-redis": two_nodes,
+        "mayday-cluster": two_nodes_on_cluster,
+    }
+    return servers[target]()
 
 
 @contextlib.contextmanager
@@ -659,10 +687,10 @@ def _print_ratios(s: dict[str, Any]) -> None:
             )
     if "floor" in s:
         print(f"    latency p99 mayday/floor: {m['p99_ms'] / s['floor']['p99_ms']:.2f} [<= 1.2]")
-    if "mayday-redis" in s:
-        r = s["mayday-redis"]
+    for cross in (t for t in CROSS_NODE if t in s):
+        r = s[cross]
         print(
-            f"    across two nodes on Redis / one node: throughput "
+            f"    across two nodes ({cross}) / one node: throughput "
             f"{r['frames_per_s'] / m['frames_per_s']:.2f}, CPU per frame (nodes + Redis) "
             f"{r['server_us_per_frame'] / m['server_us_per_frame']:.2f}, "
             f"latency p99 {r['p99_ms'] / m['p99_ms']:.2f} (no target)"
