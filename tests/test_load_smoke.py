@@ -25,6 +25,7 @@ from load_tests.relay import (
     run_pingpong,
     run_throughput,
     sent_at,
+    target_server,
 )
 from load_tests.simulator import (
     PROFILES,
@@ -106,6 +107,17 @@ async def test_pingpong_keeps_one_frame_in_flight_on_floor_and_mayday() -> None:
         assert pp.round_trips > 20 and pp.errors == 0
         assert len(pp.rtt_ms) == pp.round_trips
         assert 0 < pp.p(50) <= pp.p(99) < 1000
+        assert pp.server_cpu_us_per_frame > 0
+
+
+async def test_the_cross_node_targets_relay_through_redis_and_a_cluster() -> None:
+    """Half a second of the closed loop across two nodes on one Redis and on a Cluster of
+    three masters: every frame crosses, none is lost, all the processes' CPU counts."""
+    for target in ("mayday-redis", "mayday-cluster"):
+        with target_server(target) as nodes:
+            pp = await run_pingpong(target, nodes, pairs=2, seconds=0.5, tag=f"smoke-{target}")
+        assert pp.round_trips > 10 and pp.errors == 0, target
+        assert len(pp.rtt_ms) == pp.round_trips
         assert pp.server_cpu_us_per_frame > 0
 
 
