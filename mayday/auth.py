@@ -202,7 +202,9 @@ class TokenVerifier:
         over the token, not by PyJWT, which parsed its header twice more and took a fifth
         of the server's CPU per connect (docs/performance.md, section 9); the claims are
         checked as PyJWT does (``_check_claims``), and the tests hold both to the same
-        tokens (``tests/test_auth.py``)."""
+        tokens (``tests/security/test_hs256_path.py``)."""
+        if not _SEGMENT.fullmatch(parts[1]):  # before it is signed over as ASCII
+            raise AuthError("invalid token: DecodeError")
         try:
             signature = _b64url(parts[2])
         except ValueError as exc:

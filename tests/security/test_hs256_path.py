@@ -138,3 +138,12 @@ def test_any_claims_get_the_same_answer_from_both(extra: dict[str, Any], drop: s
     for issuer in ("", "mayday-idp"):
         ours, theirs = both(forge(HEADER, payload, SECRET.encode()), issuer=issuer)
         assert ours == theirs, (payload, issuer)
+
+
+@pytest.mark.parametrize("odd", ["é", "\udcff", " ", "="])
+def test_a_character_outside_base64url_in_the_claims_is_a_refusal(odd: str) -> None:
+    """Not an error escaping the check: the claims segment is signed over as ASCII."""
+    head, body, sig = forge(HEADER, claims(), SECRET.encode()).split(".")
+    token = f"{head}.{body[:5]}{odd}{body[5:]}.{sig}"
+    with pytest.raises(AuthError, match="DecodeError"):
+        TokenVerifier(secret=SECRET, clock=lambda: NOW).verify(token)
