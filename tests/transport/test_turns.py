@@ -34,12 +34,19 @@ class Served:
         return ws
 
 
+Pair = tuple[aiohttp.ClientWebSocketResponse, LingeringWebSocket]
+
+
 @pytest.fixture
-async def served() -> AsyncIterator[tuple[Served, TestServer]]:
+async def pair() -> AsyncIterator[Pair]:
+    """A client socket and the server's side of it, closed together at the end."""
     s = Served()
     server = TestServer(s.app, host="127.0.0.1")
     await server.start_server()
-    yield s, server
+    async with aiohttp.ClientSession() as http, http.ws_connect(server.make_url("/ws")) as ws:
+        server_ws = await s.sockets.get()
+        yield ws, server_ws
+        await asyncio.gather(server_ws.close(), ws.close())
     s.done.set()
     await server.close()
 
@@ -51,49 +58,38 @@ def spin(seconds: float) -> None:
         pass
 
 
-async def arrived(ws: LingeringWebSocket) -> None:
-    for _ in range(100):  # what the client wrote reaches aiohttp's queue
-        if ws.buffered():
-            return
+async def written(pair: Pair, *texts: str) -> None:
+    """The client writes ``texts``; return once they all wait in aiohttp's queue."""
+    client, server_ws = pair
+    for text in texts:
+        await client.send_str(text)
+    for _ in range(100):
+        if server_ws.buffered():
+            break
         await asyncio.sleep(0.01)
+    await asyncio.sleep(0.05)  # the rest of them too
 
 
-async def test_buffered_says_whether_frames_of_the_read_still_wait(
-    served: tuple[Served, TestServer],
-) -> None:
-    s, server = served
-    async with aiohttp.ClientSession() as http, http.ws_connect(server.make_url("/ws")) as ws:
-        server_ws = await s.sockets.get()
-        assert not server_ws.buffered()
-        await ws.send_str("first")
-        await ws.send_str("second")
-        await arrived(server_ws)
-        await asyncio.sleep(0.05)
-        assert (await server_ws.receive_str(timeout=5)) == "first"
-        assert server_ws.buffered()
-        assert (await server_ws.receive_str(timeout=5)) == "second"
-        assert not server_ws.buffered()
-        await asyncio.gather(server_ws.close(), ws.close())
+async def test_buffered_says_whether_frames_of_the_read_still_wait(pair: Pair) -> None:
+    _, server_ws = pair
+    assert not server_ws.buffered()
+    await written(pair, "first", "second")
+    assert (await server_ws.receive_str(timeout=5)) == "first"
+    assert server_ws.buffered()
+    assert (await server_ws.receive_str(timeout=5)) == "second"
+    assert not server_ws.buffered()
 
 
-async def test_a_long_read_yields_once_its_slice_is_spent(
-    served: tuple[Served, TestServer],
-) -> None:
-    s, server = served
-    async with aiohttp.ClientSession() as http, http.ws_connect(server.make_url("/ws")) as ws:
-        server_ws = await s.sockets.get()
-        turns = Turns(server_ws)
-        for i in range(4):
-            await ws.send_str(str(i))
-        await arrived(server_ws)
-        await asyncio.sleep(0.05)
-        said = []
-        for _ in range(4):
-            await server_ws.receive_str(timeout=5)
-            spin(SLICE_S * 0.7)  # handling this frame takes most of a slice
-            said.append(turns.handled())
-        # Frame 0 starts the slice; frame 1 is within it; frame 2 is past it: yield;
-        # frame 3 ends the read, and a read that ended needs no yield (the next starts a
-        # slice of its own).
-        assert said == [False, False, True, False]
-        await asyncio.gather(server_ws.close(), ws.close())
+async def test_a_long_read_yields_once_its_slice_is_spent(pair: Pair) -> None:
+    _, server_ws = pair
+    turns = Turns(server_ws)
+    await written(pair, "0", "1", "2", "3")
+    said = []
+    for _ in range(4):
+        await server_ws.receive_str(timeout=5)
+        spin(SLICE_S * 0.7)  # handling this frame takes most of a slice
+        said.append(turns.handled())
+    # Frame 0 starts the slice; frame 1 is within it; frame 2 is past it: yield; frame 3
+    # ends the read, and a read that ended needs no yield (the next starts a slice of
+    # its own).
+    assert said == [False, False, True, False]
