@@ -203,17 +203,15 @@ class TokenVerifier:
         of the server's CPU per connect (docs/performance.md, section 9); the claims are
         checked as PyJWT does (``_check_claims``), and the tests hold both to the same
         tokens (``tests/security/test_hs256_path.py``)."""
-        if not _SEGMENT.fullmatch(parts[1]):  # before it is signed over as ASCII
-            raise AuthError("invalid token: DecodeError")
-        try:
-            signature = _b64url(parts[2])
+        try:  # both strictly base64url, so the claims can be signed over as ASCII
+            body, signature = _b64url(parts[1]), _b64url(parts[2])
         except ValueError as exc:
             raise AuthError("invalid token: DecodeError") from exc
         signed = f"{parts[0]}.{parts[1]}".encode("ascii")
         expected = hmac.new(secret.encode(), signed, hashlib.sha256).digest()
         if not hmac.compare_digest(expected, signature):
             raise AuthError("invalid token: InvalidSignatureError")
-        claims = _json_segment(parts[1])
+        claims = _json_object(body)
         self._check_claims(claims)
         return claims
 
@@ -310,16 +308,23 @@ def _b64url(segment: str) -> bytes:
 
 
 def _json_segment(segment: str) -> dict[str, Any]:
-    """A header or claims segment: a JSON object in UTF-8 (RFC 8725 section 3.7: Python's
-    own JSON reader would also take UTF-16 or UTF-32, which another parser of the same
-    token would not; orjson reads UTF-8 only), without NUL or a byte order mark."""
+    """A header or claims segment, decoded (``_json_object``)."""
     try:
         text = _b64url(segment)
-        parsed = orjson.loads(text)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except ValueError as exc:
         raise AuthError("invalid token: header and claims must be UTF-8 JSON") from exc
-    if b"\x00" in text or text.startswith(b"\xef\xbb\xbf"):
-        raise AuthError("invalid token: header and claims must be UTF-8 JSON")
+    return _json_object(text)
+
+
+def _json_object(text: bytes) -> dict[str, Any]:
+    """A JSON object in UTF-8 (RFC 8725 section 3.7: Python's own JSON reader would also
+    take UTF-16 or UTF-32, which another parser of the same token would not). orjson
+    reads UTF-8 only, and refuses a byte order mark, a raw NUL, NaN and numbers past a
+    double."""
+    try:
+        parsed = orjson.loads(text)
+    except orjson.JSONDecodeError as exc:
+        raise AuthError("invalid token: header and claims must be UTF-8 JSON") from exc
     if not isinstance(parsed, dict):
         raise AuthError("invalid token: DecodeError")
     return parsed

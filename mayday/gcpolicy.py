@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
-import ctypes.util
 import gc
 import logging
 import time
@@ -54,11 +53,12 @@ SocketCounts = Callable[[], tuple[int, int]]
 
 
 def _malloc_trim() -> Callable[[int], int] | None:
-    """glibc's ``malloc_trim``, or None where the C library has none (musl, macOS)."""
-    name = ctypes.util.find_library("c")
+    """glibc's ``malloc_trim``, or None where the C library has none (musl, macOS). Looked
+    up among the symbols the process already has (``CDLL(None)``), not through
+    ``ctypes.util.find_library``, which starts ``ldconfig`` at import."""
     try:
-        trim: Callable[[int], int] = ctypes.CDLL(name).malloc_trim
-    except (OSError, AttributeError, TypeError):
+        trim: Callable[[int], int] = ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):
         return None
     return trim
 
