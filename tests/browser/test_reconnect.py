@@ -60,7 +60,10 @@ async def test_the_call_goes_on_through_a_5_s_cut_of_the_tablets_signaling_link(
         await expect_state(tablet, "connected")
         proxy.refusing = False
 
-        await expect(tablet.locator("body")).not_to_have_attribute("data-link", "reconnecting")
+        # The page's next try can be up to 1.5 times its back-off step away (4 s or 8 s after
+        # 5 s of refusals): longer than expect's 5 s.
+        back = tablet.locator("body")
+        await expect(back).not_to_have_attribute("data-link", "reconnecting", timeout=15_000)
         await expect_status(tablet, "You are talking with Ada Advisor")
         await expect_status(advisor, "The user is back.")
         await expect_state(advisor, "connected")
