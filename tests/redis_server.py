@@ -20,6 +20,10 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+class PortTaken(RuntimeError):
+    """redis-server could not bind a port it was given."""
+
+
 class RedisServer:
     """One redis-server process in the foreground of its own temporary directory."""
 
@@ -35,12 +39,37 @@ class RedisServer:
         self.password, self.extra = password, list(args)
         self.port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
+        self._started = False
 
     @property
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def start(self) -> RedisServer:
+        """Start (or start again, on the same ports). A port picked free can be taken by
+        another process before redis-server binds it (parallel test workers): the first
+        start then tries again on fresh ports, twice at most."""
+        for attempt in range(3):
+            try:
+                return self._start()
+            except PortTaken:
+                if self._started or attempt == 2:
+                    raise
+                self._fresh_ports()
+        raise AssertionError("unreachable")
+
+    def _fresh_ports(self) -> None:
+        """New ports, and none of what the failed start left (its log, a cluster node's
+        config naming the old ports)."""
+        self.port = free_port()
+        (self.directory / "redis.log").unlink(missing_ok=True)
+        for i, arg in enumerate(self.extra[:-1]):
+            if arg == "--cluster-port":
+                self.extra[i + 1] = str(free_port())
+            elif arg == "--cluster-config-file":
+                Path(self.extra[i + 1]).unlink(missing_ok=True)
+
+    def _start(self) -> RedisServer:
         self.directory.mkdir(parents=True, exist_ok=True)
         args = [self.binary, "--bind", "127.0.0.1", "--port", str(self.port), "--save", ""]
         args += ["--appendonly", "yes" if self.appendonly else "no", "--appendfsync", "always"]
@@ -50,6 +79,7 @@ class RedisServer:
         args += self.extra
         self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         self._wait_ready()
+        self._started = True
         return self
 
     def _wait_ready(self) -> None:
@@ -57,8 +87,11 @@ class RedisServer:
         while time.monotonic() < deadline:
             assert self.process is not None
             if self.process.poll() is not None:
+                if self.process.stderr is not None:
+                    self.process.stderr.close()
                 log = (self.directory / "redis.log").read_text(errors="replace")[-2000:]
-                raise RuntimeError(f"redis-server exited with {self.process.returncode}: {log}")
+                why = PortTaken if "Address already in use" in log else RuntimeError
+                raise why(f"redis-server exited with {self.process.returncode}: {log}")
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as s:
                     s.sendall(b"PING\r\n")
