@@ -163,7 +163,7 @@ def _sentinel_master(target: RedisTarget, max_connections: int) -> SentinelMaste
     ask: dict[str, object] = {"socket_connect_timeout": 2, "socket_timeout": 2}
     if target.sentinel_password is not None:
         ask |= {"username": target.sentinel_username, "password": target.sentinel_password}
-    sentinel = Sentinel(list(target.hosts), sentinel_kwargs=ask)  # type: ignore[no-untyped-call]
+    sentinel = Sentinel(list(target.hosts), sentinel_kwargs=ask)  # type: ignore[no-untyped-call, unused-ignore]
     # A new connection asks the sentinels for the master; after a failover the old one's
     # connections fail, the retry reconnects, and so reaches the promoted replica.
     master = cast(
